@@ -1,0 +1,110 @@
+# Makefile: builds libtape (tensor/ + autograd/), its tests, benchmark and
+# install. `make test SANITIZE=1` builds everything again under ASan + UBSan.
+# Dependencies come from Debian; `make deps` installs them when run as root.
+
+NAME      := tape
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+CC        ?= cc
+BLIS_INC  ?= /usr/include/x86_64-linux-gnu/blis-openmp
+BLIS_LIB  ?= /usr/lib/x86_64-linux-gnu/blis-openmp
+DEB_PKGS  := gcc make pkg-config libblis-openmp-dev libsodium-dev
+
+WARN      := -std=c11 -Wall -Wextra -pedantic
+OPT       ?= -O2
+CFLAGS    ?= $(OPT) -g
+ALL_CFLAGS = $(WARN) $(CFLAGS) -fopenmp -fPIC -Itensor -Iautograd -isystem $(BLIS_INC)
+LDLIBS    := -L$(BLIS_LIB) -lblis -lsodium -lm -fopenmp
+
+ifeq ($(SANITIZE),1)
+BUILD     := build/san
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDLIBS    += -fsanitize=address,undefined
+else
+BUILD     := build
+endif
+
+LIB_SRC   := $(wildcard tensor/*.c) $(wildcard autograd/*.c)
+HEADERS   := tensor/tn.h autograd/ad.h
+TEST_SRC  := $(wildcard tests/test_*.c) tests/main.c
+# The library and tests are built twice: float (what users get) and double
+# (for gradient checks at 1e-6).
+F_OBJ     := $(LIB_SRC:%.c=$(BUILD)/float/%.o)
+D_OBJ     := $(LIB_SRC:%.c=$(BUILD)/double/%.o)
+
+.PHONY: all lib test bench install uninstall clean deps
+all: deps lib
+lib: $(BUILD)/lib$(NAME).a $(BUILD)/lib$(NAME).so
+
+deps:
+	@missing=""; \
+	if command -v dpkg >/dev/null 2>&1; then \
+	  for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	fi; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing Debian packages; run:"; echo "  sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/float/%.o: %.c $(HEADERS) autograd/ad_internal.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h tests/test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DTN_REAL_DOUBLE -c $< -o $@
+
+$(BUILD)/lib$(NAME).a: $(F_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/lib$(NAME).so: $(F_OBJ)
+	$(CC) -shared -Wl,-soname,lib$(NAME).so.0 -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libd$(NAME).a: $(D_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+# ---- tests ---------------------------------------------------------------
+T_F_OBJ := $(TEST_SRC:%.c=$(BUILD)/float/%.o)
+T_D_OBJ := $(TEST_SRC:%.c=$(BUILD)/double/%.o)
+$(BUILD)/float/tests/%.o: tests/test.h
+
+$(BUILD)/test_float: $(T_F_OBJ) $(BUILD)/lib$(NAME).a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/test_double: $(T_D_OBJ) $(BUILD)/libd$(NAME).a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+test: deps $(BUILD)/test_float $(BUILD)/test_double lib
+	@sh tests/run.sh $(BUILD) "$(CC)"
+
+# ---- benchmark -----------------------------------------------------------
+$(BUILD)/bench: tests/bench.c $(BUILD)/lib$(NAME).a
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $^ $(LDLIBS)
+bench: deps $(BUILD)/bench
+	$(BUILD)/bench
+
+# ---- install -------------------------------------------------------------
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include/$(NAME) $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/$(NAME)/
+	install -m 644 $(BUILD)/lib$(NAME).a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/lib$(NAME).so $(DESTDIR)$(PREFIX)/lib/lib$(NAME).so.0
+	ln -sf lib$(NAME).so.0 $(DESTDIR)$(PREFIX)/lib/lib$(NAME).so
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
+	  'includedir=$${prefix}/include' '' 'Name: $(NAME)' \
+	  'Description: reverse-mode tape autodiff and tensors in C (float build)' \
+	  'Version: $(VERSION)' 'Requires.private: libsodium' \
+	  'Cflags: -I$${includedir}/$(NAME)' 'Libs: -L$${libdir} -l$(NAME)' \
+	  'Libs.private: -L$(BLIS_LIB) -lblis -lm -fopenmp' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$(NAME).pc
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/$(NAME)
+	rm -f $(DESTDIR)$(PREFIX)/lib/lib$(NAME).a $(DESTDIR)$(PREFIX)/lib/lib$(NAME).so* \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/$(NAME).pc
+
+clean:
+	rm -rf build

@@ -1,0 +1,84 @@
+/* ad_internal.h: what the tape and the op files share and users do not see:
+ * the node layout, the op enum and the op table. Adding an op touches the
+ * enum here, its three functions in an op_*.c file, its row in ops.c, its
+ * constructor in ad.h and a row in tests/test_grad.c (docs/design.md). */
+#ifndef AD_INTERNAL_H
+#define AD_INTERNAL_H
+
+#include "ad.h"
+
+typedef enum {
+    AD_OP_LEAF,
+    /* op_elementwise.c */
+    AD_OP_ADD, AD_OP_SUB, AD_OP_MUL, AD_OP_DIV,
+    AD_OP_EXP, AD_OP_LOG, AD_OP_SQRT, AD_OP_SQUARE, AD_OP_NEG, AD_OP_ABS,
+    AD_OP_RELU, AD_OP_SIGMOID, AD_OP_SOFTPLUS, AD_OP_TANH, AD_OP_AFFINE,
+    /* op_reduce.c */
+    AD_OP_SUM, AD_OP_MEAN, AD_OP_SUM_AXIS, AD_OP_MEAN_AXIS,
+    /* op_shape.c */
+    AD_OP_RESHAPE, AD_OP_TRANSPOSE, AD_OP_SLICE, AD_OP_CONCAT,
+    /* op_matmul.c */
+    AD_OP_MATMUL, AD_OP_LINEAR,
+    /* op_prob.c */
+    AD_OP_BCE_LOGITS, AD_OP_KL_NORMAL, AD_OP_SAMPLE_NORMAL,
+    AD_OP_COUNT
+} ad_op_id;
+
+/* Per-op arguments that are not inputs. */
+typedef struct {
+    long i[2];     /* axis, slice start, transpose flags */
+    double f[2];   /* scalars of affine */
+    size_t shape[TN_MAX_DIMS]; /* target of reshape */
+    int ndim;
+    tn_rng *rng;   /* sample_normal */
+} ad_attr;
+
+struct ad_var {
+    tn_tensor val;      /* value; data in the arena (or borrowed for leaves) */
+    tn_tensor *grad;    /* NULL until backward reaches it */
+    ad_tape *tape;
+    ad_var *in[3];
+    ad_attr attr;
+    tn_tensor *saved;   /* what backward needs beyond inputs (eps of sampling) */
+    ad_op_id op;
+    int requires_grad;
+    int is_param;
+};
+
+/* An op: its shape rule sets v->val.ndim/shape from v->in and v->attr and
+ * returns NULL or why the shapes do not fit; forward fills v->val (its data
+ * already allocated); backward adds v->grad's contribution into the inputs'
+ * gradients (ad__grad_buf gives them, NULL for inputs that need none). */
+typedef struct {
+    const char *name;
+    int arity;
+    const char *(*shape)(ad_var *v);
+    void (*forward)(ad_var *v);
+    void (*backward)(ad_var *v);
+} ad_op_def;
+
+/* The table, indexed by ad_op_id (ops.c); each op file defines its rows as
+ * `const ad_op_def ad__op_<name>`. */
+extern const ad_op_def *const ad_ops[AD_OP_COUNT];
+
+/* Records op `op` on the inputs' tape: checks, allocates, runs forward,
+ * appends. NULL (with the tape's error set) when anything fails. */
+ad_var *ad__record(ad_op_id op, ad_var *a, ad_var *b, ad_var *c,
+                   const ad_attr *attr);
+/* The gradient buffer of an input, zero-filled on first use; NULL when that
+ * input needs no gradient or memory ran out (the tape then has the error). */
+tn_tensor *ad__grad_buf(ad_var *v);
+/* Records the tape's first error (later ones are dropped). */
+void ad__fail(ad_tape *t, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* A scratch tensor in the tape's arena, shaped like `like` (NULL: error set). */
+tn_tensor *ad__scratch(ad_tape *t, const tn_tensor *like);
+
+/* Shape rules shared by several ops. */
+const char *ad__shape_same(ad_var *v);       /* output shaped as in[0] */
+const char *ad__shape_same2(ad_var *v);      /* in[0], in[1] equal shapes */
+
+#endif

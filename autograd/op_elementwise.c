@@ -1,0 +1,174 @@
+/* op_elementwise.c: broadcasting add, sub, mul, div; the unary maps; a·x + b.
+ * Each op: shape rule, forward, backward, side by side. g is the gradient
+ * arriving at the output y; backward adds into the inputs' gradients. */
+#include "ad_internal.h"
+
+#include <tgmath.h>
+
+static const char *broadcast_shape(ad_var *v)
+{
+    if (tn_broadcast_shape(&v->in[0]->val, &v->in[1]->val, &v->val.ndim,
+                           v->val.shape) != TN_OK)
+        return "shapes do not broadcast";
+    return NULL;
+}
+
+/* dx += alpha · (g summed back to x's shape), for broadcast inputs. */
+static void acc_reduced(ad_var *x, const tn_tensor *g, tn_real alpha)
+{
+    tn_tensor *dx = ad__grad_buf(x);
+    if (dx)
+        tn_sum_to_acc(dx, g, alpha);
+}
+
+/* g ∘ other, summed back to x's shape and added into dx; `div_by` divides
+ * instead of multiplying. Uses a scratch tensor only when x is broadcast. */
+static void acc_product(ad_var *v, ad_var *x, const tn_tensor *other,
+                        tn_real alpha, int div_by)
+{
+    tn_tensor *dx = ad__grad_buf(x);
+    if (!dx)
+        return;
+    const tn_tensor *g = v->grad;
+    if (dx->size == g->size && other->size == g->size) {
+        for (size_t i = 0; i < g->size; i++)
+            dx->data[i] += alpha * (div_by ? g->data[i] / other->data[i]
+                                           : g->data[i] * other->data[i]);
+        return;
+    }
+    tn_tensor *tmp = ad__scratch(v->tape, g);
+    if (!tmp)
+        return;
+    (div_by ? tn_div : tn_mul)(tmp, g, other);
+    tn_sum_to_acc(dx, tmp, alpha);
+}
+
+/* y = a + b */
+static void add_forward(ad_var *v) { tn_add(&v->val, &v->in[0]->val, &v->in[1]->val); }
+/* da = g, db = g (summed over broadcast axes) */
+static void add_backward(ad_var *v)
+{
+    acc_reduced(v->in[0], v->grad, 1);
+    acc_reduced(v->in[1], v->grad, 1);
+}
+const ad_op_def ad__op_add = {"add", 2, broadcast_shape, add_forward, add_backward};
+
+/* y = a - b */
+static void sub_forward(ad_var *v) { tn_sub(&v->val, &v->in[0]->val, &v->in[1]->val); }
+/* da = g, db = -g */
+static void sub_backward(ad_var *v)
+{
+    acc_reduced(v->in[0], v->grad, 1);
+    acc_reduced(v->in[1], v->grad, -1);
+}
+const ad_op_def ad__op_sub = {"sub", 2, broadcast_shape, sub_forward, sub_backward};
+
+/* y = a ⊙ b */
+static void mul_forward(ad_var *v) { tn_mul(&v->val, &v->in[0]->val, &v->in[1]->val); }
+/* da = g ⊙ b, db = g ⊙ a */
+static void mul_backward(ad_var *v)
+{
+    acc_product(v, v->in[0], &v->in[1]->val, 1, 0);
+    acc_product(v, v->in[1], &v->in[0]->val, 1, 0);
+}
+const ad_op_def ad__op_mul = {"mul", 2, broadcast_shape, mul_forward, mul_backward};
+
+/* y = a / b */
+static void div_forward(ad_var *v) { tn_div(&v->val, &v->in[0]->val, &v->in[1]->val); }
+/* da = g / b, db = -g ⊙ y / b */
+static void div_backward(ad_var *v)
+{
+    acc_product(v, v->in[0], &v->in[1]->val, 1, 1);
+    if (!v->in[1]->requires_grad)
+        return;
+    tn_tensor *gy = ad__scratch(v->tape, &v->val);
+    if (!gy)
+        return;
+    tn_mul(gy, v->grad, &v->val);
+    tn_tensor *dup = ad__scratch(v->tape, &v->val);
+    if (!dup)
+        return;
+    tn_div(dup, gy, &v->in[1]->val);
+    acc_reduced(v->in[1], dup, -1);
+}
+const ad_op_def ad__op_div = {"div", 2, broadcast_shape, div_forward, div_backward};
+
+/* ---- unary: y = f(x), dx += g ⊙ f'(x) written with x = X[i], y = Y[i] ---- */
+
+#define UNARY(name, TN_OP, dexpr)                                           \
+    static void name##_forward(ad_var *v)                                   \
+    {                                                                       \
+        tn_unary(&v->val, &v->in[0]->val, TN_OP);                           \
+    }                                                                       \
+    static void name##_backward(ad_var *v)                                  \
+    {                                                                       \
+        tn_tensor *dx = ad__grad_buf(v->in[0]);                             \
+        if (!dx)                                                            \
+            return;                                                         \
+        const tn_real *X = v->in[0]->val.data, *Y = v->val.data;            \
+        const tn_real *G = v->grad->data;                                   \
+        for (size_t i = 0; i < dx->size; i++) {                             \
+            tn_real x = X[i], y = Y[i];                                     \
+            (void)x;                                                        \
+            (void)y;                                                        \
+            dx->data[i] += G[i] * (dexpr);                                  \
+        }                                                                   \
+    }                                                                       \
+    const ad_op_def ad__op_##name = {#name, 1, ad__shape_same,              \
+                                     name##_forward, name##_backward};
+
+UNARY(exp, TN_EXP, y)                                 /* dx = g·eˣ */
+UNARY(log, TN_LOG, 1 / x)                             /* dx = g/x */
+UNARY(sqrt, TN_SQRT, (tn_real)0.5 / y)                /* dx = g/(2√x) */
+UNARY(square, TN_SQUARE, 2 * x)                       /* dx = g·2x */
+UNARY(neg, TN_NEG, -1)                                /* dx = -g */
+UNARY(abs, TN_ABS, (tn_real)((x > 0) - (x < 0)))      /* dx = g·sign(x) */
+UNARY(relu, TN_RELU, (tn_real)(x > 0))                /* dx = g·[x > 0] */
+UNARY(sigmoid, TN_SIGMOID, y * (1 - y))               /* dx = g·σ(1-σ) */
+UNARY(softplus, TN_SOFTPLUS, tn_sigmoid1(x))          /* dx = g·σ(x) */
+UNARY(tanh, TN_TANH, 1 - y * y)                       /* dx = g·(1-y²) */
+
+/* y = a·x + b with scalars a = f[0], b = f[1] */
+static void affine_forward(ad_var *v)
+{
+    tn_affine(&v->val, &v->in[0]->val, (tn_real)v->attr.f[0],
+              (tn_real)v->attr.f[1]);
+}
+/* dx = a·g */
+static void affine_backward(ad_var *v)
+{
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    if (dx)
+        tn_axpy(dx, (tn_real)v->attr.f[0], v->grad);
+}
+const ad_op_def ad__op_affine = {"affine", 1, ad__shape_same, affine_forward, affine_backward};
+
+/* ---- constructors and table rows ----------------------------------------- */
+
+ad_var *ad_add(ad_var *a, ad_var *b) { return ad__record(AD_OP_ADD, a, b, NULL, NULL); }
+ad_var *ad_sub(ad_var *a, ad_var *b) { return ad__record(AD_OP_SUB, a, b, NULL, NULL); }
+ad_var *ad_mul(ad_var *a, ad_var *b) { return ad__record(AD_OP_MUL, a, b, NULL, NULL); }
+ad_var *ad_div(ad_var *a, ad_var *b) { return ad__record(AD_OP_DIV, a, b, NULL, NULL); }
+ad_var *ad_exp(ad_var *x) { return ad__record(AD_OP_EXP, x, NULL, NULL, NULL); }
+ad_var *ad_log(ad_var *x) { return ad__record(AD_OP_LOG, x, NULL, NULL, NULL); }
+ad_var *ad_sqrt(ad_var *x) { return ad__record(AD_OP_SQRT, x, NULL, NULL, NULL); }
+ad_var *ad_square(ad_var *x) { return ad__record(AD_OP_SQUARE, x, NULL, NULL, NULL); }
+ad_var *ad_neg(ad_var *x) { return ad__record(AD_OP_NEG, x, NULL, NULL, NULL); }
+ad_var *ad_abs(ad_var *x) { return ad__record(AD_OP_ABS, x, NULL, NULL, NULL); }
+ad_var *ad_relu(ad_var *x) { return ad__record(AD_OP_RELU, x, NULL, NULL, NULL); }
+ad_var *ad_sigmoid(ad_var *x) { return ad__record(AD_OP_SIGMOID, x, NULL, NULL, NULL); }
+ad_var *ad_softplus(ad_var *x) { return ad__record(AD_OP_SOFTPLUS, x, NULL, NULL, NULL); }
+ad_var *ad_tanh(ad_var *x) { return ad__record(AD_OP_TANH, x, NULL, NULL, NULL); }
+
+ad_var *ad_scale(ad_var *x, tn_real a)
+{
+    ad_attr at = {.f = {a, 0}};
+    return ad__record(AD_OP_AFFINE, x, NULL, NULL, &at);
+}
+
+ad_var *ad_add_scalar(ad_var *x, tn_real b)
+{
+    ad_attr at = {.f = {1, b}};
+    return ad__record(AD_OP_AFFINE, x, NULL, NULL, &at);
+}
+

@@ -1,0 +1,104 @@
+/* op_matmul.c: matmul with transpose flags and the fused linear layer
+ * x·Wᵀ + b. Every product goes to BLIS with flags, never through copies. */
+#include "ad_internal.h"
+
+/* C = op(A)·op(B), flags in i[0], i[1] */
+static const char *matmul_shape(ad_var *v)
+{
+    const tn_tensor *a = &v->in[0]->val, *b = &v->in[1]->val;
+    int ta = (int)v->attr.i[0], tb = (int)v->attr.i[1];
+    if (a->ndim != 2 || b->ndim != 2)
+        return "both operands must be 2-D";
+    size_t ka = ta ? a->shape[0] : a->shape[1];
+    size_t kb = tb ? b->shape[1] : b->shape[0];
+    if (ka != kb)
+        return "inner dimensions differ";
+    v->val.ndim = 2;
+    v->val.shape[0] = ta ? a->shape[1] : a->shape[0];
+    v->val.shape[1] = tb ? b->shape[0] : b->shape[1];
+    return NULL;
+}
+static void matmul_forward(ad_var *v)
+{
+    tn_matmul(&v->val, &v->in[0]->val, (int)v->attr.i[0], &v->in[1]->val,
+              (int)v->attr.i[1], 1, 0);
+}
+/* C = op(A)·op(B), G = dC:
+ *   dA += G·op(B)ᵀ          (A not transposed)   dA += op(B)·Gᵀ   (A transposed)
+ *   dB += op(A)ᵀ·G          (B not transposed)   dB += Gᵀ·op(A)   (B transposed) */
+static void matmul_backward(ad_var *v)
+{
+    const tn_tensor *A = &v->in[0]->val, *B = &v->in[1]->val, *G = v->grad;
+    int ta = (int)v->attr.i[0], tb = (int)v->attr.i[1];
+    tn_tensor *dA = ad__grad_buf(v->in[0]);
+    tn_tensor *dB = ad__grad_buf(v->in[1]);
+    if (dA) {
+        if (!ta)
+            tn_matmul(dA, G, 0, B, !tb, 1, 1);
+        else
+            tn_matmul(dA, B, tb, G, 1, 1, 1);
+    }
+    if (dB) {
+        if (!tb)
+            tn_matmul(dB, A, !ta, G, 0, 1, 1);
+        else
+            tn_matmul(dB, G, 1, A, ta, 1, 1);
+    }
+}
+const ad_op_def ad__op_matmul = {"matmul", 2, matmul_shape, matmul_forward, matmul_backward};
+
+/* y = x·Wᵀ + b: x (N x in), W (out x in), b (out) -> y (N x out) */
+static const char *linear_shape(ad_var *v)
+{
+    const tn_tensor *x = &v->in[0]->val, *W = &v->in[1]->val, *b = &v->in[2]->val;
+    if (x->ndim != 2 || W->ndim != 2 || b->ndim != 1)
+        return "expects x (N x in), W (out x in), b (out)";
+    if (x->shape[1] != W->shape[1])
+        return "x's columns differ from W's columns";
+    if (b->shape[0] != W->shape[0])
+        return "b's length differs from W's rows";
+    v->val.ndim = 2;
+    v->val.shape[0] = x->shape[0];
+    v->val.shape[1] = W->shape[0];
+    return NULL;
+}
+static void linear_forward(ad_var *v)
+{
+    tn_tensor *y = &v->val;
+    const tn_real *b = v->in[2]->val.data;
+    size_t n = y->shape[0], m = y->shape[1];
+    for (size_t i = 0; i < n; i++)       /* y = b, then y += x·Wᵀ */
+        for (size_t j = 0; j < m; j++)
+            y->data[i * m + j] = b[j];
+    tn_matmul(y, &v->in[0]->val, 0, &v->in[1]->val, 1, 1, 1);
+}
+/* dx += G·W, dW += Gᵀ·x, db += Σ_rows G */
+static void linear_backward(ad_var *v)
+{
+    const tn_tensor *G = v->grad;
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    tn_tensor *dW = ad__grad_buf(v->in[1]);
+    tn_tensor *db = ad__grad_buf(v->in[2]);
+    if (dx)
+        tn_matmul(dx, G, 0, &v->in[1]->val, 0, 1, 1);
+    if (dW)
+        tn_matmul(dW, G, 1, &v->in[0]->val, 0, 1, 1);
+    if (db) {
+        size_t n = G->shape[0], m = G->shape[1];
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < m; j++)
+                db->data[j] += G->data[i * m + j];
+    }
+}
+const ad_op_def ad__op_linear = {"linear", 3, linear_shape, linear_forward, linear_backward};
+
+ad_var *ad_matmul(ad_var *a, int trans_a, ad_var *b, int trans_b)
+{
+    ad_attr at = {.i = {trans_a != 0, trans_b != 0}};
+    return ad__record(AD_OP_MATMUL, a, b, NULL, &at);
+}
+
+ad_var *ad_linear(ad_var *x, ad_var *W, ad_var *b)
+{
+    return ad__record(AD_OP_LINEAR, x, W, b, NULL);
+}

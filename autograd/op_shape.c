@@ -1,0 +1,137 @@
+/* op_shape.c: reshape, transpose of the last two axes, slice and concat along
+ * the last axis. Their backwards move gradients back without arithmetic. */
+#include "ad_internal.h"
+
+#include <string.h>
+
+/* y = x with the shape in attr (same element count) */
+static const char *reshape_shape(ad_var *v)
+{
+    tn_tensor t = v->in[0]->val;
+    if (tn_reshape(&t, v->attr.ndim, v->attr.shape) != TN_OK)
+        return "element counts differ";
+    v->val.ndim = t.ndim;
+    memcpy(v->val.shape, t.shape, sizeof t.shape);
+    return NULL;
+}
+static void reshape_forward(ad_var *v) { tn_copy(&v->val, &v->in[0]->val); }
+/* dx = g, read in x's shape */
+static void reshape_backward(ad_var *v)
+{
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    if (dx)
+        tn_axpy(dx, 1, v->grad);
+}
+const ad_op_def ad__op_reshape = {"reshape", 1, reshape_shape, reshape_forward, reshape_backward};
+
+/* y[..., j, i] = x[..., i, j] */
+static const char *transpose_shape(ad_var *v)
+{
+    const tn_tensor *x = &v->in[0]->val;
+    if (x->ndim < 2)
+        return "needs at least 2 dimensions";
+    ad__shape_same(v);
+    v->val.shape[x->ndim - 2] = x->shape[x->ndim - 1];
+    v->val.shape[x->ndim - 1] = x->shape[x->ndim - 2];
+    return NULL;
+}
+static void transpose_forward(ad_var *v) { tn_transpose(&v->val, &v->in[0]->val); }
+/* dx = gᵀ (last two axes) */
+static void transpose_backward(ad_var *v)
+{
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    if (!dx)
+        return;
+    size_t r = dx->shape[dx->ndim - 2], c = dx->shape[dx->ndim - 1];
+    size_t batch = (r && c) ? dx->size / (r * c) : 0;
+    for (size_t b = 0; b < batch; b++) {
+        tn_real *d = dx->data + b * r * c;
+        const tn_real *g = v->grad->data + b * r * c;
+        for (size_t i = 0; i < r; i++)
+            for (size_t j = 0; j < c; j++)
+                d[i * c + j] += g[j * r + i];
+    }
+}
+const ad_op_def ad__op_transpose = {"transpose", 1, transpose_shape, transpose_forward, transpose_backward};
+
+/* y = x[..., start : start + len] with start = i[0], len = i[1] */
+static const char *slice_shape(ad_var *v)
+{
+    const tn_tensor *x = &v->in[0]->val;
+    if (x->ndim < 1)
+        return "cannot slice a scalar";
+    size_t start = (size_t)v->attr.i[0], len = (size_t)v->attr.i[1];
+    size_t w = x->shape[x->ndim - 1];
+    if (v->attr.i[0] < 0 || v->attr.i[1] < 0 || start > w || len > w - start)
+        return "slice runs past the last axis";
+    ad__shape_same(v);
+    v->val.shape[x->ndim - 1] = len;
+    return NULL;
+}
+static void slice_forward(ad_var *v) { tn_slice_last(&v->val, &v->in[0]->val, (size_t)v->attr.i[0]); }
+/* dx[..., start + j] += g[..., j] */
+static void slice_backward(ad_var *v)
+{
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    if (!dx)
+        return;
+    size_t w = dx->shape[dx->ndim - 1], len = v->val.shape[v->val.ndim - 1];
+    size_t rows = w ? dx->size / w : 0, start = (size_t)v->attr.i[0];
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < len; j++)
+            dx->data[i * w + start + j] += v->grad->data[i * len + j];
+}
+const ad_op_def ad__op_slice = {"slice", 1, slice_shape, slice_forward, slice_backward};
+
+/* y = [a, b] along the last axis */
+static const char *concat_shape(ad_var *v)
+{
+    const tn_tensor *a = &v->in[0]->val, *b = &v->in[1]->val;
+    if (a->ndim < 1 || a->ndim != b->ndim)
+        return "need the same number of dimensions (at least 1)";
+    for (int i = 0; i < a->ndim - 1; i++)
+        if (a->shape[i] != b->shape[i])
+            return "all axes but the last must agree";
+    ad__shape_same(v);
+    v->val.shape[a->ndim - 1] = a->shape[a->ndim - 1] + b->shape[b->ndim - 1];
+    return NULL;
+}
+static void concat_forward(ad_var *v) { tn_concat_last(&v->val, &v->in[0]->val, &v->in[1]->val); }
+/* da = g[..., :wa], db = g[..., wa:] */
+static void concat_backward(ad_var *v)
+{
+    size_t w = v->val.shape[v->val.ndim - 1];
+    size_t rows = w ? v->val.size / w : 0, off = 0;
+    for (int k = 0; k < 2; k++) {
+        ad_var *x = v->in[k];
+        size_t wx = x->val.shape[x->val.ndim - 1];
+        tn_tensor *dx = ad__grad_buf(x);
+        for (size_t i = 0; dx && i < rows; i++)
+            for (size_t j = 0; j < wx; j++)
+                dx->data[i * wx + j] += v->grad->data[i * w + off + j];
+        off += wx;
+    }
+}
+const ad_op_def ad__op_concat = {"concat", 2, concat_shape, concat_forward, concat_backward};
+
+ad_var *ad_reshape(ad_var *x, int ndim, const size_t *shape)
+{
+    ad_attr at = {.ndim = ndim};
+    if (ndim < 0 || ndim > TN_MAX_DIMS) {
+        at.ndim = -1; /* rejected by the shape rule */
+    } else {
+        for (int i = 0; i < ndim; i++)
+            at.shape[i] = shape[i];
+    }
+    return ad__record(AD_OP_RESHAPE, x, NULL, NULL, &at);
+}
+
+ad_var *ad_transpose(ad_var *x) { return ad__record(AD_OP_TRANSPOSE, x, NULL, NULL, NULL); }
+
+ad_var *ad_slice(ad_var *x, size_t start, size_t len)
+{
+    ad_attr at = {.i = {(long)start, (long)len}};
+    return ad__record(AD_OP_SLICE, x, NULL, NULL, &at);
+}
+
+ad_var *ad_concat(ad_var *a, ad_var *b) { return ad__record(AD_OP_CONCAT, a, b, NULL, NULL); }

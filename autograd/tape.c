@@ -1,0 +1,300 @@
+/* tape.c: the tape (nodes in recording order over a per-step arena), leaves,
+ * recording an op with its shape check and error message, and backward as a
+ * reverse loop over the nodes. */
+#include "ad_internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ad_tape {
+    tn_arena *arena;
+    ad_var **nodes;     /* recorded ops, in order; heap, kept across resets */
+    size_t len, cap;
+    int grad_enabled;
+    int failed;
+    char error[256];
+};
+
+ad_tape *ad_tape_new(size_t arena_bytes)
+{
+    ad_tape *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->arena = tn_arena_new(arena_bytes);
+    if (!t->arena) {
+        free(t);
+        return NULL;
+    }
+    t->grad_enabled = 1;
+    return t;
+}
+
+void ad_tape_free(ad_tape *t)
+{
+    if (!t)
+        return;
+    tn_arena_free(t->arena);
+    free(t->nodes);
+    free(t);
+}
+
+void ad_tape_reset(ad_tape *t)
+{
+    tn_arena_reset(t->arena);
+    t->len = 0;
+    t->failed = 0;
+    t->error[0] = '\0';
+}
+
+int ad_tape_ok(const ad_tape *t) { return !t->failed; }
+const char *ad_tape_error(const ad_tape *t) { return t->error; }
+size_t ad_tape_len(const ad_tape *t) { return t->len; }
+tn_arena *ad_tape_arena(ad_tape *t) { return t->arena; }
+int ad_grad_enabled(const ad_tape *t) { return t->grad_enabled; }
+
+int ad_set_grad_enabled(ad_tape *t, int enabled)
+{
+    int old = t->grad_enabled;
+    t->grad_enabled = enabled != 0;
+    return old;
+}
+
+/* Keeps the first error only. */
+void ad__fail(ad_tape *t, const char *fmt, ...)
+{
+    if (t->failed)
+        return;
+    t->failed = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->error, sizeof t->error, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- leaves ------------------------------------------------------------------ */
+
+static ad_var *node_new(ad_tape *t)
+{
+    ad_var *v = tn_arena_alloc(t->arena, sizeof *v);
+    if (!v) {
+        ad__fail(t, "tape: out of memory");
+        return NULL;
+    }
+    memset(v, 0, sizeof *v);
+    v->tape = t;
+    v->op = AD_OP_LEAF;
+    return v;
+}
+
+ad_var *ad_param(ad_tape *t, tn_tensor *value, tn_tensor *grad)
+{
+    char a[64], b[64];
+    if (!t || t->failed)
+        return NULL;
+    if (!value || !grad || !tn_same_shape(value, grad)) {
+        ad__fail(t, "param: value (%s) and gradient (%s) must have one shape",
+             value ? tn_shape_str(value, a, sizeof a) : "NULL",
+             grad ? tn_shape_str(grad, b, sizeof b) : "NULL");
+        return NULL;
+    }
+    ad_var *v = node_new(t);
+    if (!v)
+        return NULL;
+    v->val = *value;
+    v->grad = grad;
+    v->is_param = 1;
+    v->requires_grad = t->grad_enabled;
+    return v;
+}
+
+ad_var *ad_const(ad_tape *t, const tn_tensor *value)
+{
+    if (!t || t->failed)
+        return NULL;
+    if (!value) {
+        ad__fail(t, "const: NULL tensor");
+        return NULL;
+    }
+    ad_var *v = node_new(t);
+    if (v)
+        v->val = *value;
+    return v;
+}
+
+ad_var *ad_const_new(ad_tape *t, int ndim, const size_t *shape)
+{
+    if (!t || t->failed)
+        return NULL;
+    tn_tensor *x = tn_arena_tensor(t->arena, ndim, shape);
+    if (!x) {
+        ad__fail(t, "const: cannot allocate a %d-d tensor", ndim);
+        return NULL;
+    }
+    return ad_const(t, x);
+}
+
+ad_var *ad_scalar(ad_tape *t, tn_real x)
+{
+    ad_var *v = ad_const_new(t, 0, NULL);
+    if (v)
+        v->val.data[0] = x;
+    return v;
+}
+
+const tn_tensor *ad_value(const ad_var *v) { return v ? &v->val : NULL; }
+tn_real *ad_data(ad_var *v) { return v ? v->val.data : NULL; }
+const tn_tensor *ad_grad(const ad_var *v) { return v ? v->grad : NULL; }
+double ad_item(const ad_var *v) { return v && v->val.size ? v->val.data[0] : NAN; }
+ad_tape *ad_tape_of(const ad_var *v) { return v ? v->tape : NULL; }
+
+/* ---- recording ----------------------------------------------------------------- */
+
+tn_tensor *ad__scratch(ad_tape *t, const tn_tensor *like)
+{
+    tn_tensor *s = tn_arena_tensor(t->arena, like->ndim, like->shape);
+    if (!s)
+        ad__fail(t, "tape: out of memory for a scratch tensor");
+    return s;
+}
+
+tn_tensor *ad__grad_buf(ad_var *v)
+{
+    if (!v->requires_grad)
+        return NULL;
+    if (!v->grad) {
+        v->grad = tn_arena_tensor(v->tape->arena, v->val.ndim, v->val.shape);
+        if (!v->grad)
+            ad__fail(v->tape, "backward: out of memory for a gradient");
+    }
+    return v->grad;
+}
+
+static int append(ad_tape *t, ad_var *v)
+{
+    if (t->len == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 256;
+        ad_var **n = realloc(t->nodes, cap * sizeof *n);
+        if (!n)
+            return 0;
+        t->nodes = n;
+        t->cap = cap;
+    }
+    t->nodes[t->len++] = v;
+    return 1;
+}
+
+ad_var *ad__record(ad_op_id op, ad_var *a, ad_var *b, ad_var *c,
+                   const ad_attr *attr)
+{
+    const ad_op_def *def = ad_ops[op];
+    ad_var *in[3] = {a, b, c};
+    ad_tape *t = NULL;
+    for (int i = 0; i < def->arity; i++) {
+        if (!in[i])
+            return NULL; /* the error was recorded where the NULL came from */
+        if (!t)
+            t = in[i]->tape;
+        else if (in[i]->tape != t) {
+            ad__fail(t, "%s: inputs come from different tapes", def->name);
+            return NULL;
+        }
+    }
+    if (t->failed)
+        return NULL;
+    ad_var *v = node_new(t);
+    if (!v)
+        return NULL;
+    v->op = op;
+    memcpy(v->in, in, sizeof in);
+    if (attr)
+        v->attr = *attr;
+    const char *why = def->shape(v);
+    if (why) {
+        char msg[200] = "", s[64];
+        size_t used = 0;
+        for (int i = 0; i < def->arity && used < sizeof msg; i++) {
+            int w = snprintf(msg + used, sizeof msg - used, "%s(%s)",
+                             i == 0 ? "" : op == AD_OP_MATMUL ? "·" : ", ",
+                             tn_shape_str(&in[i]->val, s, sizeof s));
+            used += w > 0 ? (size_t)w : 0;
+        }
+        ad__fail(t, "%s: %s: %s", def->name, msg, why);
+        return NULL;
+    }
+    tn_tensor *val = tn_arena_tensor(t->arena, v->val.ndim, v->val.shape);
+    if (!val) {
+        ad__fail(t, "%s: out of memory for the result", def->name);
+        return NULL;
+    }
+    v->val = *val;
+    def->forward(v);
+    if (t->failed) /* forward may need memory too */
+        return NULL;
+    for (int i = 0; i < def->arity; i++)
+        v->requires_grad |= in[i]->requires_grad;
+    v->requires_grad &= t->grad_enabled;
+    if (v->requires_grad && !append(t, v)) {
+        ad__fail(t, "%s: out of memory for the tape", def->name);
+        return NULL;
+    }
+    return v;
+}
+
+const char *ad__shape_same(ad_var *v)
+{
+    v->val.ndim = v->in[0]->val.ndim;
+    memcpy(v->val.shape, v->in[0]->val.shape, sizeof v->val.shape);
+    return NULL;
+}
+
+const char *ad__shape_same2(ad_var *v)
+{
+    if (!tn_same_shape(&v->in[0]->val, &v->in[1]->val))
+        return "shapes differ";
+    return ad__shape_same(v);
+}
+
+/* ---- backward ------------------------------------------------------------------- */
+
+int ad_backward(ad_tape *t, ad_var *loss)
+{
+    char s[64];
+    if (t->failed)
+        return -1;
+    if (!loss) {
+        ad__fail(t, "backward: the loss is NULL");
+        return -1;
+    }
+    if (loss->tape != t) {
+        ad__fail(t, "backward: the loss belongs to another tape");
+        return -1;
+    }
+    if (loss->val.size != 1) {
+        ad__fail(t, "backward: the loss must have one element, not (%s)",
+             tn_shape_str(&loss->val, s, sizeof s));
+        return -1;
+    }
+    if (!loss->requires_grad) {
+        ad__fail(t, "backward: the loss depends on no parameter%s",
+             t->grad_enabled ? "" : " (no-grad mode is on)");
+        return -1;
+    }
+    for (size_t i = 0; i < t->len; i++)
+        if (t->nodes[i]->grad)
+            tn_fill(t->nodes[i]->grad, 0);
+    tn_tensor *g = ad__grad_buf(loss);
+    if (!g)
+        return -1;
+    g->data[0] += 1;
+    for (size_t i = t->len; i-- > 0;) {
+        ad_var *v = t->nodes[i];
+        if (v->grad)
+            ad_ops[v->op]->backward(v);
+        if (t->failed)
+            return -1;
+    }
+    return 0;
+}

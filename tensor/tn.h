@@ -1,0 +1,195 @@
+/* tn.h: n-d tensors of tn_real (float, or double with -DTN_REAL_DOUBLE),
+ * contiguous and row-major, up to TN_MAX_DIMS dimensions; matmul via BLIS,
+ * element-wise ops with numpy broadcasting, reductions, a bump arena and a
+ * PCG random generator. No global mutable state; nothing here prints or exits.
+ *
+ * Ownership (the three lifetimes, see docs/design.md):
+ *   - tn_new / tn_rng_new / tn_arena_new return heap objects: the caller frees
+ *     them with the matching _free.
+ *   - tn_arena_tensor returns a tensor that lives in the arena: it is gone at
+ *     tn_arena_reset or tn_arena_free and must never be passed to tn_free.
+ *   - Kernels (tn_add, tn_matmul, ...) write into an `out` the caller owns and
+ *     allocate nothing.
+ *
+ * Errors: functions that can fail return a tn_status (TN_OK == 0) and check
+ * the shapes they are given; tn_status_str() names the code. The autograd
+ * layer checks shapes first and turns them into messages that name them.
+ */
+#ifndef TN_H
+#define TN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef TN_REAL_DOUBLE
+typedef double tn_real;
+#define TN_REAL_NAME "double"
+#else
+typedef float tn_real;
+#define TN_REAL_NAME "float"
+#endif
+
+#define TN_MAX_DIMS 4
+
+typedef enum {
+    TN_OK = 0,
+    TN_ESHAPE = -1, /* shapes do not fit the operation */
+    TN_ENOMEM = -2, /* an allocation failed */
+    TN_EARG = -3    /* an argument is out of range (axis, slice, NULL) */
+} tn_status;
+
+const char *tn_status_str(tn_status s);
+
+/* A tensor: `size` = product of shape[0..ndim). ndim 0 is a scalar (size 1).
+ * `data` is borrowed or owned according to where the tensor came from. */
+typedef struct tn_tensor {
+    int ndim;
+    size_t shape[TN_MAX_DIMS];
+    size_t size;
+    tn_real *data;
+} tn_tensor;
+
+/* ---- creation ----------------------------------------------------------- */
+
+/* Heap tensor, zero-filled, header and data in one allocation. NULL when
+ * ndim is out of range or memory runs out. Caller frees with tn_free. */
+tn_tensor *tn_new(int ndim, const size_t *shape);
+void tn_free(tn_tensor *t);
+
+/* A tensor header over memory the caller owns (no allocation, no copy). */
+tn_tensor tn_wrap(tn_real *data, int ndim, const size_t *shape);
+
+/* Writes "128x784" (or "scalar") into buf; returns buf. */
+char *tn_shape_str(const tn_tensor *t, char *buf, size_t len);
+int tn_same_shape(const tn_tensor *a, const tn_tensor *b);
+
+/* ---- arena: per-step memory -------------------------------------------- */
+
+/* A bump allocator made of blocks. Reset keeps the blocks, so once a step has
+ * run, the same step again makes no heap allocation. 64-byte aligned. */
+typedef struct tn_arena tn_arena;
+
+tn_arena *tn_arena_new(size_t first_block_bytes); /* caller frees */
+void tn_arena_free(tn_arena *a);
+void *tn_arena_alloc(tn_arena *a, size_t bytes);  /* NULL on failure */
+void tn_arena_reset(tn_arena *a);                 /* invalidates all */
+size_t tn_arena_used(const tn_arena *a);          /* bytes handed out */
+size_t tn_arena_capacity(const tn_arena *a);      /* bytes reserved */
+size_t tn_arena_block_allocs(const tn_arena *a);  /* heap allocs so far */
+
+/* Tensor in the arena, zero-filled; gone at reset. NULL on failure. */
+tn_tensor *tn_arena_tensor(tn_arena *a, int ndim, const size_t *shape);
+
+/* ---- matmul -------------------------------------------------------------- */
+
+/* C = alpha·op(A)·op(B) + beta·C with op(X) = X or Xᵀ (trans_x nonzero).
+ * All 2-D; op(A) is m×k, op(B) k×n, C m×n. BLIS does the work; no copies.
+ * beta = 0 ignores what C held (NaNs included). */
+tn_status tn_matmul(tn_tensor *C, const tn_tensor *A, int trans_a,
+                    const tn_tensor *B, int trans_b, tn_real alpha,
+                    tn_real beta);
+/* The same contract as a naive triple loop, kept to test tn_matmul. */
+tn_status tn_matmul_ref(tn_tensor *C, const tn_tensor *A, int trans_a,
+                        const tn_tensor *B, int trans_b, tn_real alpha,
+                        tn_real beta);
+
+/* ---- element-wise ------------------------------------------------------- */
+
+/* numpy broadcasting: shapes are aligned at the last axis; each pair of
+ * sizes must be equal or one of them 1. Writes the result shape. */
+tn_status tn_broadcast_shape(const tn_tensor *a, const tn_tensor *b,
+                             int *ndim, size_t *shape);
+
+/* out = a ∘ b, out shaped as the broadcast of a and b. out may alias a or b
+ * when it has the same shape. */
+tn_status tn_add(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
+tn_status tn_sub(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
+tn_status tn_mul(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
+tn_status tn_div(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
+
+/* out += alpha · (sum of `in` over the axes where out was broadcast to in's
+ * shape): the backward of broadcasting. out must broadcast to in's shape. */
+tn_status tn_sum_to_acc(tn_tensor *out, const tn_tensor *in, tn_real alpha);
+
+/* Unary maps, out and x of the same size (out may be x). sigmoid and
+ * softplus are computed without overflow for any finite x. */
+typedef enum {
+    TN_EXP, TN_LOG, TN_SQRT, TN_SQUARE, TN_NEG, TN_ABS,
+    TN_RELU, TN_SIGMOID, TN_SOFTPLUS, TN_TANH
+} tn_unary_op;
+tn_status tn_unary(tn_tensor *out, const tn_tensor *x, tn_unary_op op);
+tn_status tn_exp(tn_tensor *out, const tn_tensor *x);
+tn_status tn_log(tn_tensor *out, const tn_tensor *x);
+tn_status tn_sqrt(tn_tensor *out, const tn_tensor *x);
+tn_status tn_square(tn_tensor *out, const tn_tensor *x);
+tn_status tn_neg(tn_tensor *out, const tn_tensor *x);
+tn_status tn_abs(tn_tensor *out, const tn_tensor *x);
+tn_status tn_relu(tn_tensor *out, const tn_tensor *x);
+tn_status tn_sigmoid(tn_tensor *out, const tn_tensor *x);
+tn_status tn_softplus(tn_tensor *out, const tn_tensor *x);
+tn_status tn_tanh(tn_tensor *out, const tn_tensor *x);
+tn_real tn_sigmoid1(tn_real x);  /* scalar versions, same formulas */
+tn_real tn_softplus1(tn_real x);
+
+/* out = a·x + b element-wise (out may be x). */
+tn_status tn_affine(tn_tensor *out, const tn_tensor *x, tn_real a, tn_real b);
+/* y += a·x, same size. */
+tn_status tn_axpy(tn_tensor *y, tn_real a, const tn_tensor *x);
+
+/* ---- reductions ---------------------------------------------------------- */
+
+double tn_sum_all(const tn_tensor *x);  /* accumulated in double */
+double tn_mean_all(const tn_tensor *x);
+/* out = sum (mean) of x over `axis`, which is removed from the shape:
+ * x (2x3x4), axis 1 -> out (2x4). Negative axis counts from the end. */
+tn_status tn_sum_axis(tn_tensor *out, const tn_tensor *x, int axis);
+tn_status tn_mean_axis(tn_tensor *out, const tn_tensor *x, int axis);
+/* Resolves a possibly negative axis; -1 when out of range. */
+int tn_axis(const tn_tensor *x, int axis);
+
+/* ---- copies and shapes --------------------------------------------------- */
+
+void tn_fill(tn_tensor *t, tn_real v);
+tn_status tn_copy(tn_tensor *dst, const tn_tensor *src);   /* same size */
+/* Changes the header only; the element count must stay the same. */
+tn_status tn_reshape(tn_tensor *t, int ndim, const size_t *shape);
+/* out = x with its last two axes swapped (x at least 2-D). */
+tn_status tn_transpose(tn_tensor *out, const tn_tensor *x);
+/* out = x[..., start : start + out->shape[last]] */
+tn_status tn_slice_last(tn_tensor *out, const tn_tensor *x, size_t start);
+/* out = [a, b] along the last axis; the other axes must be equal. */
+tn_status tn_concat_last(tn_tensor *out, const tn_tensor *a,
+                         const tn_tensor *b);
+
+/* ---- random numbers ----------------------------------------------------- */
+
+/* PCG32 (O'Neill's pcg32_random_r: 64-bit LCG state, XSH-RR output). */
+typedef struct tn_rng {
+    uint64_t state, inc;
+    uint64_t seed;          /* the seed this stream started from */
+    int has_spare;          /* Box-Muller keeps its second value */
+    double spare;
+} tn_rng;
+
+/* Seeds a generator; `stream` selects one of 2^63 independent sequences. */
+void tn_rng_seed(tn_rng *r, uint64_t seed, uint64_t stream);
+/* Seeds from libsodium's entropy and returns the seed it chose, so the run
+ * can be repeated with tn_rng_seed(r, seed, stream). 0 in *ok on failure. */
+uint64_t tn_rng_seed_entropy(tn_rng *r, uint64_t stream, int *ok);
+
+uint32_t tn_rng_u32(tn_rng *r);
+double tn_rng_uniform(tn_rng *r);             /* [0, 1), 53 bits */
+double tn_rng_normal(tn_rng *r);              /* N(0, 1), Box-Muller */
+uint32_t tn_rng_below(tn_rng *r, uint32_t n); /* uniform in [0, n), unbiased */
+void tn_rng_fill_uniform(tn_rng *r, tn_tensor *t, tn_real lo, tn_real hi);
+void tn_rng_fill_normal(tn_rng *r, tn_tensor *t, tn_real mean, tn_real sd);
+void tn_rng_fill_bernoulli(tn_rng *r, tn_tensor *t, tn_real p);
+
+/* ---- threads ------------------------------------------------------------- */
+
+/* How many threads BLIS and our OpenMP loops use (n >= 1). Process-wide:
+ * it sets the BLIS and OpenMP runtimes, so call it before training. */
+void tn_set_threads(int n);
+int tn_get_threads(void);
+
+#endif

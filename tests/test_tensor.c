@@ -1,0 +1,307 @@
+/* test_tensor.c: tensor/ kernels against hand-computed numbers and against
+ * the naive matmul reference. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+
+#define SHAPE(...) ((const size_t[]){__VA_ARGS__})
+#define VALS(...) ((const double[]){__VA_ARGS__})
+
+void test_tensor_new_and_wrap(void)
+{
+    tn_tensor *t = tn_new(3, SHAPE(2, 3, 4));
+    CHECK(t && t->size == 24 && t->ndim == 3);
+    CHECK(((uintptr_t)t->data & 63) == 0);
+    for (size_t i = 0; t && i < t->size; i++)
+        CHECK(t->data[i] == 0);
+    tn_free(t);
+    CHECK(tn_new(5, SHAPE(1, 1, 1, 1, 1)) == NULL);
+    CHECK(tn_new(2, SHAPE(SIZE_MAX / 2, 4)) == NULL); /* overflow */
+    tn_tensor *s = tn_new(0, NULL);
+    CHECK(s && s->size == 1);
+    tn_free(s);
+    tn_real buf[6] = {1, 2, 3, 4, 5, 6};
+    tn_tensor w = tn_wrap(buf, 2, SHAPE(2, 3));
+    CHECK(w.data == buf && w.size == 6 && w.shape[1] == 3);
+}
+
+void test_arena_reuse(void)
+{
+    tn_arena *a = tn_arena_new(1024);
+    for (int step = 0; step < 3; step++) {
+        tn_tensor *x = tn_arena_tensor(a, 2, SHAPE(10, 10));
+        tn_tensor *y = tn_arena_tensor(a, 2, SHAPE(100, 100)); /* > a block */
+        CHECK(x && y && x->size == 100 && y->size == 10000);
+        CHECK(((uintptr_t)y->data & 63) == 0);
+        for (size_t i = 0; y && i < y->size; i++)
+            if (y->data[i] != 0) {
+                CHECK(y->data[i] == 0); /* reset memory is zeroed again */
+                break;
+            }
+        if (y)
+            tn_fill(y, 7);
+        if (step == 0)
+            CHECK(tn_arena_block_allocs(a) >= 2);
+        size_t allocs = tn_arena_block_allocs(a);
+        tn_arena_reset(a);
+        CHECK(tn_arena_used(a) == 0);
+        if (step > 0)
+            CHECK(tn_arena_block_allocs(a) == allocs);
+    }
+    CHECK(tn_arena_capacity(a) >= 10000 * sizeof(tn_real));
+    tn_arena_free(a);
+}
+
+void test_shape_str(void)
+{
+    char buf[64];
+    tn_tensor t = tn_wrap(NULL, 2, SHAPE(128, 784));
+    CHECK(strcmp(tn_shape_str(&t, buf, sizeof buf), "128x784") == 0);
+    tn_tensor s = tn_wrap(NULL, 0, NULL);
+    CHECK(strcmp(tn_shape_str(&s, buf, sizeof buf), "scalar") == 0);
+}
+
+/* Every combination of transposes, odd sizes, BLIS against the loops. */
+void test_matmul_matches_reference(void)
+{
+    const size_t m = 7, k = 13, n = 5;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            tn_tensor *A = test_random(2, ta ? SHAPE(k, m) : SHAPE(m, k), -1, 1, 1);
+            tn_tensor *B = test_random(2, tb ? SHAPE(n, k) : SHAPE(k, n), -1, 1, 2);
+            tn_tensor *C = tn_new(2, SHAPE(m, n)), *R = tn_new(2, SHAPE(m, n));
+            CHECK(tn_matmul(C, A, ta, B, tb, 1, 0) == TN_OK);
+            CHECK(tn_matmul_ref(R, A, ta, B, tb, 1, 0) == TN_OK);
+            double worst = 0;
+            for (size_t i = 0; i < m * n; i++)
+                worst = fmax(worst, fabs(C->data[i] - R->data[i]));
+            CHECK(worst < (sizeof(tn_real) == 8 ? 1e-12 : 1e-5));
+            tn_free(A), tn_free(B), tn_free(C), tn_free(R);
+        }
+    /* hand-computed: [1 2; 3 4]·[5 6; 7 8] = [19 22; 43 50] */
+    tn_tensor *A = test_tensor(2, SHAPE(2, 2), VALS(1, 2, 3, 4));
+    tn_tensor *B = test_tensor(2, SHAPE(2, 2), VALS(5, 6, 7, 8));
+    tn_tensor *C = tn_new(2, SHAPE(2, 2));
+    tn_matmul(C, A, 0, B, 0, 1, 0);
+    CHECK(C->data[0] == 19 && C->data[1] == 22 && C->data[2] == 43 && C->data[3] == 50);
+    tn_matmul(C, A, 1, B, 0, 1, 0); /* Aᵀ·B = [26 30; 38 44] */
+    CHECK(C->data[0] == 26 && C->data[1] == 30 && C->data[2] == 38 && C->data[3] == 44);
+    tn_free(A), tn_free(B), tn_free(C);
+}
+
+void test_matmul_alpha_beta(void)
+{
+    tn_tensor *A = test_tensor(2, SHAPE(1, 2), VALS(1, 2));
+    tn_tensor *B = test_tensor(2, SHAPE(2, 1), VALS(3, 4));
+    tn_tensor *C = test_tensor(2, SHAPE(1, 1), VALS(10));
+    tn_tensor *R = test_tensor(2, SHAPE(1, 1), VALS(10));
+    CHECK(tn_matmul(C, A, 0, B, 0, 2, 1) == TN_OK);     /* 2·11 + 10 */
+    CHECK(tn_matmul_ref(R, A, 0, B, 0, 2, 1) == TN_OK);
+    CHECK(C->data[0] == 32 && R->data[0] == 32);
+    C->data[0] = NAN;
+    tn_matmul(C, A, 0, B, 0, 1, 0); /* beta 0 ignores C, even NaN */
+    CHECK(C->data[0] == 11);
+    tn_free(A), tn_free(B), tn_free(C), tn_free(R);
+}
+
+void test_matmul_bad_shapes(void)
+{
+    tn_tensor *A = tn_new(2, SHAPE(3, 4)), *B = tn_new(2, SHAPE(5, 2));
+    tn_tensor *C = tn_new(2, SHAPE(3, 2)), *V = tn_new(1, SHAPE(4));
+    CHECK(tn_matmul(C, A, 0, B, 0, 1, 0) == TN_ESHAPE);
+    CHECK(tn_matmul_ref(C, A, 0, B, 0, 1, 0) == TN_ESHAPE);
+    CHECK(tn_matmul(C, V, 0, B, 0, 1, 0) == TN_ESHAPE);
+    tn_free(A), tn_free(B), tn_free(C), tn_free(V);
+}
+
+void test_broadcast_values(void)
+{
+    tn_tensor *a = test_tensor(2, SHAPE(2, 3), VALS(1, 2, 3, 4, 5, 6));
+    tn_tensor *row = test_tensor(1, SHAPE(3), VALS(10, 20, 30));
+    tn_tensor *col = test_tensor(2, SHAPE(2, 1), VALS(100, 200));
+    tn_tensor *s = test_tensor(0, NULL, VALS(2));
+    tn_tensor *o = tn_new(2, SHAPE(2, 3));
+    CHECK(tn_add(o, a, row) == TN_OK);
+    CHECK(o->data[0] == 11 && o->data[5] == 36);
+    CHECK(tn_sub(o, a, col) == TN_OK);
+    CHECK(o->data[0] == -99 && o->data[3] == -196);
+    CHECK(tn_mul(o, s, a) == TN_OK);
+    CHECK(o->data[2] == 6 && o->data[5] == 12);
+    CHECK(tn_div(o, a, s) == TN_OK);
+    CHECK(o->data[1] == 1 && o->data[4] == 2.5);
+    /* (2x1) + (3) -> (2x3): outer sum */
+    CHECK(tn_add(o, col, row) == TN_OK);
+    CHECK(o->data[0] == 110 && o->data[5] == 230);
+    /* 3-d against 2-d */
+    tn_tensor *c = test_random(3, SHAPE(4, 2, 3), -1, 1, 3);
+    tn_tensor *o3 = tn_new(3, SHAPE(4, 2, 3));
+    CHECK(tn_mul(o3, c, a) == TN_OK);
+    CHECK(o3->data[3 * 6 + 4] == c->data[3 * 6 + 4] * 5);
+    tn_free(a), tn_free(row), tn_free(col), tn_free(s), tn_free(o);
+    tn_free(c), tn_free(o3);
+}
+
+void test_broadcast_errors(void)
+{
+    tn_tensor *a = tn_new(2, SHAPE(2, 3)), *b = tn_new(1, SHAPE(2));
+    tn_tensor *o = tn_new(2, SHAPE(2, 3)), *wrong = tn_new(2, SHAPE(3, 3));
+    int nd;
+    size_t sh[TN_MAX_DIMS];
+    CHECK(tn_broadcast_shape(a, b, &nd, sh) == TN_ESHAPE);
+    CHECK(tn_add(o, a, b) == TN_ESHAPE);
+    CHECK(tn_add(wrong, a, a) == TN_ESHAPE);
+    tn_free(a), tn_free(b), tn_free(o), tn_free(wrong);
+}
+
+void test_sum_to_acc(void)
+{
+    tn_tensor *g = test_tensor(2, SHAPE(2, 3), VALS(1, 2, 3, 4, 5, 6));
+    tn_tensor *row = test_tensor(1, SHAPE(3), VALS(1, 1, 1));
+    tn_tensor *col = tn_new(2, SHAPE(2, 1)), *s = tn_new(0, NULL);
+    CHECK(tn_sum_to_acc(row, g, 1) == TN_OK);
+    CHECK(row->data[0] == 6 && row->data[1] == 8 && row->data[2] == 10);
+    CHECK(tn_sum_to_acc(col, g, -1) == TN_OK);
+    CHECK(col->data[0] == -6 && col->data[1] == -15);
+    CHECK(tn_sum_to_acc(s, g, 2) == TN_OK);
+    CHECK(s->data[0] == 42);
+    tn_tensor *bad = tn_new(1, SHAPE(2));
+    CHECK(tn_sum_to_acc(bad, g, 1) == TN_ESHAPE);
+    tn_free(g), tn_free(row), tn_free(col), tn_free(s), tn_free(bad);
+}
+
+void test_unary_values(void)
+{
+    tn_tensor *x = test_tensor(1, SHAPE(4), VALS(-2, 0, 1, 4));
+    tn_tensor *o = tn_new(1, SHAPE(4));
+    tn_exp(o, x);
+    CHECK_NEAR(o->data[2], 2.718281828459045, VAL_TOL * 3);
+    CHECK_NEAR(o->data[0], 0.1353352832366127, VAL_TOL);
+    tn_sqrt(o, x);
+    CHECK(o->data[3] == 2);
+    tn_square(o, x);
+    CHECK(o->data[0] == 4 && o->data[3] == 16);
+    tn_neg(o, x);
+    CHECK(o->data[0] == 2 && o->data[3] == -4);
+    tn_abs(o, x);
+    CHECK(o->data[0] == 2 && o->data[2] == 1);
+    tn_relu(o, x);
+    CHECK(o->data[0] == 0 && o->data[1] == 0 && o->data[3] == 4);
+    tn_sigmoid(o, x);
+    CHECK_NEAR(o->data[1], 0.5, VAL_TOL);
+    CHECK_NEAR(o->data[0], 0.11920292202211755, VAL_TOL);
+    tn_softplus(o, x);
+    CHECK_NEAR(o->data[1], 0.6931471805599453, VAL_TOL);
+    CHECK_NEAR(o->data[3], 4.0181499279178094, VAL_TOL * 4);
+    tn_tanh(o, x);
+    CHECK_NEAR(o->data[2], 0.7615941559557649, VAL_TOL);
+    tn_tensor *p = test_tensor(1, SHAPE(2), VALS(1, 2.718281828459045));
+    tn_log(p, p); /* in place */
+    CHECK_NEAR(p->data[0], 0, VAL_TOL);
+    CHECK_NEAR(p->data[1], 1, VAL_TOL);
+    tn_tensor *short1 = tn_new(1, SHAPE(3));
+    CHECK(tn_exp(short1, x) == TN_ESHAPE);
+    tn_free(x), tn_free(o), tn_free(p), tn_free(short1);
+}
+
+void test_sigmoid_softplus_stable(void)
+{
+    tn_tensor *x = test_tensor(1, SHAPE(4), VALS(-1000, -80, 80, 1000));
+    tn_tensor *o = tn_new(1, SHAPE(4));
+    tn_sigmoid(o, x);
+    CHECK(o->data[0] == 0 && o->data[3] == 1);
+    CHECK(isfinite(o->data[1]) && o->data[1] >= 0 && o->data[1] < 1e-30);
+    tn_softplus(o, x);
+    CHECK(o->data[0] == 0 && o->data[3] == 1000 && o->data[2] == 80);
+    CHECK(isfinite(o->data[1]) && o->data[1] >= 0);
+    tn_free(x), tn_free(o);
+}
+
+void test_affine_axpy(void)
+{
+    tn_tensor *x = test_tensor(1, SHAPE(3), VALS(1, 2, 3));
+    tn_tensor *y = test_tensor(1, SHAPE(3), VALS(1, 1, 1));
+    tn_affine(y, x, 2, 1);
+    CHECK(y->data[0] == 3 && y->data[2] == 7);
+    tn_axpy(y, -1, x);
+    CHECK(y->data[0] == 2 && y->data[2] == 4);
+    tn_free(x), tn_free(y);
+}
+
+void test_reductions(void)
+{
+    /* x (2x3x2) = 0..11 */
+    double v[12];
+    for (int i = 0; i < 12; i++)
+        v[i] = i;
+    tn_tensor *x = test_tensor(3, SHAPE(2, 3, 2), v);
+    CHECK(tn_sum_all(x) == 66);
+    CHECK(tn_mean_all(x) == 5.5);
+    tn_tensor *o = tn_new(2, SHAPE(2, 2));
+    CHECK(tn_sum_axis(o, x, 1) == TN_OK); /* [[0+2+4, 1+3+5], [6+8+10, ...]] */
+    CHECK(o->data[0] == 6 && o->data[1] == 9 && o->data[2] == 24 && o->data[3] == 27);
+    CHECK(tn_mean_axis(o, x, 1) == TN_OK);
+    CHECK(o->data[0] == 2 && o->data[3] == 9);
+    tn_tensor *o2 = tn_new(2, SHAPE(2, 3));
+    CHECK(tn_sum_axis(o2, x, -1) == TN_OK);
+    CHECK(o2->data[0] == 1 && o2->data[5] == 21);
+    CHECK(tn_sum_axis(o2, x, 3) == TN_EARG);
+    CHECK(tn_sum_axis(o, x, 0) == TN_ESHAPE); /* out should be 3x2 */
+    tn_free(x), tn_free(o), tn_free(o2);
+}
+
+void test_reshape_transpose(void)
+{
+    tn_tensor *x = test_tensor(2, SHAPE(2, 3), VALS(1, 2, 3, 4, 5, 6));
+    CHECK(tn_reshape(x, 3, SHAPE(3, 1, 2)) == TN_OK && x->shape[0] == 3);
+    CHECK(tn_reshape(x, 2, SHAPE(4, 2)) == TN_ESHAPE);
+    tn_reshape(x, 2, SHAPE(2, 3));
+    tn_tensor *t = tn_new(2, SHAPE(3, 2));
+    CHECK(tn_transpose(t, x) == TN_OK);
+    CHECK(t->data[0] == 1 && t->data[1] == 4 && t->data[2] == 2 && t->data[5] == 6);
+    CHECK(tn_transpose(t, t) == TN_ESHAPE); /* no in-place */
+    tn_tensor *c = tn_new(2, SHAPE(2, 3));
+    CHECK(tn_copy(c, x) == TN_OK && c->data[4] == 5);
+    tn_fill(c, 3);
+    CHECK(c->data[0] == 3 && c->data[5] == 3);
+    tn_free(x), tn_free(t), tn_free(c);
+}
+
+void test_slice_concat(void)
+{
+    tn_tensor *x = test_tensor(2, SHAPE(2, 4), VALS(1, 2, 3, 4, 5, 6, 7, 8));
+    tn_tensor *a = tn_new(2, SHAPE(2, 1)), *b = tn_new(2, SHAPE(2, 3));
+    CHECK(tn_slice_last(a, x, 2) == TN_OK);
+    CHECK(a->data[0] == 3 && a->data[1] == 7);
+    CHECK(tn_slice_last(b, x, 1) == TN_OK);
+    CHECK(b->data[0] == 2 && b->data[5] == 8);
+    CHECK(tn_slice_last(b, x, 2) == TN_EARG);
+    tn_tensor *c = tn_new(2, SHAPE(2, 4));
+    CHECK(tn_concat_last(c, a, b) == TN_OK);
+    CHECK(c->data[0] == 3 && c->data[1] == 2 && c->data[4] == 7 && c->data[7] == 8);
+    tn_tensor *bad = tn_new(2, SHAPE(2, 5));
+    CHECK(tn_concat_last(bad, a, b) == TN_ESHAPE);
+    tn_free(x), tn_free(a), tn_free(b), tn_free(c), tn_free(bad);
+}
+
+void test_threads_setting(void)
+{
+    int before = tn_get_threads();
+    tn_set_threads(2);
+    CHECK(tn_get_threads() == 2);
+    /* results of a large matmul do not depend on the thread count by more
+     * than rounding */
+    tn_tensor *A = test_random(2, SHAPE(64, 300), -1, 1, 4);
+    tn_tensor *B = test_random(2, SHAPE(300, 50), -1, 1, 5);
+    tn_tensor *C1 = tn_new(2, SHAPE(64, 50)), *C2 = tn_new(2, SHAPE(64, 50));
+    tn_matmul(C2, A, 0, B, 0, 1, 0);
+    tn_set_threads(1);
+    CHECK(tn_get_threads() == 1);
+    tn_matmul(C1, A, 0, B, 0, 1, 0);
+    double worst = 0;
+    for (size_t i = 0; i < C1->size; i++)
+        worst = fmax(worst, fabs(C1->data[i] - C2->data[i]));
+    CHECK(worst < 1e-3);
+    tn_set_threads(before);
+    tn_free(A), tn_free(B), tn_free(C1), tn_free(C2);
+}
