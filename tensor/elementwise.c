@@ -72,10 +72,17 @@ static int out_is_broadcast(const tn_tensor *out, const tn_tensor *a,
         const tn_real *pa = a->data, *pb = b->data;                           \
         if (a->size == out->size && b->size == out->size) {                   \
             size_t n = out->size;                                             \
-            _Pragma("omp parallel for if (n >= PAR_MIN)")                     \
-            for (size_t i = 0; i < n; i++) {                                  \
-                tn_real x = pa[i], y = pb[i];                                 \
-                o[i] = (expr);                                                \
+            if (n >= PAR_MIN) {                                               \
+                _Pragma("omp parallel for")                                   \
+                for (size_t i = 0; i < n; i++) {                              \
+                    tn_real x = pa[i], y = pb[i];                             \
+                    o[i] = (expr);                                            \
+                }                                                             \
+            } else {                                                          \
+                for (size_t i = 0; i < n; i++) {                              \
+                    tn_real x = pa[i], y = pb[i];                             \
+                    o[i] = (expr);                                            \
+                }                                                             \
             }                                                                 \
             return TN_OK;                                                     \
         }                                                                     \
@@ -141,12 +148,21 @@ tn_real tn_softplus1(tn_real x)
     return (x > 0 ? x : 0) + log1p(exp(-fabs(x)));
 }
 
+/* A branch rather than an OpenMP if() clause: with if(false) the runtime is
+ * still entered, which costs more than a small loop. */
 #define UNARY_LOOP(expr)                                                      \
     do {                                                                      \
-        _Pragma("omp parallel for if (n >= PAR_MIN)")                         \
-        for (size_t i = 0; i < n; i++) {                                      \
-            tn_real v = in[i];                                                \
-            o[i] = (expr);                                                    \
+        if (n >= PAR_MIN) {                                                   \
+            _Pragma("omp parallel for")                                       \
+            for (size_t i = 0; i < n; i++) {                                  \
+                tn_real v = in[i];                                            \
+                o[i] = (expr);                                                \
+            }                                                                 \
+        } else {                                                              \
+            for (size_t i = 0; i < n; i++) {                                  \
+                tn_real v = in[i];                                            \
+                o[i] = (expr);                                                \
+            }                                                                 \
         }                                                                     \
     } while (0)
 
