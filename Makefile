@@ -8,13 +8,14 @@ PREFIX    ?= /usr/local
 CC        ?= cc
 BLIS_INC  ?= /usr/include/x86_64-linux-gnu/blis-openmp
 BLIS_LIB  ?= /usr/lib/x86_64-linux-gnu/blis-openmp
-DEB_PKGS  := gcc make pkg-config libblis-openmp-dev libsodium-dev
+DEB_PKGS  := gcc make pkg-config libblis-openmp-dev libsodium-dev zlib1g-dev \
+             libcjson-dev python3-numpy
 
 WARN      := -std=c11 -Wall -Wextra -pedantic
 OPT       ?= -O2
 CFLAGS    ?= $(OPT) -g
-ALL_CFLAGS = $(WARN) $(CFLAGS) -fopenmp -fPIC -Itensor -Iautograd -isystem $(BLIS_INC)
-LDLIBS    := -L$(BLIS_LIB) -lblis -lsodium -lm -fopenmp
+ALL_CFLAGS = $(WARN) $(CFLAGS) -fopenmp -fPIC -Itensor -Iautograd -Inn -isystem $(BLIS_INC)
+LDLIBS    := -L$(BLIS_LIB) -lblis -lsodium -lcjson -lz -lm -fopenmp
 
 ifeq ($(SANITIZE),1)
 BUILD     := build/san
@@ -24,8 +25,8 @@ else
 BUILD     := build
 endif
 
-LIB_SRC   := $(wildcard tensor/*.c) $(wildcard autograd/*.c)
-HEADERS   := tensor/tn.h autograd/ad.h
+LIB_SRC   := $(wildcard tensor/*.c) $(wildcard autograd/*.c) $(wildcard nn/*.c)
+HEADERS   := tensor/tn.h autograd/ad.h nn/nn.h
 TEST_SRC  := $(wildcard tests/test_*.c) tests/main.c
 # The library and tests are built twice: float (what users get) and double
 # (for gradient checks at 1e-6).
@@ -50,11 +51,11 @@ deps:
 	  fi; \
 	fi
 
-$(BUILD)/float/%.o: %.c $(HEADERS) autograd/ad_internal.h
+$(BUILD)/float/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h tests/test.h
+$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h tests/test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DTN_REAL_DOUBLE -c $< -o $@
 
@@ -96,7 +97,7 @@ install: lib
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
 	  'includedir=$${prefix}/include' '' 'Name: $(NAME)' \
 	  'Description: reverse-mode tape autodiff and tensors in C (float build)' \
-	  'Version: $(VERSION)' 'Requires.private: libsodium' \
+	  'Version: $(VERSION)' 'Requires.private: libsodium libcjson zlib' \
 	  'Cflags: -I$${includedir}/$(NAME)' 'Libs: -L$${libdir} -l$(NAME)' \
 	  'Libs.private: -L$(BLIS_LIB) -lblis -lm -fopenmp' \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$(NAME).pc

@@ -4,22 +4,28 @@
 # prints one closing line "N passed, N failed" over all of them.
 build=$1
 cc=${2:-cc}
-passed=0 failed=0
-count() { # adds the closing line of a runner's output
-    line=$(tail -n 1 "$1")
-    p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-    f=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
-    if [ -z "$p" ]; then
-        echo "runner $2 ended without a summary (crashed?)"; failed=$((failed + 1))
-    else
-        passed=$((passed + p)); failed=$((failed + f))
+passed=0 failed=0 skipped=0
+count() { # count LOG STATUS: adds a runner's summary line; a runner that
+          # exited non-zero with no failure counted (a sanitizer's report
+          # after the summary, a crash) counts as one more failure
+    status=$2
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$1" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "a runner ended without a summary (crashed?)"; failed=$((failed + 1))
+        return
+    fi
+    set -- $line
+    passed=$((passed + $1)); failed=$((failed + $3)); skipped=$((skipped + $5))
+    if [ "$status" -ne 0 ] && [ "$3" -eq 0 ]; then
+        echo "a runner exited with status $status after its summary"; failed=$((failed + 1))
     fi
 }
 for prec in float double; do
     echo "== tests, $prec build"
     "$build/test_$prec" > "$build/test_$prec.log" 2>&1
+    rc=$?
     cat "$build/test_$prec.log"
-    count "$build/test_$prec.log" "$prec"
+    count "$build/test_$prec.log" "$rc"
 done
 
 echo "== install and build against it with pkg-config"
@@ -37,5 +43,5 @@ else
 fi
 rm -rf "$stage" "$stage.log"
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -6,11 +6,25 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
 
 #include "ad.h"
 #include "tn.h"
 
 extern int test_failures; /* failures in the running test */
+extern int test_skipped;  /* set by SKIP: counted apart, never as passed */
+
+#define SKIP(why)                                                          \
+    do {                                                                   \
+        test_skipped = 1;                                                  \
+        printf("    skipped: %s\n", (why));                                \
+        return;                                                            \
+    } while (0)
 
 #define CHECK(cond)                                                        \
     do {                                                                   \
@@ -51,6 +65,28 @@ extern int test_failures; /* failures in the running test */
 #define GRAD_EPS 1e-2
 #define VAL_TOL 1e-5
 #endif
+
+/* A file under the data folder (TAPE_DATA, else ../shared/data) in buf;
+ * NULL when it is not there. */
+const char *test_data(const char *rel, char *buf, size_t len);
+/* The data file's path, or SKIP (a failure when TAPE_REQUIRE_DATA=1, as in
+ * CI, where ../shared/data is always there). */
+#define DATA_OR_SKIP(var, rel, buf)                                        \
+    const char *var = test_data((rel), (buf), sizeof(buf));                \
+    do {                                                                   \
+        if (!var) {                                                        \
+            const char *req_ = getenv("TAPE_REQUIRE_DATA");                \
+            if (req_ && *req_ == '1') {                                    \
+                test_failures++;                                           \
+                printf("    missing data file %s\n", (buf));               \
+                return;                                                    \
+            }                                                              \
+            SKIP("no data file (set TAPE_DATA to the data folder)");       \
+        }                                                                  \
+    } while (0)
+
+/* A fresh temporary directory for files a test writes (removed at exit). */
+const char *test_tmpdir(void);
 
 /* A heap tensor filled from a list. */
 tn_tensor *test_tensor(int ndim, const size_t *shape, const double *vals);

@@ -1,0 +1,512 @@
+/* checkpoint.c: safetensors files. Layout: 8-byte little-endian header
+ * length N, N bytes of JSON ({"name": {"dtype", "shape", "data_offsets"},
+ * "__metadata__": {string: string}}), then the raw little-endian data.
+ * Saves go through a temporary file renamed into place; loads validate
+ * every field before copying anything. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "nn_internal.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "checkpoint.c writes host-order floats: little-endian hosts only"
+#endif
+
+#define HEADER_MAX ((uint64_t)100 << 20) /* a sane bound: 100 MiB of JSON */
+
+/* ---- metadata --------------------------------------------------------------- */
+
+int nn_meta_set(nn_meta *m, const char *key, const char *value)
+{
+    if (strlen(key) >= sizeof m->key[0] || strlen(value) >= sizeof m->value[0])
+        return -1;
+    int i = 0;
+    while (i < m->n && strcmp(m->key[i], key) != 0)
+        i++;
+    if (i == m->n) {
+        if (m->n == NN_META_MAX)
+            return -1;
+        m->n++;
+    }
+    strcpy(m->key[i], key);
+    strcpy(m->value[i], value);
+    return 0;
+}
+
+int nn_meta_setf(nn_meta *m, const char *key, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= sizeof buf)
+        return -1;
+    return nn_meta_set(m, key, buf);
+}
+
+const char *nn_meta_get(const nn_meta *m, const char *key)
+{
+    for (int i = 0; i < m->n; i++)
+        if (strcmp(m->key[i], key) == 0)
+            return m->value[i];
+    return NULL;
+}
+
+void nn_meta_put_rng(nn_meta *m, const char *prefix, const tn_rng *r)
+{
+    char k[64];
+    snprintf(k, sizeof k, "%s.state", prefix);
+    nn_meta_setf(m, k, "%" PRIu64, r->state);
+    snprintf(k, sizeof k, "%s.inc", prefix);
+    nn_meta_setf(m, k, "%" PRIu64, r->inc);
+    snprintf(k, sizeof k, "%s.seed", prefix);
+    nn_meta_setf(m, k, "%" PRIu64, r->seed);
+    snprintf(k, sizeof k, "%s.spare", prefix);
+    if (r->has_spare)
+        nn_meta_setf(m, k, "%a", r->spare); /* hex: exact round trip */
+    else
+        nn_meta_set(m, k, "");
+}
+
+static int get_u64(const nn_meta *m, const char *prefix, const char *field,
+                   uint64_t *out)
+{
+    char k[64], *end;
+    snprintf(k, sizeof k, "%s.%s", prefix, field);
+    const char *v = nn_meta_get(m, k);
+    if (!v || !*v)
+        return -1;
+    errno = 0;
+    *out = strtoull(v, &end, 10);
+    return errno || *end ? -1 : 0;
+}
+
+int nn_meta_get_rng(const nn_meta *m, const char *prefix, tn_rng *r)
+{
+    tn_rng t = {0};
+    char k[64], *end;
+    if (get_u64(m, prefix, "state", &t.state) || get_u64(m, prefix, "inc", &t.inc) ||
+        get_u64(m, prefix, "seed", &t.seed))
+        return -1;
+    snprintf(k, sizeof k, "%s.spare", prefix);
+    const char *s = nn_meta_get(m, k);
+    if (!s)
+        return -1;
+    if (*s) {
+        t.spare = strtod(s, &end);
+        if (*end)
+            return -1;
+        t.has_spare = 1;
+    }
+    *r = t;
+    return 0;
+}
+
+/* ---- what a checkpoint holds ---------------------------------------------------- */
+
+typedef struct {
+    char name[160];
+    tn_real *data;      /* where the values live in memory */
+    const tn_tensor *shape;
+} entry;
+
+/* Parameters, then each optimizer slot per parameter. *n_out entries. */
+static entry *entries_of(nn_params *p, nn_optim *o, int *n_out)
+{
+    int np = nn_params_count(p), ns = o ? nn_optim_slots(o) : 0;
+    entry *e = calloc((size_t)np * (size_t)(1 + ns) + 1, sizeof *e);
+    if (!e)
+        return NULL;
+    int n = 0;
+    for (int k = -1; k < ns; k++)
+        for (int i = 0; i < np; i++) {
+            tn_tensor *v = nn_params_value(p, i);
+            if (k < 0) {
+                snprintf(e[n].name, sizeof e[n].name, "%s", nn_params_name(p, i));
+                e[n].data = v->data;
+            } else {
+                snprintf(e[n].name, sizeof e[n].name, "optim.%s.%s",
+                         nn_optim_slot_name(o, k), nn_params_name(p, i));
+                e[n].data = nn_optim_slot(o, k) + (v->data - nn_params_values(p));
+            }
+            e[n].shape = v;
+            n++;
+        }
+    *n_out = n;
+    return e;
+}
+
+static const char *const DTYPE = sizeof(tn_real) == 4 ? "F32" : "F64";
+
+int nn_save(const char *path, nn_params *p, nn_optim *o, const nn_meta *meta,
+            nn_error *err)
+{
+    if (!nn_params_values(p))
+        return nn__fail(err, "%s: parameters are not allocated", path);
+    int n = 0, rc = -1;
+    entry *e = entries_of(p, o, &n);
+    cJSON *root = cJSON_CreateObject(), *md = cJSON_CreateObject();
+    char *json = NULL, *tmp = NULL;
+    FILE *f = NULL;
+    if (!e || !root || !md)
+        goto oom;
+    cJSON_AddItemToObject(root, "__metadata__", md);
+    for (int i = 0; meta && i < meta->n; i++)
+        cJSON_AddStringToObject(md, meta->key[i], meta->value[i]);
+    if (o) {
+        char buf[32];
+        cJSON_AddStringToObject(md, "optim.kind", nn_optim_name(nn_optim_config_of(o)->kind));
+        snprintf(buf, sizeof buf, "%ld", nn_optim_steps(o));
+        cJSON_AddStringToObject(md, "optim.steps", buf);
+    }
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        cJSON *t = cJSON_CreateObject();
+        if (!t)
+            goto oom;
+        cJSON_AddItemToObject(root, e[i].name, t);
+        cJSON_AddStringToObject(t, "dtype", DTYPE);
+        cJSON *sh = cJSON_AddArrayToObject(t, "shape");
+        for (int d = 0; sh && d < e[i].shape->ndim; d++)
+            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)e[i].shape->shape[d]));
+        size_t bytes = e[i].shape->size * sizeof(tn_real);
+        cJSON *offs = cJSON_AddArrayToObject(t, "data_offsets");
+        if (!sh || !offs)
+            goto oom;
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + bytes)));
+        off += bytes;
+    }
+    if (!(json = cJSON_PrintUnformatted(root)))
+        goto oom;
+    size_t jlen = strlen(json), padded = (jlen + 7) / 8 * 8;
+    unsigned char len8[8];
+    for (int b = 0; b < 8; b++)
+        len8[b] = (unsigned char)((uint64_t)padded >> (8 * b));
+
+    size_t plen = strlen(path);
+    if (!(tmp = malloc(plen + 16)))
+        goto oom;
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        nn__fail(err, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+        goto out;
+    }
+    f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        nn__fail(err, "%s: %s", tmp, strerror(errno));
+        goto unlink_tmp;
+    }
+    int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(json, 1, jlen, f) == jlen;
+    for (size_t i = jlen; ok && i < padded; i++)
+        ok = fputc(' ', f) != EOF;
+    for (int i = 0; ok && i < n; i++)
+        ok = fwrite(e[i].data, sizeof(tn_real), e[i].shape->size, f) == e[i].shape->size;
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (fclose(f) != 0)
+        ok = 0;
+    f = NULL;
+    if (!ok) {
+        nn__fail(err, "%s: writing failed: %s", tmp, strerror(errno));
+        goto unlink_tmp;
+    }
+    if (rename(tmp, path) != 0) {
+        nn__fail(err, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+        goto unlink_tmp;
+    }
+    rc = 0;
+    goto out;
+oom:
+    nn__fail(err, "%s: out of memory while saving", path);
+    goto out;
+unlink_tmp:
+    unlink(tmp);
+out:
+    free(tmp);
+    free(json);
+    cJSON_Delete(root);
+    if (!root)
+        cJSON_Delete(md);
+    free(e);
+    return rc;
+}
+
+/* ---- loading ----------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    int f64;           /* dtype F64 (else F32) */
+    int ndim;
+    size_t shape[TN_MAX_DIMS];
+    uint64_t begin, end;
+} found;
+
+/* A JSON number that is a whole number in [0, 2^53]. */
+static int whole(const cJSON *j, uint64_t *out)
+{
+    if (!cJSON_IsNumber(j))
+        return 0;
+    double v = j->valuedouble;
+    if (!(v >= 0 && v <= 9007199254740992.0) || floor(v) != v)
+        return 0;
+    *out = (uint64_t)v;
+    return 1;
+}
+
+static int by_begin(const void *a, const void *b)
+{
+    const found *x = a, *y = b;
+    return (x->begin > y->begin) - (x->begin < y->begin);
+}
+
+static char *shape_text(int ndim, const size_t *shape, char *buf, size_t len)
+{
+    size_t used = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < ndim && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, i ? ", %zu" : "%zu", shape[i]);
+    if (used < len)
+        snprintf(buf + used, len - used, "]");
+    return buf;
+}
+
+/* Reads the file and validates its structure; fills the tensor list and the
+ * metadata. The caller frees *buf and *root. */
+static int parse_file(const char *path, unsigned char **buf, size_t *size,
+                      cJSON **root, found **list, int *count,
+                      const unsigned char **data, nn_meta *meta, nn_error *err)
+{
+    *buf = NULL, *root = NULL, *list = NULL, *count = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nn__fail(err, "%s: cannot open: %s", path, strerror(errno));
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        len = ftell(f);
+    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return nn__fail(err, "%s: cannot find its size", path);
+    }
+    *size = (size_t)len;
+    *buf = malloc(*size ? *size : 1);
+    if (!*buf || fread(*buf, 1, *size, f) != *size) {
+        fclose(f);
+        return nn__fail(err, "%s: cannot read %zu bytes", path, *size);
+    }
+    fclose(f);
+    if (*size < 8)
+        return nn__fail(err, "%s: header length: the file has %zu bytes, fewer than the 8 of the length field",
+                        path, *size);
+    uint64_t hlen = 0;
+    for (int b = 7; b >= 0; b--)
+        hlen = hlen << 8 | (*buf)[b];
+    if (hlen > HEADER_MAX)
+        return nn__fail(err, "%s: header length: %" PRIu64 " bytes is over the %" PRIu64 " allowed",
+                        path, hlen, HEADER_MAX);
+    if (hlen > *size - 8)
+        return nn__fail(err, "%s: header length: %" PRIu64 " bytes runs past the end of the file (%zu bytes)",
+                        path, hlen, *size);
+    *root = cJSON_ParseWithLength((const char *)*buf + 8, (size_t)hlen);
+    if (!*root || !cJSON_IsObject(*root))
+        return nn__fail(err, "%s: header: not a JSON object", path);
+    *data = *buf + 8 + hlen;
+    uint64_t dsize = *size - 8 - hlen;
+    int n = cJSON_GetArraySize(*root);
+    *list = calloc((size_t)n + 1, sizeof **list);
+    if (!*list)
+        return nn__fail(err, "%s: out of memory", path);
+    if (meta)
+        memset(meta, 0, sizeof *meta);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, *root) {
+        const char *name = it->string;
+        if (strcmp(name, "__metadata__") == 0) {
+            if (!cJSON_IsObject(it))
+                return nn__fail(err, "%s: __metadata__: expected an object", path);
+            const cJSON *kv;
+            cJSON_ArrayForEach(kv, it) {
+                if (!cJSON_IsString(kv))
+                    return nn__fail(err, "%s: __metadata__.%s: expected a string value", path, kv->string);
+                if (meta && nn_meta_set(meta, kv->string, kv->valuestring) != 0)
+                    return nn__fail(err, "%s: __metadata__.%s: key or value too long, or too many entries",
+                                    path, kv->string);
+            }
+            continue;
+        }
+        found *t = &(*list)[(*count)++];
+        t->name = name;
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
+        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(it, "shape");
+        const cJSON *of = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
+        if (!cJSON_IsObject(it))
+            return nn__fail(err, "%s: tensor %s: expected an object", path, name);
+        if (!cJSON_IsString(dt))
+            return nn__fail(err, "%s: tensor %s: field dtype: expected a string", path, name);
+        if (strcmp(dt->valuestring, "F32") == 0)
+            t->f64 = 0;
+        else if (strcmp(dt->valuestring, "F64") == 0)
+            t->f64 = 1;
+        else
+            return nn__fail(err, "%s: tensor %s: field dtype: \"%s\" is not supported (expected F32 or F64)",
+                            path, name, dt->valuestring);
+        if (!cJSON_IsArray(sh) || cJSON_GetArraySize(sh) > TN_MAX_DIMS)
+            return nn__fail(err, "%s: tensor %s: field shape: expected an array of at most %d sizes",
+                            path, name, TN_MAX_DIMS);
+        uint64_t elems = 1, v;
+        const cJSON *d;
+        cJSON_ArrayForEach(d, sh) {
+            if (!whole(d, &v))
+                return nn__fail(err, "%s: tensor %s: field shape: expected whole numbers >= 0", path, name);
+            if (v && elems > UINT64_MAX / v)
+                return nn__fail(err, "%s: tensor %s: field shape: the element count overflows", path, name);
+            elems *= v;
+            t->shape[t->ndim++] = (size_t)v;
+        }
+        size_t esize = t->f64 ? 8 : 4;
+        if (!cJSON_IsArray(of) || cJSON_GetArraySize(of) != 2 ||
+            !whole(cJSON_GetArrayItem(of, 0), &t->begin) ||
+            !whole(cJSON_GetArrayItem(of, 1), &t->end) || t->begin > t->end)
+            return nn__fail(err, "%s: tensor %s: field data_offsets: expected [begin, end] with begin <= end",
+                            path, name);
+        if (t->end > dsize)
+            return nn__fail(err, "%s: tensor %s: field data_offsets: [%" PRIu64 ", %" PRIu64
+                            "] runs past the data area of %" PRIu64 " bytes", path, name, t->begin, t->end, dsize);
+        if (elems > UINT64_MAX / esize || elems * esize != t->end - t->begin)
+            return nn__fail(err, "%s: tensor %s: field data_offsets: spans %" PRIu64
+                            " bytes but shape x dtype needs %" PRIu64, path, name,
+                            t->end - t->begin, elems * esize);
+    }
+    /* the data area is covered exactly once: no overlap, no hole */
+    qsort(*list, (size_t)*count, sizeof **list, by_begin);
+    uint64_t at = 0;
+    for (int i = 0; i < *count; i++) {
+        found *t = &(*list)[i];
+        if (t->begin < at)
+            return nn__fail(err, "%s: tensor %s: field data_offsets: overlaps the tensor before it", path, t->name);
+        if (t->begin > at && t->end > t->begin)
+            return nn__fail(err, "%s: tensor %s: field data_offsets: leaves a hole of %" PRIu64 " bytes before it",
+                            path, t->name, t->begin - at);
+        if (t->end > at)
+            at = t->end;
+    }
+    if (at != dsize)
+        return nn__fail(err, "%s: data area: %" PRIu64 " bytes, of which %" PRIu64 " belong to no tensor",
+                        path, dsize, dsize - at);
+    return 0;
+}
+
+int nn_load_meta(const char *path, nn_meta *meta, nn_error *err)
+{
+    unsigned char *buf;
+    size_t size;
+    cJSON *root;
+    found *list;
+    int count;
+    const unsigned char *data;
+    int rc = parse_file(path, &buf, &size, &root, &list, &count, &data, meta, err);
+    free(buf), cJSON_Delete(root), free(list);
+    return rc;
+}
+
+int nn_load(const char *path, nn_params *p, nn_optim *o, nn_meta *meta,
+            nn_error *err)
+{
+    unsigned char *buf;
+    size_t size;
+    cJSON *root;
+    found *list;
+    int count, n = 0, rc = -1;
+    const unsigned char *data;
+    nn_meta local;
+    entry *e = NULL;
+    const found **match = NULL;
+    if (parse_file(path, &buf, &size, &root, &list, &count, &data, &local, err))
+        goto out;
+    if (!nn_params_values(p)) {
+        nn__fail(err, "%s: the model's parameters are not allocated", path);
+        goto out;
+    }
+    if (o) {
+        const char *kind = nn_meta_get(&local, "optim.kind");
+        const char *steps = nn_meta_get(&local, "optim.steps");
+        const char *want = nn_optim_name(nn_optim_config_of(o)->kind);
+        char *end;
+        if (!kind || strcmp(kind, want) != 0) {
+            nn__fail(err, "%s: __metadata__.optim.kind: expected \"%s\", found %s%s%s", path, want,
+                     kind ? "\"" : "", kind ? kind : "none", kind ? "\"" : "");
+            goto out;
+        }
+        if (!steps || (strtol(steps, &end, 10), *end) || !*steps) {
+            nn__fail(err, "%s: __metadata__.optim.steps: expected a whole number", path);
+            goto out;
+        }
+    }
+    if (!(e = entries_of(p, o, &n)) || !(match = calloc((size_t)n + 1, sizeof *match))) {
+        nn__fail(err, "%s: out of memory", path);
+        goto out;
+    }
+    /* every tensor of the file must be one the model expects */
+    for (int i = 0; i < count; i++) {
+        int j = 0;
+        while (j < n && strcmp(e[j].name, list[i].name) != 0)
+            j++;
+        if (j == n) {
+            if (!o && strncmp(list[i].name, "optim.", 6) == 0)
+                continue; /* optimizer state nobody asked for */
+            nn__fail(err, "%s: tensor %s: not a parameter of this model (another architecture?)", path,
+                     list[i].name);
+            goto out;
+        }
+        match[j] = &list[i];
+    }
+    /* and every tensor the model expects must be there, shaped alike */
+    for (int j = 0; j < n; j++) {
+        char a[80], b[80];
+        const found *t = match[j];
+        if (!t) {
+            nn__fail(err, "%s: tensor %s: missing from the file", path, e[j].name);
+            goto out;
+        }
+        if (t->ndim != e[j].shape->ndim ||
+            memcmp(t->shape, e[j].shape->shape, (size_t)t->ndim * sizeof(size_t)) != 0) {
+            nn__fail(err, "%s: tensor %s: field shape: expected %s (the model's), found %s", path, e[j].name,
+                     shape_text(e[j].shape->ndim, e[j].shape->shape, a, sizeof a),
+                     shape_text(t->ndim, t->shape, b, sizeof b));
+            goto out;
+        }
+    }
+    /* all checked: copy */
+    for (int j = 0; j < n; j++) {
+        const found *t = match[j];
+        const unsigned char *src = data + t->begin;
+        for (size_t k = 0; k < e[j].shape->size; k++) {
+            if (t->f64) {
+                double v;
+                memcpy(&v, src + 8 * k, 8);
+                e[j].data[k] = (tn_real)v;
+            } else {
+                float v;
+                memcpy(&v, src + 4 * k, 4);
+                e[j].data[k] = (tn_real)v;
+            }
+        }
+    }
+    if (o)
+        nn_optim_set_steps(o, strtol(nn_meta_get(&local, "optim.steps"), NULL, 10));
+    if (meta)
+        *meta = local;
+    rc = 0;
+out:
+    free(buf), cJSON_Delete(root), free(list), free(e), free(match);
+    return rc;
+}

@@ -1,0 +1,506 @@
+/* data.c: loaders for IDX (MNIST, Fashion-MNIST), Frey Face's MAT v5 file,
+ * binarized MNIST's .amat text and CSV tables. Every file goes through zlib,
+ * so gzipped and plain files read alike; every size is checked against what
+ * the file holds, and every error names the file and the field. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "nn_internal.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+nn_dataset *nn__dataset_new(size_t n, size_t dim, int with_labels)
+{
+    nn_dataset *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->n = n, d->dim = dim;
+    if ((dim && n > SIZE_MAX / sizeof(tn_real) / dim) ||
+        !(d->x = malloc((n && dim) ? n * dim * sizeof(tn_real) : 1)) ||
+        (with_labels && !(d->labels = calloc(n ? n : 1, sizeof(int))))) {
+        nn_dataset_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void nn_dataset_free(nn_dataset *d)
+{
+    if (!d)
+        return;
+    free(d->x);
+    free(d->labels);
+    free(d);
+}
+
+/* ---- IDX ------------------------------------------------------------------ */
+
+typedef struct {
+    int ndim;
+    uint32_t dims[8];
+    uint64_t count; /* product of dims */
+} idx_header;
+
+static int read_exact(gzFile g, void *buf, size_t len, size_t *got)
+{
+    unsigned char *p = buf;
+    *got = 0;
+    while (*got < len) {
+        unsigned chunk = len - *got > (1u << 30) ? 1u << 30 : (unsigned)(len - *got);
+        int r = gzread(g, p + *got, chunk);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    return 0;
+}
+
+/* Reads the header and the payload of one IDX file: *out holds count bytes. */
+static int idx_read(const char *path, idx_header *h, unsigned char **out,
+                    nn_error *err)
+{
+    *out = NULL;
+    gzFile g = gzopen(path, "rb");
+    if (!g)
+        return nn__fail(err, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char m[4];
+    size_t got;
+    int rc = -1, e;
+    if (read_exact(g, m, 4, &got) || got < 4) {
+        nn__fail(err, "%s: magic: the file ends after %zu bytes, expected a 4-byte magic number", path, got);
+        goto out;
+    }
+    if (m[0] || m[1]) {
+        nn__fail(err, "%s: magic: 0x%02x%02x%02x%02x is not IDX (expected 0x0000TTNN)", path, m[0], m[1],
+                 m[2], m[3]);
+        goto out;
+    }
+    if (m[2] != 0x08) {
+        nn__fail(err, "%s: magic: element type 0x%02x is not supported (expected 0x08, unsigned byte)", path,
+                 m[2]);
+        goto out;
+    }
+    h->ndim = m[3];
+    if (h->ndim < 1 || h->ndim > 8) {
+        nn__fail(err, "%s: magic: %d dimensions (expected 1 to 8)", path, h->ndim);
+        goto out;
+    }
+    unsigned char db[32];
+    size_t need = 4 * (size_t)h->ndim;
+    if (read_exact(g, db, need, &got) || got < need) {
+        nn__fail(err, "%s: dimensions: the file ends inside the header (%zu of %zu bytes)", path, got, need);
+        goto out;
+    }
+    h->count = 1;
+    for (int i = 0; i < h->ndim; i++) {
+        h->dims[i] = (uint32_t)db[4 * i] << 24 | (uint32_t)db[4 * i + 1] << 16 |
+                     (uint32_t)db[4 * i + 2] << 8 | db[4 * i + 3];
+        if (h->dims[i] && h->count > (UINT64_MAX >> 1) / h->dims[i]) {
+            nn__fail(err, "%s: dimensions: their product overflows", path);
+            goto out;
+        }
+        h->count *= h->dims[i];
+    }
+    if (h->count > SIZE_MAX / 8) {
+        nn__fail(err, "%s: dimensions: %llu elements is more than this machine can address", path,
+                 (unsigned long long)h->count);
+        goto out;
+    }
+    /* A plain file's size is known: check it before allocating. */
+    struct stat st;
+    if (gzdirect(g) && stat(path, &st) == 0) {
+        uint64_t holds = (uint64_t)st.st_size - 4 - need;
+        if (holds < h->count) {
+            nn__fail(err, "%s: data: truncated: the dimensions promise %llu bytes, the file holds %llu", path,
+                     (unsigned long long)h->count, (unsigned long long)holds);
+            goto out;
+        }
+        if (holds > h->count) {
+            nn__fail(err, "%s: data: %llu extra bytes after the %llu the dimensions promise", path,
+                     (unsigned long long)(holds - h->count), (unsigned long long)h->count);
+            goto out;
+        }
+    }
+    /* A gzipped one is read in growing chunks, so that a lying header fails
+     * as truncated instead of asking for a huge block. */
+    size_t cap = h->count < (1u << 24) ? (size_t)h->count : 1u << 24, have = 0;
+    *out = malloc(cap ? cap : 1);
+    while (*out && have < h->count) {
+        if (have == cap) {
+            cap = h->count - cap < cap ? (size_t)h->count : 2 * cap;
+            unsigned char *n = realloc(*out, cap);
+            if (!n)
+                break;
+            *out = n;
+        }
+        size_t want = cap - have;
+        if (read_exact(g, *out + have, want, &got)) {
+            nn__fail(err, "%s: data: %s", path, gzerror(g, &e));
+            goto out;
+        }
+        have += got;
+        if (got < want) { /* read_exact stops short only at the end */
+            nn__fail(err, "%s: data: truncated: the dimensions promise %llu bytes, the file holds %zu", path,
+                     (unsigned long long)h->count, have);
+            goto out;
+        }
+    }
+    if (!*out || have < h->count) {
+        nn__fail(err, "%s: data: out of memory for %llu bytes", path, (unsigned long long)h->count);
+        goto out;
+    }
+    if (gzread(g, m, 1) != 0) {
+        nn__fail(err, "%s: data: extra bytes after the %llu the dimensions promise", path,
+                 (unsigned long long)h->count);
+        goto out;
+    }
+    rc = 0;
+out:
+    gzclose(g);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+nn_dataset *nn_load_idx(const char *images, const char *labels, nn_error *err)
+{
+    idx_header hi, hl;
+    unsigned char *px = NULL, *lb = NULL;
+    nn_dataset *d = NULL;
+    if (idx_read(images, &hi, &px, err))
+        return NULL;
+    if (hi.ndim < 2) {
+        nn__fail(err, "%s: dimensions: %d, expected at least 2 for images (count, pixels...)", images, hi.ndim);
+        goto out;
+    }
+    if (labels && idx_read(labels, &hl, &lb, err))
+        goto out;
+    if (labels && (hl.ndim != 1 || hl.dims[0] != hi.dims[0])) {
+        nn__fail(err, "%s: dimensions: expected 1 dimension of %u labels (one per image of %s)", labels,
+                 hi.dims[0], images);
+        goto out;
+    }
+    size_t n = hi.dims[0], dim = n ? (size_t)(hi.count / n) : 0;
+    if (!(d = nn__dataset_new(n, dim, labels != NULL))) {
+        nn__fail(err, "%s: out of memory", images);
+        goto out;
+    }
+    for (size_t i = 0; i < n * dim; i++)
+        d->x[i] = px[i];
+    for (size_t i = 0; lb && i < n; i++)
+        d->labels[i] = lb[i];
+    if (hi.ndim == 3)
+        d->rows = hi.dims[1], d->cols = hi.dims[2];
+out:
+    free(px);
+    free(lb);
+    return d;
+}
+
+/* ---- MAT v5 (Frey Face) ------------------------------------------------------ */
+
+enum { MI_INT8 = 1, MI_UINT8 = 2, MI_INT32 = 5, MI_UINT32 = 6, MI_MATRIX = 14, MI_COMPRESSED = 15 };
+enum { MX_UINT8_CLASS = 9 };
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* One data element at buf[*at]: its type, size and payload; advances *at
+ * past it (payloads are padded to 8 bytes, small elements live in 8). */
+static int mat_element(const unsigned char *buf, size_t len, size_t *at, uint32_t *type,
+                       uint32_t *nbytes, const unsigned char **payload)
+{
+    if (len - *at < 8)
+        return -1;
+    uint32_t t = le32(buf + *at), nb = le32(buf + *at + 4);
+    if (t >> 16) { /* small data element: size in the high half */
+        *type = t & 0xffff, *nbytes = t >> 16, *payload = buf + *at + 4;
+        if (*nbytes > 4)
+            return -1;
+        *at += 8;
+        return 0;
+    }
+    *type = t, *nbytes = nb, *payload = buf + *at + 8;
+    if (nb > len - *at - 8)
+        return -1;
+    size_t padded = ((size_t)nb + 7) / 8 * 8;
+    *at += 8 + (padded <= len - *at - 8 ? padded : nb);
+    return 0;
+}
+
+nn_dataset *nn_load_frey(const char *path, nn_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nn__fail_null(err, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            unsigned char *n = realloc(buf, cap = cap ? 2 * cap : 1 << 20);
+            if (!n) {
+                free(buf), fclose(f);
+                return nn__fail_null(err, "%s: out of memory", path);
+            }
+            buf = n;
+        }
+        size_t r = fread(buf + len, 1, cap - len, f);
+        len += r;
+        if (r == 0)
+            break;
+    }
+    fclose(f);
+    nn_dataset *d = NULL;
+    size_t at = 128;
+    uint32_t type, nb;
+    const unsigned char *pl;
+    if (len < 128 || memcmp(buf, "MATLAB 5.0 MAT-file", 19) != 0) {
+        nn__fail(err, "%s: header: expected a 128-byte header starting \"MATLAB 5.0 MAT-file\"", path);
+        goto out;
+    }
+    if (buf[126] != 'I' || buf[127] != 'M') {
+        nn__fail(err, "%s: header: endian indicator \"%c%c\" (only little-endian \"IM\" is supported)", path,
+                 buf[126], buf[127]);
+        goto out;
+    }
+    if (mat_element(buf, len, &at, &type, &nb, &pl)) {
+        nn__fail(err, "%s: first data element: truncated", path);
+        goto out;
+    }
+    if (type == MI_COMPRESSED) {
+        nn__fail(err, "%s: first data element: compressed (miCOMPRESSED); save with -v6 or -v4", path);
+        goto out;
+    }
+    if (type != MI_MATRIX) {
+        nn__fail(err, "%s: first data element: type %u, expected a matrix (miMATRIX, 14)", path, type);
+        goto out;
+    }
+    /* inside the matrix: flags, dimensions, name, real part */
+    size_t end = (size_t)(pl - buf) + nb, sub = (size_t)(pl - buf);
+    const unsigned char *flags, *dims, *name, *re;
+    uint32_t tf, nf, td, nd, tn, nn, tr, nr;
+    if (mat_element(buf, end, &sub, &tf, &nf, &flags) || tf != MI_UINT32 || nf != 8) {
+        nn__fail(err, "%s: array flags: expected 8 bytes of miUINT32", path);
+        goto out;
+    }
+    if ((flags[0] & 0xff) != MX_UINT8_CLASS) {
+        nn__fail(err, "%s: array flags: class %u, expected uint8 (9)", path, flags[0] & 0xffu);
+        goto out;
+    }
+    if (mat_element(buf, end, &sub, &td, &nd, &dims) || td != MI_INT32 || nd != 8) {
+        nn__fail(err, "%s: dimensions: expected 2 of miINT32 (a matrix)", path);
+        goto out;
+    }
+    uint32_t rows = le32(dims), cols = le32(dims + 4);
+    if (mat_element(buf, end, &sub, &tn, &nn, &name) || tn != MI_INT8) {
+        nn__fail(err, "%s: array name: expected miINT8 text", path);
+        goto out;
+    }
+    if (mat_element(buf, end, &sub, &tr, &nr, &re) || tr != MI_UINT8 ||
+        (uint64_t)nr != (uint64_t)rows * cols) {
+        nn__fail(err, "%s: real part: expected %llu bytes of miUINT8 (%u x %u), found type %u with %u bytes",
+                 path, (unsigned long long)rows * cols, rows, cols, tr, nr);
+        goto out;
+    }
+    /* column-major: each of the `cols` faces is `rows` contiguous bytes */
+    if (!(d = nn__dataset_new(cols, rows, 0))) {
+        nn__fail(err, "%s: out of memory", path);
+        goto out;
+    }
+    for (size_t i = 0; i < (size_t)rows * cols; i++)
+        d->x[i] = re[i];
+    if (rows == 560)
+        d->rows = 28, d->cols = 20;
+out:
+    free(buf);
+    return d;
+}
+
+/* ---- text: .amat and CSV ------------------------------------------------------- */
+
+/* One line of any length into *buf (without the newline); 0 at end of file,
+ * -1 on a read error. */
+static int read_line(gzFile g, char **buf, size_t *cap, size_t *len)
+{
+    *len = 0;
+    for (;;) {
+        if (*cap - *len < 2) {
+            char *n = realloc(*buf, *cap = *cap ? 2 * *cap : 4096);
+            if (!n)
+                return -1;
+            *buf = n;
+        }
+        if (!gzgets(g, *buf + *len, (int)(*cap - *len))) {
+            int e;
+            gzerror(g, &e);
+            if (e != Z_OK && e != Z_STREAM_END)
+                return -1;
+            return *len > 0;
+        }
+        *len += strlen(*buf + *len);
+        if (*len && (*buf)[*len - 1] == '\n') {
+            (*buf)[--*len] = '\0';
+            if (*len && (*buf)[*len - 1] == '\r')
+                (*buf)[--*len] = '\0';
+            return 1;
+        }
+    }
+}
+
+/* Appends a row of values; grows the dataset's storage. */
+static int push_row(nn_dataset *d, size_t *cap_rows, const tn_real *row)
+{
+    if (d->n == *cap_rows) {
+        size_t c = *cap_rows ? 2 * *cap_rows : 1024;
+        tn_real *x = realloc(d->x, c * d->dim * sizeof(tn_real));
+        if (!x)
+            return -1;
+        d->x = x, *cap_rows = c;
+    }
+    memcpy(d->x + d->n * d->dim, row, d->dim * sizeof(tn_real));
+    d->n++;
+    return 0;
+}
+
+/* A whole cell as a number (spaces around allowed). */
+static int parse_number(const char *s, const char *e, double *v)
+{
+    while (s < e && (*s == ' ' || *s == '\t'))
+        s++;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    if (s == e)
+        return -1;
+    if (e - s == 1 && (*s == '0' || *s == '1')) { /* the common case */
+        *v = *s - '0';
+        return 0;
+    }
+    char tmp[64];
+    if ((size_t)(e - s) >= sizeof tmp)
+        return -1;
+    memcpy(tmp, s, (size_t)(e - s));
+    tmp[e - s] = '\0';
+    char *end;
+    errno = 0;
+    *v = strtod(tmp, &end);
+    return *end || errno == ERANGE ? -1 : 0;
+}
+
+/* Splits line on `sep` (' ' for runs of spaces) into row; reports the first
+ * bad column. Returns the number of cells, -1 - column on a bad cell. */
+static long split_row(char *line, char sep, tn_real *row, size_t max, int check)
+{
+    size_t n = 0;
+    char *p = line;
+    for (;;) {
+        if (sep == ' ')
+            while (*p == ' ' || *p == '\t')
+                p++;
+        if (sep == ' ' && !*p)
+            break;
+        char *q = p;
+        while (*q && *q != sep && !(sep == ' ' && *q == '\t'))
+            q++;
+        double v;
+        if (check && parse_number(p, q, &v))
+            return -1 - (long)n;
+        if (check && n < max)
+            row[n] = (tn_real)v;
+        n++;
+        if (!*q)
+            break;
+        p = q + 1;
+    }
+    return (long)n;
+}
+
+static nn_dataset *load_text(const char *path, char sep, int header, nn_error *err)
+{
+    gzFile g = gzopen(path, "rb");
+    if (!g)
+        return nn__fail_null(err, "%s: cannot open: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0, len, cap_rows = 0, lineno = 0;
+    tn_real *row = NULL;
+    nn_dataset *d = calloc(1, sizeof *d);
+    int r, ok = 0;
+    if (!d)
+        goto oom;
+    while ((r = read_line(g, &line, &cap, &len)) == 1) {
+        lineno++;
+        if (len == 0)
+            continue; /* blank lines, as at the end */
+        if (!row) { /* the first row fixes the width */
+            long cells = split_row(line, sep, NULL, 0, 0);
+            d->dim = (size_t)cells;
+            if (!(row = malloc(d->dim * sizeof(tn_real))))
+                goto oom;
+            long c = split_row(line, sep, row, d->dim, 1);
+            if (header == 1 || (header < 0 && c < 0))
+                continue; /* a header row */
+        }
+        long c = split_row(line, sep, row, d->dim, 1);
+        if (c < 0) {
+            char *p = line;
+            for (long k = 0; k < -1 - c; k++) /* find the cell to quote it */
+                p = strchr(p, sep) + 1;
+            char *q = strchr(p, sep);
+            int w = q ? (int)(q - p) : (int)strlen(p);
+            nn__fail(err, "%s: line %zu, column %ld: \"%.*s\" is not a number", path, lineno, -c,
+                     w > 40 ? 40 : w, p);
+            goto out;
+        }
+        if ((size_t)c != d->dim) {
+            nn__fail(err, "%s: line %zu: %ld values, expected %zu as in the first row", path, lineno, c,
+                     d->dim);
+            goto out;
+        }
+        if (push_row(d, &cap_rows, row))
+            goto oom;
+    }
+    if (r < 0) {
+        int e;
+        nn__fail(err, "%s: line %zu: read error: %s", path, lineno + 1, gzerror(g, &e));
+        goto out;
+    }
+    if (d->n == 0) {
+        nn__fail(err, "%s: no data rows", path);
+        goto out;
+    }
+    ok = 1;
+    goto out;
+oom:
+    nn__fail(err, "%s: out of memory at line %zu", path, lineno);
+out:
+    gzclose(g);
+    free(line);
+    free(row);
+    if (!ok) {
+        nn_dataset_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+nn_dataset *nn_load_amat(const char *path, nn_error *err)
+{
+    nn_dataset *d = load_text(path, ' ', 0, err);
+    if (d && d->dim == 784) /* binarized MNIST */
+        d->rows = d->cols = 28;
+    return d;
+}
+
+nn_dataset *nn_load_csv(const char *path, int header, nn_error *err)
+{
+    return load_text(path, ',', header, err);
+}

@@ -1,0 +1,191 @@
+/* dataset.c: transforms of a loaded dataset (scaling, standardisation,
+ * binarisation), splits, and the seeded minibatch iterator. */
+#include "nn_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void nn_data_scale(nn_dataset *d, double a)
+{
+    for (size_t i = 0; i < d->n * d->dim; i++)
+        d->x[i] = (tn_real)(a * d->x[i]);
+}
+
+void nn_data_stats(const nn_dataset *d, double *mean, double *sd)
+{
+    for (size_t j = 0; j < d->dim; j++)
+        mean[j] = sd[j] = 0;
+    for (size_t i = 0; i < d->n; i++)
+        for (size_t j = 0; j < d->dim; j++)
+            mean[j] += d->x[i * d->dim + j];
+    for (size_t j = 0; j < d->dim; j++)
+        mean[j] /= d->n ? (double)d->n : 1;
+    for (size_t i = 0; i < d->n; i++)
+        for (size_t j = 0; j < d->dim; j++) {
+            double c = d->x[i * d->dim + j] - mean[j];
+            sd[j] += c * c;
+        }
+    for (size_t j = 0; j < d->dim; j++)
+        sd[j] = sqrt(sd[j] / (d->n ? (double)d->n : 1));
+}
+
+void nn_data_standardize(nn_dataset *d, const double *mean, const double *sd)
+{
+    for (size_t i = 0; i < d->n; i++)
+        for (size_t j = 0; j < d->dim; j++) {
+            double s = sd[j] > 0 ? sd[j] : 1;
+            d->x[i * d->dim + j] = (tn_real)((d->x[i * d->dim + j] - mean[j]) / s);
+        }
+}
+
+void nn_data_binarize(nn_dataset *d, double threshold)
+{
+    for (size_t i = 0; i < d->n * d->dim; i++)
+        d->x[i] = d->x[i] > threshold ? 1 : 0;
+}
+
+void nn_data_binarize_sample(nn_dataset *d, tn_rng *r)
+{
+    for (size_t i = 0; i < d->n * d->dim; i++)
+        d->x[i] = tn_rng_uniform(r) < d->x[i] ? 1 : 0;
+}
+
+/* Copies the rows listed in idx into a new dataset. */
+static nn_dataset *gather(const nn_dataset *d, const size_t *idx, size_t n)
+{
+    nn_dataset *o = nn__dataset_new(n, d->dim, d->labels != NULL);
+    if (!o)
+        return NULL;
+    o->rows = d->rows, o->cols = d->cols;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(o->x + i * d->dim, d->x + idx[i] * d->dim, d->dim * sizeof(tn_real));
+        if (d->labels)
+            o->labels[i] = d->labels[idx[i]];
+    }
+    return o;
+}
+
+static void shuffle(size_t *idx, size_t n, tn_rng *r)
+{
+    for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
+        size_t j = tn_rng_below(r, (uint32_t)i);
+        size_t t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}
+
+static size_t *identity(size_t n)
+{
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    for (size_t i = 0; idx && i < n; i++)
+        idx[i] = i;
+    return idx;
+}
+
+int nn_data_split(const nn_dataset *d, size_t n_valid, tn_rng *r,
+                  nn_dataset **train, nn_dataset **valid, nn_error *err)
+{
+    *train = *valid = NULL;
+    if (n_valid > d->n)
+        return nn__fail(err, "split: %zu validation examples asked of %zu", n_valid, d->n);
+    if (d->n > UINT32_MAX)
+        return nn__fail(err, "split: more than 2^32 examples");
+    size_t *idx = identity(d->n);
+    if (!idx)
+        return nn__fail(err, "split: out of memory");
+    shuffle(idx, d->n, r);
+    *train = gather(d, idx, d->n - n_valid);
+    *valid = gather(d, idx + d->n - n_valid, n_valid);
+    free(idx);
+    if (!*train || !*valid) {
+        nn_dataset_free(*train), nn_dataset_free(*valid);
+        *train = *valid = NULL;
+        return nn__fail(err, "split: out of memory");
+    }
+    return 0;
+}
+
+nn_dataset *nn_data_head(const nn_dataset *d, size_t n, nn_error *err)
+{
+    if (n > d->n)
+        n = d->n;
+    size_t *idx = identity(n);
+    nn_dataset *o = idx ? gather(d, idx, n) : NULL;
+    free(idx);
+    return o ? o : nn__fail_null(err, "head: out of memory");
+}
+
+/* ---- minibatches ------------------------------------------------------------- */
+
+struct nn_batches {
+    const nn_dataset *d;
+    size_t batch, pos;
+    tn_rng *rng;
+    int dynamic;
+    size_t *order;
+    tn_real *x;   /* batch x dim, allocated once */
+    int *labels;
+};
+
+nn_batches *nn_batches_new(const nn_dataset *d, size_t batch, tn_rng *rng,
+                           int dynamic, nn_error *err)
+{
+    if (batch == 0 || d->n == 0)
+        return nn__fail_null(err, "batches: batch size and dataset must be non-empty");
+    if (d->n > UINT32_MAX)
+        return nn__fail_null(err, "batches: more than 2^32 examples");
+    if (dynamic && !rng)
+        return nn__fail_null(err, "batches: dynamic binarisation needs a generator");
+    nn_batches *b = calloc(1, sizeof *b);
+    if (!b)
+        return nn__fail_null(err, "batches: out of memory");
+    b->d = d, b->batch = batch < d->n ? batch : d->n, b->rng = rng, b->dynamic = dynamic;
+    b->order = identity(d->n);
+    b->x = malloc(b->batch * d->dim * sizeof(tn_real));
+    b->labels = d->labels ? malloc(b->batch * sizeof(int)) : NULL;
+    if (!b->order || !b->x || (d->labels && !b->labels)) {
+        nn_batches_free(b);
+        return nn__fail_null(err, "batches: out of memory");
+    }
+    return b;
+}
+
+void nn_batches_free(nn_batches *b)
+{
+    if (!b)
+        return;
+    free(b->order), free(b->x), free(b->labels), free(b);
+}
+
+size_t nn_batches_per_epoch(const nn_batches *b) { return (b->d->n + b->batch - 1) / b->batch; }
+
+int nn_batches_next(nn_batches *b, tn_tensor *x, const int **labels)
+{
+    const nn_dataset *d = b->d;
+    if (b->pos >= d->n) {
+        b->pos = 0;
+        return 0;
+    }
+    if (b->pos == 0 && b->rng)
+        shuffle(b->order, d->n, b->rng);
+    size_t count = d->n - b->pos < b->batch ? d->n - b->pos : b->batch;
+    for (size_t i = 0; i < count; i++) {
+        size_t k = b->order[b->pos + i];
+        const tn_real *src = d->x + k * d->dim;
+        tn_real *dst = b->x + i * d->dim;
+        if (b->dynamic)
+            for (size_t j = 0; j < d->dim; j++)
+                dst[j] = tn_rng_uniform(b->rng) < src[j] ? 1 : 0;
+        else
+            memcpy(dst, src, d->dim * sizeof(tn_real));
+        if (b->labels)
+            b->labels[i] = d->labels[k];
+    }
+    b->pos += count;
+    *x = tn_wrap(b->x, 2, (const size_t[]){count, d->dim});
+    if (labels)
+        *labels = b->labels;
+    return 1;
+}

@@ -1,0 +1,100 @@
+/* layers.c: activations, the linear layer and the MLP builder, and the
+ * error helpers of nn/. */
+#include "nn_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int nn__fail(nn_error *err, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+void *nn__fail_null(nn_error *err, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return NULL;
+}
+
+static const char *const act_names[] = {"none", "relu", "tanh", "sigmoid", "softplus"};
+
+const char *nn_act_name(nn_act a)
+{
+    return (unsigned)a < sizeof act_names / sizeof act_names[0] ? act_names[a] : "?";
+}
+
+int nn_act_parse(const char *s, nn_act *out)
+{
+    for (int i = 0; i < (int)(sizeof act_names / sizeof act_names[0]); i++)
+        if (strcmp(s, act_names[i]) == 0) {
+            *out = (nn_act)i;
+            return 0;
+        }
+    return -1;
+}
+
+ad_var *nn_act_apply(ad_var *x, nn_act a)
+{
+    switch (a) {
+    case NN_ACT_NONE: return x;
+    case NN_ACT_RELU: return ad_relu(x);
+    case NN_ACT_TANH: return ad_tanh(x);
+    case NN_ACT_SIGMOID: return ad_sigmoid(x);
+    case NN_ACT_SOFTPLUS: return ad_softplus(x);
+    }
+    return NULL;
+}
+
+int nn_linear_init(nn_linear *l, nn_params *p, const char *name, size_t in,
+                   size_t out, nn_error *err)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s.weight", name);
+    l->w = nn_params_add(p, buf, 2, (const size_t[]){out, in}, err);
+    snprintf(buf, sizeof buf, "%s.bias", name);
+    l->b = l->w < 0 ? -1 : nn_params_add(p, buf, 1, (const size_t[]){out}, err);
+    l->in = in;
+    l->out = out;
+    return l->b < 0 ? -1 : 0;
+}
+
+ad_var *nn_linear_forward(const nn_linear *l, ad_tape *t, nn_params *p, ad_var *x)
+{
+    return ad_linear(x, nn_param(t, p, l->w), nn_param(t, p, l->b));
+}
+
+int nn_mlp_init(nn_mlp *m, nn_params *p, const char *name, int n_widths,
+                const size_t *widths, const nn_act *act, nn_error *err)
+{
+    if (n_widths < 2 || n_widths - 1 > NN_MLP_MAX)
+        return nn__fail(err, "mlp %s: needs 2 to %d widths, got %d", name,
+                        NN_MLP_MAX + 1, n_widths);
+    m->n_layers = n_widths - 1;
+    for (int i = 0; i < m->n_layers; i++) {
+        char buf[96];
+        snprintf(buf, sizeof buf, "%s.%d", name, i);
+        if (nn_linear_init(&m->layer[i], p, buf, widths[i], widths[i + 1], err))
+            return -1;
+        m->act[i] = act[i];
+    }
+    return 0;
+}
+
+ad_var *nn_mlp_forward(const nn_mlp *m, ad_tape *t, nn_params *p, ad_var *x)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        x = nn_act_apply(nn_linear_forward(&m->layer[i], t, p, x), m->act[i]);
+    return x;
+}

@@ -1,0 +1,247 @@
+/* nn.h: what a person defining a model reaches for, built on ad.h: one
+ * parameter store, linear layers and MLPs, initialisers, losses, optimizers,
+ * safetensors checkpoints and dataset loaders. Formulas: docs/nn.md.
+ *
+ * Lifetimes: nn_params holds every parameter's value and gradient, each in
+ * one block allocated once by nn_params_alloc; an nn_optim holds its state in
+ * one block per slot. Both, datasets and batch iterators come from a _new or
+ * a loader and are freed with their _free. Ops on the tape follow ad.h.
+ *
+ * Errors: functions that can fail return 0 / a pointer on success and -1 /
+ * NULL on failure, with a message in the nn_error the caller passed (which
+ * may be NULL) naming the file, the field and what was expected. Nothing
+ * here prints or exits.
+ */
+#ifndef NN_H
+#define NN_H
+
+#include <stdio.h>
+
+#include "ad.h"
+
+typedef struct {
+    char msg[512];
+} nn_error;
+
+/* ---- parameters ------------------------------------------------------------ */
+
+typedef struct nn_params nn_params;
+
+nn_params *nn_params_new(void);
+void nn_params_free(nn_params *p);
+/* Declares a parameter; returns its index, or -1 (bad shape, a name used
+ * twice, or called after nn_params_alloc). Names look like
+ * "encoder.0.weight". */
+int nn_params_add(nn_params *p, const char *name, int ndim,
+                  const size_t *shape, nn_error *err);
+/* Allocates the value block and the gradient block (zero-filled). */
+int nn_params_alloc(nn_params *p, nn_error *err);
+
+int nn_params_count(const nn_params *p);        /* parameter tensors */
+size_t nn_params_size(const nn_params *p);      /* elements in all */
+const char *nn_params_name(const nn_params *p, int i);
+int nn_params_find(const nn_params *p, const char *name); /* -1 if none */
+tn_tensor *nn_params_value(nn_params *p, int i); /* a view into the block */
+tn_tensor *nn_params_grad(nn_params *p, int i);
+tn_real *nn_params_values(nn_params *p);         /* the whole blocks */
+tn_real *nn_params_grads(nn_params *p);
+void nn_params_zero_grad(nn_params *p);
+/* Parameter i as a leaf on tape t. */
+ad_var *nn_param(ad_tape *t, nn_params *p, int i);
+
+typedef enum {
+    NN_INIT_GLOROT_UNIFORM, /* U(±√(6/(fan_in+fan_out))) */
+    NN_INIT_HE_NORMAL,      /* N(0, 2/fan_in) */
+    NN_INIT_NORMAL          /* N(0, sd²); sd = 0.01 in the AEVB paper */
+} nn_init;
+/* Initialises every 2-D parameter (a weight, out x in) with the scheme and
+ * every other one (biases) with zeros. */
+void nn_params_init(nn_params *p, nn_init kind, double sd, tn_rng *rng);
+
+/* ---- layers ----------------------------------------------------------------- */
+
+typedef enum {
+    NN_ACT_NONE, NN_ACT_RELU, NN_ACT_TANH, NN_ACT_SIGMOID, NN_ACT_SOFTPLUS
+} nn_act;
+const char *nn_act_name(nn_act a);
+int nn_act_parse(const char *s, nn_act *out);  /* "relu", ...; -1 if unknown */
+ad_var *nn_act_apply(ad_var *x, nn_act a);
+
+/* y = x·Wᵀ + b, W (out x in), b (out): "<name>.weight", "<name>.bias". */
+typedef struct {
+    int w, b;
+    size_t in, out;
+} nn_linear;
+int nn_linear_init(nn_linear *l, nn_params *p, const char *name, size_t in,
+                   size_t out, nn_error *err);
+ad_var *nn_linear_forward(const nn_linear *l, ad_tape *t, nn_params *p,
+                          ad_var *x);
+
+#define NN_MLP_MAX 16
+/* widths[0] inputs -> widths[n-1] outputs; act[i] follows layer i
+ * ("<name>.<i>"); the last entry is usually NN_ACT_NONE. */
+typedef struct {
+    int n_layers;
+    nn_linear layer[NN_MLP_MAX];
+    nn_act act[NN_MLP_MAX];
+} nn_mlp;
+int nn_mlp_init(nn_mlp *m, nn_params *p, const char *name, int n_widths,
+                const size_t *widths, const nn_act *act, nn_error *err);
+ad_var *nn_mlp_forward(const nn_mlp *m, ad_tape *t, nn_params *p, ad_var *x);
+
+/* ---- losses: x is (N x D); per-example sums, averaged over N ------------ */
+
+/* (1/N) Σ_n Σ_d (pred - target)² */
+ad_var *nn_mse(ad_var *pred, ad_var *target);
+/* (1/N) Σ_n Σ_d BCE(logits, target) */
+ad_var *nn_bce_logits(ad_var *logits, ad_var *target);
+/* log p(x_n | logits_n) = -Σ_d BCE for each row: (N) */
+ad_var *nn_bernoulli_logp(ad_var *logits, ad_var *x);
+/* log N(x_n; mean_n, e^logvar_n) = -½ Σ_d (log 2π + lv + (x-m)² e^-lv): (N) */
+ad_var *nn_gaussian_logp(ad_var *mean, ad_var *logvar, ad_var *x);
+/* -(1/N) Σ_n log N(x_n; mean_n, e^logvar_n) */
+ad_var *nn_gaussian_nll(ad_var *mean, ad_var *logvar, ad_var *x);
+/* KL(N(mu, e^lv) || N(0, I)) for each row: (N) */
+ad_var *nn_kl_normal_rows(ad_var *mu, ad_var *logvar);
+/* (1/N) Σ_n KL_n */
+ad_var *nn_kl_normal(ad_var *mu, ad_var *logvar);
+/* β Σ_j KL(ρ || ρ̂_j), ρ̂_j = (1/N) Σ_n h_nj, h in (0,1) (a sigmoid code) */
+ad_var *nn_sparse_kl(ad_var *h, double rho, double beta);
+/* λ (1/N) Σ_n Σ_j |h_nj| */
+ad_var *nn_l1_activity(ad_var *h, double lambda);
+/* (λ/2) Σ ||W||² over the 2-D parameters (weights, not biases) */
+ad_var *nn_l2_weights(ad_tape *t, nn_params *p, double lambda);
+/* mean of a (N) vector: turns a per-row term into a loss */
+ad_var *nn_mean_rows(ad_var *v);
+
+/* ---- optimizers ----------------------------------------------------------- */
+
+typedef enum { NN_SGD, NN_ADAGRAD, NN_ADAM, NN_ADAMW } nn_optim_kind;
+typedef enum { NN_SCHED_CONSTANT, NN_SCHED_STEP, NN_SCHED_COSINE } nn_sched;
+
+typedef struct {
+    nn_optim_kind kind;
+    double lr;
+    double momentum;      /* SGD */
+    int nesterov;         /* SGD */
+    double beta1, beta2;  /* Adam, AdamW */
+    double eps;           /* Adam, AdamW, Adagrad */
+    double weight_decay;  /* L2 added to the gradient; decoupled for AdamW */
+    double clip_norm;     /* > 0: scale gradients to this global L2 norm */
+    nn_sched sched;
+    long step_size;       /* NN_SCHED_STEP: multiply by gamma every ... */
+    double gamma;
+    long total_steps;     /* NN_SCHED_COSINE: lr -> min_lr over these */
+    double min_lr;
+} nn_optim_config;
+
+/* Defaults as PyTorch's: Adam β = (0.9, 0.999), eps 1e-8; Adagrad eps 1e-10. */
+nn_optim_config nn_optim_defaults(nn_optim_kind kind, double lr);
+const char *nn_optim_name(nn_optim_kind k);
+int nn_optim_parse(const char *s, nn_optim_kind *out);
+
+typedef struct nn_optim nn_optim;
+nn_optim *nn_optim_new(const nn_optim_config *c, const nn_params *p,
+                       nn_error *err);
+void nn_optim_free(nn_optim *o);
+/* One update from the gradients in p (clipped first if configured); the
+ * gradients are left as they are. Returns the gradient norm before
+ * clipping. */
+double nn_optim_step(nn_optim *o, nn_params *p);
+double nn_optim_lr(const nn_optim *o);   /* the schedule's rate for the next step */
+long nn_optim_steps(const nn_optim *o);  /* updates so far */
+const nn_optim_config *nn_optim_config_of(const nn_optim *o);
+/* State slots (SGD momentum 1 or 0, Adagrad 1, Adam(W) 2), each a block of
+ * nn_params_size() elements: what a checkpoint saves. */
+int nn_optim_slots(const nn_optim *o);
+const char *nn_optim_slot_name(const nn_optim *o, int k);
+tn_real *nn_optim_slot(nn_optim *o, int k);
+void nn_optim_set_steps(nn_optim *o, long steps);
+
+/* Global L2 norm of all gradients; when > max_norm (> 0), scales them so it
+ * is max_norm. Returns the norm before scaling. */
+double nn_clip_grad_norm(nn_params *p, double max_norm);
+
+/* ---- checkpoints (safetensors) ------------------------------------------ */
+
+/* String metadata: the model's configuration, the step, the RNG state. */
+#define NN_META_MAX 48
+typedef struct {
+    int n;
+    char key[NN_META_MAX][64];
+    char value[NN_META_MAX][256];
+} nn_meta;
+int nn_meta_set(nn_meta *m, const char *key, const char *value);
+int nn_meta_setf(nn_meta *m, const char *key, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+const char *nn_meta_get(const nn_meta *m, const char *key); /* NULL if none */
+/* The generator's state as metadata "<prefix>.state"/".inc", and back. */
+void nn_meta_put_rng(nn_meta *m, const char *prefix, const tn_rng *r);
+int nn_meta_get_rng(const nn_meta *m, const char *prefix, tn_rng *r);
+
+/* Writes the parameters (F32, or F64 in the double build), the optimizer's
+ * state and step when o is given, and meta, to `path` through a temporary
+ * file renamed into place. */
+int nn_save(const char *path, nn_params *p, nn_optim *o, const nn_meta *meta,
+            nn_error *err);
+/* Reads `path` into p (and o's state and step when o is given; meta when
+ * given). Everything is validated before anything is copied: header length,
+ * JSON, dtypes, shapes against byte spans, spans inside the data and not
+ * overlapping, and names and shapes against p. F32 and F64 are accepted. */
+int nn_load(const char *path, nn_params *p, nn_optim *o, nn_meta *meta,
+            nn_error *err);
+/* Only the metadata (to build a model before loading it). */
+int nn_load_meta(const char *path, nn_meta *meta, nn_error *err);
+
+/* ---- data ----------------------------------------------------------------- */
+
+typedef struct {
+    size_t n, dim;      /* examples x features */
+    size_t rows, cols;  /* image shape when rows·cols == dim, else 0 */
+    tn_real *x;         /* n x dim, row-major */
+    int *labels;        /* n, or NULL */
+} nn_dataset;
+
+void nn_dataset_free(nn_dataset *d);
+/* IDX (MNIST, Fashion-MNIST), gzipped or plain: unsigned-byte images with
+ * 2 or more dimensions, labels (may be NULL) with one; raw values 0..255. */
+nn_dataset *nn_load_idx(const char *images, const char *labels, nn_error *err);
+/* Frey Face: MAT v5 holding one uint8 matrix (560 x 1965): 1965 faces of
+ * 28 x 20, raw values. */
+nn_dataset *nn_load_frey(const char *path, nn_error *err);
+/* Binarized MNIST .amat (text, gzipped or plain): one example per line,
+ * the same number of numbers on every line. */
+nn_dataset *nn_load_amat(const char *path, nn_error *err);
+/* CSV of numbers; header: 1 yes, 0 no, -1 if the first row is not numeric. */
+nn_dataset *nn_load_csv(const char *path, int header, nn_error *err);
+
+void nn_data_scale(nn_dataset *d, double a);            /* x = a·x */
+/* Per-feature mean and standard deviation (dim each, caller's arrays). */
+void nn_data_stats(const nn_dataset *d, double *mean, double *sd);
+/* x = (x - mean) / sd per feature; sd 0 is treated as 1. */
+void nn_data_standardize(nn_dataset *d, const double *mean, const double *sd);
+void nn_data_binarize(nn_dataset *d, double threshold); /* x = [x > t] */
+void nn_data_binarize_sample(nn_dataset *d, tn_rng *r); /* x ~ Bernoulli(x) */
+/* Shuffled split into n - n_valid and n_valid examples (new datasets). */
+int nn_data_split(const nn_dataset *d, size_t n_valid, tn_rng *r,
+                  nn_dataset **train, nn_dataset **valid, nn_error *err);
+/* The first n examples (n clipped to d->n) as a new dataset. */
+nn_dataset *nn_data_head(const nn_dataset *d, size_t n, nn_error *err);
+
+/* Minibatches over a dataset, reshuffled each epoch when rng is given; the
+ * last batch of an epoch may be smaller. dynamic: each batch is a fresh
+ * Bernoulli sample of x (values in [0,1]). */
+typedef struct nn_batches nn_batches;
+nn_batches *nn_batches_new(const nn_dataset *d, size_t batch, tn_rng *rng,
+                           int dynamic, nn_error *err);
+void nn_batches_free(nn_batches *b);
+/* The next batch of the epoch in *x (a view valid until the next call) and
+ * its labels (NULL without); 0 at the end of an epoch (the next call starts
+ * a new one). */
+int nn_batches_next(nn_batches *b, tn_tensor *x, const int **labels);
+size_t nn_batches_per_epoch(const nn_batches *b);
+
+#endif

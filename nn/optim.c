@@ -1,0 +1,186 @@
+/* optim.c: SGD (momentum, Nesterov), Adagrad, Adam, AdamW, global-norm
+ * clipping and learning-rate schedules. Update rules follow PyTorch's so
+ * that runs compare side by side; they are written out in docs/nn.md. */
+#include "nn_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct nn_optim {
+    nn_optim_config c;
+    long steps;
+    size_t size;
+    int n_slots;
+    tn_real *slot[2]; /* one block each: momentum | sum of g² | m, v */
+};
+
+static const char *const optim_names[] = {"sgd", "adagrad", "adam", "adamw"};
+
+const char *nn_optim_name(nn_optim_kind k)
+{
+    return (unsigned)k < 4 ? optim_names[k] : "?";
+}
+
+int nn_optim_parse(const char *s, nn_optim_kind *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, optim_names[i]) == 0) {
+            *out = (nn_optim_kind)i;
+            return 0;
+        }
+    return -1;
+}
+
+nn_optim_config nn_optim_defaults(nn_optim_kind kind, double lr)
+{
+    nn_optim_config c = {0};
+    c.kind = kind;
+    c.lr = lr;
+    c.beta1 = 0.9;
+    c.beta2 = 0.999;
+    c.eps = kind == NN_ADAGRAD ? 1e-10 : 1e-8;
+    c.weight_decay = kind == NN_ADAMW ? 0.01 : 0;
+    c.sched = NN_SCHED_CONSTANT;
+    c.gamma = 0.1;
+    return c;
+}
+
+nn_optim *nn_optim_new(const nn_optim_config *c, const nn_params *p,
+                       nn_error *err)
+{
+    if ((unsigned)c->kind > NN_ADAMW)
+        return nn__fail_null(err, "optimizer: unknown kind %d", (int)c->kind);
+    if (!(c->lr > 0))
+        return nn__fail_null(err, "optimizer %s: lr must be > 0, got %g",
+                             nn_optim_name(c->kind), c->lr);
+    if (c->sched == NN_SCHED_STEP && c->step_size < 1)
+        return nn__fail_null(err, "optimizer: step schedule needs step_size >= 1");
+    if (c->sched == NN_SCHED_COSINE && c->total_steps < 1)
+        return nn__fail_null(err, "optimizer: cosine schedule needs total_steps >= 1");
+    nn_optim *o = calloc(1, sizeof *o);
+    if (!o)
+        return nn__fail_null(err, "optimizer: out of memory");
+    o->c = *c;
+    o->size = nn_params_size(p);
+    o->n_slots = c->kind == NN_SGD ? (c->momentum != 0) : c->kind == NN_ADAGRAD ? 1 : 2;
+    for (int k = 0; k < o->n_slots; k++)
+        if (!(o->slot[k] = calloc(o->size ? o->size : 1, sizeof(tn_real)))) {
+            nn_optim_free(o);
+            return nn__fail_null(err, "optimizer: out of memory for its state");
+        }
+    return o;
+}
+
+void nn_optim_free(nn_optim *o)
+{
+    if (!o)
+        return;
+    free(o->slot[0]);
+    free(o->slot[1]);
+    free(o);
+}
+
+double nn_optim_lr(const nn_optim *o)
+{
+    const nn_optim_config *c = &o->c;
+    switch (c->sched) {
+    case NN_SCHED_STEP:
+        return c->lr * pow(c->gamma, (double)(o->steps / c->step_size));
+    case NN_SCHED_COSINE: {
+        double t = (double)(o->steps < c->total_steps ? o->steps : c->total_steps);
+        return c->min_lr + (c->lr - c->min_lr) * 0.5 *
+                               (1 + cos(3.141592653589793 * t / (double)c->total_steps));
+    }
+    default:
+        return c->lr;
+    }
+}
+
+long nn_optim_steps(const nn_optim *o) { return o->steps; }
+void nn_optim_set_steps(nn_optim *o, long steps) { o->steps = steps; }
+const nn_optim_config *nn_optim_config_of(const nn_optim *o) { return &o->c; }
+int nn_optim_slots(const nn_optim *o) { return o->n_slots; }
+tn_real *nn_optim_slot(nn_optim *o, int k) { return k >= 0 && k < o->n_slots ? o->slot[k] : NULL; }
+
+const char *nn_optim_slot_name(const nn_optim *o, int k)
+{
+    switch (o->c.kind) {
+    case NN_SGD: return "momentum";
+    case NN_ADAGRAD: return "sum_sq";
+    default: return k == 0 ? "exp_avg" : "exp_avg_sq";
+    }
+}
+
+double nn_clip_grad_norm(nn_params *p, double max_norm)
+{
+    tn_real *g = nn_params_grads(p);
+    size_t n = nn_params_size(p);
+    double ss = 0;
+    for (size_t i = 0; i < n; i++)
+        ss += (double)g[i] * g[i];
+    double norm = sqrt(ss);
+    if (max_norm > 0 && norm > max_norm) {
+        tn_real s = (tn_real)(max_norm / (norm + 1e-6)); /* as PyTorch */
+        for (size_t i = 0; i < n; i++)
+            g[i] *= s;
+    }
+    return norm;
+}
+
+double nn_optim_step(nn_optim *o, nn_params *p)
+{
+    const nn_optim_config *c = &o->c;
+    double norm = nn_clip_grad_norm(p, c->clip_norm);
+    tn_real *w = nn_params_values(p), *g = nn_params_grads(p);
+    double lr = nn_optim_lr(o), wd = c->weight_decay;
+    size_t n = o->size;
+    o->steps++;
+    switch (c->kind) {
+    case NN_SGD: {
+        /* d = g + wd·w; v = μv + d; w -= lr·(d + μv) (Nesterov) or lr·v */
+        tn_real *v = o->slot[0];
+        for (size_t i = 0; i < n; i++) {
+            double d = g[i] + wd * w[i];
+            if (v) {
+                v[i] = (tn_real)(c->momentum * v[i] + d);
+                d = c->nesterov ? d + c->momentum * v[i] : v[i];
+            }
+            w[i] -= (tn_real)(lr * d);
+        }
+        break;
+    }
+    case NN_ADAGRAD: {
+        /* d = g + wd·w; G += d²; w -= lr·d / (√G + eps) */
+        tn_real *G = o->slot[0];
+        for (size_t i = 0; i < n; i++) {
+            double d = g[i] + wd * w[i];
+            G[i] += (tn_real)(d * d);
+            w[i] -= (tn_real)(lr * d / (sqrt((double)G[i]) + c->eps));
+        }
+        break;
+    }
+    case NN_ADAM:
+    case NN_ADAMW: {
+        /* AdamW: w -= lr·wd·w first; Adam: d = g + wd·w.
+         * m = β1 m + (1-β1) d; v = β2 v + (1-β2) d²;
+         * w -= lr · (m / (1-β1^t)) / (√(v / (1-β2^t)) + eps) */
+        tn_real *m = o->slot[0], *v = o->slot[1];
+        double b1 = c->beta1, b2 = c->beta2;
+        double bc1 = 1 - pow(b1, (double)o->steps), bc2 = 1 - pow(b2, (double)o->steps);
+        int decoupled = c->kind == NN_ADAMW;
+        for (size_t i = 0; i < n; i++) {
+            double d = g[i];
+            if (decoupled)
+                w[i] -= (tn_real)(lr * wd * w[i]);
+            else
+                d += wd * w[i];
+            m[i] = (tn_real)(b1 * m[i] + (1 - b1) * d);
+            v[i] = (tn_real)(b2 * v[i] + (1 - b2) * d * d);
+            w[i] -= (tn_real)(lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + c->eps));
+        }
+        break;
+    }
+    }
+    return norm;
+}

@@ -1,0 +1,141 @@
+/* params.c: the parameter store (names, shapes, one value block and one
+ * gradient block allocated once) and the initialisers. */
+#include "nn.h"
+#include "nn_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 96
+
+typedef struct {
+    char name[NAME_MAX_LEN];
+    tn_tensor value, grad; /* views into the blocks once allocated */
+    size_t offset;
+} param;
+
+struct nn_params {
+    param *items;
+    int n, cap;
+    size_t size;
+    tn_real *values, *grads;
+};
+
+nn_params *nn_params_new(void) { return calloc(1, sizeof(nn_params)); }
+
+void nn_params_free(nn_params *p)
+{
+    if (!p)
+        return;
+    free(p->items);
+    free(p->values);
+    free(p->grads);
+    free(p);
+}
+
+int nn_params_add(nn_params *p, const char *name, int ndim,
+                  const size_t *shape, nn_error *err)
+{
+    if (p->values)
+        return nn__fail(err, "parameter %s: declared after nn_params_alloc", name);
+    if (strlen(name) >= NAME_MAX_LEN)
+        return nn__fail(err, "parameter %s: name longer than %d characters", name,
+                        NAME_MAX_LEN - 1);
+    if (nn_params_find(p, name) >= 0)
+        return nn__fail(err, "parameter %s: declared twice", name);
+    tn_tensor shape_only = tn_wrap(NULL, ndim, shape);
+    if (ndim < 1 || ndim > TN_MAX_DIMS || shape_only.size == 0)
+        return nn__fail(err, "parameter %s: needs 1 to %d non-zero dimensions", name,
+                        TN_MAX_DIMS);
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 16;
+        param *it = realloc(p->items, (size_t)cap * sizeof *it);
+        if (!it)
+            return nn__fail(err, "parameter %s: out of memory", name);
+        p->items = it;
+        p->cap = cap;
+    }
+    param *q = &p->items[p->n];
+    memset(q, 0, sizeof *q);
+    strcpy(q->name, name);
+    q->value = shape_only;
+    q->grad = shape_only;
+    q->offset = p->size;
+    p->size += shape_only.size;
+    return p->n++;
+}
+
+int nn_params_alloc(nn_params *p, nn_error *err)
+{
+    if (p->values)
+        return 0;
+    if (p->size == 0)
+        return nn__fail(err, "parameters: none declared");
+    p->values = calloc(p->size, sizeof(tn_real));
+    p->grads = calloc(p->size, sizeof(tn_real));
+    if (!p->values || !p->grads) {
+        free(p->values), free(p->grads);
+        p->values = p->grads = NULL;
+        return nn__fail(err, "parameters: out of memory for %zu values", p->size);
+    }
+    for (int i = 0; i < p->n; i++) {
+        p->items[i].value.data = p->values + p->items[i].offset;
+        p->items[i].grad.data = p->grads + p->items[i].offset;
+    }
+    return 0;
+}
+
+int nn_params_count(const nn_params *p) { return p->n; }
+size_t nn_params_size(const nn_params *p) { return p->size; }
+const char *nn_params_name(const nn_params *p, int i) { return p->items[i].name; }
+tn_tensor *nn_params_value(nn_params *p, int i) { return &p->items[i].value; }
+tn_tensor *nn_params_grad(nn_params *p, int i) { return &p->items[i].grad; }
+tn_real *nn_params_values(nn_params *p) { return p->values; }
+tn_real *nn_params_grads(nn_params *p) { return p->grads; }
+
+int nn_params_find(const nn_params *p, const char *name)
+{
+    for (int i = 0; i < p->n; i++)
+        if (strcmp(p->items[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+void nn_params_zero_grad(nn_params *p)
+{
+    if (p->grads)
+        memset(p->grads, 0, p->size * sizeof(tn_real));
+}
+
+ad_var *nn_param(ad_tape *t, nn_params *p, int i)
+{
+    if (!p->values || i < 0 || i >= p->n)
+        return ad_param(t, NULL, NULL); /* records the error */
+    return ad_param(t, &p->items[i].value, &p->items[i].grad);
+}
+
+void nn_params_init(nn_params *p, nn_init kind, double sd, tn_rng *rng)
+{
+    for (int i = 0; i < p->n; i++) {
+        tn_tensor *w = &p->items[i].value;
+        if (w->ndim != 2) {
+            tn_fill(w, 0);
+            continue;
+        }
+        double fan_out = (double)w->shape[0], fan_in = (double)w->shape[1];
+        switch (kind) {
+        case NN_INIT_GLOROT_UNIFORM: {
+            tn_real a = (tn_real)sqrt(6.0 / (fan_in + fan_out));
+            tn_rng_fill_uniform(rng, w, -a, a);
+            break;
+        }
+        case NN_INIT_HE_NORMAL:
+            tn_rng_fill_normal(rng, w, 0, (tn_real)sqrt(2.0 / fan_in));
+            break;
+        case NN_INIT_NORMAL:
+            tn_rng_fill_normal(rng, w, 0, (tn_real)sd);
+            break;
+        }
+    }
+}
