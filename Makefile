@@ -9,12 +9,12 @@ CC        ?= cc
 BLIS_INC  ?= /usr/include/x86_64-linux-gnu/blis-openmp
 BLIS_LIB  ?= /usr/lib/x86_64-linux-gnu/blis-openmp
 DEB_PKGS  := gcc make pkg-config libblis-openmp-dev libsodium-dev zlib1g-dev \
-             libcjson-dev python3-numpy
+             libcjson-dev libpng-dev python3-numpy
 
 WARN      := -std=c11 -Wall -Wextra -pedantic
 OPT       ?= -O2
 CFLAGS    ?= $(OPT) -g
-ALL_CFLAGS = $(WARN) $(CFLAGS) -fopenmp -fPIC -Itensor -Iautograd -Inn -isystem $(BLIS_INC)
+ALL_CFLAGS = $(WARN) $(CFLAGS) -fopenmp -fPIC -Itensor -Iautograd -Inn -Imodels -isystem $(BLIS_INC)
 LDLIBS    := -L$(BLIS_LIB) -lblis -lsodium -lcjson -lz -lm -fopenmp
 
 ifeq ($(SANITIZE),1)
@@ -25,16 +25,16 @@ else
 BUILD     := build
 endif
 
-LIB_SRC   := $(wildcard tensor/*.c) $(wildcard autograd/*.c) $(wildcard nn/*.c)
-HEADERS   := tensor/tn.h autograd/ad.h nn/nn.h
+LIB_SRC   := $(wildcard tensor/*.c) $(wildcard autograd/*.c) $(wildcard nn/*.c) $(wildcard models/*.c)
+HEADERS   := tensor/tn.h autograd/ad.h nn/nn.h models/model.h
 TEST_SRC  := $(wildcard tests/test_*.c) tests/main.c
 # The library and tests are built twice: float (what users get) and double
 # (for gradient checks at 1e-6).
 F_OBJ     := $(LIB_SRC:%.c=$(BUILD)/float/%.o)
 D_OBJ     := $(LIB_SRC:%.c=$(BUILD)/double/%.o)
 
-.PHONY: all lib test bench install uninstall clean deps
-all: deps lib
+.PHONY: all lib examples test bench demo data install uninstall clean deps
+all: deps lib examples
 lib: $(BUILD)/lib$(NAME).a $(BUILD)/lib$(NAME).so
 
 deps:
@@ -67,6 +67,13 @@ $(BUILD)/lib$(NAME).so: $(F_OBJ)
 
 $(BUILD)/libd$(NAME).a: $(D_OBJ)
 	rm -f $@ && ar rcs $@ $^
+
+# ---- example programs ------------------------------------------------------
+EX_OBJ := $(patsubst %.c,$(BUILD)/float/%.o,$(wildcard examples/*.c))
+$(BUILD)/float/examples/%.o: examples/canvas.h examples/pictures.h
+examples: $(BUILD)/vae
+$(BUILD)/vae: $(EX_OBJ) $(BUILD)/lib$(NAME).a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lpng
 
 # ---- tests ---------------------------------------------------------------
 T_F_OBJ := $(TEST_SRC:%.c=$(BUILD)/float/%.o)

@@ -38,6 +38,14 @@ const char *ad_tape_error(const ad_tape *t);  /* "" while no error */
 size_t ad_tape_len(const ad_tape *t);         /* nodes recorded */
 tn_arena *ad_tape_arena(ad_tape *t);          /* the step's memory */
 
+/* Records an error on the tape, as an op does when its shapes do not fit:
+ * the first one sticks until reset. For users' own ops and models. */
+void ad_tape_fail(ad_tape *t, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* No-grad mode (evaluation): ops compute values but record nothing.
  * Returns the previous setting. */
 int ad_set_grad_enabled(ad_tape *t, int enabled);

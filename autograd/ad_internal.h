@@ -68,12 +68,6 @@ ad_var *ad__record(ad_op_id op, ad_var *a, ad_var *b, ad_var *c,
 /* The gradient buffer of an input, zero-filled on first use; NULL when that
  * input needs no gradient or memory ran out (the tape then has the error). */
 tn_tensor *ad__grad_buf(ad_var *v);
-/* Records the tape's first error (later ones are dropped). */
-void ad__fail(ad_tape *t, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
 /* A scratch tensor in the tape's arena, shaped like `like` (NULL: error set). */
 tn_tensor *ad__scratch(ad_tape *t, const tn_tensor *like);
 

@@ -34,7 +34,7 @@ static ad_var *evaluate(check *c)
         tn_rng_seed(&r, 12345, 7);
         c->weights = tn_new(y->val.ndim, y->val.shape);
         if (!c->weights) {
-            ad__fail(c->tape, "gradcheck: out of memory");
+            ad_tape_fail(c->tape, "gradcheck: out of memory");
             return NULL;
         }
         tn_rng_fill_uniform(&r, c->weights, (tn_real)0.5, (tn_real)1.5);

@@ -82,7 +82,7 @@ ad_var *ad_sample_normal(ad_var *mu, ad_var *logvar, tn_rng *rng)
     if (!rng) {
         ad_tape *t = mu ? mu->tape : logvar ? logvar->tape : NULL;
         if (t)
-            ad__fail(t, "sample_normal: no random generator given");
+            ad_tape_fail(t, "sample_normal: no random generator given");
         return NULL;
     }
     ad_attr at = {.rng = rng};

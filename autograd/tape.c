@@ -63,7 +63,7 @@ int ad_set_grad_enabled(ad_tape *t, int enabled)
 }
 
 /* Keeps the first error only. */
-void ad__fail(ad_tape *t, const char *fmt, ...)
+void ad_tape_fail(ad_tape *t, const char *fmt, ...)
 {
     if (t->failed)
         return;
@@ -80,7 +80,7 @@ static ad_var *node_new(ad_tape *t)
 {
     ad_var *v = tn_arena_alloc(t->arena, sizeof *v);
     if (!v) {
-        ad__fail(t, "tape: out of memory");
+        ad_tape_fail(t, "tape: out of memory");
         return NULL;
     }
     memset(v, 0, sizeof *v);
@@ -95,7 +95,7 @@ ad_var *ad_param(ad_tape *t, tn_tensor *value, tn_tensor *grad)
     if (!t || t->failed)
         return NULL;
     if (!value || !grad || !tn_same_shape(value, grad)) {
-        ad__fail(t, "param: value (%s) and gradient (%s) must have one shape",
+        ad_tape_fail(t, "param: value (%s) and gradient (%s) must have one shape",
              value ? tn_shape_str(value, a, sizeof a) : "NULL",
              grad ? tn_shape_str(grad, b, sizeof b) : "NULL");
         return NULL;
@@ -115,7 +115,7 @@ ad_var *ad_const(ad_tape *t, const tn_tensor *value)
     if (!t || t->failed)
         return NULL;
     if (!value) {
-        ad__fail(t, "const: NULL tensor");
+        ad_tape_fail(t, "const: NULL tensor");
         return NULL;
     }
     ad_var *v = node_new(t);
@@ -130,7 +130,7 @@ ad_var *ad_const_new(ad_tape *t, int ndim, const size_t *shape)
         return NULL;
     tn_tensor *x = tn_arena_tensor(t->arena, ndim, shape);
     if (!x) {
-        ad__fail(t, "const: cannot allocate a %d-d tensor", ndim);
+        ad_tape_fail(t, "const: cannot allocate a %d-d tensor", ndim);
         return NULL;
     }
     return ad_const(t, x);
@@ -156,7 +156,7 @@ tn_tensor *ad__scratch(ad_tape *t, const tn_tensor *like)
 {
     tn_tensor *s = tn_arena_tensor(t->arena, like->ndim, like->shape);
     if (!s)
-        ad__fail(t, "tape: out of memory for a scratch tensor");
+        ad_tape_fail(t, "tape: out of memory for a scratch tensor");
     return s;
 }
 
@@ -167,7 +167,7 @@ tn_tensor *ad__grad_buf(ad_var *v)
     if (!v->grad) {
         v->grad = tn_arena_tensor(v->tape->arena, v->val.ndim, v->val.shape);
         if (!v->grad)
-            ad__fail(v->tape, "backward: out of memory for a gradient");
+            ad_tape_fail(v->tape, "backward: out of memory for a gradient");
     }
     return v->grad;
 }
@@ -198,7 +198,7 @@ ad_var *ad__record(ad_op_id op, ad_var *a, ad_var *b, ad_var *c,
         if (!t)
             t = in[i]->tape;
         else if (in[i]->tape != t) {
-            ad__fail(t, "%s: inputs come from different tapes", def->name);
+            ad_tape_fail(t, "%s: inputs come from different tapes", def->name);
             return NULL;
         }
     }
@@ -221,12 +221,12 @@ ad_var *ad__record(ad_op_id op, ad_var *a, ad_var *b, ad_var *c,
                              tn_shape_str(&in[i]->val, s, sizeof s));
             used += w > 0 ? (size_t)w : 0;
         }
-        ad__fail(t, "%s: %s: %s", def->name, msg, why);
+        ad_tape_fail(t, "%s: %s: %s", def->name, msg, why);
         return NULL;
     }
     tn_tensor *val = tn_arena_tensor(t->arena, v->val.ndim, v->val.shape);
     if (!val) {
-        ad__fail(t, "%s: out of memory for the result", def->name);
+        ad_tape_fail(t, "%s: out of memory for the result", def->name);
         return NULL;
     }
     v->val = *val;
@@ -237,7 +237,7 @@ ad_var *ad__record(ad_op_id op, ad_var *a, ad_var *b, ad_var *c,
         v->requires_grad |= in[i]->requires_grad;
     v->requires_grad &= t->grad_enabled;
     if (v->requires_grad && !append(t, v)) {
-        ad__fail(t, "%s: out of memory for the tape", def->name);
+        ad_tape_fail(t, "%s: out of memory for the tape", def->name);
         return NULL;
     }
     return v;
@@ -265,20 +265,20 @@ int ad_backward(ad_tape *t, ad_var *loss)
     if (t->failed)
         return -1;
     if (!loss) {
-        ad__fail(t, "backward: the loss is NULL");
+        ad_tape_fail(t, "backward: the loss is NULL");
         return -1;
     }
     if (loss->tape != t) {
-        ad__fail(t, "backward: the loss belongs to another tape");
+        ad_tape_fail(t, "backward: the loss belongs to another tape");
         return -1;
     }
     if (loss->val.size != 1) {
-        ad__fail(t, "backward: the loss must have one element, not (%s)",
+        ad_tape_fail(t, "backward: the loss must have one element, not (%s)",
              tn_shape_str(&loss->val, s, sizeof s));
         return -1;
     }
     if (!loss->requires_grad) {
-        ad__fail(t, "backward: the loss depends on no parameter%s",
+        ad_tape_fail(t, "backward: the loss depends on no parameter%s",
              t->grad_enabled ? "" : " (no-grad mode is on)");
         return -1;
     }

@@ -151,7 +151,7 @@ int nn_save(const char *path, nn_params *p, nn_optim *o, const nn_meta *meta,
             nn_error *err)
 {
     if (!nn_params_values(p))
-        return nn__fail(err, "%s: parameters are not allocated", path);
+        return nn_fail(err, "%s: parameters are not allocated", path);
     int n = 0, rc = -1;
     entry *e = entries_of(p, o, &n);
     cJSON *root = cJSON_CreateObject(), *md = cJSON_CreateObject();
@@ -199,13 +199,13 @@ int nn_save(const char *path, nn_params *p, nn_optim *o, const nn_meta *meta,
     snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        nn__fail(err, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+        nn_fail(err, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
         goto out;
     }
     f = fdopen(fd, "wb");
     if (!f) {
         close(fd);
-        nn__fail(err, "%s: %s", tmp, strerror(errno));
+        nn_fail(err, "%s: %s", tmp, strerror(errno));
         goto unlink_tmp;
     }
     int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(json, 1, jlen, f) == jlen;
@@ -218,17 +218,17 @@ int nn_save(const char *path, nn_params *p, nn_optim *o, const nn_meta *meta,
         ok = 0;
     f = NULL;
     if (!ok) {
-        nn__fail(err, "%s: writing failed: %s", tmp, strerror(errno));
+        nn_fail(err, "%s: writing failed: %s", tmp, strerror(errno));
         goto unlink_tmp;
     }
     if (rename(tmp, path) != 0) {
-        nn__fail(err, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+        nn_fail(err, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
         goto unlink_tmp;
     }
     rc = 0;
     goto out;
 oom:
-    nn__fail(err, "%s: out of memory while saving", path);
+    nn_fail(err, "%s: out of memory while saving", path);
     goto out;
 unlink_tmp:
     unlink(tmp);
@@ -289,42 +289,42 @@ static int parse_file(const char *path, unsigned char **buf, size_t *size,
     *buf = NULL, *root = NULL, *list = NULL, *count = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return nn__fail(err, "%s: cannot open: %s", path, strerror(errno));
+        return nn_fail(err, "%s: cannot open: %s", path, strerror(errno));
     long len = -1;
     if (fseek(f, 0, SEEK_END) == 0)
         len = ftell(f);
     if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
-        return nn__fail(err, "%s: cannot find its size", path);
+        return nn_fail(err, "%s: cannot find its size", path);
     }
     *size = (size_t)len;
     *buf = malloc(*size ? *size : 1);
     if (!*buf || fread(*buf, 1, *size, f) != *size) {
         fclose(f);
-        return nn__fail(err, "%s: cannot read %zu bytes", path, *size);
+        return nn_fail(err, "%s: cannot read %zu bytes", path, *size);
     }
     fclose(f);
     if (*size < 8)
-        return nn__fail(err, "%s: header length: the file has %zu bytes, fewer than the 8 of the length field",
+        return nn_fail(err, "%s: header length: the file has %zu bytes, fewer than the 8 of the length field",
                         path, *size);
     uint64_t hlen = 0;
     for (int b = 7; b >= 0; b--)
         hlen = hlen << 8 | (*buf)[b];
     if (hlen > HEADER_MAX)
-        return nn__fail(err, "%s: header length: %" PRIu64 " bytes is over the %" PRIu64 " allowed",
+        return nn_fail(err, "%s: header length: %" PRIu64 " bytes is over the %" PRIu64 " allowed",
                         path, hlen, HEADER_MAX);
     if (hlen > *size - 8)
-        return nn__fail(err, "%s: header length: %" PRIu64 " bytes runs past the end of the file (%zu bytes)",
+        return nn_fail(err, "%s: header length: %" PRIu64 " bytes runs past the end of the file (%zu bytes)",
                         path, hlen, *size);
     *root = cJSON_ParseWithLength((const char *)*buf + 8, (size_t)hlen);
     if (!*root || !cJSON_IsObject(*root))
-        return nn__fail(err, "%s: header: not a JSON object", path);
+        return nn_fail(err, "%s: header: not a JSON object", path);
     *data = *buf + 8 + hlen;
     uint64_t dsize = *size - 8 - hlen;
     int n = cJSON_GetArraySize(*root);
     *list = calloc((size_t)n + 1, sizeof **list);
     if (!*list)
-        return nn__fail(err, "%s: out of memory", path);
+        return nn_fail(err, "%s: out of memory", path);
     if (meta)
         memset(meta, 0, sizeof *meta);
     const cJSON *it;
@@ -332,13 +332,13 @@ static int parse_file(const char *path, unsigned char **buf, size_t *size,
         const char *name = it->string;
         if (strcmp(name, "__metadata__") == 0) {
             if (!cJSON_IsObject(it))
-                return nn__fail(err, "%s: __metadata__: expected an object", path);
+                return nn_fail(err, "%s: __metadata__: expected an object", path);
             const cJSON *kv;
             cJSON_ArrayForEach(kv, it) {
                 if (!cJSON_IsString(kv))
-                    return nn__fail(err, "%s: __metadata__.%s: expected a string value", path, kv->string);
+                    return nn_fail(err, "%s: __metadata__.%s: expected a string value", path, kv->string);
                 if (meta && nn_meta_set(meta, kv->string, kv->valuestring) != 0)
-                    return nn__fail(err, "%s: __metadata__.%s: key or value too long, or too many entries",
+                    return nn_fail(err, "%s: __metadata__.%s: key or value too long, or too many entries",
                                     path, kv->string);
             }
             continue;
@@ -349,26 +349,26 @@ static int parse_file(const char *path, unsigned char **buf, size_t *size,
         const cJSON *sh = cJSON_GetObjectItemCaseSensitive(it, "shape");
         const cJSON *of = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
         if (!cJSON_IsObject(it))
-            return nn__fail(err, "%s: tensor %s: expected an object", path, name);
+            return nn_fail(err, "%s: tensor %s: expected an object", path, name);
         if (!cJSON_IsString(dt))
-            return nn__fail(err, "%s: tensor %s: field dtype: expected a string", path, name);
+            return nn_fail(err, "%s: tensor %s: field dtype: expected a string", path, name);
         if (strcmp(dt->valuestring, "F32") == 0)
             t->f64 = 0;
         else if (strcmp(dt->valuestring, "F64") == 0)
             t->f64 = 1;
         else
-            return nn__fail(err, "%s: tensor %s: field dtype: \"%s\" is not supported (expected F32 or F64)",
+            return nn_fail(err, "%s: tensor %s: field dtype: \"%s\" is not supported (expected F32 or F64)",
                             path, name, dt->valuestring);
         if (!cJSON_IsArray(sh) || cJSON_GetArraySize(sh) > TN_MAX_DIMS)
-            return nn__fail(err, "%s: tensor %s: field shape: expected an array of at most %d sizes",
+            return nn_fail(err, "%s: tensor %s: field shape: expected an array of at most %d sizes",
                             path, name, TN_MAX_DIMS);
         uint64_t elems = 1, v;
         const cJSON *d;
         cJSON_ArrayForEach(d, sh) {
             if (!whole(d, &v))
-                return nn__fail(err, "%s: tensor %s: field shape: expected whole numbers >= 0", path, name);
+                return nn_fail(err, "%s: tensor %s: field shape: expected whole numbers >= 0", path, name);
             if (v && elems > UINT64_MAX / v)
-                return nn__fail(err, "%s: tensor %s: field shape: the element count overflows", path, name);
+                return nn_fail(err, "%s: tensor %s: field shape: the element count overflows", path, name);
             elems *= v;
             t->shape[t->ndim++] = (size_t)v;
         }
@@ -376,13 +376,13 @@ static int parse_file(const char *path, unsigned char **buf, size_t *size,
         if (!cJSON_IsArray(of) || cJSON_GetArraySize(of) != 2 ||
             !whole(cJSON_GetArrayItem(of, 0), &t->begin) ||
             !whole(cJSON_GetArrayItem(of, 1), &t->end) || t->begin > t->end)
-            return nn__fail(err, "%s: tensor %s: field data_offsets: expected [begin, end] with begin <= end",
+            return nn_fail(err, "%s: tensor %s: field data_offsets: expected [begin, end] with begin <= end",
                             path, name);
         if (t->end > dsize)
-            return nn__fail(err, "%s: tensor %s: field data_offsets: [%" PRIu64 ", %" PRIu64
+            return nn_fail(err, "%s: tensor %s: field data_offsets: [%" PRIu64 ", %" PRIu64
                             "] runs past the data area of %" PRIu64 " bytes", path, name, t->begin, t->end, dsize);
         if (elems > UINT64_MAX / esize || elems * esize != t->end - t->begin)
-            return nn__fail(err, "%s: tensor %s: field data_offsets: spans %" PRIu64
+            return nn_fail(err, "%s: tensor %s: field data_offsets: spans %" PRIu64
                             " bytes but shape x dtype needs %" PRIu64, path, name,
                             t->end - t->begin, elems * esize);
     }
@@ -392,15 +392,15 @@ static int parse_file(const char *path, unsigned char **buf, size_t *size,
     for (int i = 0; i < *count; i++) {
         found *t = &(*list)[i];
         if (t->begin < at)
-            return nn__fail(err, "%s: tensor %s: field data_offsets: overlaps the tensor before it", path, t->name);
+            return nn_fail(err, "%s: tensor %s: field data_offsets: overlaps the tensor before it", path, t->name);
         if (t->begin > at && t->end > t->begin)
-            return nn__fail(err, "%s: tensor %s: field data_offsets: leaves a hole of %" PRIu64 " bytes before it",
+            return nn_fail(err, "%s: tensor %s: field data_offsets: leaves a hole of %" PRIu64 " bytes before it",
                             path, t->name, t->begin - at);
         if (t->end > at)
             at = t->end;
     }
     if (at != dsize)
-        return nn__fail(err, "%s: data area: %" PRIu64 " bytes, of which %" PRIu64 " belong to no tensor",
+        return nn_fail(err, "%s: data area: %" PRIu64 " bytes, of which %" PRIu64 " belong to no tensor",
                         path, dsize, dsize - at);
     return 0;
 }
@@ -433,7 +433,7 @@ int nn_load(const char *path, nn_params *p, nn_optim *o, nn_meta *meta,
     if (parse_file(path, &buf, &size, &root, &list, &count, &data, &local, err))
         goto out;
     if (!nn_params_values(p)) {
-        nn__fail(err, "%s: the model's parameters are not allocated", path);
+        nn_fail(err, "%s: the model's parameters are not allocated", path);
         goto out;
     }
     if (o) {
@@ -442,17 +442,17 @@ int nn_load(const char *path, nn_params *p, nn_optim *o, nn_meta *meta,
         const char *want = nn_optim_name(nn_optim_config_of(o)->kind);
         char *end;
         if (!kind || strcmp(kind, want) != 0) {
-            nn__fail(err, "%s: __metadata__.optim.kind: expected \"%s\", found %s%s%s", path, want,
+            nn_fail(err, "%s: __metadata__.optim.kind: expected \"%s\", found %s%s%s", path, want,
                      kind ? "\"" : "", kind ? kind : "none", kind ? "\"" : "");
             goto out;
         }
         if (!steps || (strtol(steps, &end, 10), *end) || !*steps) {
-            nn__fail(err, "%s: __metadata__.optim.steps: expected a whole number", path);
+            nn_fail(err, "%s: __metadata__.optim.steps: expected a whole number", path);
             goto out;
         }
     }
     if (!(e = entries_of(p, o, &n)) || !(match = calloc((size_t)n + 1, sizeof *match))) {
-        nn__fail(err, "%s: out of memory", path);
+        nn_fail(err, "%s: out of memory", path);
         goto out;
     }
     /* every tensor of the file must be one the model expects */
@@ -463,7 +463,7 @@ int nn_load(const char *path, nn_params *p, nn_optim *o, nn_meta *meta,
         if (j == n) {
             if (!o && strncmp(list[i].name, "optim.", 6) == 0)
                 continue; /* optimizer state nobody asked for */
-            nn__fail(err, "%s: tensor %s: not a parameter of this model (another architecture?)", path,
+            nn_fail(err, "%s: tensor %s: not a parameter of this model (another architecture?)", path,
                      list[i].name);
             goto out;
         }
@@ -474,12 +474,12 @@ int nn_load(const char *path, nn_params *p, nn_optim *o, nn_meta *meta,
         char a[80], b[80];
         const found *t = match[j];
         if (!t) {
-            nn__fail(err, "%s: tensor %s: missing from the file", path, e[j].name);
+            nn_fail(err, "%s: tensor %s: missing from the file", path, e[j].name);
             goto out;
         }
         if (t->ndim != e[j].shape->ndim ||
             memcmp(t->shape, e[j].shape->shape, (size_t)t->ndim * sizeof(size_t)) != 0) {
-            nn__fail(err, "%s: tensor %s: field shape: expected %s (the model's), found %s", path, e[j].name,
+            nn_fail(err, "%s: tensor %s: field shape: expected %s (the model's), found %s", path, e[j].name,
                      shape_text(e[j].shape->ndim, e[j].shape->shape, a, sizeof a),
                      shape_text(t->ndim, t->shape, b, sizeof b));
             goto out;

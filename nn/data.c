@@ -68,33 +68,33 @@ static int idx_read(const char *path, idx_header *h, unsigned char **out,
     *out = NULL;
     gzFile g = gzopen(path, "rb");
     if (!g)
-        return nn__fail(err, "%s: cannot open: %s", path, strerror(errno));
+        return nn_fail(err, "%s: cannot open: %s", path, strerror(errno));
     unsigned char m[4];
     size_t got;
     int rc = -1, e;
     if (read_exact(g, m, 4, &got) || got < 4) {
-        nn__fail(err, "%s: magic: the file ends after %zu bytes, expected a 4-byte magic number", path, got);
+        nn_fail(err, "%s: magic: the file ends after %zu bytes, expected a 4-byte magic number", path, got);
         goto out;
     }
     if (m[0] || m[1]) {
-        nn__fail(err, "%s: magic: 0x%02x%02x%02x%02x is not IDX (expected 0x0000TTNN)", path, m[0], m[1],
+        nn_fail(err, "%s: magic: 0x%02x%02x%02x%02x is not IDX (expected 0x0000TTNN)", path, m[0], m[1],
                  m[2], m[3]);
         goto out;
     }
     if (m[2] != 0x08) {
-        nn__fail(err, "%s: magic: element type 0x%02x is not supported (expected 0x08, unsigned byte)", path,
+        nn_fail(err, "%s: magic: element type 0x%02x is not supported (expected 0x08, unsigned byte)", path,
                  m[2]);
         goto out;
     }
     h->ndim = m[3];
     if (h->ndim < 1 || h->ndim > 8) {
-        nn__fail(err, "%s: magic: %d dimensions (expected 1 to 8)", path, h->ndim);
+        nn_fail(err, "%s: magic: %d dimensions (expected 1 to 8)", path, h->ndim);
         goto out;
     }
     unsigned char db[32];
     size_t need = 4 * (size_t)h->ndim;
     if (read_exact(g, db, need, &got) || got < need) {
-        nn__fail(err, "%s: dimensions: the file ends inside the header (%zu of %zu bytes)", path, got, need);
+        nn_fail(err, "%s: dimensions: the file ends inside the header (%zu of %zu bytes)", path, got, need);
         goto out;
     }
     h->count = 1;
@@ -102,13 +102,13 @@ static int idx_read(const char *path, idx_header *h, unsigned char **out,
         h->dims[i] = (uint32_t)db[4 * i] << 24 | (uint32_t)db[4 * i + 1] << 16 |
                      (uint32_t)db[4 * i + 2] << 8 | db[4 * i + 3];
         if (h->dims[i] && h->count > (UINT64_MAX >> 1) / h->dims[i]) {
-            nn__fail(err, "%s: dimensions: their product overflows", path);
+            nn_fail(err, "%s: dimensions: their product overflows", path);
             goto out;
         }
         h->count *= h->dims[i];
     }
     if (h->count > SIZE_MAX / 8) {
-        nn__fail(err, "%s: dimensions: %llu elements is more than this machine can address", path,
+        nn_fail(err, "%s: dimensions: %llu elements is more than this machine can address", path,
                  (unsigned long long)h->count);
         goto out;
     }
@@ -117,12 +117,12 @@ static int idx_read(const char *path, idx_header *h, unsigned char **out,
     if (gzdirect(g) && stat(path, &st) == 0) {
         uint64_t holds = (uint64_t)st.st_size - 4 - need;
         if (holds < h->count) {
-            nn__fail(err, "%s: data: truncated: the dimensions promise %llu bytes, the file holds %llu", path,
+            nn_fail(err, "%s: data: truncated: the dimensions promise %llu bytes, the file holds %llu", path,
                      (unsigned long long)h->count, (unsigned long long)holds);
             goto out;
         }
         if (holds > h->count) {
-            nn__fail(err, "%s: data: %llu extra bytes after the %llu the dimensions promise", path,
+            nn_fail(err, "%s: data: %llu extra bytes after the %llu the dimensions promise", path,
                      (unsigned long long)(holds - h->count), (unsigned long long)h->count);
             goto out;
         }
@@ -141,22 +141,22 @@ static int idx_read(const char *path, idx_header *h, unsigned char **out,
         }
         size_t want = cap - have;
         if (read_exact(g, *out + have, want, &got)) {
-            nn__fail(err, "%s: data: %s", path, gzerror(g, &e));
+            nn_fail(err, "%s: data: %s", path, gzerror(g, &e));
             goto out;
         }
         have += got;
         if (got < want) { /* read_exact stops short only at the end */
-            nn__fail(err, "%s: data: truncated: the dimensions promise %llu bytes, the file holds %zu", path,
+            nn_fail(err, "%s: data: truncated: the dimensions promise %llu bytes, the file holds %zu", path,
                      (unsigned long long)h->count, have);
             goto out;
         }
     }
     if (!*out || have < h->count) {
-        nn__fail(err, "%s: data: out of memory for %llu bytes", path, (unsigned long long)h->count);
+        nn_fail(err, "%s: data: out of memory for %llu bytes", path, (unsigned long long)h->count);
         goto out;
     }
     if (gzread(g, m, 1) != 0) {
-        nn__fail(err, "%s: data: extra bytes after the %llu the dimensions promise", path,
+        nn_fail(err, "%s: data: extra bytes after the %llu the dimensions promise", path,
                  (unsigned long long)h->count);
         goto out;
     }
@@ -178,19 +178,19 @@ nn_dataset *nn_load_idx(const char *images, const char *labels, nn_error *err)
     if (idx_read(images, &hi, &px, err))
         return NULL;
     if (hi.ndim < 2) {
-        nn__fail(err, "%s: dimensions: %d, expected at least 2 for images (count, pixels...)", images, hi.ndim);
+        nn_fail(err, "%s: dimensions: %d, expected at least 2 for images (count, pixels...)", images, hi.ndim);
         goto out;
     }
     if (labels && idx_read(labels, &hl, &lb, err))
         goto out;
     if (labels && (hl.ndim != 1 || hl.dims[0] != hi.dims[0])) {
-        nn__fail(err, "%s: dimensions: expected 1 dimension of %u labels (one per image of %s)", labels,
+        nn_fail(err, "%s: dimensions: expected 1 dimension of %u labels (one per image of %s)", labels,
                  hi.dims[0], images);
         goto out;
     }
     size_t n = hi.dims[0], dim = n ? (size_t)(hi.count / n) : 0;
     if (!(d = nn__dataset_new(n, dim, labels != NULL))) {
-        nn__fail(err, "%s: out of memory", images);
+        nn_fail(err, "%s: out of memory", images);
         goto out;
     }
     for (size_t i = 0; i < n * dim; i++)
@@ -242,7 +242,7 @@ nn_dataset *nn_load_frey(const char *path, nn_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return nn__fail_null(err, "%s: cannot open: %s", path, strerror(errno));
+        return nn_fail_null(err, "%s: cannot open: %s", path, strerror(errno));
     unsigned char *buf = NULL;
     size_t len = 0, cap = 0;
     for (;;) {
@@ -250,7 +250,7 @@ nn_dataset *nn_load_frey(const char *path, nn_error *err)
             unsigned char *n = realloc(buf, cap = cap ? 2 * cap : 1 << 20);
             if (!n) {
                 free(buf), fclose(f);
-                return nn__fail_null(err, "%s: out of memory", path);
+                return nn_fail_null(err, "%s: out of memory", path);
             }
             buf = n;
         }
@@ -265,24 +265,24 @@ nn_dataset *nn_load_frey(const char *path, nn_error *err)
     uint32_t type, nb;
     const unsigned char *pl;
     if (len < 128 || memcmp(buf, "MATLAB 5.0 MAT-file", 19) != 0) {
-        nn__fail(err, "%s: header: expected a 128-byte header starting \"MATLAB 5.0 MAT-file\"", path);
+        nn_fail(err, "%s: header: expected a 128-byte header starting \"MATLAB 5.0 MAT-file\"", path);
         goto out;
     }
     if (buf[126] != 'I' || buf[127] != 'M') {
-        nn__fail(err, "%s: header: endian indicator \"%c%c\" (only little-endian \"IM\" is supported)", path,
+        nn_fail(err, "%s: header: endian indicator \"%c%c\" (only little-endian \"IM\" is supported)", path,
                  buf[126], buf[127]);
         goto out;
     }
     if (mat_element(buf, len, &at, &type, &nb, &pl)) {
-        nn__fail(err, "%s: first data element: truncated", path);
+        nn_fail(err, "%s: first data element: truncated", path);
         goto out;
     }
     if (type == MI_COMPRESSED) {
-        nn__fail(err, "%s: first data element: compressed (miCOMPRESSED); save with -v6 or -v4", path);
+        nn_fail(err, "%s: first data element: compressed (miCOMPRESSED); save with -v6 or -v4", path);
         goto out;
     }
     if (type != MI_MATRIX) {
-        nn__fail(err, "%s: first data element: type %u, expected a matrix (miMATRIX, 14)", path, type);
+        nn_fail(err, "%s: first data element: type %u, expected a matrix (miMATRIX, 14)", path, type);
         goto out;
     }
     /* inside the matrix: flags, dimensions, name, real part */
@@ -290,31 +290,31 @@ nn_dataset *nn_load_frey(const char *path, nn_error *err)
     const unsigned char *flags, *dims, *name, *re;
     uint32_t tf, nf, td, nd, tn, nn, tr, nr;
     if (mat_element(buf, end, &sub, &tf, &nf, &flags) || tf != MI_UINT32 || nf != 8) {
-        nn__fail(err, "%s: array flags: expected 8 bytes of miUINT32", path);
+        nn_fail(err, "%s: array flags: expected 8 bytes of miUINT32", path);
         goto out;
     }
     if ((flags[0] & 0xff) != MX_UINT8_CLASS) {
-        nn__fail(err, "%s: array flags: class %u, expected uint8 (9)", path, flags[0] & 0xffu);
+        nn_fail(err, "%s: array flags: class %u, expected uint8 (9)", path, flags[0] & 0xffu);
         goto out;
     }
     if (mat_element(buf, end, &sub, &td, &nd, &dims) || td != MI_INT32 || nd != 8) {
-        nn__fail(err, "%s: dimensions: expected 2 of miINT32 (a matrix)", path);
+        nn_fail(err, "%s: dimensions: expected 2 of miINT32 (a matrix)", path);
         goto out;
     }
     uint32_t rows = le32(dims), cols = le32(dims + 4);
     if (mat_element(buf, end, &sub, &tn, &nn, &name) || tn != MI_INT8) {
-        nn__fail(err, "%s: array name: expected miINT8 text", path);
+        nn_fail(err, "%s: array name: expected miINT8 text", path);
         goto out;
     }
     if (mat_element(buf, end, &sub, &tr, &nr, &re) || tr != MI_UINT8 ||
         (uint64_t)nr != (uint64_t)rows * cols) {
-        nn__fail(err, "%s: real part: expected %llu bytes of miUINT8 (%u x %u), found type %u with %u bytes",
+        nn_fail(err, "%s: real part: expected %llu bytes of miUINT8 (%u x %u), found type %u with %u bytes",
                  path, (unsigned long long)rows * cols, rows, cols, tr, nr);
         goto out;
     }
     /* column-major: each of the `cols` faces is `rows` contiguous bytes */
     if (!(d = nn__dataset_new(cols, rows, 0))) {
-        nn__fail(err, "%s: out of memory", path);
+        nn_fail(err, "%s: out of memory", path);
         goto out;
     }
     for (size_t i = 0; i < (size_t)rows * cols; i++)
@@ -428,7 +428,7 @@ static nn_dataset *load_text(const char *path, char sep, int header, nn_error *e
 {
     gzFile g = gzopen(path, "rb");
     if (!g)
-        return nn__fail_null(err, "%s: cannot open: %s", path, strerror(errno));
+        return nn_fail_null(err, "%s: cannot open: %s", path, strerror(errno));
     char *line = NULL;
     size_t cap = 0, len, cap_rows = 0, lineno = 0;
     tn_real *row = NULL;
@@ -456,12 +456,12 @@ static nn_dataset *load_text(const char *path, char sep, int header, nn_error *e
                 p = strchr(p, sep) + 1;
             char *q = strchr(p, sep);
             int w = q ? (int)(q - p) : (int)strlen(p);
-            nn__fail(err, "%s: line %zu, column %ld: \"%.*s\" is not a number", path, lineno, -c,
+            nn_fail(err, "%s: line %zu, column %ld: \"%.*s\" is not a number", path, lineno, -c,
                      w > 40 ? 40 : w, p);
             goto out;
         }
         if ((size_t)c != d->dim) {
-            nn__fail(err, "%s: line %zu: %ld values, expected %zu as in the first row", path, lineno, c,
+            nn_fail(err, "%s: line %zu: %ld values, expected %zu as in the first row", path, lineno, c,
                      d->dim);
             goto out;
         }
@@ -470,17 +470,17 @@ static nn_dataset *load_text(const char *path, char sep, int header, nn_error *e
     }
     if (r < 0) {
         int e;
-        nn__fail(err, "%s: line %zu: read error: %s", path, lineno + 1, gzerror(g, &e));
+        nn_fail(err, "%s: line %zu: read error: %s", path, lineno + 1, gzerror(g, &e));
         goto out;
     }
     if (d->n == 0) {
-        nn__fail(err, "%s: no data rows", path);
+        nn_fail(err, "%s: no data rows", path);
         goto out;
     }
     ok = 1;
     goto out;
 oom:
-    nn__fail(err, "%s: out of memory at line %zu", path, lineno);
+    nn_fail(err, "%s: out of memory at line %zu", path, lineno);
 out:
     gzclose(g);
     free(line);

@@ -89,12 +89,12 @@ int nn_data_split(const nn_dataset *d, size_t n_valid, tn_rng *r,
 {
     *train = *valid = NULL;
     if (n_valid > d->n)
-        return nn__fail(err, "split: %zu validation examples asked of %zu", n_valid, d->n);
+        return nn_fail(err, "split: %zu validation examples asked of %zu", n_valid, d->n);
     if (d->n > UINT32_MAX)
-        return nn__fail(err, "split: more than 2^32 examples");
+        return nn_fail(err, "split: more than 2^32 examples");
     size_t *idx = identity(d->n);
     if (!idx)
-        return nn__fail(err, "split: out of memory");
+        return nn_fail(err, "split: out of memory");
     shuffle(idx, d->n, r);
     *train = gather(d, idx, d->n - n_valid);
     *valid = gather(d, idx + d->n - n_valid, n_valid);
@@ -102,7 +102,7 @@ int nn_data_split(const nn_dataset *d, size_t n_valid, tn_rng *r,
     if (!*train || !*valid) {
         nn_dataset_free(*train), nn_dataset_free(*valid);
         *train = *valid = NULL;
-        return nn__fail(err, "split: out of memory");
+        return nn_fail(err, "split: out of memory");
     }
     return 0;
 }
@@ -114,7 +114,7 @@ nn_dataset *nn_data_head(const nn_dataset *d, size_t n, nn_error *err)
     size_t *idx = identity(n);
     nn_dataset *o = idx ? gather(d, idx, n) : NULL;
     free(idx);
-    return o ? o : nn__fail_null(err, "head: out of memory");
+    return o ? o : nn_fail_null(err, "head: out of memory");
 }
 
 /* ---- minibatches ------------------------------------------------------------- */
@@ -133,21 +133,21 @@ nn_batches *nn_batches_new(const nn_dataset *d, size_t batch, tn_rng *rng,
                            int dynamic, nn_error *err)
 {
     if (batch == 0 || d->n == 0)
-        return nn__fail_null(err, "batches: batch size and dataset must be non-empty");
+        return nn_fail_null(err, "batches: batch size and dataset must be non-empty");
     if (d->n > UINT32_MAX)
-        return nn__fail_null(err, "batches: more than 2^32 examples");
+        return nn_fail_null(err, "batches: more than 2^32 examples");
     if (dynamic && !rng)
-        return nn__fail_null(err, "batches: dynamic binarisation needs a generator");
+        return nn_fail_null(err, "batches: dynamic binarisation needs a generator");
     nn_batches *b = calloc(1, sizeof *b);
     if (!b)
-        return nn__fail_null(err, "batches: out of memory");
+        return nn_fail_null(err, "batches: out of memory");
     b->d = d, b->batch = batch < d->n ? batch : d->n, b->rng = rng, b->dynamic = dynamic;
     b->order = identity(d->n);
     b->x = malloc(b->batch * d->dim * sizeof(tn_real));
     b->labels = d->labels ? malloc(b->batch * sizeof(int)) : NULL;
     if (!b->order || !b->x || (d->labels && !b->labels)) {
         nn_batches_free(b);
-        return nn__fail_null(err, "batches: out of memory");
+        return nn_fail_null(err, "batches: out of memory");
     }
     return b;
 }

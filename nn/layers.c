@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int nn__fail(nn_error *err, const char *fmt, ...)
+int nn_fail(nn_error *err, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
@@ -17,7 +17,7 @@ int nn__fail(nn_error *err, const char *fmt, ...)
     return -1;
 }
 
-void *nn__fail_null(nn_error *err, const char *fmt, ...)
+void *nn_fail_null(nn_error *err, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
@@ -79,7 +79,7 @@ int nn_mlp_init(nn_mlp *m, nn_params *p, const char *name, int n_widths,
                 const size_t *widths, const nn_act *act, nn_error *err)
 {
     if (n_widths < 2 || n_widths - 1 > NN_MLP_MAX)
-        return nn__fail(err, "mlp %s: needs 2 to %d widths, got %d", name,
+        return nn_fail(err, "mlp %s: needs 2 to %d widths, got %d", name,
                         NN_MLP_MAX + 1, n_widths);
     m->n_layers = n_widths - 1;
     for (int i = 0; i < m->n_layers; i++) {

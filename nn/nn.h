@@ -23,6 +23,19 @@ typedef struct {
     char msg[512];
 } nn_error;
 
+/* Writes a message into err (when not NULL) and returns -1 / NULL: for
+ * functions of users' own that report errors the way nn/ does. */
+int nn_fail(nn_error *err, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void *nn_fail_null(nn_error *err, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* ---- parameters ------------------------------------------------------------ */
 
 typedef struct nn_params nn_params;
@@ -52,11 +65,16 @@ ad_var *nn_param(ad_tape *t, nn_params *p, int i);
 typedef enum {
     NN_INIT_GLOROT_UNIFORM, /* U(±√(6/(fan_in+fan_out))) */
     NN_INIT_HE_NORMAL,      /* N(0, 2/fan_in) */
-    NN_INIT_NORMAL          /* N(0, sd²); sd = 0.01 in the AEVB paper */
+    NN_INIT_NORMAL,         /* N(0, sd²); sd = 0.01 in the AEVB paper */
+    NN_INIT_TORCH           /* PyTorch's nn.Linear: W and b ~ U(±1/√fan_in) */
 } nn_init;
 /* Initialises every 2-D parameter (a weight, out x in) with the scheme and
- * every other one (biases) with zeros. */
+ * every other one (biases) with zeros, except NN_INIT_TORCH, which draws a
+ * bias like its layer's weight (the bias named "<layer>.bias" after
+ * "<layer>.weight"). */
 void nn_params_init(nn_params *p, nn_init kind, double sd, tn_rng *rng);
+const char *nn_init_name(nn_init k);             /* glorot, he, normal, torch */
+int nn_init_parse(const char *s, nn_init *out);
 
 /* ---- layers ----------------------------------------------------------------- */
 

@@ -50,24 +50,24 @@ nn_optim *nn_optim_new(const nn_optim_config *c, const nn_params *p,
                        nn_error *err)
 {
     if ((unsigned)c->kind > NN_ADAMW)
-        return nn__fail_null(err, "optimizer: unknown kind %d", (int)c->kind);
+        return nn_fail_null(err, "optimizer: unknown kind %d", (int)c->kind);
     if (!(c->lr > 0))
-        return nn__fail_null(err, "optimizer %s: lr must be > 0, got %g",
+        return nn_fail_null(err, "optimizer %s: lr must be > 0, got %g",
                              nn_optim_name(c->kind), c->lr);
     if (c->sched == NN_SCHED_STEP && c->step_size < 1)
-        return nn__fail_null(err, "optimizer: step schedule needs step_size >= 1");
+        return nn_fail_null(err, "optimizer: step schedule needs step_size >= 1");
     if (c->sched == NN_SCHED_COSINE && c->total_steps < 1)
-        return nn__fail_null(err, "optimizer: cosine schedule needs total_steps >= 1");
+        return nn_fail_null(err, "optimizer: cosine schedule needs total_steps >= 1");
     nn_optim *o = calloc(1, sizeof *o);
     if (!o)
-        return nn__fail_null(err, "optimizer: out of memory");
+        return nn_fail_null(err, "optimizer: out of memory");
     o->c = *c;
     o->size = nn_params_size(p);
     o->n_slots = c->kind == NN_SGD ? (c->momentum != 0) : c->kind == NN_ADAGRAD ? 1 : 2;
     for (int k = 0; k < o->n_slots; k++)
         if (!(o->slot[k] = calloc(o->size ? o->size : 1, sizeof(tn_real)))) {
             nn_optim_free(o);
-            return nn__fail_null(err, "optimizer: out of memory for its state");
+            return nn_fail_null(err, "optimizer: out of memory for its state");
         }
     return o;
 }

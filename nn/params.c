@@ -38,21 +38,21 @@ int nn_params_add(nn_params *p, const char *name, int ndim,
                   const size_t *shape, nn_error *err)
 {
     if (p->values)
-        return nn__fail(err, "parameter %s: declared after nn_params_alloc", name);
+        return nn_fail(err, "parameter %s: declared after nn_params_alloc", name);
     if (strlen(name) >= NAME_MAX_LEN)
-        return nn__fail(err, "parameter %s: name longer than %d characters", name,
+        return nn_fail(err, "parameter %s: name longer than %d characters", name,
                         NAME_MAX_LEN - 1);
     if (nn_params_find(p, name) >= 0)
-        return nn__fail(err, "parameter %s: declared twice", name);
+        return nn_fail(err, "parameter %s: declared twice", name);
     tn_tensor shape_only = tn_wrap(NULL, ndim, shape);
     if (ndim < 1 || ndim > TN_MAX_DIMS || shape_only.size == 0)
-        return nn__fail(err, "parameter %s: needs 1 to %d non-zero dimensions", name,
+        return nn_fail(err, "parameter %s: needs 1 to %d non-zero dimensions", name,
                         TN_MAX_DIMS);
     if (p->n == p->cap) {
         int cap = p->cap ? 2 * p->cap : 16;
         param *it = realloc(p->items, (size_t)cap * sizeof *it);
         if (!it)
-            return nn__fail(err, "parameter %s: out of memory", name);
+            return nn_fail(err, "parameter %s: out of memory", name);
         p->items = it;
         p->cap = cap;
     }
@@ -71,13 +71,13 @@ int nn_params_alloc(nn_params *p, nn_error *err)
     if (p->values)
         return 0;
     if (p->size == 0)
-        return nn__fail(err, "parameters: none declared");
+        return nn_fail(err, "parameters: none declared");
     p->values = calloc(p->size, sizeof(tn_real));
     p->grads = calloc(p->size, sizeof(tn_real));
     if (!p->values || !p->grads) {
         free(p->values), free(p->grads);
         p->values = p->grads = NULL;
-        return nn__fail(err, "parameters: out of memory for %zu values", p->size);
+        return nn_fail(err, "parameters: out of memory for %zu values", p->size);
     }
     for (int i = 0; i < p->n; i++) {
         p->items[i].value.data = p->values + p->items[i].offset;
@@ -115,15 +115,36 @@ ad_var *nn_param(ad_tape *t, nn_params *p, int i)
     return ad_param(t, &p->items[i].value, &p->items[i].grad);
 }
 
+static const char *const init_names[] = {"glorot", "he", "normal", "torch"};
+
+const char *nn_init_name(nn_init k) { return (unsigned)k < 4 ? init_names[k] : "?"; }
+
+int nn_init_parse(const char *s, nn_init *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, init_names[i]) == 0) {
+            *out = (nn_init)i;
+            return 0;
+        }
+    return -1;
+}
+
 void nn_params_init(nn_params *p, nn_init kind, double sd, tn_rng *rng)
 {
+    double last_fan_in = 1;
     for (int i = 0; i < p->n; i++) {
         tn_tensor *w = &p->items[i].value;
         if (w->ndim != 2) {
-            tn_fill(w, 0);
+            if (kind == NN_INIT_TORCH) { /* the bias of the weight before it */
+                tn_real a = (tn_real)(1 / sqrt(last_fan_in));
+                tn_rng_fill_uniform(rng, w, -a, a);
+            } else {
+                tn_fill(w, 0);
+            }
             continue;
         }
         double fan_out = (double)w->shape[0], fan_in = (double)w->shape[1];
+        last_fan_in = fan_in;
         switch (kind) {
         case NN_INIT_GLOROT_UNIFORM: {
             tn_real a = (tn_real)sqrt(6.0 / (fan_in + fan_out));
@@ -136,6 +157,11 @@ void nn_params_init(nn_params *p, nn_init kind, double sd, tn_rng *rng)
         case NN_INIT_NORMAL:
             tn_rng_fill_normal(rng, w, 0, (tn_real)sd);
             break;
+        case NN_INIT_TORCH: { /* kaiming_uniform(a = √5): bound 1/√fan_in */
+            tn_real a = (tn_real)(1 / sqrt(fan_in));
+            tn_rng_fill_uniform(rng, w, -a, a);
+            break;
+        }
         }
     }
 }

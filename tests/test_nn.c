@@ -58,6 +58,18 @@ void test_initialisers(void)
     for (size_t i = 0; i < W->size; i++)
         ss += W->data[i] * W->data[i];
     CHECK_NEAR(sqrt(ss / (double)W->size), 0.01, 0.0005);
+    CHECK(b->data[0] == 0);
+    nn_params_init(p, NN_INIT_TORCH, 0, &r);
+    double bw = 0, bb = 0;
+    for (size_t i = 0; i < W->size; i++)
+        bw = fmax(bw, fabs(W->data[i]));
+    for (size_t i = 0; i < b->size; i++)
+        bb = fmax(bb, fabs(b->data[i]));
+    CHECK(bw <= 1 / sqrt(300.0) && bw > 0.99 / sqrt(300.0));
+    CHECK(bb <= 1 / sqrt(300.0) && bb > 0.9 / sqrt(300.0)); /* biases too */
+    nn_init k;
+    CHECK(nn_init_parse("torch", &k) == 0 && k == NN_INIT_TORCH);
+    CHECK(strcmp(nn_init_name(NN_INIT_GLOROT_UNIFORM), "glorot") == 0);
     nn_params_free(p);
 }
 

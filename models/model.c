@@ -1,0 +1,320 @@
+/* model.c: configurations (defaults, names, metadata), building the encoder
+ * and decoder MLPs, the shared encode/decode/loss entry points, and saving
+ * and loading a model through a safetensors checkpoint. */
+#include "model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[] = {"vae", "ae", "sparse", "denoising"};
+static const char *const noise_names[] = {"gaussian", "saltpepper", "mask"};
+
+const char *model_kind_name(model_kind k) { return (unsigned)k < 4 ? kind_names[k] : "?"; }
+const char *model_noise_name(model_noise n) { return (unsigned)n < 3 ? noise_names[n] : "?"; }
+
+static int parse_name(const char *s, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+int model_kind_parse(const char *s, model_kind *out)
+{
+    int i = parse_name(s, kind_names, 4);
+    if (i >= 0)
+        *out = (model_kind)i;
+    return i >= 0 ? 0 : -1;
+}
+
+int model_noise_parse(const char *s, model_noise *out)
+{
+    int i = parse_name(s, noise_names, 3);
+    if (i >= 0)
+        *out = (model_noise)i;
+    return i >= 0 ? 0 : -1;
+}
+
+model_config model_defaults(model_kind kind)
+{
+    model_config c = {0};
+    c.kind = kind;
+    c.input_dim = 784;
+    c.n_hidden = 1;
+    c.hidden[0] = 400;
+    c.latent = kind == MODEL_VAE ? 20 : 64;
+    c.act = NN_ACT_RELU;
+    c.init = NN_INIT_TORCH;
+    c.likelihood = LIK_BERNOULLI;
+    c.samples = 1;
+    c.beta = 1;
+    c.recon = RECON_BCE;
+    c.sparsity = SPARSE_KL;
+    c.rho = 0.05;
+    c.sparse_beta = 3;
+    c.l1 = 1e-3;
+    c.noise = NOISE_MASK;
+    c.noise_level = 0.25;
+    return c;
+}
+
+/* ---- configuration <-> metadata ------------------------------------------------ */
+
+void model_config_to_meta(const model_config *c, nn_meta *m)
+{
+    char hidden[200] = "";
+    size_t used = 0;
+    for (int i = 0; i < c->n_hidden && used < sizeof hidden; i++)
+        used += (size_t)snprintf(hidden + used, sizeof hidden - used, i ? ",%zu" : "%zu", c->hidden[i]);
+    nn_meta_set(m, "model.kind", model_kind_name(c->kind));
+    nn_meta_setf(m, "model.input_dim", "%zu", c->input_dim);
+    nn_meta_set(m, "model.hidden", hidden);
+    nn_meta_setf(m, "model.latent", "%zu", c->latent);
+    nn_meta_set(m, "model.activation", nn_act_name(c->act));
+    nn_meta_set(m, "model.init", nn_init_name(c->init));
+    nn_meta_set(m, "model.likelihood", c->likelihood == LIK_GAUSSIAN ? "gaussian" : "bernoulli");
+    nn_meta_setf(m, "model.samples", "%d", c->samples);
+    nn_meta_setf(m, "model.beta", "%.17g", c->beta);
+    nn_meta_setf(m, "model.warmup", "%ld", c->warmup);
+    nn_meta_set(m, "model.recon", c->recon == RECON_MSE ? "mse" : "bce");
+    nn_meta_set(m, "model.sparsity", c->sparsity == SPARSE_L1 ? "l1" : "kl");
+    nn_meta_setf(m, "model.rho", "%.17g", c->rho);
+    nn_meta_setf(m, "model.sparse_beta", "%.17g", c->sparse_beta);
+    nn_meta_setf(m, "model.l1", "%.17g", c->l1);
+    nn_meta_set(m, "model.noise", model_noise_name(c->noise));
+    nn_meta_setf(m, "model.noise_level", "%.17g", c->noise_level);
+}
+
+static const char *need(const nn_meta *m, const char *key, nn_error *err)
+{
+    const char *v = nn_meta_get(m, key);
+    if (!v)
+        nn_fail(err, "metadata %s: missing", key);
+    return v;
+}
+
+static int get_size(const nn_meta *m, const char *key, size_t *out, nn_error *err)
+{
+    const char *v = need(m, key, err);
+    char *end;
+    if (!v)
+        return -1;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (!*v || *end || errno || x == 0 || *v == '-')
+        return nn_fail(err, "metadata %s: expected a whole number >= 1, found \"%s\"", key, v);
+    *out = (size_t)x;
+    return 0;
+}
+
+static int get_double(const nn_meta *m, const char *key, double *out, nn_error *err)
+{
+    const char *v = need(m, key, err);
+    char *end;
+    if (!v)
+        return -1;
+    *out = strtod(v, &end);
+    if (!*v || *end || !(*out >= 0))
+        return nn_fail(err, "metadata %s: expected a number >= 0, found \"%s\"", key, v);
+    return 0;
+}
+
+static int get_choice(const nn_meta *m, const char *key, const char *a, const char *b, int *out,
+                      nn_error *err)
+{
+    const char *v = need(m, key, err);
+    if (!v)
+        return -1;
+    if (strcmp(v, a) && strcmp(v, b))
+        return nn_fail(err, "metadata %s: expected \"%s\" or \"%s\", found \"%s\"", key, a, b, v);
+    *out = strcmp(v, b) == 0;
+    return 0;
+}
+
+int model_config_from_meta(const nn_meta *m, model_config *c, nn_error *err)
+{
+    model_config r = model_defaults(MODEL_VAE);
+    const char *v;
+    size_t samples, warm;
+    int lik, rec, sp;
+    if (!(v = need(m, "model.kind", err)))
+        return -1;
+    if (model_kind_parse(v, &r.kind))
+        return nn_fail(err, "metadata model.kind: expected vae, ae, sparse or denoising, found \"%s\"", v);
+    if (get_size(m, "model.input_dim", &r.input_dim, err) || get_size(m, "model.latent", &r.latent, err))
+        return -1;
+    if (!(v = need(m, "model.hidden", err)))
+        return -1;
+    r.n_hidden = 0;
+    for (const char *p = v; *p;) {
+        char *end;
+        unsigned long long h = strtoull(p, &end, 10);
+        if (end == p || h == 0 || r.n_hidden == MODEL_MAX_HIDDEN || (*end && *end != ','))
+            return nn_fail(err, "metadata model.hidden: expected 1 to %d widths like \"500,500\", found \"%s\"",
+                            MODEL_MAX_HIDDEN, v);
+        r.hidden[r.n_hidden++] = (size_t)h;
+        p = *end ? end + 1 : end;
+    }
+    if (!(v = need(m, "model.activation", err)))
+        return -1;
+    if (nn_act_parse(v, &r.act))
+        return nn_fail(err, "metadata model.activation: unknown activation \"%s\"", v);
+    if (!(v = need(m, "model.init", err)))
+        return -1;
+    if (nn_init_parse(v, &r.init))
+        return nn_fail(err, "metadata model.init: unknown initialiser \"%s\"", v);
+    if (get_choice(m, "model.likelihood", "bernoulli", "gaussian", &lik, err) ||
+        get_size(m, "model.samples", &samples, err) || get_double(m, "model.beta", &r.beta, err) ||
+        get_choice(m, "model.recon", "bce", "mse", &rec, err) ||
+        get_choice(m, "model.sparsity", "kl", "l1", &sp, err) || get_double(m, "model.rho", &r.rho, err) ||
+        get_double(m, "model.sparse_beta", &r.sparse_beta, err) || get_double(m, "model.l1", &r.l1, err) ||
+        get_double(m, "model.noise_level", &r.noise_level, err))
+        return -1;
+    v = need(m, "model.warmup", err);
+    if (!v)
+        return -1;
+    warm = (size_t)strtoull(v, NULL, 10);
+    if (!(v = need(m, "model.noise", err)))
+        return -1;
+    if (model_noise_parse(v, &r.noise))
+        return nn_fail(err, "metadata model.noise: expected gaussian, saltpepper or mask, found \"%s\"", v);
+    r.likelihood = lik ? LIK_GAUSSIAN : LIK_BERNOULLI;
+    r.recon = rec ? RECON_MSE : RECON_BCE;
+    r.sparsity = sp ? SPARSE_L1 : SPARSE_KL;
+    r.samples = (int)samples;
+    r.warmup = (long)warm;
+    *c = r;
+    return 0;
+}
+
+/* ---- building --------------------------------------------------------------------- */
+
+model *model_new(const model_config *c, tn_rng *rng, nn_error *err)
+{
+    if (c->n_hidden < 0 || c->n_hidden > MODEL_MAX_HIDDEN || !c->input_dim || !c->latent)
+        return nn_fail_null(err, "model: needs an input size, a latent size and 0 to %d hidden layers",
+                             MODEL_MAX_HIDDEN);
+    if (c->kind == MODEL_VAE && c->samples < 1)
+        return nn_fail_null(err, "model: samples must be >= 1, got %d", c->samples);
+    if (c->kind == MODEL_SPARSE_AE && c->sparsity == SPARSE_KL && !(c->rho > 0 && c->rho < 1))
+        return nn_fail_null(err, "model: the sparsity target rho must be in (0, 1), got %g", c->rho);
+    model *m = calloc(1, sizeof *m);
+    if (!m || !(m->params = nn_params_new())) {
+        free(m);
+        return nn_fail_null(err, "model: out of memory");
+    }
+    m->c = *c;
+    /* encoder D -> h1 .. hn -> code; decoder code -> hn .. h1 -> out */
+    size_t ew[MODEL_MAX_HIDDEN + 2], dw[MODEL_MAX_HIDDEN + 2];
+    nn_act ea[MODEL_MAX_HIDDEN + 1], da[MODEL_MAX_HIDDEN + 1];
+    int n = c->n_hidden;
+    ew[0] = c->input_dim;
+    dw[0] = c->latent;
+    for (int i = 0; i < n; i++) {
+        ew[i + 1] = c->hidden[i];
+        dw[i + 1] = c->hidden[n - 1 - i];
+        ea[i] = da[i] = c->act;
+    }
+    int vae = c->kind == MODEL_VAE;
+    ew[n + 1] = vae ? 2 * c->latent : c->latent;          /* (μ, log σ²) or the code */
+    ea[n] = c->kind == MODEL_SPARSE_AE ? NN_ACT_SIGMOID : NN_ACT_NONE;
+    dw[n + 1] = vae && c->likelihood == LIK_GAUSSIAN ? 2 * c->input_dim : c->input_dim;
+    da[n] = NN_ACT_NONE;                                  /* logits, or the mean */
+    if (nn_mlp_init(&m->enc, m->params, "encoder", n + 2, ew, ea, err) ||
+        nn_mlp_init(&m->dec, m->params, "decoder", n + 2, dw, da, err) ||
+        nn_params_alloc(m->params, err)) {
+        model_free(m);
+        return NULL;
+    }
+    if (rng)
+        nn_params_init(m->params, c->init, 0.01, rng);
+    return m;
+}
+
+void model_free(model *m)
+{
+    if (!m)
+        return;
+    nn_params_free(m->params);
+    free(m);
+}
+
+/* ---- shared entry points ------------------------------------------------------------- */
+
+ad_var *model_encode(model *m, ad_tape *t, ad_var *x)
+{
+    if (m->c.kind == MODEL_VAE) {
+        ad_var *mu, *lv;
+        vae_posterior(m, t, x, &mu, &lv);
+        return mu;
+    }
+    return nn_mlp_forward(&m->enc, t, m->params, x);
+}
+
+ad_var *model_decode(model *m, ad_tape *t, ad_var *z)
+{
+    ad_var *out = nn_mlp_forward(&m->dec, t, m->params, z);
+    if (m->c.kind == MODEL_VAE && m->c.likelihood == LIK_GAUSSIAN)
+        return ad_slice(out, 0, m->c.input_dim);
+    if (m->c.kind != MODEL_VAE && m->c.recon == RECON_MSE)
+        return out;
+    return ad_sigmoid(out);
+}
+
+int vae__batch_loss(model *m, ad_tape *t, ad_var *x, tn_rng *rng, long step, model_loss *out);
+int ae__batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng, int corrupt, model_loss *out);
+
+int model_batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng,
+                     long step, int corrupt, model_loss *out)
+{
+    memset(out, 0, sizeof *out);
+    if (x->ndim != 2 || x->shape[1] != m->c.input_dim) {
+        char s[64];
+        ad_tape_fail(t, "model: batch (%s) does not have %zu columns", tn_shape_str(x, s, sizeof s),
+                 m->c.input_dim);
+        return -1;
+    }
+    if (m->c.kind == MODEL_VAE)
+        return vae__batch_loss(m, t, ad_const(t, x), rng, step, out);
+    return ae__batch_loss(m, t, x, rng, corrupt, out);
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------ */
+
+int model_save(model *m, const char *path, nn_optim *o, const nn_meta *extra, nn_error *err)
+{
+    nn_meta meta = {0};
+    if (extra)
+        meta = *extra;
+    model_config_to_meta(&m->c, &meta);
+    return nn_save(path, m->params, o, &meta, err);
+}
+
+model *model_load(const char *path, nn_meta *meta, nn_error *err)
+{
+    nn_meta local;
+    model_config c;
+    if (nn_load_meta(path, &local, err))
+        return NULL;
+    if (model_config_from_meta(&local, &c, err)) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+        return nn_fail_null(err, "%s: %s", path, msg);
+    }
+    model *m = model_new(&c, NULL, err);
+    if (!m)
+        return NULL;
+    if (nn_load(path, m->params, NULL, meta, err)) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+int model_load_optim(model *m, const char *path, nn_optim *o, nn_error *err)
+{
+    return nn_load(path, m->params, o, NULL, err);
+}

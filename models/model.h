@@ -1,0 +1,124 @@
+/* model.h: the four autoencoders (VAE, AE, sparse AE, denoising AE) behind
+ * one interface: build from a configuration, record a batch's loss on a
+ * tape, encode, decode, evaluate, save and load. Built only from nn/ and
+ * autograd/. Maths and references: docs/models.md.
+ *
+ * Lifetimes: model_new / model_load return a model the caller frees with
+ * model_free; it owns its parameter store. Tape values follow ad.h.
+ * Errors: -1 / NULL with a message in the nn_error passed.
+ */
+#ifndef MODEL_H
+#define MODEL_H
+
+#include "nn.h"
+
+typedef enum { MODEL_VAE, MODEL_AE, MODEL_SPARSE_AE, MODEL_DENOISING_AE } model_kind;
+typedef enum { LIK_BERNOULLI, LIK_GAUSSIAN } model_likelihood; /* VAE decoder */
+typedef enum { RECON_BCE, RECON_MSE } model_recon;               /* AE decoders */
+typedef enum { SPARSE_KL, SPARSE_L1 } model_sparsity;
+typedef enum { NOISE_GAUSSIAN, NOISE_SALT_PEPPER, NOISE_MASK } model_noise;
+
+#define MODEL_MAX_HIDDEN 8
+
+typedef struct {
+    model_kind kind;
+    size_t input_dim;
+    int n_hidden;                     /* encoder widths; the decoder mirrors them */
+    size_t hidden[MODEL_MAX_HIDDEN];
+    size_t latent;
+    nn_act act;                       /* after every hidden layer */
+    nn_init init;
+    /* VAE */
+    model_likelihood likelihood;
+    int samples;                      /* L Monte-Carlo samples per example */
+    double beta;                      /* weight of the KL term */
+    long warmup;                      /* steps of linear KL warm-up, 0: none */
+    /* AE family */
+    model_recon recon;
+    model_sparsity sparsity;          /* sparse AE */
+    double rho, sparse_beta, l1;      /* KL target and weight; L1 weight */
+    model_noise noise;                /* denoising AE */
+    double noise_level;               /* σ, or the fraction of pixels */
+} model_config;
+
+/* The defaults a user gets: 784-400-20 ReLU VAE, Bernoulli decoder, L = 1,
+ * β = 1; sparse AE ρ = 0.05, β = 3; masking noise at 0.25. */
+model_config model_defaults(model_kind kind);
+const char *model_kind_name(model_kind k);
+int model_kind_parse(const char *s, model_kind *out);
+const char *model_noise_name(model_noise n);
+int model_noise_parse(const char *s, model_noise *out);
+/* The configuration as checkpoint metadata ("model.kind", ...) and back;
+ * reading checks every field and names the one that is wrong. */
+void model_config_to_meta(const model_config *c, nn_meta *m);
+int model_config_from_meta(const nn_meta *m, model_config *c, nn_error *err);
+
+typedef struct {
+    model_config c;
+    nn_params *params;
+    nn_mlp enc, dec;
+} model;
+
+/* Builds and initialises (from rng) a model. */
+model *model_new(const model_config *c, tn_rng *rng, nn_error *err);
+void model_free(model *m);
+
+/* What one batch's loss is made of, in nats (or squared error) per example. */
+typedef struct {
+    ad_var *loss;     /* what training minimises (recon + β_t·KL, or + penalty) */
+    double recon;     /* VAE: -E_q[log p(x|z)]; AEs: reconstruction loss */
+    double kl;        /* VAE: KL(q(z|x) || p(z)) */
+    double penalty;   /* sparse AE: the sparsity term */
+    double mean_act;  /* sparse AE: mean code activation */
+    double neg_elbo;  /* VAE: recon + KL, the negative ELBO */
+} model_loss;
+
+/* Records the loss of batch x (N x input_dim) on t. rng draws ε (VAE) and
+ * the corruption (denoising AE); step drives the KL warm-up. Returns 0, or
+ * -1 with the tape's error. With corrupt = 0 a denoising AE sees clean input
+ * (evaluation). */
+int model_batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng,
+                     long step, int corrupt, model_loss *out);
+
+/* The code of x: μ for the VAE, the (sigmoid, for the sparse AE) code
+ * otherwise. (N x latent) */
+ad_var *model_encode(model *m, ad_tape *t, ad_var *x);
+/* The VAE's posterior: μ and log σ² of q(z|x). */
+void vae_posterior(model *m, ad_tape *t, ad_var *x, ad_var **mu, ad_var **logvar);
+/* The decoder's mean E[x|z]: σ(logits) for Bernoulli/BCE, the mean else. */
+ad_var *model_decode(model *m, ad_tape *t, ad_var *z);
+/* Corrupts x in place with the configured noise (denoising AE). */
+void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng);
+
+/* ---- evaluation over a dataset (no gradients) ----------------------------- */
+
+typedef struct {
+    double neg_elbo, recon, kl;   /* VAE, per example */
+    double recon_clean;           /* AEs: reconstruction loss on clean input */
+    double recon_noisy;           /* denoising AE: on corrupted input */
+    double mean_act;              /* sparse AE */
+} model_eval;
+
+int model_evaluate(model *m, const nn_dataset *d, size_t batch, tn_rng *rng,
+                   model_eval *out, nn_error *err);
+/* The importance-weighted bound L_k = E[log (1/k) Σ_i p(x, z_i) / q(z_i|x)]
+ * (Burda et al.), averaged over the dataset: an estimate of log p(x). */
+double vae_iwae(model *m, const nn_dataset *d, int k, tn_rng *rng,
+                nn_error *err);
+/* Latent units whose posterior mean varies over the data by more than
+ * `threshold` (0.01): Cov_x(E_q[z_u]). var_out (latent) may be NULL. */
+int model_active_units(model *m, const nn_dataset *d, double threshold,
+                       double *var_out, nn_error *err);
+
+/* ---- checkpoints -------------------------------------------------------------- */
+
+/* The model's parameters and configuration (plus o's state and extra
+ * metadata, e.g. the epoch and the generator) to path, atomically. */
+int model_save(model *m, const char *path, nn_optim *o,
+               const nn_meta *extra, nn_error *err);
+/* Builds the model the checkpoint's metadata describes and loads it; the
+ * optimizer state is left in the file for model_load_optim. */
+model *model_load(const char *path, nn_meta *meta, nn_error *err);
+int model_load_optim(model *m, const char *path, nn_optim *o, nn_error *err);
+
+#endif
