@@ -12,14 +12,15 @@ DEB_PKGS  := gcc make pkg-config libblis-openmp-dev libsodium-dev zlib1g-dev \
              libcjson-dev libpng-dev python3-numpy
 
 WARN      := -std=c11 -Wall -Wextra -pedantic
-OPT       ?= -O2
+OPT       ?= -O3 -fno-math-errno
 CFLAGS    ?= $(OPT) -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) -fopenmp -fPIC -Itensor -Iautograd -Inn -Imodels -isystem $(BLIS_INC)
 LDLIBS    := -L$(BLIS_LIB) -lblis -lsodium -lcjson -lz -lm -fopenmp
 
 ifeq ($(SANITIZE),1)
 BUILD     := build/san
-ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+              -DTN_POISON_ARENA
 LDLIBS    += -fsanitize=address,undefined
 else
 BUILD     := build

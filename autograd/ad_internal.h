@@ -46,8 +46,8 @@ struct ad_var {
 };
 
 /* An op: its shape rule sets v->val.ndim/shape from v->in and v->attr and
- * returns NULL or why the shapes do not fit; forward fills v->val (its data
- * already allocated); backward adds v->grad's contribution into the inputs'
+ * returns NULL or why the shapes do not fit; forward writes every element of
+ * v->val (allocated, contents undefined); backward adds v->grad's contribution into the inputs'
  * gradients (ad__grad_buf gives them, NULL for inputs that need none). */
 typedef struct {
     const char *name;
@@ -68,7 +68,8 @@ ad_var *ad__record(ad_op_id op, ad_var *a, ad_var *b, ad_var *c,
 /* The gradient buffer of an input, zero-filled on first use; NULL when that
  * input needs no gradient or memory ran out (the tape then has the error). */
 tn_tensor *ad__grad_buf(ad_var *v);
-/* A scratch tensor in the tape's arena, shaped like `like` (NULL: error set). */
+/* A scratch tensor in the tape's arena, shaped like `like`, contents
+ * undefined (NULL: error set). */
 tn_tensor *ad__scratch(ad_tape *t, const tn_tensor *like);
 
 /* Shape rules shared by several ops. */

@@ -5,23 +5,40 @@
 
 #include <tgmath.h>
 
-/* y = max(x,0) - x·t + log(1 + e^-|x|)  (x logits, t targets) */
+/* log(1 + e) for e in [0, 1]: log(u)·e/(u - 1) with u = 1 + e is accurate
+ * to a few ulps (Goldberg, "What every computer scientist should know about
+ * floating-point arithmetic", thm. 4) and cheaper than log1p. */
+static inline tn_real log1p_small(tn_real e)
+{
+    tn_real u = 1 + e;
+    return u == 1 ? e : log(u) * e / (u - 1);
+}
+
+/* y = max(x,0) - x·t + log(1 + e^-|x|)  (x logits, t targets);
+ * e^-|x| is kept for backward */
 static void bce_forward(ad_var *v)
 {
+    v->saved = ad__scratch(v->tape, &v->val);
+    if (!v->saved)
+        return;
     const tn_real *x = v->in[0]->val.data, *t = v->in[1]->val.data;
-    tn_real *y = v->val.data;
-    for (size_t i = 0; i < v->val.size; i++)
-        y[i] = (x[i] > 0 ? x[i] : 0) - x[i] * t[i] + log1p(exp(-fabs(x[i])));
+    tn_real *restrict y = v->val.data, *restrict e = v->saved->data;
+    for (size_t i = 0; i < v->val.size; i++) {
+        e[i] = exp(-fabs(x[i]));
+        y[i] = (x[i] > 0 ? x[i] : 0) - x[i] * t[i] + log1p_small(e[i]);
+    }
 }
-/* dx = g·(σ(x) - t), dt = -g·x */
+/* dx = g·(σ(x) - t), dt = -g·x;  σ(x) = 1/(1+e) for x >= 0, e/(1+e) else */
 static void bce_backward(ad_var *v)
 {
     const tn_real *x = v->in[0]->val.data, *t = v->in[1]->val.data;
-    const tn_real *g = v->grad->data;
+    const tn_real *g = v->grad->data, *e = v->saved->data;
     tn_tensor *dx = ad__grad_buf(v->in[0]);
     tn_tensor *dt = ad__grad_buf(v->in[1]);
-    for (size_t i = 0; dx && i < dx->size; i++)
-        dx->data[i] += g[i] * (tn_sigmoid1(x[i]) - t[i]);
+    for (size_t i = 0; dx && i < dx->size; i++) {
+        tn_real s = (x[i] >= 0 ? 1 : e[i]) / (1 + e[i]);
+        dx->data[i] += g[i] * (s - t[i]);
+    }
     for (size_t i = 0; dt && i < dt->size; i++)
         dt->data[i] -= g[i] * x[i];
 }

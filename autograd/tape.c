@@ -154,7 +154,7 @@ ad_tape *ad_tape_of(const ad_var *v) { return v ? v->tape : NULL; }
 
 tn_tensor *ad__scratch(ad_tape *t, const tn_tensor *like)
 {
-    tn_tensor *s = tn_arena_tensor(t->arena, like->ndim, like->shape);
+    tn_tensor *s = tn_arena_tensor_raw(t->arena, like->ndim, like->shape);
     if (!s)
         ad_tape_fail(t, "tape: out of memory for a scratch tensor");
     return s;
@@ -224,7 +224,7 @@ ad_var *ad__record(ad_op_id op, ad_var *a, ad_var *b, ad_var *c,
         ad_tape_fail(t, "%s: %s: %s", def->name, msg, why);
         return NULL;
     }
-    tn_tensor *val = tn_arena_tensor(t->arena, v->val.ndim, v->val.shape);
+    tn_tensor *val = tn_arena_tensor_raw(t->arena, v->val.ndim, v->val.shape);
     if (!val) {
         ad_tape_fail(t, "%s: out of memory for the result", def->name);
         return NULL;

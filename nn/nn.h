@@ -164,7 +164,7 @@ nn_optim *nn_optim_new(const nn_optim_config *c, const nn_params *p,
 void nn_optim_free(nn_optim *o);
 /* One update from the gradients in p (clipped first if configured); the
  * gradients are left as they are. Returns the gradient norm before
- * clipping. */
+ * clipping when clipping is on, 0 otherwise (it costs a pass). */
 double nn_optim_step(nn_optim *o, nn_params *p);
 double nn_optim_lr(const nn_optim *o);   /* the schedule's rate for the next step */
 long nn_optim_steps(const nn_optim *o);  /* updates so far */

@@ -3,7 +3,7 @@
  * that runs compare side by side; they are written out in docs/nn.md. */
 #include "nn_internal.h"
 
-#include <math.h>
+#include <tgmath.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,32 +131,34 @@ double nn_clip_grad_norm(nn_params *p, double max_norm)
 double nn_optim_step(nn_optim *o, nn_params *p)
 {
     const nn_optim_config *c = &o->c;
-    double norm = nn_clip_grad_norm(p, c->clip_norm);
-    tn_real *w = nn_params_values(p), *g = nn_params_grads(p);
-    double lr = nn_optim_lr(o), wd = c->weight_decay;
+    double norm = c->clip_norm > 0 ? nn_clip_grad_norm(p, c->clip_norm) : 0;
+    tn_real *restrict w = nn_params_values(p);
+    const tn_real *restrict g = nn_params_grads(p);
+    double lr = nn_optim_lr(o);
+    tn_real wd = (tn_real)c->weight_decay;
     size_t n = o->size;
     o->steps++;
     switch (c->kind) {
     case NN_SGD: {
         /* d = g + wd·w; v = μv + d; w -= lr·(d + μv) (Nesterov) or lr·v */
-        tn_real *v = o->slot[0];
+        tn_real *restrict v = o->slot[0], mu = (tn_real)c->momentum, a = (tn_real)lr;
         for (size_t i = 0; i < n; i++) {
-            double d = g[i] + wd * w[i];
+            tn_real d = g[i] + wd * w[i];
             if (v) {
-                v[i] = (tn_real)(c->momentum * v[i] + d);
-                d = c->nesterov ? d + c->momentum * v[i] : v[i];
+                v[i] = mu * v[i] + d;
+                d = c->nesterov ? d + mu * v[i] : v[i];
             }
-            w[i] -= (tn_real)(lr * d);
+            w[i] -= a * d;
         }
         break;
     }
     case NN_ADAGRAD: {
         /* d = g + wd·w; G += d²; w -= lr·d / (√G + eps) */
-        tn_real *G = o->slot[0];
+        tn_real *restrict G = o->slot[0], a = (tn_real)lr, eps = (tn_real)c->eps;
         for (size_t i = 0; i < n; i++) {
-            double d = g[i] + wd * w[i];
-            G[i] += (tn_real)(d * d);
-            w[i] -= (tn_real)(lr * d / (sqrt((double)G[i]) + c->eps));
+            tn_real d = g[i] + wd * w[i];
+            G[i] += d * d;
+            w[i] -= a * d / (sqrt(G[i]) + eps);
         }
         break;
     }
@@ -164,20 +166,22 @@ double nn_optim_step(nn_optim *o, nn_params *p)
     case NN_ADAMW: {
         /* AdamW: w -= lr·wd·w first; Adam: d = g + wd·w.
          * m = β1 m + (1-β1) d; v = β2 v + (1-β2) d²;
-         * w -= lr · (m / (1-β1^t)) / (√(v / (1-β2^t)) + eps) */
-        tn_real *m = o->slot[0], *v = o->slot[1];
-        double b1 = c->beta1, b2 = c->beta2;
-        double bc1 = 1 - pow(b1, (double)o->steps), bc2 = 1 - pow(b2, (double)o->steps);
-        int decoupled = c->kind == NN_ADAMW;
+         * w -= lr · (m / (1-β1^t)) / (√(v / (1-β2^t)) + eps), computed as
+         * PyTorch does: step = lr/(1-β1^t), denom = √v/√(1-β2^t) + eps */
+        tn_real *restrict m = o->slot[0], *restrict v = o->slot[1];
+        double bc1 = 1 - pow(c->beta1, (double)o->steps), bc2 = 1 - pow(c->beta2, (double)o->steps);
+        tn_real b1 = (tn_real)c->beta1, b2 = (tn_real)c->beta2;
+        tn_real step = (tn_real)(lr / bc1), inv_sqrt_bc2 = (tn_real)(1 / sqrt(bc2));
+        tn_real eps = (tn_real)c->eps, decay = (tn_real)(1 - lr * c->weight_decay);
+        tn_real l2 = c->kind == NN_ADAM ? wd : 0;
+        if (c->kind == NN_ADAMW)
+            for (size_t i = 0; i < n; i++)
+                w[i] *= decay;
         for (size_t i = 0; i < n; i++) {
-            double d = g[i];
-            if (decoupled)
-                w[i] -= (tn_real)(lr * wd * w[i]);
-            else
-                d += wd * w[i];
-            m[i] = (tn_real)(b1 * m[i] + (1 - b1) * d);
-            v[i] = (tn_real)(b2 * v[i] + (1 - b2) * d * d);
-            w[i] -= (tn_real)(lr * (m[i] / bc1) / (sqrt(v[i] / bc2) + c->eps));
+            tn_real d = g[i] + l2 * w[i];
+            m[i] = b1 * m[i] + (1 - b1) * d;
+            v[i] = b2 * v[i] + (1 - b2) * d * d;
+            w[i] -= step * m[i] / (sqrt(v[i]) * inv_sqrt_bc2 + eps);
         }
         break;
     }

@@ -2,6 +2,7 @@
  * copies and shape changes (fill, copy, reshape, transpose, slice, concat). */
 #include "tn.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,7 +211,7 @@ size_t tn_arena_capacity(const tn_arena *a)
 
 size_t tn_arena_block_allocs(const tn_arena *a) { return a->block_allocs; }
 
-tn_tensor *tn_arena_tensor(tn_arena *a, int ndim, const size_t *shape)
+tn_tensor *tn_arena_tensor_raw(tn_arena *a, int ndim, const size_t *shape)
 {
     int ok;
     size_t n = shape_size(ndim, shape, &ok);
@@ -221,7 +222,19 @@ tn_tensor *tn_arena_tensor(tn_arena *a, int ndim, const size_t *shape)
         return NULL;
     tn_tensor *t = (tn_tensor *)mem;
     *t = tn_wrap((tn_real *)(mem + HEADER_BYTES), ndim, shape);
-    memset(t->data, 0, n * sizeof(tn_real));
+#ifdef TN_POISON_ARENA /* the sanitizer build: an op that leaves an element
+                        * unwritten turns its result into NaN */
+    for (size_t i = 0; i < n; i++)
+        t->data[i] = NAN;
+#endif
+    return t;
+}
+
+tn_tensor *tn_arena_tensor(tn_arena *a, int ndim, const size_t *shape)
+{
+    tn_tensor *t = tn_arena_tensor_raw(a, ndim, shape);
+    if (t)
+        memset(t->data, 0, t->size * sizeof(tn_real));
     return t;
 }
 

@@ -79,6 +79,9 @@ size_t tn_arena_block_allocs(const tn_arena *a);  /* heap allocs so far */
 
 /* Tensor in the arena, zero-filled; gone at reset. NULL on failure. */
 tn_tensor *tn_arena_tensor(tn_arena *a, int ndim, const size_t *shape);
+/* The same with its contents left undefined, for a result about to be
+ * written whole. */
+tn_tensor *tn_arena_tensor_raw(tn_arena *a, int ndim, const size_t *shape);
 
 /* ---- matmul -------------------------------------------------------------- */
 
