@@ -76,6 +76,22 @@ examples: $(BUILD)/vae
 $(BUILD)/vae: $(EX_OBJ) $(BUILD)/lib$(NAME).a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lpng
 
+# ---- the main job on real data -------------------------------------------
+# `make demo`: get MNIST (or Fashion-MNIST) with checksums checked, train the
+# reference VAE, write pictures to out/demo and print the test ELBO; then a
+# 2-D latent VAE for the manifold and the scatter of codes.
+DEMO_EPOCHS ?= 10
+data:
+	@sh examples/get_data.sh >/dev/null
+demo: deps examples
+	@dir=$$(sh examples/get_data.sh) || exit 1; \
+	echo "== VAE 784-400-20 on $$dir, $(DEMO_EPOCHS) epochs (PyTorch's reference configuration)"; \
+	$(BUILD)/vae --data "$$dir" --epochs $(DEMO_EPOCHS) --seed 1 --out out/demo \
+	    --metrics out/demo/metrics.jsonl --iw-samples 50 || exit 1; \
+	echo "== VAE 784-400-2 for the learned manifold, 5 epochs"; \
+	$(BUILD)/vae --data "$$dir" --epochs 5 --latent 2 --seed 1 --out out/demo-2d --iw-samples 0 || exit 1; \
+	echo "pictures in out/demo and out/demo-2d"
+
 # ---- tests ---------------------------------------------------------------
 T_F_OBJ := $(TEST_SRC:%.c=$(BUILD)/float/%.o)
 T_D_OBJ := $(TEST_SRC:%.c=$(BUILD)/double/%.o)

@@ -88,6 +88,21 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 /* ---- options ---------------------------------------------------------------- */
 
 static long parse_long(const char *opt, const char *v, long lo)
@@ -459,6 +474,7 @@ static void progress(int epoch, int epochs, size_t batch, size_t batches, double
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* lines in order with stderr's */
     options o = parse(argc, argv);
     tn_set_threads(o.threads);
     if (o.eval)
@@ -532,7 +548,7 @@ int main(int argc, char **argv)
                                   : (m->c.recon == RECON_BCE ? "BCE" : "MSE"),
            nn_params_size(m->params), nn_optim_name(o.optim), o.lr, o.batch, o.seed, o.threads,
            o.threads > 1 ? "s" : "");
-    if (o.out && mkdir(o.out, 0777) != 0 && errno != EEXIST)
+    if (o.out && make_dirs(o.out) != 0)
         die("%s: cannot create: %s", o.out, strerror(errno));
 
     nn_batches *batches = nn_batches_new(train, o.batch, &data_rng, o.binarize == 2, &err);
