@@ -102,7 +102,7 @@ $(BUILD)/test_float: $(T_F_OBJ) $(BUILD)/lib$(NAME).a
 $(BUILD)/test_double: $(T_D_OBJ) $(BUILD)/libd$(NAME).a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-test: deps $(BUILD)/test_float $(BUILD)/test_double lib
+test: deps $(BUILD)/test_float $(BUILD)/test_double lib $(BUILD)/vae
 	@sh tests/run.sh $(BUILD) "$(CC)"
 
 # ---- benchmark -----------------------------------------------------------

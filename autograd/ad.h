@@ -142,5 +142,12 @@ typedef struct {
  * The inputs are perturbed in place and restored. report may be NULL. */
 double ad_gradcheck(ad_fn f, void *ctx, tn_tensor *const *inputs, int n,
                     double eps, ad_gradcheck_report *report);
+/* The same for a whole model whose function makes its own parameter leaves
+ * (ad_param over values[i] and grads[i], e.g. from an nn_params store): f
+ * ignores its `inputs` argument; backward's result is read from grads[i]
+ * (zeroed first). Any number of tensors. */
+double ad_gradcheck_model(ad_fn f, void *ctx, tn_tensor *const *values,
+                          tn_tensor *const *grads, int n, double eps,
+                          ad_gradcheck_report *report);
 
 #endif

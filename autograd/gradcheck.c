@@ -11,18 +11,20 @@ typedef struct {
     ad_fn f;
     void *ctx;
     tn_tensor *const *inputs;
-    tn_tensor **grads;
+    tn_tensor *const *grads;
     int n;
+    int leaves;         /* make the inputs' leaves here (else f does) */
     tn_tensor *weights; /* Σ w·f for outputs of more than one element */
     ad_tape *tape;
+    double eps;
 } check;
 
 /* One evaluation on a fresh step; NULL with the tape's error on failure. */
 static ad_var *evaluate(check *c)
 {
-    ad_var *vars[16];
+    ad_var *vars[16] = {0};
     ad_tape_reset(c->tape);
-    for (int i = 0; i < c->n; i++)
+    for (int i = 0; c->leaves && i < c->n; i++)
         vars[i] = ad_param(c->tape, c->inputs[i], c->grads[i]);
     ad_var *y = c->f(c->tape, vars, c->ctx);
     if (!y)
@@ -49,44 +51,25 @@ static double report_error(ad_gradcheck_report *rep, const char *msg)
     return -1;
 }
 
-double ad_gradcheck(ad_fn f, void *ctx, tn_tensor *const *inputs, int n,
-                    double eps, ad_gradcheck_report *rep)
+/* Backward's gradients (already in c->grads) against central differences. */
+static double compare(check *c, ad_gradcheck_report *rep)
 {
-    if (rep)
-        memset(rep, 0, sizeof *rep);
-    if (n < 1 || n > 16)
-        return report_error(rep, "gradcheck: takes 1 to 16 inputs");
-    tn_tensor *grads[16] = {0};
-    check c = {f, ctx, inputs, grads, n, NULL, ad_tape_new(0)};
-    double worst = -1;
-    if (!c.tape)
-        return report_error(rep, "gradcheck: out of memory");
-    for (int i = 0; i < n; i++)
-        if (!(grads[i] = tn_new(inputs[i]->ndim, inputs[i]->shape)))
-            goto out;
-    ad_var *loss = evaluate(&c);
-    if (!loss || ad_backward(c.tape, loss) != 0) {
-        report_error(rep, ad_tape_error(c.tape));
-        goto out;
-    }
-    ad_set_grad_enabled(c.tape, 0);
-    worst = 0;
-    for (int i = 0; i < n; i++) {
-        tn_real *x = inputs[i]->data;
-        for (size_t j = 0; j < inputs[i]->size; j++) {
+    double worst = 0;
+    ad_set_grad_enabled(c->tape, 0);
+    for (int i = 0; i < c->n; i++) {
+        tn_real *x = c->inputs[i]->data;
+        for (size_t j = 0; j < c->inputs[i]->size; j++) {
             tn_real keep = x[j];
-            x[j] = (tn_real)(keep + eps);
-            double up = ad_item(evaluate(&c));
-            x[j] = (tn_real)(keep - eps);
-            double down = ad_item(evaluate(&c));
+            x[j] = (tn_real)(keep + c->eps);
+            double up = ad_item(evaluate(c));
+            x[j] = (tn_real)(keep - c->eps);
+            double down = ad_item(evaluate(c));
             x[j] = keep;
-            if (!ad_tape_ok(c.tape)) {
-                worst = report_error(rep, ad_tape_error(c.tape));
-                goto out;
-            }
+            if (!ad_tape_ok(c->tape))
+                return report_error(rep, ad_tape_error(c->tape));
             /* the step actually taken, after rounding to tn_real */
-            double h = (double)(tn_real)(keep + eps) - (double)(tn_real)(keep - eps);
-            double num = (up - down) / h, ana = grads[i]->data[j];
+            double h = (double)(tn_real)(keep + c->eps) - (double)(tn_real)(keep - c->eps);
+            double num = (up - down) / h, ana = c->grads[i]->data[j];
             double den = fmax(1.0, fmax(fabs(ana), fabs(num)));
             double err = fabs(ana - num) / den;
             if (!(err <= worst)) { /* also catches NaN */
@@ -100,12 +83,54 @@ double ad_gradcheck(ad_fn f, void *ctx, tn_tensor *const *inputs, int n,
             }
         }
     }
+    return worst;
+}
+
+static double run(check *c, ad_gradcheck_report *rep)
+{
+    if (rep)
+        memset(rep, 0, sizeof *rep);
+    if (!(c->tape = ad_tape_new(0)))
+        return report_error(rep, "gradcheck: out of memory");
+    for (int i = 0; i < c->n; i++)
+        tn_fill(c->grads[i], 0);
+    double worst;
+    ad_var *loss = evaluate(c);
+    if (!loss || ad_backward(c->tape, loss) != 0)
+        worst = report_error(rep, ad_tape_error(c->tape));
+    else
+        worst = compare(c, rep);
+    tn_free(c->weights);
+    ad_tape_free(c->tape);
+    return worst;
+}
+
+double ad_gradcheck(ad_fn f, void *ctx, tn_tensor *const *inputs, int n,
+                    double eps, ad_gradcheck_report *rep)
+{
+    if (n < 1 || n > 16)
+        return report_error(rep, "gradcheck: takes 1 to 16 inputs");
+    tn_tensor *grads[16] = {0};
+    double worst = -1;
+    for (int i = 0; i < n; i++)
+        if (!(grads[i] = tn_new(inputs[i]->ndim, inputs[i]->shape))) {
+            worst = report_error(rep, "gradcheck: out of memory");
+            goto out;
+        }
+    check c = {f, ctx, inputs, grads, n, 1, NULL, NULL, eps};
+    worst = run(&c, rep);
 out:
     for (int i = 0; i < n; i++)
         tn_free(grads[i]);
-    tn_free(c.weights);
-    ad_tape_free(c.tape);
-    if (worst < 0 && rep && !rep->error[0])
-        snprintf(rep->error, sizeof rep->error, "gradcheck: out of memory");
     return worst;
+}
+
+double ad_gradcheck_model(ad_fn f, void *ctx, tn_tensor *const *values,
+                          tn_tensor *const *grads, int n, double eps,
+                          ad_gradcheck_report *rep)
+{
+    if (n < 1)
+        return report_error(rep, "gradcheck: no tensors to check");
+    check c = {f, ctx, values, grads, n, 0, NULL, NULL, eps};
+    return run(&c, rep);
 }

@@ -168,8 +168,13 @@ int nn_batches_next(nn_batches *b, tn_tensor *x, const int **labels)
         b->pos = 0;
         return 0;
     }
-    if (b->pos == 0 && b->rng)
+    if (b->pos == 0 && b->rng) {
+        /* from the identity, so that an epoch's order depends only on the
+         * generator's state: a run resumed from a checkpoint sees the same */
+        for (size_t i = 0; i < d->n; i++)
+            b->order[i] = i;
         shuffle(b->order, d->n, b->rng);
+    }
     size_t count = d->n - b->pos < b->batch ? d->n - b->pos : b->batch;
     for (size_t i = 0; i < count; i++) {
         size_t k = b->order[b->pos + i];

@@ -249,8 +249,9 @@ int nn_data_split(const nn_dataset *d, size_t n_valid, tn_rng *r,
 /* The first n examples (n clipped to d->n) as a new dataset. */
 nn_dataset *nn_data_head(const nn_dataset *d, size_t n, nn_error *err);
 
-/* Minibatches over a dataset, reshuffled each epoch when rng is given; the
- * last batch of an epoch may be smaller. dynamic: each batch is a fresh
+/* Minibatches over a dataset, reshuffled each epoch when rng is given (an
+ * epoch's order depends only on the generator's state at its start, so a
+ * resumed run repeats it); the last batch of an epoch may be smaller. dynamic: each batch is a fresh
  * Bernoulli sample of x (values in [0,1]). */
 typedef struct nn_batches nn_batches;
 nn_batches *nn_batches_new(const nn_dataset *d, size_t batch, tn_rng *rng,

@@ -1,5 +1,6 @@
 #!/bin/sh
-# run.sh BUILD CC: runs the float and double test programs, then builds a
+# run.sh BUILD CC: runs the float and double test programs and the vae
+# program's end-to-end tests, then builds a
 # program against the *installed* library with pkg-config, as users will;
 # prints one closing line "N passed, N failed" over all of them.
 build=$1
@@ -27,6 +28,12 @@ for prec in float double; do
     cat "$build/test_$prec.log"
     count "$build/test_$prec.log" "$rc"
 done
+
+echo "== the vae program"
+sh tests/test_cli.sh "$build/vae" > "$build/test_cli.log" 2>&1
+rc=$?
+cat "$build/test_cli.log"
+count "$build/test_cli.log" "$rc"
 
 echo "== install and build against it with pkg-config"
 stage=$(mktemp -d)

@@ -355,6 +355,22 @@ void test_minibatches(void)
             CHECK(seen[i] == 1);
     }
     CHECK(memcmp(order[0], order[1], sizeof order[0]) != 0); /* reshuffled */
+    /* a new iterator given the generator's state at an epoch's start
+     * repeats that epoch (what resuming from a checkpoint relies on) */
+    tn_rng at_epoch3 = r1;
+    int third[10];
+    k = 0;
+    for (tn_tensor bx; nn_batches_next(b, &bx, NULL);)
+        for (size_t i = 0; i < bx.shape[0]; i++)
+            third[k++] = (int)bx.data[2 * i];
+    nn_batches *fresh = nn_batches_new(&d, 4, &at_epoch3, 0, &err);
+    k = 0;
+    int same = 1;
+    for (tn_tensor bx; nn_batches_next(fresh, &bx, NULL);)
+        for (size_t i = 0; i < bx.shape[0]; i++)
+            same &= third[k++] == (int)bx.data[2 * i];
+    CHECK(same && k == 10);
+    nn_batches_free(fresh);
     tn_tensor cx;
     const int *cl;
     nn_batches_next(c, &cx, &cl); /* the same seed gives the same order */
