@@ -5,6 +5,8 @@
 
 #include <tgmath.h>
 
+#include "tn_parallel.h"
+
 static const char *broadcast_shape(ad_var *v)
 {
     if (tn_broadcast_shape(&v->in[0]->val, &v->in[1]->val, &v->val.ndim,
@@ -107,12 +109,9 @@ const ad_op_def ad__op_div = {"div", 2, broadcast_shape, div_forward, div_backwa
             return;                                                         \
         const tn_real *X = v->in[0]->val.data, *Y = v->val.data;            \
         const tn_real *G = v->grad->data;                                   \
-        for (size_t i = 0; i < dx->size; i++) {                             \
-            tn_real x = X[i], y = Y[i];                                     \
-            (void)x;                                                        \
-            (void)y;                                                        \
-            dx->data[i] += G[i] * (dexpr);                                  \
-        }                                                                   \
+        tn_real *restrict D = dx->data;                                     \
+        TN_FOR(i, dx->size, tn_real x = X[i], y = Y[i]; (void)x; (void)y;   \
+               D[i] += G[i] * (dexpr););                                    \
     }                                                                       \
     const ad_op_def ad__op_##name = {#name, 1, ad__shape_same,              \
                                      name##_forward, name##_backward};

@@ -5,6 +5,8 @@
 
 #include <tgmath.h>
 
+#include "tn_parallel.h"
+
 /* log(1 + e) for e in [0, 1]: log(u)·e/(u - 1) with u = 1 + e is accurate
  * to a few ulps (Goldberg, "What every computer scientist should know about
  * floating-point arithmetic", thm. 4) and cheaper than log1p. */
@@ -23,10 +25,8 @@ static void bce_forward(ad_var *v)
         return;
     const tn_real *x = v->in[0]->val.data, *t = v->in[1]->val.data;
     tn_real *restrict y = v->val.data, *restrict e = v->saved->data;
-    for (size_t i = 0; i < v->val.size; i++) {
-        e[i] = exp(-fabs(x[i]));
-        y[i] = (x[i] > 0 ? x[i] : 0) - x[i] * t[i] + log1p_small(e[i]);
-    }
+    TN_FOR(i, v->val.size, e[i] = exp(-fabs(x[i]));
+           y[i] = (x[i] > 0 ? x[i] : 0) - x[i] * t[i] + log1p_small(e[i]););
 }
 /* dx = g·(σ(x) - t), dt = -g·x;  σ(x) = 1/(1+e) for x >= 0, e/(1+e) else */
 static void bce_backward(ad_var *v)
@@ -35,12 +35,15 @@ static void bce_backward(ad_var *v)
     const tn_real *g = v->grad->data, *e = v->saved->data;
     tn_tensor *dx = ad__grad_buf(v->in[0]);
     tn_tensor *dt = ad__grad_buf(v->in[1]);
-    for (size_t i = 0; dx && i < dx->size; i++) {
-        tn_real s = (x[i] >= 0 ? 1 : e[i]) / (1 + e[i]);
-        dx->data[i] += g[i] * (s - t[i]);
+    if (dx) {
+        tn_real *restrict d = dx->data;
+        TN_FOR(i, dx->size, tn_real s = (x[i] >= 0 ? 1 : e[i]) / (1 + e[i]);
+               d[i] += g[i] * (s - t[i]););
     }
-    for (size_t i = 0; dt && i < dt->size; i++)
-        dt->data[i] -= g[i] * x[i];
+    if (dt) {
+        tn_real *restrict d = dt->data;
+        TN_FOR(i, dt->size, d[i] -= g[i] * x[i];);
+    }
 }
 const ad_op_def ad__op_bce_logits = {"bce_logits", 2, ad__shape_same2, bce_forward, bce_backward};
 

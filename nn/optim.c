@@ -4,6 +4,8 @@
 #include "nn_internal.h"
 
 #include <tgmath.h>
+
+#include "tn_parallel.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,14 +177,11 @@ double nn_optim_step(nn_optim *o, nn_params *p)
         tn_real eps = (tn_real)c->eps, decay = (tn_real)(1 - lr * c->weight_decay);
         tn_real l2 = c->kind == NN_ADAM ? wd : 0;
         if (c->kind == NN_ADAMW)
-            for (size_t i = 0; i < n; i++)
-                w[i] *= decay;
-        for (size_t i = 0; i < n; i++) {
-            tn_real d = g[i] + l2 * w[i];
-            m[i] = b1 * m[i] + (1 - b1) * d;
-            v[i] = b2 * v[i] + (1 - b2) * d * d;
-            w[i] -= step * m[i] / (sqrt(v[i]) * inv_sqrt_bc2 + eps);
-        }
+            TN_FOR(i, n, w[i] *= decay;);
+        TN_FOR(i, n, tn_real d = g[i] + l2 * w[i];
+               m[i] = b1 * m[i] + (1 - b1) * d;
+               v[i] = b2 * v[i] + (1 - b2) * d * d;
+               w[i] -= step * m[i] / (sqrt(v[i]) * inv_sqrt_bc2 + eps););
         break;
     }
     }

@@ -5,9 +5,7 @@
 
 #include <tgmath.h>
 
-/* Loops this long are split over OpenMP threads; shorter ones are not worth
- * waking them for. Element-wise results do not depend on the thread count. */
-#define PAR_MIN 32768
+#include "tn_parallel.h"
 
 tn_status tn_broadcast_shape(const tn_tensor *a, const tn_tensor *b,
                              int *ndim, size_t *shape)
@@ -71,19 +69,8 @@ static int out_is_broadcast(const tn_tensor *out, const tn_tensor *a,
         tn_real *o = out->data;                                               \
         const tn_real *pa = a->data, *pb = b->data;                           \
         if (a->size == out->size && b->size == out->size) {                   \
-            size_t n = out->size;                                             \
-            if (n >= PAR_MIN) {                                               \
-                _Pragma("omp parallel for")                                   \
-                for (size_t i = 0; i < n; i++) {                              \
-                    tn_real x = pa[i], y = pb[i];                             \
-                    o[i] = (expr);                                            \
-                }                                                             \
-            } else {                                                          \
-                for (size_t i = 0; i < n; i++) {                              \
-                    tn_real x = pa[i], y = pb[i];                             \
-                    o[i] = (expr);                                            \
-                }                                                             \
-            }                                                                 \
+            TN_FOR(i, out->size, tn_real x = pa[i], y = pb[i];                \
+                   o[i] = (expr););                                           \
             return TN_OK;                                                     \
         }                                                                     \
         size_t sa[TN_MAX_DIMS], sb[TN_MAX_DIMS], sh[TN_MAX_DIMS];             \
@@ -148,23 +135,7 @@ tn_real tn_softplus1(tn_real x)
     return (x > 0 ? x : 0) + log1p(exp(-fabs(x)));
 }
 
-/* A branch rather than an OpenMP if() clause: with if(false) the runtime is
- * still entered, which costs more than a small loop. */
-#define UNARY_LOOP(expr)                                                      \
-    do {                                                                      \
-        if (n >= PAR_MIN) {                                                   \
-            _Pragma("omp parallel for")                                       \
-            for (size_t i = 0; i < n; i++) {                                  \
-                tn_real v = in[i];                                            \
-                o[i] = (expr);                                                \
-            }                                                                 \
-        } else {                                                              \
-            for (size_t i = 0; i < n; i++) {                                  \
-                tn_real v = in[i];                                            \
-                o[i] = (expr);                                                \
-            }                                                                 \
-        }                                                                     \
-    } while (0)
+#define UNARY_LOOP(expr) TN_FOR(i, n, tn_real v = in[i]; o[i] = (expr);)
 
 tn_status tn_unary(tn_tensor *out, const tn_tensor *x, tn_unary_op op)
 {

@@ -1,0 +1,22 @@
+/* tn_parallel.h: one element-wise loop, split over OpenMP threads when it is
+ * long enough to pay for waking them (internal; not installed). A branch, not
+ * an if() clause: with if(false) the OpenMP runtime is still entered, which
+ * costs more than a short loop. Only for loops whose iterations are
+ * independent, so that results do not depend on the thread count. */
+#ifndef TN_PARALLEL_H
+#define TN_PARALLEL_H
+
+#define TN_PAR_MIN 32768
+
+#define TN_FOR(i, n, ...)                                                   \
+    do {                                                                    \
+        size_t n_ = (n);                                                    \
+        if (n_ >= TN_PAR_MIN) {                                             \
+            _Pragma("omp parallel for")                                     \
+            for (size_t i = 0; i < n_; i++) { __VA_ARGS__ }                 \
+        } else {                                                            \
+            for (size_t i = 0; i < n_; i++) { __VA_ARGS__ }                 \
+        }                                                                   \
+    } while (0)
+
+#endif
