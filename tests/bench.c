@@ -1,15 +1,19 @@
 /* bench.c: `make bench`. (1) The tape's overhead per recorded op on tiny
  * tensors, against the bare kernel; (2) tn_matmul against a direct BLIS call
- * at 128x784x400, interleaved so that both see the same machine state.
+ * at 128x784x400, interleaved so that both see the same machine state;
+ * (3) loading MNIST and saving / loading a checkpoint.
  * Prints medians of repeated runs; no assertion, machines here are noisy. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <blis.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ad.h"
+#include "model.h"
 #include "tn.h"
 
 static double now(void)
@@ -116,6 +120,50 @@ static void bench_matmul(int threads)
     tn_free(X), tn_free(W), tn_free(C);
 }
 
+/* Loading MNIST's training set (gzipped IDX) and saving / loading the
+ * reference VAE's checkpoint with Adam's state. */
+static void bench_io(void)
+{
+    const char *img = "../shared/data/mnist/train-images-idx3-ubyte.gz";
+    const char *lab = "../shared/data/mnist/train-labels-idx1-ubyte.gz";
+    nn_error err;
+    double t0 = now();
+    nn_dataset *d = nn_load_idx(img, lab, &err);
+    double t1 = now();
+    if (d)
+        printf("load MNIST train (60000 images, gzipped IDX): %.0f ms\n", (t1 - t0) * 1e3);
+    else
+        printf("load MNIST train: skipped (%s)\n", err.msg);
+    nn_dataset_free(d);
+    tn_rng r;
+    tn_rng_seed(&r, 1, 1);
+    model_config c = model_defaults(MODEL_VAE);
+    model *m = model_new(&c, &r, &err);
+    nn_optim_config oc = nn_optim_defaults(NN_ADAM, 1e-3);
+    nn_optim *o = nn_optim_new(&oc, m->params, &err);
+    char path[] = "/tmp/tape-bench-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd >= 0)
+        close(fd);
+    double save[REPS], load[REPS];
+    for (int i = 0; i < REPS; i++) {
+        double a = now();
+        model_save(m, path, o, NULL, &err);
+        double b = now();
+        nn_load(path, m->params, o, NULL, &err);
+        double e = now();
+        save[i] = (b - a) * 1e3, load[i] = (e - b) * 1e3;
+    }
+    struct stat st;
+    stat(path, &st);
+    printf("checkpoint of the 784-400-20 VAE with Adam's state (%.1f MB): save %.1f ms "
+           "(fsync included), load %.1f ms (validated), medians of %d\n",
+           (double)st.st_size / 1e6, median(save, REPS), median(load, REPS), REPS);
+    unlink(path);
+    nn_optim_free(o);
+    model_free(m);
+}
+
 int main(void)
 {
 #ifdef TN_REAL_DOUBLE
@@ -125,5 +173,6 @@ int main(void)
     bench_tape();
     bench_matmul(1);
     bench_matmul(2);
+    bench_io();
     return 0;
 }
