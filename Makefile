@@ -28,7 +28,9 @@ endif
 
 LIB_SRC   := $(wildcard tensor/*.c) $(wildcard autograd/*.c) $(wildcard nn/*.c) $(wildcard models/*.c)
 HEADERS   := tensor/tn.h autograd/ad.h nn/nn.h models/model.h
-TEST_SRC  := $(wildcard tests/test_*.c) tests/main.c
+TEST_SRC  := $(wildcard tests/test_*.c) tests/main.c tests/alloc_count.c
+# every allocation of the tests and the library's code is counted
+WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
 # The library and tests are built twice: float (what users get) and double
 # (for gradient checks at 1e-6).
 F_OBJ     := $(LIB_SRC:%.c=$(BUILD)/float/%.o)
@@ -98,9 +100,9 @@ T_D_OBJ := $(TEST_SRC:%.c=$(BUILD)/double/%.o)
 $(BUILD)/float/tests/%.o: tests/test.h
 
 $(BUILD)/test_float: $(T_F_OBJ) $(BUILD)/lib$(NAME).a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(WRAP_ALLOC)
 $(BUILD)/test_double: $(T_D_OBJ) $(BUILD)/libd$(NAME).a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(WRAP_ALLOC)
 
 test: deps $(BUILD)/test_float $(BUILD)/test_double lib $(BUILD)/vae
 	@sh tests/run.sh $(BUILD) "$(CC)"

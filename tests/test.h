@@ -17,6 +17,7 @@
 #include "tn.h"
 
 extern int test_failures; /* failures in the running test */
+extern long test_allocs;  /* heap allocations so far (tests/alloc_count.c) */
 extern int test_skipped;  /* set by SKIP: counted apart, never as passed */
 
 #define SKIP(why)                                                          \

@@ -159,6 +159,46 @@ void test_models_loss_falls_on_mnist(void)
     nn_dataset_free(d);
 }
 
+/* A whole training step of the VAE (batch, loss, backward, Adam) makes no
+ * heap allocation once the first step has sized the arena. */
+void test_model_step_makes_no_allocation(void)
+{
+    nn_error err;
+    tn_rng r;
+    tn_rng_seed(&r, 2, 2);
+    model_config c = model_defaults(MODEL_VAE);
+    c.input_dim = 50, c.hidden[0] = 40, c.latent = 5, c.samples = 2;
+    model *m = model_new(&c, &r, &err);
+    tn_tensor *x = test_random(2, SHAPE(64, 50), 0, 1, 3);
+    nn_dataset d = {.n = 64, .dim = 50, .x = x->data};
+    nn_batches *b = nn_batches_new(&d, 16, &r, 1, &err);
+    nn_optim_config oc = nn_optim_defaults(NN_ADAM, 1e-3);
+    oc.clip_norm = 5;
+    nn_optim *o = nn_optim_new(&oc, m->params, &err);
+    ad_tape *t = ad_tape_new(1024);
+    long before = 0;
+    for (int step = 0; step < 12; step++) {
+        if (step == 1)
+            before = test_allocs;
+        tn_tensor bx;
+        if (!nn_batches_next(b, &bx, NULL))
+            nn_batches_next(b, &bx, NULL);
+        model_loss l;
+        ad_tape_reset(t);
+        nn_params_zero_grad(m->params);
+        CHECK(model_batch_loss(m, t, &bx, &r, step, 1, &l) == 0 && ad_backward(t, l.loss) == 0);
+        nn_optim_step(o, m->params);
+    }
+    CHECK(test_allocs == before);
+    if (test_allocs != before)
+        printf("    %ld allocations in 11 steps\n", test_allocs - before);
+    ad_tape_free(t);
+    nn_optim_free(o);
+    nn_batches_free(b);
+    model_free(m);
+    tn_free(x);
+}
+
 void test_models_evaluation(void)
 {
     char b[512];

@@ -220,8 +220,10 @@ void test_tape_steady_state_no_alloc(void)
     size_t cap = tn_arena_capacity(ad_tape_arena(t));
     size_t len = ad_tape_len(t);
     CHECK(blocks > 1);
+    long allocs = test_allocs;
     for (int step = 0; step < 5; step++)
         CHECK(isfinite(vae_step(t, p, g, x, &r)));
+    CHECK(test_allocs == allocs); /* not one malloc in five steps */
     CHECK(tn_arena_block_allocs(ad_tape_arena(t)) == blocks);
     CHECK(tn_arena_capacity(ad_tape_arena(t)) == cap);
     CHECK(ad_tape_len(t) == len);

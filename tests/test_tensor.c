@@ -10,7 +10,9 @@
 
 void test_tensor_new_and_wrap(void)
 {
+    long allocs = test_allocs;
     tn_tensor *t = tn_new(3, SHAPE(2, 3, 4));
+    CHECK(test_allocs == allocs + 1); /* the counter sees the library's allocations */
     CHECK(t && t->size == 24 && t->ndim == 3);
     CHECK(((uintptr_t)t->data & 63) == 0);
     for (size_t i = 0; t && i < t->size; i++)
