@@ -1,6 +1,8 @@
 /* consumer.c: a user's program, compiled against the installed headers and
- * library through pkg-config: fits y = 3x by gradient descent. */
+ * library through pkg-config: fits y = 3x by gradient descent, then builds
+ * a VAE through the installed model.h. */
 #include <ad.h>
+#include <model.h>
 #include <stdio.h>
 #include <tn.h>
 
@@ -26,5 +28,16 @@ int main(void)
     printf("w = %g (expected 3)\n", (double)w->data[0]);
     ad_tape_free(t);
     tn_free(w), tn_free(g), tn_free(x), tn_free(y);
+    nn_error err;
+    tn_rng rng;
+    tn_rng_seed(&rng, 1, 1);
+    model_config c = model_defaults(MODEL_VAE);
+    model *m = model_new(&c, &rng, &err);
+    if (!m || nn_params_size(m->params) != 652824) {
+        fprintf(stderr, "consumer: %s\n", m ? "wrong parameter count" : err.msg);
+        return 1;
+    }
+    printf("VAE 784-400-20: %zu parameters\n", nn_params_size(m->params));
+    model_free(m);
     return ok ? 0 : 1;
 }

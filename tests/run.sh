@@ -3,6 +3,10 @@
 # program's end-to-end tests, then builds a
 # program against the *installed* library with pkg-config, as users will;
 # prints one closing line "N passed, N failed" over all of them.
+if [ -z "${1:-}" ] || [ ! -d "$1" ]; then
+    echo "usage: tests/run.sh BUILD_DIR [CC] (run it through make test)" >&2
+    exit 2
+fi
 build=$1
 cc=${2:-cc}
 passed=0 failed=0 skipped=0
