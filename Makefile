@@ -54,11 +54,11 @@ deps:
 	  fi; \
 	fi
 
-$(BUILD)/float/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h tensor/tn_parallel.h
+$(BUILD)/float/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h tensor/tn_parallel.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h tensor/tn_parallel.h tests/test.h
+$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h tensor/tn_parallel.h tests/test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DTN_REAL_DOUBLE -c $< -o $@
 

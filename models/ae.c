@@ -3,7 +3,7 @@
  * code and β Σ_j KL(ρ || ρ̂_j) or an L1 penalty on it. Denoising AE
  * (Vincent et al. 2008): the encoder sees a corrupted x̃, the loss compares
  * with the clean x. */
-#include "model.h"
+#include "model_internal.h"
 
 #include <string.h>
 

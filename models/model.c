@@ -1,7 +1,7 @@
 /* model.c: configurations (defaults, names, metadata), building the encoder
  * and decoder MLPs, the shared encode/decode/loss entry points, and saving
  * and loading a model through a safetensors checkpoint. */
-#include "model.h"
+#include "model_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -263,9 +263,6 @@ ad_var *model_decode(model *m, ad_tape *t, ad_var *z)
         return out;
     return ad_sigmoid(out);
 }
-
-int vae__batch_loss(model *m, ad_tape *t, ad_var *x, tn_rng *rng, long step, model_loss *out);
-int ae__batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng, int corrupt, model_loss *out);
 
 int model_batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng,
                      long step, int corrupt, model_loss *out)

@@ -3,7 +3,7 @@
  * Bernoulli (logits) or Gaussian (mean, log-variance); the loss is the
  * negative ELBO -E_q[log p(x|z)] + β·KL(q(z|x) || N(0, I)) with L samples.
  * Also the importance-weighted bound L_k (Burda et al. 2015). */
-#include "model.h"
+#include "model_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,0 +1,14 @@
+/* model_internal.h: what model.c dispatches to in vae.c and ae.c; users
+ * call model_batch_loss instead. */
+#ifndef MODEL_INTERNAL_H
+#define MODEL_INTERNAL_H
+
+#include "model.h"
+
+/* The VAE's negative ELBO (β-weighted, L samples) on the batch x. */
+int vae__batch_loss(model *m, ad_tape *t, ad_var *x, tn_rng *rng, long step, model_loss *out);
+/* An AE's reconstruction (+ sparsity penalty); corrupts first when asked. */
+int ae__batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng, int corrupt,
+                   model_loss *out);
+
+#endif
