@@ -1,15 +1,14 @@
-/* canvas.c: canvases and PNG writing through libpng (see canvas.h). */
-#define _POSIX_C_SOURCE 200809L
-
+/* canvas.c: canvases and PNG writing through libpng into an nn_atomic file
+ * (see canvas.h). */
 #include "canvas.h"
 
-#include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "nn.h"
 
 int canvas_new(canvas *c, size_t w, size_t h, unsigned char gray)
 {
@@ -57,17 +56,15 @@ void canvas_dot(canvas *c, double x, double y, int radius, const unsigned char r
 
 int canvas_save(const canvas *c, const char *path, char *err, size_t len)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(err, len, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+    nn_error e;
+    nn_atomic a;
+    if (nn_atomic_open(&a, path, &e)) {
+        snprintf(err, len, "%s", e.msg);
         return -1;
     }
-    FILE *f = fdopen(fd, "wb");
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!f || !png || !info) {
+    if (!png || !info) {
         snprintf(err, len, "%s: out of memory", path);
         goto fail;
     }
@@ -75,7 +72,7 @@ int canvas_save(const canvas *c, const char *path, char *err, size_t len)
         snprintf(err, len, "%s: libpng could not write the image", path);
         goto fail;
     }
-    png_init_io(png, f);
+    png_init_io(png, a.f);
     png_set_IHDR(png, info, (png_uint_32)c->w, (png_uint_32)c->h, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
@@ -83,27 +80,14 @@ int canvas_save(const canvas *c, const char *path, char *err, size_t len)
         png_write_row(png, c->rgb + y * c->w * 3);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
-    png = NULL;
-    int closed = fclose(f);
-    f = NULL;
-    fd = -1;
-    if (closed != 0) {
-        snprintf(err, len, "%s: writing failed: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        snprintf(err, len, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-        unlink(tmp);
+    if (nn_atomic_commit(&a, 1, &e)) {
+        snprintf(err, len, "%s", e.msg);
         return -1;
     }
     return 0;
 fail:
     if (png)
         png_destroy_write_struct(&png, info ? &info : NULL);
-    if (f)
-        fclose(f);
-    else if (fd >= 0)
-        close(fd);
-    unlink(tmp);
+    nn_atomic_abort(&a);
     return -1;
 }

@@ -322,14 +322,8 @@ static void load_data(const options *o, nn_dataset **train, nn_dataset **test, t
         *test = nn_load_amat(te, &err);
         check(*test, &err);
         /* train + valid, as the literature trains on both */
-        nn_dataset *all = malloc(sizeof *all);
-        tn_real *x = malloc((t1->n + t2->n) * t1->dim * sizeof *x);
-        if (!all || !x)
-            die("out of memory");
-        memcpy(x, t1->x, t1->n * t1->dim * sizeof *x);
-        memcpy(x + t1->n * t1->dim, t2->x, t2->n * t2->dim * sizeof *x);
-        *all = *t1;
-        all->n = t1->n + t2->n, all->x = x, all->labels = NULL;
+        nn_dataset *all = nn_data_concat(t1, t2, &err);
+        check(all, &err);
         nn_dataset_free(t1), nn_dataset_free(t2);
         *train = all;
         printf("data: %s, %zu train / %zu test binarized images\n", o->binarized, (*train)->n, (*test)->n);
@@ -386,18 +380,11 @@ static void metrics_add(jsonl *m, const char *path, cJSON *obj)
     m->len += n;
     m->text[m->len++] = '\n';
     free(line);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f)
-        die("%s: cannot create a temporary file beside it: %s", path, strerror(errno));
-    int ok = fwrite(m->text, 1, m->len, f) == m->len;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        die("%s: cannot write: %s", path, strerror(errno));
-    }
+    nn_error err;
+    nn_atomic a;
+    if (nn_atomic_open(&a, path, &err) ||
+        nn_atomic_commit(&a, fwrite(m->text, 1, m->len, a.f) == m->len, &err))
+        die("%s", err.msg);
 }
 
 /* ---- evaluation -------------------------------------------------------------------- */
@@ -420,7 +407,7 @@ static void print_eval(model *m, const nn_dataset *test, tn_rng *rng, int iw)
                    now() - t0);
         }
     } else {
-        printf("test reconstruction %.3f (%s per example, clean input)\n", ev.recon_clean,
+        printf("test reconstruction %.3f (%s per example, clean input)\n", ev.recon,
                m->c.recon == RECON_BCE ? "BCE nats" : "squared error");
         if (m->c.kind == MODEL_DENOISING_AE)
             printf("test reconstruction %.3f from corrupted input (%s noise %.2f)\n", ev.recon_noisy,
@@ -585,7 +572,7 @@ int main(int argc, char **argv)
         model_eval ev;
         if (model_evaluate(m, test, 500, &noise_rng, &ev, &err))
             die("%s", err.msg);
-        double test_loss = m->c.kind == MODEL_VAE ? ev.neg_elbo : ev.recon_clean;
+        double test_loss = m->c.kind == MODEL_VAE ? ev.neg_elbo : ev.recon;
         printf("epoch %d/%d  train loss %.2f  test %s %.2f", epoch, o.epochs, sum / (double)seen,
                m->c.kind == MODEL_VAE ? "-ELBO" : "recon", test_loss);
         if (m->c.kind == MODEL_VAE)
@@ -599,7 +586,7 @@ int main(int argc, char **argv)
             cJSON_AddNumberToObject(j, "epoch", epoch);
             cJSON_AddNumberToObject(j, "train_loss", sum / (double)seen);
             cJSON_AddNumberToObject(j, "test_loss", test_loss);
-            cJSON_AddNumberToObject(j, "test_recon", m->c.kind == MODEL_VAE ? ev.recon : ev.recon_clean);
+            cJSON_AddNumberToObject(j, "test_recon", ev.recon);
             cJSON_AddNumberToObject(j, "test_kl", ev.kl);
             if (m->c.kind == MODEL_DENOISING_AE)
                 cJSON_AddNumberToObject(j, "test_recon_noisy", ev.recon_noisy);

@@ -33,7 +33,6 @@ int model_evaluate(model *m, const nn_dataset *d, size_t batch, tn_rng *rng,
             out->neg_elbo += w * l.neg_elbo;
             out->recon += w * l.recon;
             out->kl += w * l.kl;
-            out->recon_clean += w * l.recon;
             out->mean_act += w * l.mean_act;
         }
     }

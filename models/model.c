@@ -14,17 +14,9 @@ static const char *const noise_names[] = {"gaussian", "saltpepper", "mask"};
 const char *model_kind_name(model_kind k) { return (unsigned)k < 4 ? kind_names[k] : "?"; }
 const char *model_noise_name(model_noise n) { return (unsigned)n < 3 ? noise_names[n] : "?"; }
 
-static int parse_name(const char *s, const char *const *names, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(s, names[i]) == 0)
-            return i;
-    return -1;
-}
-
 int model_kind_parse(const char *s, model_kind *out)
 {
-    int i = parse_name(s, kind_names, 4);
+    int i = nn_name_index(s, kind_names, 4);
     if (i >= 0)
         *out = (model_kind)i;
     return i >= 0 ? 0 : -1;
@@ -32,7 +24,7 @@ int model_kind_parse(const char *s, model_kind *out)
 
 int model_noise_parse(const char *s, model_noise *out)
 {
-    int i = parse_name(s, noise_names, 3);
+    int i = nn_name_index(s, noise_names, 3);
     if (i >= 0)
         *out = (model_noise)i;
     return i >= 0 ? 0 : -1;

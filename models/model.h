@@ -93,8 +93,8 @@ void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng);
 /* ---- evaluation over a dataset (no gradients) ----------------------------- */
 
 typedef struct {
-    double neg_elbo, recon, kl;   /* VAE, per example */
-    double recon_clean;           /* AEs: reconstruction loss on clean input */
+    double neg_elbo, kl;          /* VAE, per example */
+    double recon;                 /* VAE: -E_q[log p(x|z)]; AEs: loss on clean input */
     double recon_noisy;           /* denoising AE: on corrupted input */
     double mean_act;              /* sparse AE */
 } model_eval;

@@ -1,7 +1,7 @@
 /* checkpoint.c: safetensors files. Layout: 8-byte little-endian header
  * length N, N bytes of JSON ({"name": {"dtype", "shape", "data_offsets"},
  * "__metadata__": {string: string}}), then the raw little-endian data.
- * Saves go through a temporary file renamed into place; loads validate
+ * Saves go through nn_atomic (a temporary file renamed into place); loads validate
  * every field before copying anything. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -14,7 +14,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "checkpoint.c writes host-order floats: little-endian hosts only"
@@ -155,8 +154,7 @@ int nn_save(const char *path, nn_params *p, nn_optim *o, const nn_meta *meta,
     int n = 0, rc = -1;
     entry *e = entries_of(p, o, &n);
     cJSON *root = cJSON_CreateObject(), *md = cJSON_CreateObject();
-    char *json = NULL, *tmp = NULL;
-    FILE *f = NULL;
+    char *json = NULL;
     if (!e || !root || !md)
         goto oom;
     cJSON_AddItemToObject(root, "__metadata__", md);
@@ -193,47 +191,21 @@ int nn_save(const char *path, nn_params *p, nn_optim *o, const nn_meta *meta,
     for (int b = 0; b < 8; b++)
         len8[b] = (unsigned char)((uint64_t)padded >> (8 * b));
 
-    size_t plen = strlen(path);
-    if (!(tmp = malloc(plen + 16)))
-        goto oom;
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        nn_fail(err, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+    nn_atomic a;
+    if (nn_atomic_open(&a, path, err))
         goto out;
-    }
-    f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        nn_fail(err, "%s: %s", tmp, strerror(errno));
-        goto unlink_tmp;
-    }
-    int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(json, 1, jlen, f) == jlen;
+    int ok = fwrite(len8, 1, 8, a.f) == 8 && fwrite(json, 1, jlen, a.f) == jlen;
     for (size_t i = jlen; ok && i < padded; i++)
-        ok = fputc(' ', f) != EOF;
+        ok = fputc(' ', a.f) != EOF;
     for (int i = 0; ok && i < n; i++)
-        ok = fwrite(e[i].data, sizeof(tn_real), e[i].shape->size, f) == e[i].shape->size;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (fclose(f) != 0)
-        ok = 0;
-    f = NULL;
-    if (!ok) {
-        nn_fail(err, "%s: writing failed: %s", tmp, strerror(errno));
-        goto unlink_tmp;
-    }
-    if (rename(tmp, path) != 0) {
-        nn_fail(err, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-        goto unlink_tmp;
-    }
+        ok = fwrite(e[i].data, sizeof(tn_real), e[i].shape->size, a.f) == e[i].shape->size;
+    if (nn_atomic_commit(&a, ok, err))
+        goto out;
     rc = 0;
     goto out;
 oom:
     nn_fail(err, "%s: out of memory while saving", path);
-    goto out;
-unlink_tmp:
-    unlink(tmp);
 out:
-    free(tmp);
     free(json);
     cJSON_Delete(root);
     if (!root)

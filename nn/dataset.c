@@ -107,6 +107,25 @@ int nn_data_split(const nn_dataset *d, size_t n_valid, tn_rng *r,
     return 0;
 }
 
+nn_dataset *nn_data_concat(const nn_dataset *a, const nn_dataset *b, nn_error *err)
+{
+    if (a->dim != b->dim)
+        return nn_fail_null(err, "concat: %zu and %zu values per example", a->dim, b->dim);
+    int labels = a->labels && b->labels;
+    nn_dataset *o = nn__dataset_new(a->n + b->n, a->dim, labels);
+    if (!o)
+        return nn_fail_null(err, "concat: out of memory");
+    if (a->rows == b->rows && a->cols == b->cols)
+        o->rows = a->rows, o->cols = a->cols;
+    memcpy(o->x, a->x, a->n * a->dim * sizeof(tn_real));
+    memcpy(o->x + a->n * a->dim, b->x, b->n * b->dim * sizeof(tn_real));
+    if (labels) {
+        memcpy(o->labels, a->labels, a->n * sizeof(int));
+        memcpy(o->labels + a->n, b->labels, b->n * sizeof(int));
+    }
+    return o;
+}
+
 nn_dataset *nn_data_head(const nn_dataset *d, size_t n, nn_error *err)
 {
     if (n > d->n)

@@ -35,14 +35,20 @@ const char *nn_act_name(nn_act a)
     return (unsigned)a < sizeof act_names / sizeof act_names[0] ? act_names[a] : "?";
 }
 
+int nn_name_index(const char *s, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
 int nn_act_parse(const char *s, nn_act *out)
 {
-    for (int i = 0; i < (int)(sizeof act_names / sizeof act_names[0]); i++)
-        if (strcmp(s, act_names[i]) == 0) {
-            *out = (nn_act)i;
-            return 0;
-        }
-    return -1;
+    int i = nn_name_index(s, act_names, (int)(sizeof act_names / sizeof act_names[0]));
+    if (i >= 0)
+        *out = (nn_act)i;
+    return i >= 0 ? 0 : -1;
 }
 
 ad_var *nn_act_apply(ad_var *x, nn_act a)

@@ -36,6 +36,24 @@ void *nn_fail_null(nn_error *err, const char *fmt, ...)
 #endif
     ;
 
+/* The index of s in a table of n names, or -1: what the _parse functions
+ * of nn/ and models/ share. */
+int nn_name_index(const char *s, const char *const *names, int n);
+
+/* Writing a file that is never seen half-written: nn_atomic_open creates
+ * "<path>.tmp.XXXXXX" beside path (write to a->f); nn_atomic_commit(a,
+ * written, err), with written = whether every write succeeded, flushes,
+ * fsyncs, closes and renames it over path; on any failure, and with
+ * nn_atomic_abort, the temporary file is removed and path is untouched. */
+typedef struct {
+    FILE *f;
+    const char *path;
+    char tmp[4096];
+} nn_atomic;
+int nn_atomic_open(nn_atomic *a, const char *path, nn_error *err);
+int nn_atomic_commit(nn_atomic *a, int written, nn_error *err);
+void nn_atomic_abort(nn_atomic *a);
+
 /* ---- parameters ------------------------------------------------------------ */
 
 typedef struct nn_params nn_params;
@@ -246,6 +264,9 @@ void nn_data_binarize_sample(nn_dataset *d, tn_rng *r); /* x ~ Bernoulli(x) */
 /* Shuffled split into n - n_valid and n_valid examples (new datasets). */
 int nn_data_split(const nn_dataset *d, size_t n_valid, tn_rng *r,
                   nn_dataset **train, nn_dataset **valid, nn_error *err);
+/* a's examples followed by b's, as a new dataset (same width; labels kept
+ * when both have them, the image shape when both agree). */
+nn_dataset *nn_data_concat(const nn_dataset *a, const nn_dataset *b, nn_error *err);
 /* The first n examples (n clipped to d->n) as a new dataset. */
 nn_dataset *nn_data_head(const nn_dataset *d, size_t n, nn_error *err);
 

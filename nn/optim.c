@@ -26,12 +26,10 @@ const char *nn_optim_name(nn_optim_kind k)
 
 int nn_optim_parse(const char *s, nn_optim_kind *out)
 {
-    for (int i = 0; i < 4; i++)
-        if (strcmp(s, optim_names[i]) == 0) {
-            *out = (nn_optim_kind)i;
-            return 0;
-        }
-    return -1;
+    int i = nn_name_index(s, optim_names, 4);
+    if (i >= 0)
+        *out = (nn_optim_kind)i;
+    return i >= 0 ? 0 : -1;
 }
 
 nn_optim_config nn_optim_defaults(nn_optim_kind kind, double lr)
@@ -174,14 +172,15 @@ double nn_optim_step(nn_optim *o, nn_params *p)
         double bc1 = 1 - pow(c->beta1, (double)o->steps), bc2 = 1 - pow(c->beta2, (double)o->steps);
         tn_real b1 = (tn_real)c->beta1, b2 = (tn_real)c->beta2;
         tn_real step = (tn_real)(lr / bc1), inv_sqrt_bc2 = (tn_real)(1 / sqrt(bc2));
-        tn_real eps = (tn_real)c->eps, decay = (tn_real)(1 - lr * c->weight_decay);
+        tn_real eps = (tn_real)c->eps;
+        /* AdamW decays w in the same pass (decay is exactly 1 for Adam) */
+        tn_real decay = c->kind == NN_ADAMW ? (tn_real)(1 - lr * c->weight_decay) : 1;
         tn_real l2 = c->kind == NN_ADAM ? wd : 0;
-        if (c->kind == NN_ADAMW)
-            TN_FOR(i, n, w[i] *= decay;);
-        TN_FOR(i, n, tn_real d = g[i] + l2 * w[i];
+        TN_FOR(i, n, tn_real wi = w[i] * decay;
+               tn_real d = g[i] + l2 * wi;
                m[i] = b1 * m[i] + (1 - b1) * d;
                v[i] = b2 * v[i] + (1 - b2) * d * d;
-               w[i] -= step * m[i] / (sqrt(v[i]) * inv_sqrt_bc2 + eps););
+               w[i] = wi - step * m[i] / (sqrt(v[i]) * inv_sqrt_bc2 + eps););
         break;
     }
     }

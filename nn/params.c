@@ -121,12 +121,10 @@ const char *nn_init_name(nn_init k) { return (unsigned)k < 4 ? init_names[k] : "
 
 int nn_init_parse(const char *s, nn_init *out)
 {
-    for (int i = 0; i < 4; i++)
-        if (strcmp(s, init_names[i]) == 0) {
-            *out = (nn_init)i;
-            return 0;
-        }
-    return -1;
+    int i = nn_name_index(s, init_names, 4);
+    if (i >= 0)
+        *out = (nn_init)i;
+    return i >= 0 ? 0 : -1;
 }
 
 void nn_params_init(nn_params *p, nn_init kind, double sd, tn_rng *rng)

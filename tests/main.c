@@ -30,6 +30,12 @@ const char *test_tmpdir(void)
     return tmpdir;
 }
 
+char *test_tmp_path(const char *name, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s", test_tmpdir(), name);
+    return buf;
+}
+
 static void remove_tmpdir(void)
 {
     if (tmpdir[0]) {

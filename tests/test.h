@@ -86,8 +86,10 @@ const char *test_data(const char *rel, char *buf, size_t len);
         }                                                                  \
     } while (0)
 
-/* A fresh temporary directory for files a test writes (removed at exit). */
+/* A fresh temporary directory for files a test writes (removed at exit),
+ * and the path of `name` in it, written into buf. */
 const char *test_tmpdir(void);
+char *test_tmp_path(const char *name, char *buf, size_t len);
 
 /* A heap tensor filled from a list. */
 tn_tensor *test_tensor(int ndim, const size_t *shape, const double *vals);

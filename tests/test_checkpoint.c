@@ -14,12 +14,6 @@
 
 #define SHAPE(...) (const size_t[]){__VA_ARGS__}
 
-static char *tmp_path(const char *name, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/%s", test_tmpdir(), name);
-    return buf;
-}
-
 /* An MLP in -> hidden -> out named "fc"/"mlp", its store allocated. */
 static nn_params *model(size_t in, size_t hidden, size_t out, nn_mlp *m)
 {
@@ -53,7 +47,7 @@ void test_checkpoint_round_trip(void)
     nn_meta meta = {0};
     nn_meta_set(&meta, "model", "mlp 4-3-2");
     nn_meta_put_rng(&meta, "rng", &r);
-    CHECK(nn_save(tmp_path("rt.safetensors", path, sizeof path), a, oa, &meta, &err) == 0);
+    CHECK(nn_save(test_tmp_path("rt.safetensors", path, sizeof path), a, oa, &meta, &err) == 0);
     nn_meta got;
     CHECK(nn_load(path, b, ob, &got, &err) == 0);
     int same = 1;
@@ -105,7 +99,7 @@ void test_checkpoint_read_by_numpy(void)
         nn_params_value(p, l.b)->data[i] = (tn_real)(7 + i);
     nn_meta meta = {0};
     nn_meta_set(&meta, "model", "check");
-    CHECK(nn_save(tmp_path("np.safetensors", path, sizeof path), p, NULL, &meta, &err) == 0);
+    CHECK(nn_save(test_tmp_path("np.safetensors", path, sizeof path), p, NULL, &meta, &err) == 0);
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/read_safetensors.py '%s'", path);
     CHECK(system(cmd) == 0);
     nn_params_free(p);
@@ -166,7 +160,7 @@ void test_checkpoint_resume_is_exact(void)
     train(p, o, &r, x, &enc, &dec, 0, 10, resumed);
     nn_meta meta = {0};
     nn_meta_put_rng(&meta, "rng", &r);
-    CHECK(nn_save(tmp_path("resume.safetensors", path, sizeof path), p, o, &meta, &err) == 0);
+    CHECK(nn_save(test_tmp_path("resume.safetensors", path, sizeof path), p, o, &meta, &err) == 0);
     nn_optim_free(o), nn_params_free(p);
     memset(&r, 0, sizeof r);
     p = vae_model(&enc, &dec);
@@ -194,7 +188,7 @@ void test_checkpoint_atomic_save(void)
     tn_rng r;
     tn_rng_seed(&r, 1, 1);
     nn_params_init(p, NN_INIT_GLOROT_UNIFORM, 0, &r);
-    CHECK(nn_save(tmp_path("atomic.safetensors", path, sizeof path), p, NULL, NULL, &err) == 0);
+    CHECK(nn_save(test_tmp_path("atomic.safetensors", path, sizeof path), p, NULL, NULL, &err) == 0);
     /* a save that fails half-way (the file size limit cuts the write) */
     pid_t pid = fork();
     if (pid == 0) {
@@ -216,7 +210,7 @@ void test_checkpoint_atomic_save(void)
     CHECK(system(back) != 0);
     /* a target that is a directory: the rename fails, the error says so */
     char dir[256];
-    tmp_path("adir", dir, sizeof dir);
+    test_tmp_path("adir", dir, sizeof dir);
     mkdir(dir, 0700);
     CHECK(nn_save(dir, p, NULL, NULL, &err) == -1);
     CHECK_STR_HAS(err.msg, "cannot rename");
@@ -246,7 +240,7 @@ void test_checkpoint_rejects_bad_files(void)
     nn_params_alloc(p, &err);
     const char *good = "{\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
                        "\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]}}";
-    tmp_path("bad.safetensors", path, sizeof path);
+    test_tmp_path("bad.safetensors", path, sizeof path);
     write_raw(path, good, 24, -1);
     CHECK(nn_load(path, p, NULL, NULL, &err) == 0); /* the control */
     struct {

@@ -8,12 +8,6 @@
 #include "nn.h"
 #include "test.h"
 
-static char *tmp_path(const char *name, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/%s", test_tmpdir(), name);
-    return buf;
-}
-
 static void write_bytes(const char *path, const void *b, size_t n, int gz)
 {
     if (gz) {
@@ -144,8 +138,8 @@ void test_idx_rejects_bad_files(void)
     static unsigned char buf[4096];
     char p[256], q[256];
     nn_error err;
-    tmp_path("x.idx", p, sizeof p);
-    tmp_path("x.idx.gz", q, sizeof q);
+    test_tmp_path("x.idx", p, sizeof p);
+    test_tmp_path("x.idx.gz", q, sizeof q);
     struct {
         uint32_t magic;
         int nd;
@@ -186,7 +180,7 @@ void test_idx_rejects_bad_files(void)
     size_t n = idx_bytes(buf, 0x00000803, 3, (const uint32_t[]){2, 3, 4}, 24);
     write_bytes(p, buf, n, 0);
     n = idx_bytes(buf, 0x00000801, 1, (const uint32_t[]){3}, 3);
-    write_bytes(tmp_path("l.idx", l, sizeof l), buf, n, 0);
+    write_bytes(test_tmp_path("l.idx", l, sizeof l), buf, n, 0);
     CHECK(nn_load_idx(p, l, &err) == NULL);
     CHECK_STR_HAS(err.msg, "expected 1 dimension of 2 labels");
     CHECK(nn_load_idx("/nonexistent/file", NULL, &err) == NULL);
@@ -197,7 +191,7 @@ void test_mat_rejects_bad_files(void)
 {
     char p[256], src[512];
     nn_error err;
-    tmp_path("x.mat", p, sizeof p);
+    test_tmp_path("x.mat", p, sizeof p);
     write_bytes(p, "not a mat file at all", 21, 0);
     CHECK(nn_load_frey(p, &err) == NULL);
     CHECK_STR_HAS(err.msg, "header: expected a 128-byte header");
@@ -222,7 +216,7 @@ void test_csv_loader(void)
 {
     char p[256];
     nn_error err;
-    tmp_path("t.csv", p, sizeof p);
+    test_tmp_path("t.csv", p, sizeof p);
     const char *good = "a,b,c\n1,2.5,-3\r\n4, 5 ,6e-1\n\n";
     write_bytes(p, good, strlen(good), 0);
     nn_dataset *d = nn_load_csv(p, -1, &err); /* header detected */
@@ -318,6 +312,9 @@ void test_transforms_and_split(void)
     CHECK_STR_HAS(err.msg, "2000 validation examples asked of 1000");
     nn_dataset *h = nn_data_head(&b, 10, &err);
     CHECK(h && h->n == 10 && h->labels[9] == 9);
+    nn_dataset *cat = nn_data_concat(h, &b, &err);
+    CHECK(cat && cat->n == 1010 && cat->labels[10] == 0 && cat->x[1009 * 100] == 999);
+    nn_dataset_free(cat);
     nn_dataset_free(h);
     free(bx);
 }
