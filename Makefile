@@ -38,7 +38,10 @@ D_OBJ     := $(LIB_SRC:%.c=$(BUILD)/double/%.o)
 
 .PHONY: all lib examples test bench demo data install uninstall clean deps
 all: deps lib examples
-lib: $(BUILD)/lib$(NAME).a $(BUILD)/lib$(NAME).so
+# Two libraries: libtape (float, what models train with) and libtape-double
+# (tn_real = double, for gradient checks at eps 1e-6), each with its own
+# pkg-config file. A link-time guard in tn.h keeps them from being mixed.
+lib: $(BUILD)/lib$(NAME).a $(BUILD)/lib$(NAME).so $(BUILD)/lib$(NAME)-double.a $(BUILD)/lib$(NAME)-double.so
 
 deps:
 	@missing=""; \
@@ -54,11 +57,13 @@ deps:
 	  fi; \
 	fi
 
-$(BUILD)/float/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h tensor/tn_parallel.h
+# Every compile waits for `deps` (order-only: it never forces a rebuild), so
+# under any -j no compiler starts before apt has installed BLIS.
+$(BUILD)/float/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h tensor/tn_parallel.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h tensor/tn_parallel.h tests/test.h
+$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h tensor/tn_parallel.h tests/test.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DTN_REAL_DOUBLE -c $< -o $@
 
@@ -68,8 +73,11 @@ $(BUILD)/lib$(NAME).a: $(F_OBJ)
 $(BUILD)/lib$(NAME).so: $(F_OBJ)
 	$(CC) -shared -Wl,-soname,lib$(NAME).so.0 -o $@ $^ $(LDLIBS)
 
-$(BUILD)/libd$(NAME).a: $(D_OBJ)
+$(BUILD)/lib$(NAME)-double.a: $(D_OBJ)
 	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/lib$(NAME)-double.so: $(D_OBJ)
+	$(CC) -shared -Wl,-soname,lib$(NAME)-double.so.0 -o $@ $^ $(LDLIBS)
 
 # ---- example programs ------------------------------------------------------
 EX_OBJ := $(patsubst %.c,$(BUILD)/float/%.o,$(wildcard examples/*.c))
@@ -101,37 +109,46 @@ $(BUILD)/float/tests/%.o: tests/test.h
 
 $(BUILD)/test_float: $(T_F_OBJ) $(BUILD)/lib$(NAME).a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(WRAP_ALLOC)
-$(BUILD)/test_double: $(T_D_OBJ) $(BUILD)/libd$(NAME).a
+$(BUILD)/test_double: $(T_D_OBJ) $(BUILD)/lib$(NAME)-double.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(WRAP_ALLOC)
 
 test: deps $(BUILD)/test_float $(BUILD)/test_double lib $(BUILD)/vae
 	@sh tests/run.sh $(BUILD) "$(CC)"
 
 # ---- benchmark -----------------------------------------------------------
-$(BUILD)/bench: tests/bench.c $(BUILD)/lib$(NAME).a
+$(BUILD)/bench: tests/bench.c $(BUILD)/lib$(NAME).a | deps
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $^ $(LDLIBS)
 bench: deps $(BUILD)/bench
 	$(BUILD)/bench
 
 # ---- install -------------------------------------------------------------
+# Headers go to include/tape/: users write #include <tape/model.h> and
+# pkg-config's Cflags point at include/.
+PC_COMMON = 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+            'Version: $(VERSION)' 'Requires.private: libsodium libcjson zlib' \
+            'Libs.private: -L$(BLIS_LIB) -lblis -lm -fopenmp'
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/include/$(NAME) $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/$(NAME)/
-	install -m 644 $(BUILD)/lib$(NAME).a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/lib$(NAME).so $(DESTDIR)$(PREFIX)/lib/lib$(NAME).so.0
-	ln -sf lib$(NAME).so.0 $(DESTDIR)$(PREFIX)/lib/lib$(NAME).so
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
-	  'includedir=$${prefix}/include' '' 'Name: $(NAME)' \
+	for v in $(NAME) $(NAME)-double; do \
+	  install -m 644 $(BUILD)/lib$$v.a $(DESTDIR)$(PREFIX)/lib/ && \
+	  install -m 755 $(BUILD)/lib$$v.so $(DESTDIR)$(PREFIX)/lib/lib$$v.so.0 && \
+	  ln -sf lib$$v.so.0 $(DESTDIR)$(PREFIX)/lib/lib$$v.so || exit 1; \
+	done
+	printf '%s\n' $(PC_COMMON) 'Name: $(NAME)' \
 	  'Description: reverse-mode tape autodiff and tensors in C (float build)' \
-	  'Version: $(VERSION)' 'Requires.private: libsodium libcjson zlib' \
-	  'Cflags: -I$${includedir}/$(NAME)' 'Libs: -L$${libdir} -l$(NAME)' \
-	  'Libs.private: -L$(BLIS_LIB) -lblis -lm -fopenmp' \
+	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -l$(NAME)' \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$(NAME).pc
+	printf '%s\n' $(PC_COMMON) 'Name: $(NAME)-double' \
+	  'Description: tape built with tn_real = double, for gradient checks' \
+	  'Cflags: -DTN_REAL_DOUBLE -I$${includedir}' 'Libs: -L$${libdir} -l$(NAME)-double' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$(NAME)-double.pc
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/$(NAME)
 	rm -f $(DESTDIR)$(PREFIX)/lib/lib$(NAME).a $(DESTDIR)$(PREFIX)/lib/lib$(NAME).so* \
-	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/$(NAME).pc
+	      $(DESTDIR)$(PREFIX)/lib/lib$(NAME)-double.a $(DESTDIR)$(PREFIX)/lib/lib$(NAME)-double.so* \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/$(NAME).pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/$(NAME)-double.pc
 
 clean:
 	rm -rf build

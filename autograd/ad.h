@@ -63,13 +63,30 @@ int ad_backward(ad_tape *t, ad_var *loss);
 /* A parameter: `value` and `grad` (same shape) are borrowed and must outlive
  * the step; backward adds into `grad`. */
 ad_var *ad_param(ad_tape *t, tn_tensor *value, tn_tensor *grad);
-/* A constant over the caller's tensor (no copy); no gradient. */
+/* Constants get no gradient. They are made even on a tape that has already
+ * failed (ops on them then return NULL), so a program may fill a constant it
+ * just made without checking: they are NULL only when memory runs out (or
+ * the shape is impossible), which the tape then reports.
+ *
+ * A constant over the caller's tensor (no copy; it must outlive the step). */
 ad_var *ad_const(ad_tape *t, const tn_tensor *value);
-/* A zero-filled constant in the arena; write it through ad_data(). */
+/* A zero-filled constant in the arena; write it through ad_value_mut() or
+ * ad_data(). Gone at reset. */
 ad_var *ad_const_new(ad_tape *t, int ndim, const size_t *shape);
+/* A constant in the arena holding a copy of data (size = product of shape
+ * elements, row-major): the safe way to bring a buffer onto the tape. */
+ad_var *ad_const_copy(ad_tape *t, int ndim, const size_t *shape,
+                      const tn_real *data);
+/* One-hot rows (n x classes) from integer labels: a constant. A label
+ * outside 0..classes-1 fails the tape naming the label and its row. */
+ad_var *ad_one_hot(ad_tape *t, const int *labels, size_t n, size_t classes);
 ad_var *ad_scalar(ad_tape *t, tn_real v);
 
 const tn_tensor *ad_value(const ad_var *v);   /* NULL for NULL */
+/* The value of a constant, writable: the caller owns a constant's contents
+ * for the step. NULL for NULL, parameters and op results (their values
+ * belong to the tape: writing them would make gradients wrong). */
+tn_tensor *ad_value_mut(ad_var *v);
 tn_real *ad_data(ad_var *v);                  /* NULL for NULL */
 const tn_tensor *ad_grad(const ad_var *v);    /* NULL until a gradient */
 double ad_item(const ad_var *v);              /* first element; NaN for NULL */
@@ -95,30 +112,98 @@ ad_var *ad_softplus(ad_var *x); /* log(1 + e^x) */
 ad_var *ad_tanh(ad_var *x);
 ad_var *ad_scale(ad_var *x, tn_real a);        /* a·x */
 ad_var *ad_add_scalar(ad_var *x, tn_real b);   /* x + b */
+ad_var *ad_pow(ad_var *x, tn_real p);          /* x^p; x > 0 unless p is whole */
+/* min(max(x, lo), hi); gradient 1 where lo <= x <= hi, else 0. lo <= hi. */
+ad_var *ad_clamp(ad_var *x, tn_real lo, tn_real hi);
+ad_var *ad_leaky_relu(ad_var *x, tn_real slope);  /* x > 0 ? x : slope·x */
+ad_var *ad_elu(ad_var *x, tn_real alpha);         /* x > 0 ? x : α(eˣ - 1) */
+/* Element-wise min / max of a and b, broadcasting; at a tie each input gets
+ * half the gradient (as PyTorch's minimum/maximum). */
+ad_var *ad_minimum(ad_var *a, ad_var *b);
+ad_var *ad_maximum(ad_var *a, ad_var *b);
 
+/* Reductions. `axis` may be negative (-1 = last). */
 ad_var *ad_sum(ad_var *x);                 /* all elements -> scalar */
 ad_var *ad_mean(ad_var *x);
-ad_var *ad_sum_axis(ad_var *x, int axis);  /* axis removed; -1 = last */
+ad_var *ad_sum_axis(ad_var *x, int axis);  /* axis removed */
 ad_var *ad_mean_axis(ad_var *x, int axis);
+ad_var *ad_sum_axis_keep(ad_var *x, int axis);  /* axis kept, length 1 */
+ad_var *ad_mean_axis_keep(ad_var *x, int axis);
+/* Maximum over an axis (kept at length 1 when keepdim): the gradient goes
+ * to the maximum, split evenly among ties (as torch.amax). */
+ad_var *ad_max_axis(ad_var *x, int axis, int keepdim);
+/* log Σ_axis e^x, computed as m + log Σ e^(x - m) with m the maximum: no
+ * overflow for any finite input; a row of -inf gives -inf. */
+ad_var *ad_logsumexp(ad_var *x, int axis, int keepdim);
+
+/* Over the last axis, one fused node each, stable for any finite input
+ * (logits of ±80, rows of equal values, one huge entry). Shape kept. */
+ad_var *ad_softmax(ad_var *x);
+ad_var *ad_log_softmax(ad_var *x);
 
 ad_var *ad_reshape(ad_var *x, int ndim, const size_t *shape);
 ad_var *ad_transpose(ad_var *x);                          /* last two axes */
 ad_var *ad_slice(ad_var *x, size_t start, size_t len);    /* last axis */
 ad_var *ad_concat(ad_var *a, ad_var *b);                  /* last axis */
+/* k copies of x along a new leading axis: (k, x's shape). x has at most
+ * TN_MAX_DIMS - 1 axes. Gradient: the sum of the copies'. */
+ad_var *ad_repeat(ad_var *x, size_t k);
+/* Rows of x by index (an embedding lookup): y[r] = x[idx[r]], shape
+ * (n, x's other axes). idx is copied. Gradient: scatter-added, so a row
+ * picked twice gets both. An index outside x fails the tape naming it. */
+ad_var *ad_gather_rows(ad_var *x, const int *idx, size_t n);
+
+/* Inverted dropout: each element is zeroed with probability p (0 <= p < 1)
+ * and the rest scaled by 1/(1 - p), drawn from rng. With gradients off
+ * (evaluation) it returns x itself. */
+ad_var *ad_dropout(ad_var *x, tn_real p, tn_rng *rng);
 
 /* op(a)·op(b), 2-D, op = transpose when the flag is nonzero. */
 ad_var *ad_matmul(ad_var *a, int trans_a, ad_var *b, int trans_b);
 /* x·Wᵀ + b: x (N x in), W (out x in) as PyTorch stores it, b (out). */
 ad_var *ad_linear(ad_var *x, ad_var *W, ad_var *b);
 
+/* Convolutions on NCHW tensors with PyTorch's layouts (so safetensors
+ * weights move both ways), square stride and padding, one GEMM per pass:
+ * conv2d: x (N, C, H, W), W (F, C, kh, kw), b (F) -> (N, F, Ho, Wo),
+ *   Ho = (H + 2·padding - kh)/stride + 1.
+ * conv_transpose2d: x (N, C, H, W), W (C, F, kh, kw), b (F) -> (N, F, Ho, Wo),
+ *   Ho = (H - 1)·stride - 2·padding + kh + output_padding (< stride). */
+ad_var *ad_conv2d(ad_var *x, ad_var *W, ad_var *b, size_t stride,
+                  size_t padding);
+ad_var *ad_conv_transpose2d(ad_var *x, ad_var *W, ad_var *b, size_t stride,
+                            size_t padding, size_t output_padding);
+
+/* ---- probability -------------------------------------------------------- */
+/* The element-wise ops here broadcast their inputs as ad_add does, so k
+ * samples (k, N, d) meet parameters (N, d) without copies. */
+
 /* Element-wise binary cross-entropy of target t given logits x:
- * max(x,0) - x·t + log(1 + e^-|x|), stable for any x. Same shapes. */
+ * max(x,0) - x·t + log(1 + e^-|x|), stable for any x. */
 ad_var *ad_bce_logits(ad_var *x, ad_var *t);
+/* log p(x | logits) of a Bernoulli, element-wise: -bce_logits(logits, x). */
+ad_var *ad_bernoulli_logp(ad_var *x, ad_var *logits);
+/* log N(x; mu, e^lv) = -1/2 (log 2π + lv + (x - mu)² e^-lv), element-wise. */
+ad_var *ad_gaussian_logp(ad_var *x, ad_var *mu, ad_var *logvar);
 /* Element-wise KL(N(mu, e^lv) || N(0, 1)) = -1/2 (1 + lv - mu² - e^lv). */
 ad_var *ad_kl_normal(ad_var *mu, ad_var *logvar);
 /* z = mu + exp(lv/2) ⊙ eps, eps ~ N(0, I) drawn from rng (reparameterization
- * trick: gradients reach mu and lv). Same shapes. */
+ * trick: gradients reach mu and lv). mu and lv of one shape. */
 ad_var *ad_sample_normal(ad_var *mu, ad_var *logvar, tn_rng *rng);
+/* The same with the caller's eps (a constant, e.g. shared with another
+ * framework or op), broadcasting: eps (k, N, d) gives k samples of each
+ * row of mu, lv (N, d). */
+ad_var *ad_sample_normal_eps(ad_var *mu, ad_var *logvar, ad_var *eps);
+/* KL(q || Uniform(K)) = Σ_k q_k (log q_k + log K), q = softmax(logits)
+ * over the last axis: one value per row (the last axis removed). */
+ad_var *ad_kl_categorical(ad_var *logits);
+/* Gumbel-softmax (Jang et al. 2017) over the last axis: softmax((logits +
+ * G)/tau) with G = -log(-log U) drawn from rng, tau > 0. hard: the forward
+ * value is the one-hot of the arg-max (first on ties) while the gradient is
+ * the soft sample's (straight-through). */
+ad_var *ad_gumbel_softmax(ad_var *logits, tn_real tau, int hard, tn_rng *rng);
+/* A constant of p's shape with elements 1 with probability p, else 0. */
+ad_var *ad_bernoulli_sample(ad_var *p, tn_rng *rng);
 
 /* ---- gradient check ----------------------------------------------------------- */
 

@@ -13,24 +13,36 @@ typedef enum {
     AD_OP_ADD, AD_OP_SUB, AD_OP_MUL, AD_OP_DIV,
     AD_OP_EXP, AD_OP_LOG, AD_OP_SQRT, AD_OP_SQUARE, AD_OP_NEG, AD_OP_ABS,
     AD_OP_RELU, AD_OP_SIGMOID, AD_OP_SOFTPLUS, AD_OP_TANH, AD_OP_AFFINE,
+    AD_OP_POW, AD_OP_CLAMP, AD_OP_LEAKY_RELU, AD_OP_ELU,
+    AD_OP_MINIMUM, AD_OP_MAXIMUM,
     /* op_reduce.c */
     AD_OP_SUM, AD_OP_MEAN, AD_OP_SUM_AXIS, AD_OP_MEAN_AXIS,
+    AD_OP_MAX_AXIS, AD_OP_LOGSUMEXP,
+    /* op_softmax.c */
+    AD_OP_SOFTMAX, AD_OP_LOG_SOFTMAX, AD_OP_KL_CATEGORICAL, AD_OP_GUMBEL_SOFTMAX,
     /* op_shape.c */
     AD_OP_RESHAPE, AD_OP_TRANSPOSE, AD_OP_SLICE, AD_OP_CONCAT,
+    AD_OP_REPEAT, AD_OP_GATHER_ROWS,
     /* op_matmul.c */
     AD_OP_MATMUL, AD_OP_LINEAR,
+    /* op_conv.c */
+    AD_OP_CONV2D, AD_OP_CONV_TRANSPOSE2D,
     /* op_prob.c */
     AD_OP_BCE_LOGITS, AD_OP_KL_NORMAL, AD_OP_SAMPLE_NORMAL,
+    AD_OP_SAMPLE_NORMAL_EPS, AD_OP_GAUSSIAN_LOGP, AD_OP_DROPOUT,
     AD_OP_COUNT
 } ad_op_id;
 
 /* Per-op arguments that are not inputs. */
 typedef struct {
-    long i[2];     /* axis, slice start, transpose flags */
-    double f[2];   /* scalars of affine */
+    long i[4];     /* axis, keepdim, slice start and length, transpose flags,
+                      repeat count, conv stride, padding and output padding */
+    double f[2];   /* scalars of affine, pow, clamp, leaky_relu, elu, dropout,
+                      gumbel_softmax */
     size_t shape[TN_MAX_DIMS]; /* target of reshape */
     int ndim;
-    tn_rng *rng;   /* sample_normal */
+    tn_rng *rng;   /* sample_normal, gumbel_softmax, dropout */
+    const int *idx; /* gather_rows: the row indices, copied into the arena */
 } ad_attr;
 
 struct ad_var {
@@ -72,8 +84,29 @@ tn_tensor *ad__grad_buf(ad_var *v);
  * undefined (NULL: error set). */
 tn_tensor *ad__scratch(ad_tape *t, const tn_tensor *like);
 
+/* A buffer on the tape where a shape rule may write a reason that names
+ * its arguments (valid until the next op is recorded). */
+#define AD_WHY_LEN 160
+char *ad__why_buf(ad_tape *t);
+
 /* Shape rules shared by several ops. */
 const char *ad__shape_same(ad_var *v);       /* output shaped as in[0] */
 const char *ad__shape_same2(ad_var *v);      /* in[0], in[1] equal shapes */
+const char *ad__shape_broadcast(ad_var *v);  /* numpy broadcast of all inputs */
+
+/* For fused ops that broadcast: input k's values laid out in v's shape (its
+ * own data when the sizes agree, else an expanded copy in the arena). NULL
+ * when memory ran out (error set). */
+const tn_real *ad__expanded(ad_var *v, int k);
+/* Where backward writes input k's gradient element by element in v's shape:
+ * the gradient itself when the sizes agree, else a zeroed scratch *tmp that
+ * ad__grad_reduce sums back over the broadcast axes. NULL when input k needs
+ * no gradient (or memory ran out). */
+tn_real *ad__grad_full(ad_var *v, int k, tn_tensor **tmp);
+void ad__grad_reduce(ad_var *v, int k, tn_tensor *tmp);
+
+/* x viewed as (outer, len, inner) around axis ax. */
+void ad__axis_split(const tn_tensor *x, int ax, size_t *outer, size_t *len,
+                    size_t *inner);
 
 #endif

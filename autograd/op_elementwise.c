@@ -142,6 +142,74 @@ static void affine_backward(ad_var *v)
 }
 const ad_op_def ad__op_affine = {"affine", 1, ad__shape_same, affine_forward, affine_backward};
 
+/* ---- unary with scalars a = f[0], b = f[1]: y = fexpr, dx += g ⊙ dexpr ---- */
+
+#define UNARY_AB(name, fexpr, dexpr)                                        \
+    static void name##_forward(ad_var *v)                                   \
+    {                                                                       \
+        const tn_real a = (tn_real)v->attr.f[0], b = (tn_real)v->attr.f[1]; \
+        const tn_real *X = v->in[0]->val.data;                              \
+        tn_real *restrict Y = v->val.data;                                  \
+        (void)a, (void)b;                                                   \
+        TN_FOR(i, v->val.size, tn_real x = X[i]; Y[i] = (fexpr););          \
+    }                                                                       \
+    static void name##_backward(ad_var *v)                                  \
+    {                                                                       \
+        tn_tensor *dx = ad__grad_buf(v->in[0]);                             \
+        if (!dx)                                                            \
+            return;                                                         \
+        const tn_real a = (tn_real)v->attr.f[0], b = (tn_real)v->attr.f[1]; \
+        const tn_real *X = v->in[0]->val.data, *Y = v->val.data;            \
+        const tn_real *G = v->grad->data;                                   \
+        tn_real *restrict D = dx->data;                                     \
+        (void)a, (void)b;                                                   \
+        TN_FOR(i, dx->size, tn_real x = X[i], y = Y[i]; (void)x; (void)y;   \
+               D[i] += G[i] * (dexpr););                                    \
+    }                                                                       \
+    const ad_op_def ad__op_##name = {#name, 1, ad__shape_same,              \
+                                     name##_forward, name##_backward};
+
+UNARY_AB(pow, pow(x, a), a * pow(x, a - 1))                  /* dx = g·a·x^(a-1) */
+UNARY_AB(clamp, x < a ? a : x > b ? b : x,                   /* dx = g·[a <= x <= b] */
+         (tn_real)(x >= a && x <= b))
+UNARY_AB(leaky_relu, x > 0 ? x : a * x, x > 0 ? 1 : a)       /* dx = g·(1 or a) */
+UNARY_AB(elu, x > 0 ? x : a * (exp(x) - 1), x > 0 ? 1 : y + a) /* dx = g·(1 or y+a) */
+
+/* ---- minimum, maximum: broadcasting; at a tie each input gets g/2 ---------- */
+
+static void minmax_forward(ad_var *v, int is_max)
+{
+    const tn_real *A = ad__expanded(v, 0), *B = ad__expanded(v, 1);
+    if (!A || !B)
+        return;
+    tn_real *restrict Y = v->val.data;
+    TN_FOR(i, v->val.size, Y[i] = (A[i] > B[i]) == is_max ? A[i] : B[i];);
+}
+/* da = g·[a wins] + g/2·[a = b], db likewise */
+static void minmax_backward(ad_var *v, int is_max)
+{
+    const tn_real *A = ad__expanded(v, 0), *B = ad__expanded(v, 1);
+    if (!A || !B)
+        return;
+    const tn_real *G = v->grad->data;
+    for (int k = 0; k < 2; k++) {
+        tn_tensor *tmp;
+        tn_real *D = ad__grad_full(v, k, &tmp);
+        if (!D)
+            continue;
+        const tn_real *X = k ? B : A, *O = k ? A : B;
+        for (size_t i = 0; i < v->val.size; i++)
+            D[i] += X[i] == O[i] ? G[i] / 2 : ((X[i] > O[i]) == is_max ? G[i] : 0);
+        ad__grad_reduce(v, k, tmp);
+    }
+}
+static void minimum_forward(ad_var *v) { minmax_forward(v, 0); }
+static void minimum_backward(ad_var *v) { minmax_backward(v, 0); }
+static void maximum_forward(ad_var *v) { minmax_forward(v, 1); }
+static void maximum_backward(ad_var *v) { minmax_backward(v, 1); }
+const ad_op_def ad__op_minimum = {"minimum", 2, broadcast_shape, minimum_forward, minimum_backward};
+const ad_op_def ad__op_maximum = {"maximum", 2, broadcast_shape, maximum_forward, maximum_backward};
+
 /* ---- constructors and table rows ----------------------------------------- */
 
 ad_var *ad_add(ad_var *a, ad_var *b) { return ad__record(AD_OP_ADD, a, b, NULL, NULL); }
@@ -171,3 +239,25 @@ ad_var *ad_add_scalar(ad_var *x, tn_real b)
     return ad__record(AD_OP_AFFINE, x, NULL, NULL, &at);
 }
 
+
+static ad_var *unary_ab(ad_op_id op, ad_var *x, double a, double b)
+{
+    ad_attr at = {.f = {a, b}};
+    return ad__record(op, x, NULL, NULL, &at);
+}
+
+ad_var *ad_pow(ad_var *x, tn_real p) { return unary_ab(AD_OP_POW, x, p, 0); }
+ad_var *ad_leaky_relu(ad_var *x, tn_real slope) { return unary_ab(AD_OP_LEAKY_RELU, x, slope, 0); }
+ad_var *ad_elu(ad_var *x, tn_real alpha) { return unary_ab(AD_OP_ELU, x, alpha, 0); }
+ad_var *ad_minimum(ad_var *a, ad_var *b) { return ad__record(AD_OP_MINIMUM, a, b, NULL, NULL); }
+ad_var *ad_maximum(ad_var *a, ad_var *b) { return ad__record(AD_OP_MAXIMUM, a, b, NULL, NULL); }
+
+ad_var *ad_clamp(ad_var *x, tn_real lo, tn_real hi)
+{
+    if (x && !(lo <= hi)) {
+        ad_tape_fail(x->tape, "clamp: lower bound %g above upper bound %g",
+                     (double)lo, (double)hi);
+        return NULL;
+    }
+    return unary_ab(AD_OP_CLAMP, x, lo, hi);
+}

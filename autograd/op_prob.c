@@ -1,6 +1,8 @@
 /* op_prob.c: the fused probabilistic ops, kept as primitives because
  * composing them would be unstable or slow: BCE with logits, the closed-form
- * Gaussian KL to N(0, I) and the reparameterized Gaussian sample. */
+ * Gaussian KL to N(0, I), the reparameterized Gaussian sample (ε drawn here
+ * or given), the Gaussian log-density, dropout; and the constant samples.
+ * All but sample_normal broadcast their inputs as add does. */
 #include "ad_internal.h"
 
 #include <tgmath.h>
@@ -16,57 +18,67 @@ static inline tn_real log1p_small(tn_real e)
     return u == 1 ? e : log(u) * e / (u - 1);
 }
 
-/* y = max(x,0) - x·t + log(1 + e^-|x|)  (x logits, t targets);
+/* y = max(x,0) - x·t + log(1 + e^-|x|)  (x logits, t targets, broadcast);
  * e^-|x| is kept for backward */
 static void bce_forward(ad_var *v)
 {
     v->saved = ad__scratch(v->tape, &v->val);
-    if (!v->saved)
+    const tn_real *x = ad__expanded(v, 0), *t = ad__expanded(v, 1);
+    if (!v->saved || !x || !t)
         return;
-    const tn_real *x = v->in[0]->val.data, *t = v->in[1]->val.data;
     tn_real *restrict y = v->val.data, *restrict e = v->saved->data;
-    TN_FOR(i, v->val.size, e[i] = exp(-fabs(x[i]));
-           y[i] = (x[i] > 0 ? x[i] : 0) - x[i] * t[i] + log1p_small(e[i]););
+    TN_FOR(i, v->val.size, tn_real xi = x[i]; e[i] = exp(-fabs(xi));
+           y[i] = (xi > 0 ? xi : 0) - xi * t[i] + log1p_small(e[i]););
 }
 /* dx = g·(σ(x) - t), dt = -g·x;  σ(x) = 1/(1+e) for x >= 0, e/(1+e) else */
 static void bce_backward(ad_var *v)
 {
-    const tn_real *x = v->in[0]->val.data, *t = v->in[1]->val.data;
+    const tn_real *x = ad__expanded(v, 0), *t = ad__expanded(v, 1);
+    if (!x || !t)
+        return;
     const tn_real *g = v->grad->data, *e = v->saved->data;
-    tn_tensor *dx = ad__grad_buf(v->in[0]);
-    tn_tensor *dt = ad__grad_buf(v->in[1]);
-    if (dx) {
-        tn_real *restrict d = dx->data;
-        TN_FOR(i, dx->size, tn_real s = (x[i] >= 0 ? 1 : e[i]) / (1 + e[i]);
+    tn_tensor *tmp;
+    tn_real *restrict d = ad__grad_full(v, 0, &tmp);
+    if (d) {
+        TN_FOR(i, v->val.size, tn_real s = (x[i] >= 0 ? 1 : e[i]) / (1 + e[i]);
                d[i] += g[i] * (s - t[i]););
+        ad__grad_reduce(v, 0, tmp);
     }
-    if (dt) {
-        tn_real *restrict d = dt->data;
-        TN_FOR(i, dt->size, d[i] -= g[i] * x[i];);
+    d = ad__grad_full(v, 1, &tmp);
+    if (d) {
+        TN_FOR(i, v->val.size, d[i] -= g[i] * x[i];);
+        ad__grad_reduce(v, 1, tmp);
     }
 }
-const ad_op_def ad__op_bce_logits = {"bce_logits", 2, ad__shape_same2, bce_forward, bce_backward};
+const ad_op_def ad__op_bce_logits = {"bce_logits", 2, ad__shape_broadcast, bce_forward, bce_backward};
 
-/* y = -1/2 (1 + lv - mu² - e^lv) */
+/* y = -1/2 (1 + lv - mu² - e^lv)  (broadcast) */
 static void kl_forward(ad_var *v)
 {
-    const tn_real *mu = v->in[0]->val.data, *lv = v->in[1]->val.data;
+    const tn_real *mu = ad__expanded(v, 0), *lv = ad__expanded(v, 1);
+    if (!mu || !lv)
+        return;
     for (size_t i = 0; i < v->val.size; i++)
         v->val.data[i] = (tn_real)-0.5 * (1 + lv[i] - mu[i] * mu[i] - exp(lv[i]));
 }
 /* dmu = g·mu, dlv = g·(e^lv - 1)/2 */
 static void kl_backward(ad_var *v)
 {
-    const tn_real *mu = v->in[0]->val.data, *lv = v->in[1]->val.data;
+    const tn_real *mu = ad__expanded(v, 0), *lv = ad__expanded(v, 1);
+    if (!mu || !lv)
+        return;
     const tn_real *g = v->grad->data;
-    tn_tensor *dmu = ad__grad_buf(v->in[0]);
-    tn_tensor *dlv = ad__grad_buf(v->in[1]);
-    for (size_t i = 0; dmu && i < dmu->size; i++)
-        dmu->data[i] += g[i] * mu[i];
-    for (size_t i = 0; dlv && i < dlv->size; i++)
-        dlv->data[i] += g[i] * (tn_real)0.5 * (exp(lv[i]) - 1);
+    tn_tensor *tmp;
+    tn_real *d = ad__grad_full(v, 0, &tmp);
+    for (size_t i = 0; d && i < v->val.size; i++)
+        d[i] += g[i] * mu[i];
+    ad__grad_reduce(v, 0, tmp);
+    d = ad__grad_full(v, 1, &tmp);
+    for (size_t i = 0; d && i < v->val.size; i++)
+        d[i] += g[i] * (tn_real)0.5 * (exp(lv[i]) - 1);
+    ad__grad_reduce(v, 1, tmp);
 }
-const ad_op_def ad__op_kl_normal = {"kl_normal", 2, ad__shape_same2, kl_forward, kl_backward};
+const ad_op_def ad__op_kl_normal = {"kl_normal", 2, ad__shape_broadcast, kl_forward, kl_backward};
 
 /* z = mu + e^(lv/2) ⊙ eps, eps ~ N(0, I) from attr.rng, kept in v->saved */
 static void sample_forward(ad_var *v)
@@ -94,6 +106,97 @@ static void sample_backward(ad_var *v)
 }
 const ad_op_def ad__op_sample_normal = {"sample_normal", 2, ad__shape_same2, sample_forward, sample_backward};
 
+/* z = mu + e^(lv/2) ⊙ eps with the caller's eps, all three broadcast:
+ * mu, lv (N x d) and eps (k x N x d) give k samples per example */
+static void sample_eps_forward(ad_var *v)
+{
+    const tn_real *mu = ad__expanded(v, 0), *lv = ad__expanded(v, 1);
+    const tn_real *eps = ad__expanded(v, 2);
+    if (!mu || !lv || !eps)
+        return;
+    for (size_t i = 0; i < v->val.size; i++)
+        v->val.data[i] = mu[i] + exp((tn_real)0.5 * lv[i]) * eps[i];
+}
+/* dmu = g, dlv = g·eps·e^(lv/2)/2, deps = g·e^(lv/2) (summed over broadcasts) */
+static void sample_eps_backward(ad_var *v)
+{
+    const tn_real *lv = ad__expanded(v, 1), *eps = ad__expanded(v, 2);
+    if (!lv || !eps)
+        return;
+    const tn_real *g = v->grad->data;
+    tn_tensor *tmp;
+    tn_real *d = ad__grad_full(v, 0, &tmp);
+    for (size_t i = 0; d && i < v->val.size; i++)
+        d[i] += g[i];
+    ad__grad_reduce(v, 0, tmp);
+    d = ad__grad_full(v, 1, &tmp);
+    for (size_t i = 0; d && i < v->val.size; i++)
+        d[i] += g[i] * eps[i] * (tn_real)0.5 * exp((tn_real)0.5 * lv[i]);
+    ad__grad_reduce(v, 1, tmp);
+    d = ad__grad_full(v, 2, &tmp);
+    for (size_t i = 0; d && i < v->val.size; i++)
+        d[i] += g[i] * exp((tn_real)0.5 * lv[i]);
+    ad__grad_reduce(v, 2, tmp);
+}
+const ad_op_def ad__op_sample_normal_eps = {"sample_normal_eps", 3, ad__shape_broadcast,
+                                            sample_eps_forward, sample_eps_backward};
+
+/* y = log N(x; mu, e^lv) = -1/2 (log 2π + lv + (x - mu)² e^-lv), broadcast */
+#define LOG_2PI 1.8378770664093454836
+static void gauss_forward(ad_var *v)
+{
+    const tn_real *x = ad__expanded(v, 0), *mu = ad__expanded(v, 1);
+    const tn_real *lv = ad__expanded(v, 2);
+    if (!x || !mu || !lv)
+        return;
+    for (size_t i = 0; i < v->val.size; i++) {
+        tn_real d = x[i] - mu[i];
+        v->val.data[i] = (tn_real)-0.5 * ((tn_real)LOG_2PI + lv[i] + d * d * exp(-lv[i]));
+    }
+}
+/* dx = -g (x - mu) e^-lv, dmu = -dx, dlv = g ((x - mu)² e^-lv - 1)/2 */
+static void gauss_backward(ad_var *v)
+{
+    const tn_real *x = ad__expanded(v, 0), *mu = ad__expanded(v, 1);
+    const tn_real *lv = ad__expanded(v, 2);
+    if (!x || !mu || !lv)
+        return;
+    const tn_real *g = v->grad->data;
+    for (int k = 0; k < 3; k++) {
+        tn_tensor *tmp;
+        tn_real *d = ad__grad_full(v, k, &tmp);
+        for (size_t i = 0; d && i < v->val.size; i++) {
+            tn_real r = (x[i] - mu[i]) * exp(-lv[i]);
+            d[i] += k == 0 ? -g[i] * r
+                  : k == 1 ? g[i] * r
+                           : g[i] * (tn_real)0.5 * (r * (x[i] - mu[i]) - 1);
+        }
+        ad__grad_reduce(v, k, tmp);
+    }
+}
+const ad_op_def ad__op_gaussian_logp = {"gaussian_logp", 3, ad__shape_broadcast, gauss_forward, gauss_backward};
+
+/* y = x ⊙ m, m_i = [U_i >= p] / (1 - p) from attr.rng, p = f[0]; m is kept */
+static void dropout_forward(ad_var *v)
+{
+    v->saved = ad__scratch(v->tape, &v->val);
+    if (!v->saved)
+        return;
+    tn_real p = (tn_real)v->attr.f[0], keep = 1 / (1 - p);
+    for (size_t i = 0; i < v->val.size; i++) {
+        v->saved->data[i] = tn_rng_uniform(v->attr.rng) >= p ? keep : 0;
+        v->val.data[i] = v->in[0]->val.data[i] * v->saved->data[i];
+    }
+}
+/* dx = g ⊙ m */
+static void dropout_backward(ad_var *v)
+{
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    for (size_t i = 0; dx && i < dx->size; i++)
+        dx->data[i] += v->grad->data[i] * v->saved->data[i];
+}
+const ad_op_def ad__op_dropout = {"dropout", 1, ad__shape_same, dropout_forward, dropout_backward};
+
 ad_var *ad_bce_logits(ad_var *x, ad_var *t) { return ad__record(AD_OP_BCE_LOGITS, x, t, NULL, NULL); }
 ad_var *ad_kl_normal(ad_var *mu, ad_var *lv) { return ad__record(AD_OP_KL_NORMAL, mu, lv, NULL, NULL); }
 
@@ -107,4 +210,48 @@ ad_var *ad_sample_normal(ad_var *mu, ad_var *logvar, tn_rng *rng)
     }
     ad_attr at = {.rng = rng};
     return ad__record(AD_OP_SAMPLE_NORMAL, mu, logvar, NULL, &at);
+}
+
+ad_var *ad_bernoulli_logp(ad_var *x, ad_var *logits)
+{
+    return ad_neg(ad_bce_logits(logits, x));
+}
+
+ad_var *ad_sample_normal_eps(ad_var *mu, ad_var *logvar, ad_var *eps)
+{
+    return ad__record(AD_OP_SAMPLE_NORMAL_EPS, mu, logvar, eps, NULL);
+}
+
+ad_var *ad_gaussian_logp(ad_var *x, ad_var *mu, ad_var *logvar)
+{
+    return ad__record(AD_OP_GAUSSIAN_LOGP, x, mu, logvar, NULL);
+}
+
+ad_var *ad_dropout(ad_var *x, tn_real p, tn_rng *rng)
+{
+    if (!x)
+        return NULL;
+    if (!(p >= 0 && p < 1) || !rng) {
+        ad_tape_fail(x->tape, rng ? "dropout: probability %g, expected 0 <= p < 1"
+                                  : "dropout: no random generator given (p = %g)", (double)p);
+        return NULL;
+    }
+    if (!ad_grad_enabled(x->tape) || p == 0)
+        return x; /* evaluation: the identity */
+    ad_attr at = {.f = {p}, .rng = rng};
+    return ad__record(AD_OP_DROPOUT, x, NULL, NULL, &at);
+}
+
+ad_var *ad_bernoulli_sample(ad_var *p, tn_rng *rng)
+{
+    if (!p)
+        return NULL;
+    if (!rng) {
+        ad_tape_fail(p->tape, "bernoulli_sample: no random generator given");
+        return NULL;
+    }
+    ad_var *s = ad_const_new(p->tape, p->val.ndim, p->val.shape);
+    for (size_t i = 0; s && i < s->val.size; i++)
+        s->val.data[i] = tn_rng_uniform(rng) < p->val.data[i];
+    return s;
 }

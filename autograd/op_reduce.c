@@ -1,8 +1,10 @@
 /* op_reduce.c: sum and mean over all elements or over one axis (the axis is
- * removed from the shape). g is the gradient arriving at the output. */
+ * removed from the shape, or kept with length 1), max and logsumexp over an
+ * axis. g is the gradient arriving at the output. */
 #include "ad_internal.h"
 
 #include <string.h>
+#include <tgmath.h>
 
 static const char *scalar_shape(ad_var *v)
 {
@@ -32,18 +34,24 @@ static void mean_backward(ad_var *v)
 }
 const ad_op_def ad__op_mean = {"mean", 1, scalar_shape, mean_forward, mean_backward};
 
-/* Output: x's shape without axis i[0] (resolved here, kept in i[0]). */
+/* Output: x's shape without axis i[0] (resolved here, kept in i[0]), or
+ * with it at length 1 when i[1] (keepdim) is set. Either way the output's
+ * elements are laid out as (outer, inner). */
 static const char *axis_shape(ad_var *v)
 {
     const tn_tensor *x = &v->in[0]->val;
     int ax = tn_axis(x, (int)v->attr.i[0]);
     if (ax < 0)
         return "axis out of range";
+    if (x->shape[ax] == 0 && (v->op == AD_OP_MAX_AXIS || v->op == AD_OP_LOGSUMEXP))
+        return "the axis is empty";
     v->attr.i[0] = ax;
-    v->val.ndim = x->ndim - 1;
+    v->val.ndim = v->attr.i[1] ? x->ndim : x->ndim - 1;
     for (int i = 0, o = 0; i < x->ndim; i++)
         if (i != ax)
             v->val.shape[o++] = x->shape[i];
+        else if (v->attr.i[1])
+            v->val.shape[o++] = 1;
     return NULL;
 }
 
@@ -54,11 +62,8 @@ static void axis_backward(ad_var *v, int mean)
     if (!dx)
         return;
     int ax = (int)v->attr.i[0];
-    size_t outer = 1, inner = 1, len = dx->shape[ax];
-    for (int i = 0; i < ax; i++)
-        outer *= dx->shape[i];
-    for (int i = ax + 1; i < dx->ndim; i++)
-        inner *= dx->shape[i];
+    size_t outer, inner, len;
+    ad__axis_split(dx, ax, &outer, &len, &inner);
     tn_real scale = mean && len ? (tn_real)1 / (tn_real)len : 1;
     for (size_t o = 0; o < outer; o++)
         for (size_t l = 0; l < len; l++) {
@@ -69,15 +74,132 @@ static void axis_backward(ad_var *v, int mean)
         }
 }
 
+/* The output seen without the reduced axis, as tn_sum_axis expects it. */
+static tn_tensor dropped(const ad_var *v)
+{
+    tn_tensor o = v->val;
+    int ax = (int)v->attr.i[0];
+    if (v->attr.i[1]) {
+        o.ndim--;
+        memmove(o.shape + ax, o.shape + ax + 1, (size_t)(o.ndim - ax) * sizeof o.shape[0]);
+    }
+    return o;
+}
+
 /* y = Σ_axis x;  dx = g broadcast along the axis */
-static void sum_axis_forward(ad_var *v) { tn_sum_axis(&v->val, &v->in[0]->val, (int)v->attr.i[0]); }
+static void sum_axis_forward(ad_var *v)
+{
+    tn_tensor o = dropped(v);
+    tn_sum_axis(&o, &v->in[0]->val, (int)v->attr.i[0]);
+}
 static void sum_axis_backward(ad_var *v) { axis_backward(v, 0); }
 const ad_op_def ad__op_sum_axis = {"sum_axis", 1, axis_shape, sum_axis_forward, sum_axis_backward};
 
 /* y = mean_axis x;  dx = g / len broadcast along the axis */
-static void mean_axis_forward(ad_var *v) { tn_mean_axis(&v->val, &v->in[0]->val, (int)v->attr.i[0]); }
+static void mean_axis_forward(ad_var *v)
+{
+    tn_tensor o = dropped(v);
+    tn_mean_axis(&o, &v->in[0]->val, (int)v->attr.i[0]);
+}
 static void mean_axis_backward(ad_var *v) { axis_backward(v, 1); }
 const ad_op_def ad__op_mean_axis = {"mean_axis", 1, axis_shape, mean_axis_forward, mean_axis_backward};
+
+/* y = max_axis x; dx = g to the maximum, split evenly among ties (as
+ * torch.amax does) */
+static void max_axis_forward(ad_var *v)
+{
+    const tn_tensor *x = &v->in[0]->val;
+    size_t outer, len, inner;
+    ad__axis_split(x, (int)v->attr.i[0], &outer, &len, &inner);
+    for (size_t o = 0; o < outer; o++)
+        for (size_t j = 0; j < inner; j++) {
+            const tn_real *p = x->data + o * len * inner + j;
+            tn_real m = p[0];
+            for (size_t l = 1; l < len; l++)
+                if (p[l * inner] > m || p[l * inner] != p[l * inner])
+                    m = p[l * inner]; /* NaN wins */
+            v->val.data[o * inner + j] = m;
+        }
+}
+static void max_axis_backward(ad_var *v)
+{
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    if (!dx)
+        return;
+    const tn_tensor *x = &v->in[0]->val;
+    size_t outer, len, inner;
+    ad__axis_split(x, (int)v->attr.i[0], &outer, &len, &inner);
+    for (size_t o = 0; o < outer; o++)
+        for (size_t j = 0; j < inner; j++) {
+            const tn_real *p = x->data + o * len * inner + j;
+            tn_real m = v->val.data[o * inner + j], ties = 0;
+            for (size_t l = 0; l < len; l++)
+                ties += p[l * inner] == m;
+            if (ties == 0)
+                continue; /* NaN */
+            tn_real share = v->grad->data[o * inner + j] / ties;
+            for (size_t l = 0; l < len; l++)
+                if (p[l * inner] == m)
+                    dx->data[o * len * inner + l * inner + j] += share;
+        }
+}
+const ad_op_def ad__op_max_axis = {"max_axis", 1, axis_shape, max_axis_forward, max_axis_backward};
+
+/* y = m + log Σ_axis e^(x - m), m = max_axis x (stable for any finite x;
+ * a row of -inf gives -inf) */
+static void logsumexp_forward(ad_var *v)
+{
+    const tn_tensor *x = &v->in[0]->val;
+    size_t outer, len, inner;
+    ad__axis_split(x, (int)v->attr.i[0], &outer, &len, &inner);
+    for (size_t o = 0; o < outer; o++)
+        for (size_t j = 0; j < inner; j++) {
+            const tn_real *p = x->data + o * len * inner + j;
+            tn_real m = p[0];
+            for (size_t l = 1; l < len; l++)
+                m = p[l * inner] > m ? p[l * inner] : m;
+            tn_real y = m;
+            if (isfinite(m)) {
+                double s = 0;
+                for (size_t l = 0; l < len; l++)
+                    s += exp(p[l * inner] - m);
+                y = m + (tn_real)log(s);
+            }
+            v->val.data[o * inner + j] = y;
+        }
+}
+/* dx = g ⊙ e^(x - y) (the softmax along the axis) */
+static void logsumexp_backward(ad_var *v)
+{
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    if (!dx)
+        return;
+    const tn_tensor *x = &v->in[0]->val;
+    size_t outer, len, inner;
+    ad__axis_split(x, (int)v->attr.i[0], &outer, &len, &inner);
+    for (size_t o = 0; o < outer; o++)
+        for (size_t j = 0; j < inner; j++) {
+            tn_real y = v->val.data[o * inner + j], g = v->grad->data[o * inner + j];
+            if (!isfinite(y))
+                continue; /* all -inf: no element moves the value */
+            for (size_t l = 0; l < len; l++) {
+                size_t k = o * len * inner + l * inner + j;
+                dx->data[k] += g * exp(x->data[k] - y);
+            }
+        }
+}
+const ad_op_def ad__op_logsumexp = {"logsumexp", 1, axis_shape, logsumexp_forward, logsumexp_backward};
+
+static ad_var *axis_op(ad_op_id op, ad_var *x, int axis, int keep)
+{
+    ad_attr at = {.i = {axis, keep != 0}};
+    return ad__record(op, x, NULL, NULL, &at);
+}
+
+ad_var *ad_sum_axis_keep(ad_var *x, int axis) { return axis_op(AD_OP_SUM_AXIS, x, axis, 1); }
+ad_var *ad_mean_axis_keep(ad_var *x, int axis) { return axis_op(AD_OP_MEAN_AXIS, x, axis, 1); }
+ad_var *ad_max_axis(ad_var *x, int axis, int keepdim) { return axis_op(AD_OP_MAX_AXIS, x, axis, keepdim); }
+ad_var *ad_logsumexp(ad_var *x, int axis, int keepdim) { return axis_op(AD_OP_LOGSUMEXP, x, axis, keepdim); }
 
 ad_var *ad_sum(ad_var *x) { return ad__record(AD_OP_SUM, x, NULL, NULL, NULL); }
 ad_var *ad_mean(ad_var *x) { return ad__record(AD_OP_MEAN, x, NULL, NULL, NULL); }

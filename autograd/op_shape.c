@@ -1,7 +1,9 @@
 /* op_shape.c: reshape, transpose of the last two axes, slice and concat along
- * the last axis. Their backwards move gradients back without arithmetic. */
+ * the last axis, repeat along a new leading axis, gather rows by index.
+ * Their backwards move gradients back without arithmetic (or add copies). */
 #include "ad_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* y = x with the shape in attr (same element count) */
@@ -62,8 +64,12 @@ static const char *slice_shape(ad_var *v)
         return "cannot slice a scalar";
     size_t start = (size_t)v->attr.i[0], len = (size_t)v->attr.i[1];
     size_t w = x->shape[x->ndim - 1];
-    if (v->attr.i[0] < 0 || v->attr.i[1] < 0 || start > w || len > w - start)
-        return "slice runs past the last axis";
+    if (v->attr.i[0] < 0 || v->attr.i[1] < 0 || start > w || len > w - start) {
+        char *why = ad__why_buf(v->tape);
+        snprintf(why, AD_WHY_LEN, "start %ld, length %ld runs past the last axis (%zu)",
+                 v->attr.i[0], v->attr.i[1], w);
+        return why;
+    }
     ad__shape_same(v);
     v->val.shape[x->ndim - 1] = len;
     return NULL;
@@ -113,6 +119,106 @@ static void concat_backward(ad_var *v)
     }
 }
 const ad_op_def ad__op_concat = {"concat", 2, concat_shape, concat_forward, concat_backward};
+
+/* y[r] = x for r < k: shape (k, x's shape); k = i[0] */
+static const char *repeat_shape(ad_var *v)
+{
+    const tn_tensor *x = &v->in[0]->val;
+    if (x->ndim >= TN_MAX_DIMS)
+        return "already has the most dimensions a tensor can have";
+    if (v->attr.i[0] < 1)
+        return "the count must be at least 1";
+    v->val.ndim = x->ndim + 1;
+    v->val.shape[0] = (size_t)v->attr.i[0];
+    memcpy(v->val.shape + 1, x->shape, (size_t)x->ndim * sizeof x->shape[0]);
+    return NULL;
+}
+static void repeat_forward(ad_var *v)
+{
+    size_t n = v->in[0]->val.size;
+    for (long r = 0; r < v->attr.i[0]; r++)
+        memcpy(v->val.data + (size_t)r * n, v->in[0]->val.data, n * sizeof(tn_real));
+}
+/* dx = Σ_r g[r] */
+static void repeat_backward(ad_var *v)
+{
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    if (!dx)
+        return;
+    for (long r = 0; r < v->attr.i[0]; r++) {
+        const tn_real *g = v->grad->data + (size_t)r * dx->size;
+        for (size_t i = 0; i < dx->size; i++)
+            dx->data[i] += g[i];
+    }
+}
+const ad_op_def ad__op_repeat = {"repeat", 1, repeat_shape, repeat_forward, repeat_backward};
+
+/* y[r] = x[idx[r]] along axis 0: shape (n, x's other axes); n = i[0] */
+static const char *gather_shape(ad_var *v)
+{
+    const tn_tensor *x = &v->in[0]->val;
+    if (x->ndim < 1)
+        return "cannot gather rows of a scalar";
+    size_t n = (size_t)v->attr.i[0];
+    for (size_t r = 0; r < n; r++)
+        if (v->attr.idx[r] < 0 || (size_t)v->attr.idx[r] >= x->shape[0]) {
+            char *why = ad__why_buf(v->tape);
+            snprintf(why, AD_WHY_LEN, "index %d at position %zu is outside 0..%zu",
+                     v->attr.idx[r], r, x->shape[0] - (x->shape[0] > 0));
+            return why;
+        }
+    ad__shape_same(v);
+    v->val.shape[0] = n;
+    return NULL;
+}
+static void gather_forward(ad_var *v)
+{
+    const tn_tensor *x = &v->in[0]->val;
+    size_t row = x->shape[0] ? x->size / x->shape[0] : 0;
+    for (long r = 0; r < v->attr.i[0]; r++)
+        memcpy(v->val.data + (size_t)r * row, x->data + (size_t)v->attr.idx[r] * row,
+               row * sizeof(tn_real));
+}
+/* dx[idx[r]] += g[r] (scatter-add: a row picked twice gets both) */
+static void gather_backward(ad_var *v)
+{
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    if (!dx)
+        return;
+    size_t row = dx->shape[0] ? dx->size / dx->shape[0] : 0;
+    for (long r = 0; r < v->attr.i[0]; r++) {
+        tn_real *d = dx->data + (size_t)v->attr.idx[r] * row;
+        const tn_real *g = v->grad->data + (size_t)r * row;
+        for (size_t j = 0; j < row; j++)
+            d[j] += g[j];
+    }
+}
+const ad_op_def ad__op_gather_rows = {"gather_rows", 1, gather_shape, gather_forward, gather_backward};
+
+ad_var *ad_repeat(ad_var *x, size_t k)
+{
+    ad_attr at = {.i = {k > (size_t)0x7fffffff ? -1 : (long)k}};
+    return ad__record(AD_OP_REPEAT, x, NULL, NULL, &at);
+}
+
+ad_var *ad_gather_rows(ad_var *x, const int *idx, size_t n)
+{
+    if (!x)
+        return NULL;
+    ad_tape *t = x->tape;
+    if (!ad_tape_ok(t))
+        return NULL;
+    int *copy = n ? tn_arena_alloc(ad_tape_arena(t), n * sizeof *copy) : NULL;
+    if (n && (!copy || !idx)) {
+        ad_tape_fail(t, idx ? "gather_rows: out of memory for %zu indices"
+                            : "gather_rows: no indices given for %zu rows", n);
+        return NULL;
+    }
+    if (n)
+        memcpy(copy, idx, n * sizeof *copy);
+    ad_attr at = {.i = {(long)n}, .idx = copy};
+    return ad__record(AD_OP_GATHER_ROWS, x, NULL, NULL, &at);
+}
 
 ad_var *ad_reshape(ad_var *x, int ndim, const size_t *shape)
 {

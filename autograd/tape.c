@@ -15,8 +15,11 @@ struct ad_tape {
     size_t len, cap;
     int grad_enabled;
     int failed;
-    char error[256];
+    char error[400];
+    char why[AD_WHY_LEN]; /* a shape rule's reason, see ad__why_buf */
 };
+
+char *ad__why_buf(ad_tape *t) { return t->why; }
 
 ad_tape *ad_tape_new(size_t arena_bytes)
 {
@@ -110,9 +113,12 @@ ad_var *ad_param(ad_tape *t, tn_tensor *value, tn_tensor *grad)
     return v;
 }
 
+/* Constants are made even on a failed tape (ops on them then return NULL),
+ * so that a program may write into a constant it just made without a check:
+ * only running out of memory makes these NULL. */
 ad_var *ad_const(ad_tape *t, const tn_tensor *value)
 {
-    if (!t || t->failed)
+    if (!t)
         return NULL;
     if (!value) {
         ad_tape_fail(t, "const: NULL tensor");
@@ -126,14 +132,47 @@ ad_var *ad_const(ad_tape *t, const tn_tensor *value)
 
 ad_var *ad_const_new(ad_tape *t, int ndim, const size_t *shape)
 {
-    if (!t || t->failed)
+    if (!t)
         return NULL;
     tn_tensor *x = tn_arena_tensor(t->arena, ndim, shape);
     if (!x) {
-        ad_tape_fail(t, "const: cannot allocate a %d-d tensor", ndim);
+        ad_tape_fail(t, ndim < 0 || ndim > TN_MAX_DIMS
+                            ? "const: %d dimensions (at most %d)"
+                            : "const: out of memory for a %d-d tensor (at most %d dimensions)",
+                     ndim, TN_MAX_DIMS);
         return NULL;
     }
     return ad_const(t, x);
+}
+
+ad_var *ad_const_copy(ad_tape *t, int ndim, const size_t *shape,
+                      const tn_real *data)
+{
+    ad_var *v = ad_const_new(t, ndim, shape);
+    if (v && data && v->val.size)
+        memcpy(v->val.data, data, v->val.size * sizeof *data);
+    return v;
+}
+
+ad_var *ad_one_hot(ad_tape *t, const int *labels, size_t n, size_t classes)
+{
+    ad_var *v = ad_const_new(t, 2, (const size_t[]){n, classes});
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!labels || labels[i] < 0 || (size_t)labels[i] >= classes) {
+            ad_tape_fail(t, "one_hot: label %d at row %zu is outside 0..%zu",
+                         labels ? labels[i] : -1, i, classes ? classes - 1 : 0);
+            return v; /* still a valid (zero) constant; the tape has failed */
+        }
+        v->val.data[i * classes + (size_t)labels[i]] = 1;
+    }
+    return v;
+}
+
+tn_tensor *ad_value_mut(ad_var *v)
+{
+    return v && v->op == AD_OP_LEAF && !v->is_param ? &v->val : NULL;
 }
 
 ad_var *ad_scalar(ad_tape *t, tn_real x)
@@ -255,6 +294,63 @@ const char *ad__shape_same2(ad_var *v)
     if (!tn_same_shape(&v->in[0]->val, &v->in[1]->val))
         return "shapes differ";
     return ad__shape_same(v);
+}
+
+const char *ad__shape_broadcast(ad_var *v)
+{
+    int arity = ad_ops[v->op]->arity;
+    tn_tensor acc = v->in[0]->val;
+    for (int k = 1; k < arity; k++) {
+        if (tn_broadcast_shape(&acc, &v->in[k]->val, &acc.ndim, acc.shape) != TN_OK)
+            return "shapes do not broadcast";
+    }
+    v->val.ndim = acc.ndim;
+    memcpy(v->val.shape, acc.shape, sizeof acc.shape);
+    return NULL;
+}
+
+const tn_real *ad__expanded(ad_var *v, int k)
+{
+    const tn_tensor *x = &v->in[k]->val;
+    if (x->size == v->val.size)
+        return x->data;
+    tn_tensor *e = ad__scratch(v->tape, &v->val);
+    if (!e)
+        return NULL;
+    tn_expand(e, x);
+    return e->data;
+}
+
+tn_real *ad__grad_full(ad_var *v, int k, tn_tensor **tmp)
+{
+    *tmp = NULL;
+    tn_tensor *dx = ad__grad_buf(v->in[k]);
+    if (!dx)
+        return NULL;
+    if (dx->size == v->val.size)
+        return dx->data;
+    *tmp = tn_arena_tensor(v->tape->arena, v->val.ndim, v->val.shape);
+    if (!*tmp) {
+        ad_tape_fail(v->tape, "backward: out of memory for a gradient");
+        return NULL;
+    }
+    return (*tmp)->data;
+}
+
+void ad__grad_reduce(ad_var *v, int k, tn_tensor *tmp)
+{
+    if (tmp)
+        tn_sum_to_acc(v->in[k]->grad, tmp, 1);
+}
+
+void ad__axis_split(const tn_tensor *x, int ax, size_t *outer, size_t *len,
+                    size_t *inner)
+{
+    *outer = 1, *inner = 1, *len = x->shape[ax];
+    for (int i = 0; i < ax; i++)
+        *outer *= x->shape[i];
+    for (int i = ax + 1; i < x->ndim; i++)
+        *inner *= x->shape[i];
 }
 
 /* ---- backward ------------------------------------------------------------------- */

@@ -258,3 +258,26 @@ tn_status tn_mean_axis(tn_tensor *out, const tn_tensor *x, int axis)
 {
     return reduce_axis(out, x, axis, 1);
 }
+
+tn_status tn_expand(tn_tensor *out, const tn_tensor *x)
+{
+    if (!out_is_broadcast(out, x, out))
+        return TN_ESHAPE;
+    if (x->size == out->size) {
+        for (size_t i = 0; i < x->size; i++)
+            out->data[i] = x->data[i];
+        return TN_OK;
+    }
+    size_t sx[TN_MAX_DIMS], sh[TN_MAX_DIMS];
+    frame_strides(x, out, sx);
+    frame_shape(out, sh);
+    tn_real *o = out->data;
+    for (size_t i0 = 0; i0 < sh[0]; i0++)
+        for (size_t i1 = 0; i1 < sh[1]; i1++)
+            for (size_t i2 = 0; i2 < sh[2]; i2++) {
+                const tn_real *r = x->data + i0 * sx[0] + i1 * sx[1] + i2 * sx[2];
+                for (size_t i3 = 0; i3 < sh[3]; i3++)
+                    *o++ = r[i3 * sx[3]];
+            }
+    return TN_OK;
+}

@@ -7,6 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef TN_REAL_DOUBLE
+const int tn_real_is_double = 1;
+#else
+const int tn_real_is_float = 1;
+#endif
+
 const char *tn_status_str(tn_status s)
 {
     switch (s) {

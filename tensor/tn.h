@@ -31,6 +31,22 @@ typedef float tn_real;
 
 #define TN_MAX_DIMS 4
 
+/* Link-time guard: code compiled for one tn_real refers to a symbol that only
+ * the library built for the same tn_real defines, so linking float code with
+ * the double library (pkg-config tape-double) or the reverse fails with
+ * "undefined reference to tn_real_is_double" (or _float) instead of
+ * computing garbage. */
+#ifdef TN_REAL_DOUBLE
+extern const int tn_real_is_double;
+#define TN_REAL_GUARD_ tn_real_is_double
+#else
+extern const int tn_real_is_float;
+#define TN_REAL_GUARD_ tn_real_is_float
+#endif
+#ifdef __GNUC__
+__attribute__((used, unused)) static const int *const tn_real_guard_ = &TN_REAL_GUARD_;
+#endif
+
 typedef enum {
     TN_OK = 0,
     TN_ESHAPE = -1, /* shapes do not fit the operation */
@@ -110,6 +126,9 @@ tn_status tn_sub(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
 tn_status tn_mul(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
 tn_status tn_div(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
 
+/* out = x broadcast to out's shape (x must broadcast to it). */
+tn_status tn_expand(tn_tensor *out, const tn_tensor *x);
+
 /* out += alpha · (sum of `in` over the axes where out was broadcast to in's
  * shape): the backward of broadcasting. out must broadcast to in's shape. */
 tn_status tn_sum_to_acc(tn_tensor *out, const tn_tensor *in, tn_real alpha);
@@ -163,6 +182,30 @@ tn_status tn_slice_last(tn_tensor *out, const tn_tensor *x, size_t start);
 /* out = [a, b] along the last axis; the other axes must be equal. */
 tn_status tn_concat_last(tn_tensor *out, const tn_tensor *a,
                          const tn_tensor *b);
+
+/* ---- convolution helpers (NCHW) ---------------------------------------------- */
+
+/* The output size of a convolution along one axis: (in + 2·pad - k)/stride + 1,
+ * or 0 when the kernel does not fit or stride is 0. */
+size_t tn_conv_out(size_t in, size_t k, size_t stride, size_t pad);
+/* im2col: x (N, C, H, W) -> cols (C·kh·kw, N·Ho·Wo) with Ho, Wo from
+ * tn_conv_out; cols[(c·kh + i)·kw + j][(n·Ho + oh)·Wo + ow] =
+ * x[n][c][oh·stride - pad + i][ow·stride - pad + j], 0 outside x. The whole
+ * convolution is then one GEMM with the weight viewed as (F, C·kh·kw). */
+tn_status tn_im2col(tn_tensor *cols, const tn_tensor *x, size_t kh, size_t kw,
+                    size_t stride, size_t pad);
+/* col2im, im2col's adjoint: x += the columns added back where they came from. */
+tn_status tn_col2im_acc(tn_tensor *x, const tn_tensor *cols, size_t kh,
+                        size_t kw, size_t stride, size_t pad);
+/* Naive references (direct loops), kept to test the GEMM paths:
+ * y (N, F, Ho, Wo) = conv2d(x (N, C, H, W), W (F, C, kh, kw)) + b (F);
+ * y (N, F, Ho, Wo) = conv_transpose2d(x (N, C, H, W), W (C, F, kh, kw)) + b,
+ * Ho = (H - 1)·stride - 2·pad + kh + out_pad (y's shape says which). */
+tn_status tn_conv2d_ref(tn_tensor *y, const tn_tensor *x, const tn_tensor *W,
+                        const tn_tensor *b, size_t stride, size_t pad);
+tn_status tn_conv_transpose2d_ref(tn_tensor *y, const tn_tensor *x,
+                                  const tn_tensor *W, const tn_tensor *b,
+                                  size_t stride, size_t pad);
 
 /* ---- random numbers ----------------------------------------------------- */
 

@@ -1,10 +1,10 @@
 /* consumer.c: a user's program, compiled against the installed headers and
  * library through pkg-config: fits y = 3x by gradient descent, then builds
  * a VAE through the installed model.h. */
-#include <ad.h>
-#include <model.h>
+#include <tape/ad.h>
+#include <tape/model.h>
 #include <stdio.h>
-#include <tn.h>
+#include <tape/tn.h>
 
 int main(void)
 {

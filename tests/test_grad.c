@@ -52,6 +52,45 @@ F1(matmul, ad_matmul(x[0], 0, x[1], 0))
 F1(linear, ad_linear(x[0], x[1], x[2]))
 F1(bce_logits, ad_bce_logits(x[0], x[1]))
 F1(kl_normal, ad_kl_normal(x[0], x[1]))
+F1(pow, ad_pow(x[0], (tn_real)2.5))
+F1(pow_int, ad_pow(x[0], 3))
+F1(clamp, ad_clamp(x[0], (tn_real)-0.55, (tn_real)0.45))
+F1(leaky_relu, ad_leaky_relu(x[0], (tn_real)0.2))
+F1(elu, ad_elu(x[0], (tn_real)1.3))
+F1(minimum, ad_minimum(x[0], x[1]))
+F1(maximum, ad_maximum(x[0], x[1]))
+F1(sum_keep, ad_sum_axis_keep(x[0], 1))
+F1(mean_keep, ad_mean_axis_keep(x[0], -1))
+F1(max_axis, ad_max_axis(x[0], 1, 0))
+F1(max_keep, ad_max_axis(x[0], -1, 1))
+F1(logsumexp0, ad_logsumexp(x[0], 0, 0))
+F1(logsumexp_keep, ad_logsumexp(x[0], -1, 1))
+F1(softmax, ad_softmax(x[0]))
+F1(log_softmax, ad_log_softmax(x[0]))
+F1(kl_categorical, ad_kl_categorical(x[0]))
+F1(repeat, ad_repeat(x[0], 3))
+F1(gather_rows, ad_gather_rows(x[0], (const int[]){2, 0, 2, 3}, 4))
+F1(conv2d_s1p1, ad_conv2d(x[0], x[1], x[2], 1, 1))
+F1(conv2d_s2p0, ad_conv2d(x[0], x[1], x[2], 2, 0))
+F1(convt_s2p1, ad_conv_transpose2d(x[0], x[1], x[2], 2, 1, 1))
+F1(convt_s1p0, ad_conv_transpose2d(x[0], x[1], x[2], 1, 0, 0))
+F1(sample_normal_eps, ad_sample_normal_eps(x[0], x[1], x[2]))
+F1(gaussian_logp, ad_gaussian_logp(x[0], x[1], x[2]))
+F1(bernoulli_logp, ad_bernoulli_logp(x[0], x[1]))
+
+static ad_var *f_gumbel(ad_tape *t, ad_var *const *x, void *c)
+{
+    (void)t, (void)c;
+    tn_rng_seed(&sample_rng, 12, 3);
+    return ad_gumbel_softmax(x[0], (tn_real)0.7, 0, &sample_rng);
+}
+
+static ad_var *f_dropout(ad_tape *t, ad_var *const *x, void *c)
+{
+    (void)t, (void)c;
+    tn_rng_seed(&sample_rng, 13, 3);
+    return ad_dropout(x[0], (tn_real)0.3, &sample_rng);
+}
 
 static ad_var *f_sample_normal(ad_tape *t, ad_var *const *x, void *c)
 {
@@ -108,6 +147,37 @@ static const grad_case cases[] = {
     {"bce_logits", f_bce_logits, 2, {2, 2}, {{3, 4}, {3, 4}}, -3, 3, 0},
     {"kl_normal", f_kl_normal, 2, {2, 2}, {{3, 4}, {3, 4}}, -2, 2, 0},
     {"sample_normal", f_sample_normal, 2, {2, 2}, {{3, 4}, {3, 4}}, -2, 2, 0},
+    {"pow 2.5", f_pow, 1, {2}, {{3, 4}}, 0.5, 2, 0},
+    {"pow 3", f_pow_int, 1, {2}, {{3, 4}}, -2, 2, 0},
+    {"clamp", f_clamp, 1, {2}, {{3, 4}}, -1, 1, 0},
+    {"leaky_relu", f_leaky_relu, 1, {2}, {{3, 4}}, -1, 1, 1},
+    {"elu", f_elu, 1, {2}, {{3, 4}}, -1, 1, 1},
+    {"minimum (3x4),(4)", f_minimum, 2, {2, 1}, {{3, 4}, {4}}, -1, 1, 0},
+    {"maximum (2x3x4),(3x1)", f_maximum, 2, {3, 2}, {{2, 3, 4}, {3, 1}}, -1, 1, 0},
+    {"sum_axis_keep 1", f_sum_keep, 1, {3}, {{2, 3, 4}}, -1, 1, 0},
+    {"mean_axis_keep -1", f_mean_keep, 1, {3}, {{2, 3, 4}}, -1, 1, 0},
+    {"max_axis 1", f_max_axis, 1, {3}, {{2, 3, 4}}, -20, 20, 0}, /* spread: eps must not swap the arg-max */
+    {"max_axis -1 keep", f_max_keep, 1, {2}, {{3, 5}}, -20, 20, 0},
+    {"logsumexp 0", f_logsumexp0, 1, {3}, {{3, 2, 4}}, -3, 3, 0},
+    {"logsumexp -1 keep", f_logsumexp_keep, 1, {2}, {{4, 5}}, -3, 3, 0},
+    {"softmax", f_softmax, 1, {3}, {{2, 3, 4}}, -3, 3, 0},
+    {"log_softmax", f_log_softmax, 1, {2}, {{3, 5}}, -3, 3, 0},
+    {"kl_categorical", f_kl_categorical, 1, {3}, {{2, 3, 4}}, -3, 3, 0},
+    {"gumbel_softmax", f_gumbel, 1, {2}, {{3, 5}}, -2, 2, 0},
+    {"repeat", f_repeat, 1, {2}, {{2, 3}}, -1, 1, 0},
+    {"gather_rows", f_gather_rows, 1, {2}, {{4, 3}}, -1, 1, 0},
+    {"conv2d s1 p1", f_conv2d_s1p1, 3, {4, 4, 1}, {{2, 3, 5, 4}, {2, 3, 3, 3}, {2}}, -1, 1, 0},
+    {"conv2d s2 p0", f_conv2d_s2p0, 3, {4, 4, 1}, {{2, 2, 5, 6}, {3, 2, 2, 3}, {3}}, -1, 1, 0},
+    {"conv_transpose2d s2 p1 op1", f_convt_s2p1, 3, {4, 4, 1}, {{2, 3, 3, 2}, {3, 2, 4, 3}, {2}}, -1, 1, 0},
+    {"conv_transpose2d s1 p0", f_convt_s1p0, 3, {4, 4, 1}, {{1, 2, 3, 3}, {2, 2, 2, 2}, {2}}, -1, 1, 0},
+    {"bce_logits (2x3x4),(3x4)", f_bce_logits, 2, {3, 2}, {{2, 3, 4}, {3, 4}}, -3, 3, 0},
+    {"kl_normal (3x4),(4)", f_kl_normal, 2, {2, 1}, {{3, 4}, {4}}, -2, 2, 0},
+    {"sample_normal_eps (3x4),(3x4),(2x3x4)", f_sample_normal_eps, 3, {2, 2, 3},
+     {{3, 4}, {3, 4}, {2, 3, 4}}, -2, 2, 0},
+    {"gaussian_logp (2x3x4),(3x4),(4)", f_gaussian_logp, 3, {3, 2, 1},
+     {{2, 3, 4}, {3, 4}, {4}}, -2, 2, 0},
+    {"bernoulli_logp (2x3),(2x3)", f_bernoulli_logp, 2, {2, 2}, {{2, 3}, {2, 3}}, -3, 3, 0},
+    {"dropout", f_dropout, 1, {2}, {{4, 5}}, -1, 1, 0},
 };
 
 /* Runs one case; prints and fails when the worst error is over tolerance. */
@@ -295,4 +365,47 @@ void test_prob_op_values(void)
     CHECK_STR_HAS(ad_tape_error(t), "sample_normal: no random generator");
     ad_tape_free(t);
     tn_free(X), tn_free(T), tn_free(M), tn_free(L);
+}
+
+/* The stability cases the issue names: logits of ±80, rows of equal values,
+ * one huge entry. Each op is gradient-checked at these exact inputs. */
+static void run_fixed(const char *name, ad_fn f, int ndim, const size_t *shape,
+                      const double *vals)
+{
+    tn_tensor *x = test_tensor(ndim, shape, vals);
+    ad_gradcheck_report rep;
+    double err = ad_gradcheck(f, NULL, &x, 1, GRAD_EPS, &rep);
+    if (!(err >= 0 && err <= GRAD_TOL)) {
+        test_failures++;
+        printf("    %s: worst error %.3g at element %zu (analytic %.10g, "
+               "numeric %.10g) %s\n", name, err, rep.index, rep.analytic,
+               rep.numeric, rep.error);
+    }
+    tn_free(x);
+}
+
+void test_grad_extreme_logits(void)
+{
+    static const struct {
+        const char *what;
+        double v[8];
+    } rows[] = {
+        {"logits of +-80", {80, -80, 79.5, -79, 80, 0.5, -80, 78}},
+        {"equal rows", {3, 3, 3, 3, -2, -2, -2, -2}},
+        {"one huge entry", {1000, 0, 1, -1, -2, 2, 3, 500}},
+    };
+    const struct {
+        const char *name;
+        ad_fn f;
+    } ops[] = {{"logsumexp", f_logsumexp_keep}, {"softmax", f_softmax},
+               {"log_softmax", f_log_softmax}, {"kl_categorical", f_kl_categorical},
+               {"gumbel_softmax", f_gumbel}, {"max_axis", f_max_keep}};
+    for (size_t r = 0; r < 3; r++)
+        for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+            if (r == 1 && ops[o].f == f_max_keep)
+                continue; /* ties: max is not differentiable there */
+            char name[96];
+            snprintf(name, sizeof name, "%s, %s", ops[o].name, rows[r].what);
+            run_fixed(name, ops[o].f, 2, SHAPE(2, 4), rows[r].v);
+        }
 }

@@ -142,7 +142,7 @@ void test_tape_shape_error_message(void)
     CHECK_STR_HAS(ad_tape_error(t), "linear: (128x784), (400x784), (300): b's length");
     ad_tape_reset(t);
     CHECK(ad_slice(ad_const(t, x), 780, 5) == NULL);
-    CHECK_STR_HAS(ad_tape_error(t), "slice: (128x784): slice runs past");
+    CHECK_STR_HAS(ad_tape_error(t), "slice: (128x784): start 780, length 5 runs past the last axis (784)");
     ad_tape_reset(t);
     CHECK(ad_sum_axis(ad_const(t, x), 2) == NULL);
     CHECK_STR_HAS(ad_tape_error(t), "sum_axis: (128x784): axis out of range");
@@ -151,7 +151,16 @@ void test_tape_shape_error_message(void)
     CHECK_STR_HAS(ad_tape_error(t), "reshape: (128x784): element counts differ");
     ad_tape_reset(t);
     CHECK(ad_kl_normal(ad_const(t, x), ad_const(t, w)) == NULL);
-    CHECK_STR_HAS(ad_tape_error(t), "kl_normal: (128x784), (400x784): shapes differ");
+    CHECK_STR_HAS(ad_tape_error(t), "kl_normal: (128x784), (400x784): shapes do not broadcast");
+    ad_tape_reset(t);
+    CHECK(ad_gather_rows(ad_const(t, w), (const int[]){3, 400}, 2) == NULL);
+    CHECK_STR_HAS(ad_tape_error(t), "gather_rows: (400x784): index 400 at position 1 is outside 0..399");
+    ad_tape_reset(t);
+    CHECK(ad_one_hot(t, (const int[]){1, 10}, 2, 10) != NULL); /* still a constant */
+    CHECK_STR_HAS(ad_tape_error(t), "one_hot: label 10 at row 1 is outside 0..9");
+    ad_tape_reset(t);
+    CHECK(ad_conv2d(ad_const(t, x), ad_const(t, w), ad_const(t, b), 1, 0) == NULL);
+    CHECK_STR_HAS(ad_tape_error(t), "conv2d: (128x784), (400x784), (300): expects x (N, C, H, W)");
     ad_tape_free(t);
     tn_free(x), tn_free(w), tn_free(b);
 }

@@ -1,0 +1,214 @@
+/* op_softmax.c: the ops over the last axis of logits: softmax, log-softmax,
+ * the KL of a categorical to the uniform prior and the Gumbel-softmax
+ * sample. Each is one fused node, stable for any finite logits (the row's
+ * maximum is subtracted before exp). x is viewed as (rows, K). */
+#include "ad_internal.h"
+
+#include <tgmath.h>
+
+#include "tn_parallel.h"
+
+static void rows_of(const tn_tensor *x, size_t *rows, size_t *K)
+{
+    *K = x->shape[x->ndim - 1];
+    *rows = *K ? x->size / *K : 0;
+}
+
+static const char *last_axis_shape(ad_var *v)
+{
+    const tn_tensor *x = &v->in[0]->val;
+    if (x->ndim < 1 || x->shape[x->ndim - 1] == 0)
+        return "needs a non-empty last axis";
+    return ad__shape_same(v);
+}
+
+/* out = log_softmax(x) of one row of K: x - m - log Σ e^(x - m) */
+static void log_softmax_row(tn_real *out, const tn_real *x, size_t K)
+{
+    tn_real m = x[0];
+    for (size_t k = 1; k < K; k++)
+        m = x[k] > m ? x[k] : m;
+    double s = 0;
+    for (size_t k = 0; k < K; k++)
+        s += exp(x[k] - m);
+    tn_real lse = m + (tn_real)log(s);
+    for (size_t k = 0; k < K; k++)
+        out[k] = x[k] - lse;
+}
+
+/* y = e^x / Σ e^x along the last axis */
+static void softmax_forward(ad_var *v)
+{
+    size_t rows, K;
+    rows_of(&v->val, &rows, &K);
+    for (size_t r = 0; r < rows; r++) {
+        tn_real *y = v->val.data + r * K;
+        log_softmax_row(y, v->in[0]->val.data + r * K, K);
+        for (size_t k = 0; k < K; k++)
+            y[k] = exp(y[k]);
+    }
+}
+/* dx = y ⊙ (g - Σ_k g_k y_k) */
+static void softmax_backward(ad_var *v)
+{
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    if (!dx)
+        return;
+    size_t rows, K;
+    rows_of(&v->val, &rows, &K);
+    for (size_t r = 0; r < rows; r++) {
+        const tn_real *y = v->val.data + r * K, *g = v->grad->data + r * K;
+        tn_real *d = dx->data + r * K;
+        double s = 0;
+        for (size_t k = 0; k < K; k++)
+            s += g[k] * y[k];
+        for (size_t k = 0; k < K; k++)
+            d[k] += y[k] * (g[k] - (tn_real)s);
+    }
+}
+const ad_op_def ad__op_softmax = {"softmax", 1, last_axis_shape, softmax_forward, softmax_backward};
+
+/* y = x - logsumexp(x) along the last axis */
+static void log_softmax_forward(ad_var *v)
+{
+    size_t rows, K;
+    rows_of(&v->val, &rows, &K);
+    for (size_t r = 0; r < rows; r++)
+        log_softmax_row(v->val.data + r * K, v->in[0]->val.data + r * K, K);
+}
+/* dx = g - e^y Σ_k g_k */
+static void log_softmax_backward(ad_var *v)
+{
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    if (!dx)
+        return;
+    size_t rows, K;
+    rows_of(&v->val, &rows, &K);
+    for (size_t r = 0; r < rows; r++) {
+        const tn_real *y = v->val.data + r * K, *g = v->grad->data + r * K;
+        tn_real *d = dx->data + r * K;
+        double s = 0;
+        for (size_t k = 0; k < K; k++)
+            s += g[k];
+        for (size_t k = 0; k < K; k++)
+            d[k] += g[k] - exp(y[k]) * (tn_real)s;
+    }
+}
+const ad_op_def ad__op_log_softmax = {"log_softmax", 1, last_axis_shape, log_softmax_forward, log_softmax_backward};
+
+/* Output: x's shape without the last axis (one KL per row). */
+static const char *row_shape(ad_var *v)
+{
+    const char *why = last_axis_shape(v);
+    if (!why)
+        v->val.ndim--;
+    return why;
+}
+
+/* y = KL(q || U(K)) = Σ_k q_k (log q_k + log K), q = softmax(x); log q is
+ * kept for backward */
+static void kl_cat_forward(ad_var *v)
+{
+    v->saved = ad__scratch(v->tape, &v->in[0]->val);
+    if (!v->saved)
+        return;
+    size_t rows, K;
+    rows_of(&v->in[0]->val, &rows, &K);
+    tn_real logK = log((tn_real)K);
+    for (size_t r = 0; r < rows; r++) {
+        tn_real *lq = v->saved->data + r * K;
+        log_softmax_row(lq, v->in[0]->val.data + r * K, K);
+        double s = 0;
+        for (size_t k = 0; k < K; k++)
+            s += exp(lq[k]) * (lq[k] + logK);
+        v->val.data[r] = (tn_real)s;
+    }
+}
+/* dx_k = g · q_k (log q_k + log K - y) */
+static void kl_cat_backward(ad_var *v)
+{
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    if (!dx)
+        return;
+    size_t rows, K;
+    rows_of(&v->in[0]->val, &rows, &K);
+    tn_real logK = log((tn_real)K);
+    for (size_t r = 0; r < rows; r++) {
+        const tn_real *lq = v->saved->data + r * K;
+        tn_real g = v->grad->data[r], y = v->val.data[r];
+        for (size_t k = 0; k < K; k++)
+            dx->data[r * K + k] += g * exp(lq[k]) * (lq[k] + logK - y);
+    }
+}
+const ad_op_def ad__op_kl_categorical = {"kl_categorical", 1, row_shape, kl_cat_forward, kl_cat_backward};
+
+/* Gumbel-softmax (Jang et al. 2017): y = softmax((x + G)/τ), G = -log(-log U)
+ * drawn from attr.rng, τ = f[0]. hard (i[0]): the forward value is the
+ * one-hot of y's arg-max (first on ties) and backward uses the soft y
+ * (straight-through). The soft y is kept in v->saved. */
+static void gumbel_forward(ad_var *v)
+{
+    v->saved = ad__scratch(v->tape, &v->val);
+    if (!v->saved)
+        return;
+    size_t rows, K;
+    rows_of(&v->val, &rows, &K);
+    tn_real inv_tau = (tn_real)(1 / v->attr.f[0]);
+    const tn_real *x = v->in[0]->val.data;
+    tn_real *y = v->saved->data;
+    for (size_t i = 0; i < v->val.size; i++) {
+        double u;
+        do
+            u = tn_rng_uniform(v->attr.rng);
+        while (u <= 0);
+        y[i] = (x[i] - (tn_real)log(-log(u))) * inv_tau;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        tn_real *yr = y + r * K, *out = v->val.data + r * K;
+        log_softmax_row(yr, yr, K);
+        size_t best = 0;
+        for (size_t k = 0; k < K; k++) {
+            yr[k] = exp(yr[k]);
+            best = yr[k] > yr[best] ? k : best;
+        }
+        for (size_t k = 0; k < K; k++)
+            out[k] = v->attr.i[0] ? (tn_real)(k == best) : yr[k];
+    }
+}
+/* dx = (1/τ) y ⊙ (g - Σ_k g_k y_k), y the soft sample */
+static void gumbel_backward(ad_var *v)
+{
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    if (!dx)
+        return;
+    size_t rows, K;
+    rows_of(&v->val, &rows, &K);
+    tn_real inv_tau = (tn_real)(1 / v->attr.f[0]);
+    for (size_t r = 0; r < rows; r++) {
+        const tn_real *y = v->saved->data + r * K, *g = v->grad->data + r * K;
+        double s = 0;
+        for (size_t k = 0; k < K; k++)
+            s += g[k] * y[k];
+        for (size_t k = 0; k < K; k++)
+            dx->data[r * K + k] += inv_tau * y[k] * (g[k] - (tn_real)s);
+    }
+}
+const ad_op_def ad__op_gumbel_softmax = {"gumbel_softmax", 1, last_axis_shape, gumbel_forward, gumbel_backward};
+
+ad_var *ad_softmax(ad_var *x) { return ad__record(AD_OP_SOFTMAX, x, NULL, NULL, NULL); }
+ad_var *ad_log_softmax(ad_var *x) { return ad__record(AD_OP_LOG_SOFTMAX, x, NULL, NULL, NULL); }
+ad_var *ad_kl_categorical(ad_var *logits) { return ad__record(AD_OP_KL_CATEGORICAL, logits, NULL, NULL, NULL); }
+
+ad_var *ad_gumbel_softmax(ad_var *logits, tn_real tau, int hard, tn_rng *rng)
+{
+    if (!logits)
+        return NULL;
+    if (!rng || !(tau > 0)) {
+        ad_tape_fail(logits->tape, rng ? "gumbel_softmax: temperature %g, expected > 0"
+                                       : "gumbel_softmax: no random generator given (temperature %g)",
+                     (double)tau);
+        return NULL;
+    }
+    ad_attr at = {.i = {hard != 0}, .f = {tau}, .rng = rng};
+    return ad__record(AD_OP_GUMBEL_SOFTMAX, logits, NULL, NULL, &at);
+}

@@ -1,0 +1,299 @@
+/* test_ops.c: forward values of the ops added for users' own models: the
+ * convolutions against their naive references, softmax-family results at
+ * extreme logits, Gumbel-softmax and dropout statistics, ties, and the
+ * contracts of constants (copies, one-hot, writable values, a failed tape). */
+#include "test.h"
+
+#define SHAPE(...) (const size_t[]){__VA_ARGS__}
+
+/* conv2d / conv_transpose2d through the tape (im2col + GEMM) against the
+ * direct loops, for strides, paddings, odd sizes and non-square kernels */
+void test_conv_matches_reference(void)
+{
+    static const struct {
+        size_t N, C, H, W, F, kh, kw, s, p, op;
+    } g[] = {
+        {2, 3, 7, 6, 4, 3, 3, 1, 1, 0}, {3, 2, 8, 9, 5, 3, 2, 2, 0, 0},
+        {1, 4, 5, 5, 2, 5, 5, 1, 2, 0}, {2, 1, 28, 28, 3, 4, 4, 2, 1, 1},
+        {4, 6, 7, 7, 3, 1, 1, 3, 0, 2},
+    };
+    for (size_t c = 0; c < sizeof g / sizeof g[0]; c++)
+        for (int tr = 0; tr < 2; tr++) {
+            ad_tape *t = ad_tape_new(0);
+            tn_tensor *x = test_random(4, SHAPE(g[c].N, g[c].C, g[c].H, g[c].W), -1, 1, 10 + c);
+            tn_tensor *W = tr ? test_random(4, SHAPE(g[c].C, g[c].F, g[c].kh, g[c].kw), -1, 1, 20 + c)
+                              : test_random(4, SHAPE(g[c].F, g[c].C, g[c].kh, g[c].kw), -1, 1, 20 + c);
+            tn_tensor *b = test_random(1, SHAPE(g[c].F), -1, 1, 30 + c);
+            ad_var *y = tr ? ad_conv_transpose2d(ad_const(t, x), ad_const(t, W), ad_const(t, b),
+                                                 g[c].s, g[c].p, g[c].op)
+                           : ad_conv2d(ad_const(t, x), ad_const(t, W), ad_const(t, b), g[c].s, g[c].p);
+            CHECK(y != NULL);
+            if (!y) {
+                printf("    case %zu%s: %s\n", c, tr ? " (transpose)" : "", ad_tape_error(t));
+            } else {
+                const tn_tensor *Y = ad_value(y);
+                size_t ho = tr ? (g[c].H - 1) * g[c].s - 2 * g[c].p + g[c].kh + g[c].op
+                               : tn_conv_out(g[c].H, g[c].kh, g[c].s, g[c].p);
+                CHECK(Y->shape[0] == g[c].N && Y->shape[1] == g[c].F && Y->shape[2] == ho);
+                tn_tensor *R = tn_new(4, Y->shape);
+                CHECK((tr ? tn_conv_transpose2d_ref(R, x, W, b, g[c].s, g[c].p)
+                          : tn_conv2d_ref(R, x, W, b, g[c].s, g[c].p)) == TN_OK);
+                double worst = 0;
+                for (size_t i = 0; i < R->size; i++)
+                    worst = fmax(worst, fabs(R->data[i] - Y->data[i]));
+                CHECK_NEAR(worst, 0, VAL_TOL * 100);
+                tn_free(R);
+            }
+            ad_tape_free(t);
+            tn_free(x), tn_free(W), tn_free(b);
+        }
+    /* shapes that do not fit are reported with the shapes */
+    ad_tape *t = ad_tape_new(0);
+    tn_tensor *x = tn_new(4, SHAPE(1, 2, 3, 3)), *W = tn_new(4, SHAPE(1, 2, 5, 5));
+    tn_tensor *b = tn_new(1, SHAPE(1));
+    CHECK(ad_conv2d(ad_const(t, x), ad_const(t, W), ad_const(t, b), 1, 0) == NULL);
+    CHECK_STR_HAS(ad_tape_error(t), "conv2d: (1x2x3x3), (1x2x5x5), (1): the kernel does not fit");
+    ad_tape_reset(t);
+    tn_tensor *Wt = tn_new(4, SHAPE(2, 1, 3, 3));
+    CHECK(ad_conv_transpose2d(ad_const(t, x), ad_const(t, Wt), ad_const(t, b), 2, 0, 2) == NULL);
+    tn_free(Wt);
+    CHECK_STR_HAS(ad_tape_error(t), "output padding < stride");
+    ad_tape_free(t);
+    tn_free(x), tn_free(W), tn_free(b);
+}
+
+void test_softmax_family_values(void)
+{
+    ad_tape *t = ad_tape_new(0);
+    tn_tensor *X = test_tensor(2, SHAPE(3, 3), (const double[]){80, 80, -80, 2, 2, 2, 1000, 0, -1000});
+    ad_var *x = ad_const(t, X);
+    const tn_real *lse = ad_data(ad_logsumexp(x, -1, 0));
+    CHECK_NEAR(lse[0], 80 + log(2.0), VAL_TOL * 100);
+    CHECK_NEAR(lse[1], 2 + log(3.0), VAL_TOL * 10);
+    CHECK_NEAR(lse[2], 1000, VAL_TOL * 1000);
+    const tn_real *sm = ad_data(ad_softmax(x));
+    CHECK_NEAR(sm[0], 0.5, VAL_TOL);
+    CHECK_NEAR(sm[2], 0, VAL_TOL);
+    CHECK_NEAR(sm[4], 1.0 / 3, VAL_TOL);
+    CHECK(sm[6] == 1 && sm[7] == 0 && sm[8] == 0);
+    const tn_real *ls = ad_data(ad_log_softmax(x));
+    CHECK_NEAR(ls[6], 0, VAL_TOL);
+    CHECK_NEAR(ls[7], -1000, VAL_TOL * 1000);
+    CHECK(isfinite(ls[8]) && ls[8] < -1999);
+    const tn_real *kl = ad_data(ad_kl_categorical(x));
+    CHECK_NEAR(kl[1], 0, VAL_TOL);           /* uniform q: KL 0 */
+    CHECK_NEAR(kl[2], log(3.0), VAL_TOL * 10); /* one-hot q: log K */
+    CHECK_NEAR(kl[0], log(3.0) - log(2.0), VAL_TOL * 10);
+    const tn_real *mx = ad_data(ad_max_axis(x, 0, 1));
+    CHECK(ad_value(ad_max_axis(x, 0, 1))->ndim == 2 && mx[0] == 1000 && mx[1] == 80 && mx[2] == 2);
+    /* a row of -inf: logsumexp -inf, not NaN */
+    tn_tensor *I = test_tensor(1, SHAPE(2), (const double[]){-INFINITY, -INFINITY});
+    CHECK(isinf(ad_item(ad_logsumexp(ad_const(t, I), 0, 0))));
+    /* keepdim shapes */
+    ad_var *k = ad_sum_axis_keep(x, 0);
+    CHECK(ad_value(k)->ndim == 2 && ad_value(k)->shape[0] == 1 && ad_value(k)->shape[1] == 3);
+    CHECK_NEAR(ad_data(k)[1], 82, VAL_TOL * 100);
+    CHECK_NEAR(ad_data(ad_mean_axis_keep(x, 1))[1], 2, VAL_TOL);
+    CHECK(ad_tape_ok(t));
+    ad_tape_free(t);
+    tn_free(X), tn_free(I);
+}
+
+/* ties: max over an axis splits the gradient evenly, minimum/maximum in half */
+void test_ties_split_gradient(void)
+{
+    ad_tape *t = ad_tape_new(0);
+    tn_tensor *X = test_tensor(1, SHAPE(4), (const double[]){2, 2, 1, 2});
+    tn_tensor *G = tn_new(1, SHAPE(4));
+    ad_var *x = ad_param(t, X, G);
+    CHECK(ad_backward(t, ad_max_axis(x, 0, 0)) == 0);
+    CHECK_NEAR(G->data[0], 1.0 / 3, VAL_TOL);
+    CHECK(G->data[2] == 0);
+    tn_fill(G, 0);
+    ad_tape_reset(t);
+    x = ad_param(t, X, G);
+    tn_tensor *Y = test_tensor(1, SHAPE(4), (const double[]){2, 3, 0, 2});
+    CHECK(ad_backward(t, ad_sum(ad_maximum(x, ad_const(t, Y)))) == 0);
+    CHECK(G->data[0] == 0.5 && G->data[1] == 0 && G->data[2] == 1 && G->data[3] == 0.5);
+    ad_tape_free(t);
+    tn_free(X), tn_free(G), tn_free(Y);
+}
+
+void test_elementwise_new_values(void)
+{
+    ad_tape *t = ad_tape_new(0);
+    tn_tensor *X = test_tensor(1, SHAPE(4), (const double[]){-2, -0.5, 0.5, 3});
+    ad_var *x = ad_const(t, X);
+    const tn_real *c = ad_data(ad_clamp(x, -1, 1));
+    CHECK(c[0] == -1 && c[1] == (tn_real)-0.5 && c[3] == 1);
+    const tn_real *l = ad_data(ad_leaky_relu(x, (tn_real)0.1));
+    CHECK_NEAR(l[0], -0.2, VAL_TOL);
+    CHECK(l[3] == 3);
+    const tn_real *e = ad_data(ad_elu(x, 1));
+    CHECK_NEAR(e[0], exp(-2.0) - 1, VAL_TOL);
+    CHECK(e[2] == (tn_real)0.5);
+    CHECK_NEAR(ad_data(ad_pow(x, 3))[0], -8, VAL_TOL * 10);
+    CHECK_NEAR(ad_data(ad_pow(x, (tn_real)0.5))[3], sqrt(3.0), VAL_TOL);
+    CHECK(ad_data(ad_minimum(x, ad_scalar(t, 0)))[3] == 0);
+    CHECK(ad_clamp(x, 1, -1) == NULL);
+    CHECK_STR_HAS(ad_tape_error(t), "clamp: lower bound 1 above upper bound -1");
+    ad_tape_free(t);
+    tn_free(X);
+}
+
+void test_shape_ops_values(void)
+{
+    ad_tape *t = ad_tape_new(0);
+    tn_tensor *X = test_tensor(2, SHAPE(3, 2), (const double[]){1, 2, 3, 4, 5, 6});
+    ad_var *x = ad_const(t, X);
+    ad_var *r = ad_repeat(x, 2);
+    CHECK(ad_value(r)->ndim == 3 && ad_value(r)->shape[0] == 2 && ad_value(r)->shape[1] == 3);
+    CHECK(ad_data(r)[6] == 1 && ad_data(r)[11] == 6);
+    ad_var *g = ad_gather_rows(x, (const int[]){2, 2, 0}, 3);
+    CHECK(ad_value(g)->shape[0] == 3 && ad_value(g)->shape[1] == 2);
+    CHECK(ad_data(g)[0] == 5 && ad_data(g)[3] == 6 && ad_data(g)[4] == 1);
+    /* scatter-add: a row picked twice gets both gradients */
+    tn_tensor *G = tn_new(2, SHAPE(3, 2));
+    ad_var *p = ad_param(t, X, G);
+    CHECK(ad_backward(t, ad_sum(ad_gather_rows(p, (const int[]){2, 2, 0}, 3))) == 0);
+    CHECK(G->data[4] == 2 && G->data[0] == 1 && G->data[2] == 0);
+    CHECK(ad_repeat(r, 2) != NULL && ad_repeat(ad_repeat(r, 2), 2) == NULL); /* 5 axes */
+    CHECK_STR_HAS(ad_tape_error(t), "repeat: (2x2x3x2): already has the most dimensions");
+    ad_tape_free(t);
+    tn_free(X), tn_free(G);
+}
+
+/* Gumbel-max: the arg-max of logits + Gumbel noise is distributed as
+ * softmax(logits), so the hard samples' frequencies must match it; the hard
+ * sample's gradient is the soft one's (straight-through). */
+void test_gumbel_softmax(void)
+{
+    enum { ROWS = 20000, K = 4 };
+    ad_tape *t = ad_tape_new(0);
+    tn_tensor *L = tn_new(2, SHAPE(ROWS, K));
+    const double logits[K] = {1, 0, -1, 0.5};
+    for (size_t i = 0; i < L->size; i++)
+        L->data[i] = (tn_real)logits[i % K];
+    tn_rng r;
+    tn_rng_seed(&r, 4, 4);
+    ad_var *y = ad_gumbel_softmax(ad_const(t, L), (tn_real)0.5, 1, &r);
+    double count[K] = {0}, z = 0;
+    int one_hot = 1;
+    for (size_t i = 0; i < ROWS; i++) {
+        double s = 0;
+        for (size_t k = 0; k < K; k++) {
+            tn_real v = ad_data(y)[i * K + k];
+            one_hot &= v == 0 || v == 1;
+            s += v, count[k] += v;
+        }
+        one_hot &= s == 1;
+    }
+    CHECK(one_hot);
+    for (size_t k = 0; k < K; k++)
+        z += exp(logits[k]);
+    for (size_t k = 0; k < K; k++) /* sd of a frequency: about 0.0035 */
+        CHECK_NEAR(count[k] / ROWS, exp(logits[k]) / z, 0.015);
+    /* soft samples sum to 1 per row */
+    ad_var *soft = ad_gumbel_softmax(ad_const(t, L), 1, 0, &r);
+    CHECK_NEAR(ad_data(soft)[0] + ad_data(soft)[1] + ad_data(soft)[2] + ad_data(soft)[3], 1, VAL_TOL * 4);
+    /* straight-through: the same noise gives the same gradient hard or soft */
+    tn_tensor *P = test_random(2, SHAPE(3, K), -1, 1, 5);
+    tn_tensor *Gh = tn_new(2, SHAPE(3, K)), *Gs = tn_new(2, SHAPE(3, K));
+    tn_tensor *W = test_random(2, SHAPE(3, K), -1, 1, 6);
+    for (int hard = 0; hard < 2; hard++) {
+        ad_tape_reset(t);
+        tn_rng_seed(&r, 9, 9);
+        ad_var *s = ad_gumbel_softmax(ad_param(t, P, hard ? Gh : Gs), (tn_real)0.7, hard, &r);
+        CHECK(ad_backward(t, ad_sum(ad_mul(s, ad_const(t, W)))) == 0);
+    }
+    for (size_t i = 0; i < Gh->size; i++)
+        CHECK_NEAR(Gh->data[i], Gs->data[i], VAL_TOL);
+    CHECK(ad_gumbel_softmax(ad_const(t, L), 0, 0, &r) == NULL);
+    CHECK_STR_HAS(ad_tape_error(t), "gumbel_softmax: temperature 0, expected > 0");
+    ad_tape_free(t);
+    tn_free(L), tn_free(P), tn_free(Gh), tn_free(Gs), tn_free(W);
+}
+
+void test_dropout_and_samples(void)
+{
+    ad_tape *t = ad_tape_new(0);
+    tn_tensor *X = tn_new(1, SHAPE(100000)), *G = tn_new(1, SHAPE(100000));
+    tn_fill(X, 1);
+    tn_rng r;
+    tn_rng_seed(&r, 8, 1);
+    ad_var *x = ad_param(t, X, G);
+    ad_var *d = ad_dropout(x, (tn_real)0.25, &r);
+    double zeros = 0, sum = 0;
+    for (size_t i = 0; i < X->size; i++)
+        zeros += ad_data(d)[i] == 0, sum += ad_data(d)[i];
+    CHECK_NEAR(zeros / 100000, 0.25, 0.005);
+    CHECK_NEAR(sum / 100000, 1, 0.01);                     /* inverted scaling */
+    CHECK(ad_data(d)[0] == 0 || fabs(ad_data(d)[0] - 4.0 / 3) < 1e-6);
+    ad_set_grad_enabled(t, 0);
+    CHECK(ad_dropout(x, (tn_real)0.25, &r) == x);          /* evaluation: identity */
+    ad_set_grad_enabled(t, 1);
+    CHECK(ad_dropout(x, 1, &r) == NULL);
+    CHECK_STR_HAS(ad_tape_error(t), "dropout: probability 1, expected 0 <= p < 1");
+    ad_tape_reset(t);
+    /* Bernoulli samples: a 0/1 constant with the right mean */
+    tn_fill(X, (tn_real)0.3);
+    ad_var *b = ad_bernoulli_sample(ad_const(t, X), &r);
+    double ones = 0;
+    int binary = 1;
+    for (size_t i = 0; i < X->size; i++)
+        ones += ad_data(b)[i], binary &= ad_data(b)[i] == 0 || ad_data(b)[i] == 1;
+    CHECK(binary);
+    CHECK_NEAR(ones / 100000, 0.3, 0.005);
+    CHECK(ad_value_mut(b) != NULL);
+    /* the caller's eps, broadcast: k = 2 samples of (1 x 2) */
+    tn_tensor *E = test_tensor(3, SHAPE(2, 1, 2), (const double[]){1, -1, 0.5, 2});
+    tn_tensor *M = test_tensor(2, SHAPE(1, 2), (const double[]){0.5, -0.5});
+    tn_tensor *V = test_tensor(2, SHAPE(1, 2), (const double[]){0, log(4.0)});
+    ad_var *z = ad_sample_normal_eps(ad_const(t, M), ad_const(t, V), ad_const(t, E));
+    CHECK(ad_value(z)->ndim == 3 && ad_value(z)->shape[0] == 2);
+    CHECK_NEAR(ad_data(z)[1], -0.5 - 2, VAL_TOL);
+    CHECK_NEAR(ad_data(z)[3], -0.5 + 4, VAL_TOL);
+    /* log N(x; mu, e^lv) by hand */
+    ad_var *lp = ad_gaussian_logp(z, ad_const(t, M), ad_const(t, V));
+    CHECK_NEAR(ad_data(lp)[1], -0.5 * (log(2 * M_PI) + log(4.0) + 4.0 / 4), VAL_TOL * 10);
+    CHECK(ad_tape_ok(t));
+    ad_tape_free(t);
+    tn_free(X), tn_free(G), tn_free(E), tn_free(M), tn_free(V);
+}
+
+/* Constants: copies, one-hot, writable values, and a failed tape still
+ * hands out constants a program can write (issue: writing through
+ * ad_data() of a NULL constant crashed). */
+void test_constants_contract(void)
+{
+    ad_tape *t = ad_tape_new(0);
+    tn_real buf[6] = {1, 2, 3, 4, 5, 6};
+    ad_var *c = ad_const_copy(t, 2, SHAPE(2, 3), buf);
+    buf[0] = 100;
+    CHECK(ad_data(c)[0] == 1 && ad_data(c)[5] == 6);       /* a copy */
+    tn_tensor *v = ad_value_mut(c);
+    CHECK(v != NULL && v->shape[1] == 3);
+    v->data[0] = 7;
+    CHECK(ad_item(ad_sum(c)) == 27);
+    ad_var *oh = ad_one_hot(t, (const int[]){2, 0}, 2, 3);
+    CHECK(ad_data(oh)[2] == 1 && ad_data(oh)[3] == 1 && ad_item(ad_sum(oh)) == 2);
+    tn_tensor *P = tn_new(1, SHAPE(4)), *PG = tn_new(1, SHAPE(4));
+    ad_var *p = ad_param(t, P, PG);
+    CHECK(ad_value_mut(p) == NULL);                        /* not a constant */
+    CHECK(ad_value_mut(ad_exp(p)) == NULL);                /* an op's result */
+    CHECK(ad_value_mut(NULL) == NULL);
+    /* after an error */
+    CHECK(ad_add(c, p) == NULL);
+    CHECK(!ad_tape_ok(t));
+    ad_var *late = ad_const_new(t, 2, SHAPE(2, 3));
+    CHECK(late != NULL);
+    if (late)
+        ad_data(late)[5] = 1;                              /* safe to write */
+    ad_var *late_copy = ad_const_copy(t, 1, SHAPE(3), buf);
+    CHECK(late_copy != NULL && ad_data(late_copy)[0] == 100);
+    CHECK(ad_mul(late, c) == NULL);                        /* ops still refuse */
+    CHECK_STR_HAS(ad_tape_error(t), "add: (2x3), (4)");    /* the first error stays */
+    CHECK(ad_backward(t, ad_sum(p)) == -1);
+    ad_tape_free(t);
+    tn_free(P), tn_free(PG);
+}
