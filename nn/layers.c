@@ -81,6 +81,49 @@ ad_var *nn_linear_forward(const nn_linear *l, ad_tape *t, nn_params *p, ad_var *
     return ad_linear(x, nn_param(t, p, l->w), nn_param(t, p, l->b));
 }
 
+static int conv_init(nn_conv2d *l, nn_params *p, const char *name, size_t in,
+                     size_t out, size_t k, size_t stride, size_t padding,
+                     size_t out_pad, int transpose, nn_error *err)
+{
+    const char *what = transpose ? "conv_transpose2d" : "conv2d";
+    if (!in || !out || !k || !stride)
+        return nn_fail(err, "%s %s: channels %zu -> %zu, kernel %zu, stride %zu: each must be at least 1",
+                       what, name, in, out, k, stride);
+    if (transpose && out_pad >= stride)
+        return nn_fail(err, "%s %s: output padding %zu, expected less than the stride %zu",
+                       what, name, out_pad, stride);
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s.weight", name);
+    l->w = nn_params_add(p, buf, 4, transpose ? (const size_t[]){in, out, k, k}
+                                              : (const size_t[]){out, in, k, k}, err);
+    snprintf(buf, sizeof buf, "%s.bias", name);
+    l->b = l->w < 0 ? -1 : nn_params_add(p, buf, 1, (const size_t[]){out}, err);
+    *l = (nn_conv2d){l->w, l->b, in, out, k, stride, padding, out_pad, transpose};
+    return l->b < 0 ? -1 : 0;
+}
+
+int nn_conv2d_init(nn_conv2d *l, nn_params *p, const char *name, size_t in,
+                   size_t out, size_t k, size_t stride, size_t padding,
+                   nn_error *err)
+{
+    return conv_init(l, p, name, in, out, k, stride, padding, 0, 0, err);
+}
+
+int nn_conv_transpose2d_init(nn_conv2d *l, nn_params *p, const char *name,
+                             size_t in, size_t out, size_t k, size_t stride,
+                             size_t padding, size_t output_padding,
+                             nn_error *err)
+{
+    return conv_init(l, p, name, in, out, k, stride, padding, output_padding, 1, err);
+}
+
+ad_var *nn_conv2d_forward(const nn_conv2d *l, ad_tape *t, nn_params *p, ad_var *x)
+{
+    ad_var *W = nn_param(t, p, l->w), *b = nn_param(t, p, l->b);
+    return l->transpose ? ad_conv_transpose2d(x, W, b, l->stride, l->padding, l->output_padding)
+                        : ad_conv2d(x, W, b, l->stride, l->padding);
+}
+
 int nn_mlp_init(nn_mlp *m, nn_params *p, const char *name, int n_widths,
                 const size_t *widths, const nn_act *act, nn_error *err)
 {

@@ -86,10 +86,12 @@ typedef enum {
     NN_INIT_NORMAL,         /* N(0, sd²); sd = 0.01 in the AEVB paper */
     NN_INIT_TORCH           /* PyTorch's nn.Linear: W and b ~ U(±1/√fan_in) */
 } nn_init;
-/* Initialises every 2-D parameter (a weight, out x in) with the scheme and
- * every other one (biases) with zeros, except NN_INIT_TORCH, which draws a
- * bias like its layer's weight (the bias named "<layer>.bias" after
- * "<layer>.weight"). */
+/* Initialises every parameter of 2 or more axes (a weight: linear (out x
+ * in), conv (F, C, kh, kw), transposed conv (C, F, kh, kw)) with the scheme,
+ * fan_in = shape[1]·kh·kw and fan_out = shape[0]·kh·kw as PyTorch counts
+ * them, and every 1-D one (a bias) with zeros, except NN_INIT_TORCH, which
+ * draws a bias like its layer's weight, U(±1/√fan_in) (the bias declared
+ * right after its weight, as the layers below do). */
 void nn_params_init(nn_params *p, nn_init kind, double sd, tn_rng *rng);
 const char *nn_init_name(nn_init k);             /* glorot, he, normal, torch */
 int nn_init_parse(const char *s, nn_init *out);
@@ -111,6 +113,26 @@ typedef struct {
 int nn_linear_init(nn_linear *l, nn_params *p, const char *name, size_t in,
                    size_t out, nn_error *err);
 ad_var *nn_linear_forward(const nn_linear *l, ad_tape *t, nn_params *p,
+                          ad_var *x);
+
+/* 2-D convolution layers on NCHW tensors, weights in PyTorch's layout and
+ * names, so safetensors files move both ways with torch.nn.Conv2d /
+ * ConvTranspose2d (bias=True): conv W "<name>.weight" (out, in, k, k);
+ * transposed W (in, out, k, k); b "<name>.bias" (out). Square kernels,
+ * stride and padding; Ho as ad_conv2d / ad_conv_transpose2d say. */
+typedef struct {
+    int w, b;
+    size_t in, out, k, stride, padding, output_padding;
+    int transpose;
+} nn_conv2d;
+int nn_conv2d_init(nn_conv2d *l, nn_params *p, const char *name, size_t in,
+                   size_t out, size_t k, size_t stride, size_t padding,
+                   nn_error *err);
+int nn_conv_transpose2d_init(nn_conv2d *l, nn_params *p, const char *name,
+                             size_t in, size_t out, size_t k, size_t stride,
+                             size_t padding, size_t output_padding,
+                             nn_error *err);
+ad_var *nn_conv2d_forward(const nn_conv2d *l, ad_tape *t, nn_params *p,
                           ad_var *x);
 
 #define NN_MLP_MAX 16

@@ -132,7 +132,7 @@ void nn_params_init(nn_params *p, nn_init kind, double sd, tn_rng *rng)
     double last_fan_in = 1;
     for (int i = 0; i < p->n; i++) {
         tn_tensor *w = &p->items[i].value;
-        if (w->ndim != 2) {
+        if (w->ndim < 2) {
             if (kind == NN_INIT_TORCH) { /* the bias of the weight before it */
                 tn_real a = (tn_real)(1 / sqrt(last_fan_in));
                 tn_rng_fill_uniform(rng, w, -a, a);
@@ -141,7 +141,13 @@ void nn_params_init(nn_params *p, nn_init kind, double sd, tn_rng *rng)
             }
             continue;
         }
-        double fan_out = (double)w->shape[0], fan_in = (double)w->shape[1];
+        /* as torch.nn.init: fans are shape[1] and shape[0] times the kernel
+         * (shape[2:]), which holds for conv (F, C, kh, kw) and transposed
+         * conv (C, F, kh, kw) weights alike */
+        double rf = 1;
+        for (int d = 2; d < w->ndim; d++)
+            rf *= (double)w->shape[d];
+        double fan_out = (double)w->shape[0] * rf, fan_in = (double)w->shape[1] * rf;
         last_fan_in = fan_in;
         switch (kind) {
         case NN_INIT_GLOROT_UNIFORM: {

@@ -40,18 +40,38 @@ cat "$build/test_cli.log"
 count "$build/test_cli.log" "$rc"
 
 echo "== install and build against it with pkg-config"
+# as a user would: #include <tape/...>, pkg-config tape (float) or
+# tape-double; a float program linked with the double library (or the
+# reverse) must fail to link, not compute garbage
 stage=$(mktemp -d)
-if make -s install PREFIX="$stage" BUILD="$build" > "$stage.log" 2>&1 &&
-   PKG_CONFIG_PATH="$stage/lib/pkgconfig" \
-   $cc -std=c11 -Wall -Wextra -pedantic -o "$stage/consumer" tests/consumer.c \
-       $(PKG_CONFIG_PATH="$stage/lib/pkgconfig" pkg-config --cflags --libs tape) \
-       $(case "$build" in *san*) echo -fsanitize=address,undefined;; esac) \
-       >> "$stage.log" 2>&1 &&
-   LD_LIBRARY_PATH="$stage/lib" "$stage/consumer" >> "$stage.log" 2>&1; then
-    echo "ok   pkg_config_consumer"; passed=$((passed + 1))
+san=$(case "$build" in *san*) echo -fsanitize=address,undefined;; esac)
+pc() { PKG_CONFIG_PATH="$stage/lib/pkgconfig" pkg-config "$@"; }
+if make -s install PREFIX="$stage" BUILD="$build" > "$stage.log" 2>&1; then
+    installed=1
 else
-    cat "$stage.log"; echo "FAIL pkg_config_consumer"; failed=$((failed + 1))
+    installed=0; cat "$stage.log"
 fi
+for lib in tape tape-double; do
+    if [ $installed = 1 ] &&
+       $cc -std=c11 -Wall -Wextra -pedantic -Werror -o "$stage/consumer-$lib" tests/consumer.c \
+           $(pc --cflags --libs $lib) -lm $san > "$stage.log" 2>&1 &&
+       LD_LIBRARY_PATH="$stage/lib" "$stage/consumer-$lib" > "$stage.log" 2>&1; then
+        cat "$stage.log"; echo "ok   pkg_config_consumer $lib"; passed=$((passed + 1))
+    else
+        cat "$stage.log"; echo "FAIL pkg_config_consumer $lib"; failed=$((failed + 1))
+    fi
+done
+for pair in "tape tape-double tn_real_is_float" "tape-double tape tn_real_is_double"; do
+    set -- $pair
+    if [ $installed = 1 ] &&
+       ! $cc -std=c11 -o "$stage/mixed" tests/consumer.c $(pc --cflags $1) \
+           $(pc --libs $2) -lm $san > "$stage.log" 2>&1 &&
+       grep -q "undefined reference to .$3" "$stage.log"; then
+        echo "ok   mixed_link_fails $1 code with $2"; passed=$((passed + 1))
+    else
+        cat "$stage.log"; echo "FAIL mixed_link_fails $1 code with $2"; failed=$((failed + 1))
+    fi
+done
 rm -rf "$stage" "$stage.log"
 
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -2,6 +2,7 @@
  * convolutions against their naive references, softmax-family results at
  * extreme logits, Gumbel-softmax and dropout statistics, ties, and the
  * contracts of constants (copies, one-hot, writable values, a failed tape). */
+#include "nn.h"
 #include "test.h"
 
 #define SHAPE(...) (const size_t[]){__VA_ARGS__}
@@ -296,4 +297,81 @@ void test_constants_contract(void)
     CHECK(ad_backward(t, ad_sum(p)) == -1);
     ad_tape_free(t);
     tn_free(P), tn_free(PG);
+}
+
+/* sin(a·i + b) for element i: inputs both sides can make exactly */
+static tn_tensor *sin_fill(int ndim, const size_t *shape, double a, double b)
+{
+    tn_tensor *t = tn_new(ndim, shape);
+    for (size_t i = 0; i < t->size; i++)
+        t->data[i] = (tn_real)sin(a * (double)i + b);
+    return t;
+}
+
+/* PyTorch's layouts: values printed by tests/torch_conv_fixture.py
+ * (torch 1.13, float64) for the same inputs */
+void test_conv_matches_pytorch(void)
+{
+    ad_tape *t = ad_tape_new(0);
+    tn_tensor *x = sin_fill(4, SHAPE(2, 3, 5, 4), 0.7, 0.1);
+    tn_tensor *W = sin_fill(4, SHAPE(4, 3, 3, 3), 1.3, 0.2), *b = sin_fill(1, SHAPE(4), 2.1, 0.3);
+    ad_var *y = ad_conv2d(ad_const(t, x), ad_const(t, W), ad_const(t, b), 2, 1);
+    const tn_tensor *Y = ad_value(y);
+    CHECK(Y->shape[0] == 2 && Y->shape[1] == 4 && Y->shape[2] == 3 && Y->shape[3] == 2);
+    CHECK_NEAR(Y->data[0], -0.845774270831, VAL_TOL * 10);
+    CHECK_NEAR(Y->data[5], 0.450283479297, VAL_TOL * 10);
+    CHECK_NEAR(Y->data[17], -0.612940613289, VAL_TOL * 10);
+    CHECK_NEAR(Y->data[Y->size - 1], 1.362220161596, VAL_TOL * 10);
+    CHECK_NEAR(tn_sum_all(Y), 6.572771194219, VAL_TOL * 100);
+    tn_tensor *Wt = sin_fill(4, SHAPE(3, 2, 4, 3), 0.9, 0.4), *bt = sin_fill(1, SHAPE(2), 1.7, 0.5);
+    ad_var *yt = ad_conv_transpose2d(ad_const(t, x), ad_const(t, Wt), ad_const(t, bt), 2, 1, 1);
+    const tn_tensor *T = ad_value(yt);
+    CHECK(T->shape[0] == 2 && T->shape[1] == 2 && T->shape[2] == 11 && T->shape[3] == 8);
+    CHECK_NEAR(T->data[0], 0.840812138956, VAL_TOL * 10);
+    CHECK_NEAR(T->data[7], -0.000841015077, VAL_TOL * 10);
+    CHECK_NEAR(T->data[33], 1.006682438704, VAL_TOL * 10);
+    CHECK_NEAR(T->data[T->size - 1], 0.813367182693, VAL_TOL * 10);
+    CHECK_NEAR(tn_sum_all(T), 223.530202474727, VAL_TOL * 1000);
+    ad_tape_free(t);
+    tn_free(x), tn_free(W), tn_free(b), tn_free(Wt), tn_free(bt);
+}
+
+/* nn_ layers: PyTorch's parameter names, shapes and default initialisation
+ * U(±1/√fan_in), fan_in = shape[1]·k·k for both layouts */
+void test_conv_layers(void)
+{
+    nn_params *p = nn_params_new();
+    nn_conv2d c, ct;
+    nn_error err;
+    CHECK(nn_conv2d_init(&c, p, "enc.0", 3, 64, 3, 2, 1, &err) == 0);
+    CHECK(nn_conv_transpose2d_init(&ct, p, "dec.0", 64, 5, 4, 2, 1, 0, &err) == 0);
+    CHECK(nn_conv_transpose2d_init(&ct, p, "dec.bad", 64, 5, 4, 2, 1, 2, &err) == -1);
+    CHECK_STR_HAS(err.msg, "conv_transpose2d dec.bad: output padding 2, expected less than the stride 2");
+    CHECK(nn_params_alloc(p, &err) == 0);
+    int w = nn_params_find(p, "enc.0.weight"), wt = nn_params_find(p, "dec.0.weight");
+    CHECK(w >= 0 && nn_params_value(p, w)->shape[0] == 64 && nn_params_value(p, w)->shape[1] == 3);
+    CHECK(wt >= 0 && nn_params_value(p, wt)->shape[0] == 64 && nn_params_value(p, wt)->shape[1] == 5);
+    tn_rng r;
+    tn_rng_seed(&r, 1, 1);
+    nn_params_init(p, NN_INIT_TORCH, 0, &r);
+    const char *names[4] = {"enc.0.weight", "enc.0.bias", "dec.0.weight", "dec.0.bias"};
+    const double bound[4] = {1 / sqrt(27.0), 1 / sqrt(27.0), 1 / sqrt(80.0), 1 / sqrt(80.0)};
+    for (int i = 0; i < 4; i++) {
+        const tn_tensor *v = nn_params_value(p, nn_params_find(p, names[i]));
+        double mx = 0;
+        for (size_t j = 0; j < v->size; j++)
+            mx = fmax(mx, fabs(v->data[j]));
+        CHECK(mx <= bound[i] && mx > (i % 2 ? 0.5 : 0.95) * bound[i]);
+    }
+    /* a forward through both layers: (2, 3, 8, 8) -> (2, 64, 4, 4) -> (2, 5, 8, 8) */
+    ad_tape *t = ad_tape_new(0);
+    tn_tensor *x = test_random(4, SHAPE(2, 3, 8, 8), 0, 1, 3);
+    ad_var *h = nn_conv2d_forward(&c, t, p, ad_const(t, x));
+    ad_var *y = nn_conv2d_forward(&ct, t, p, ad_relu(h));
+    CHECK(y && ad_value(h)->shape[1] == 64 && ad_value(h)->shape[2] == 4);
+    CHECK(y && ad_value(y)->shape[1] == 5 && ad_value(y)->shape[2] == 8 && ad_value(y)->shape[3] == 8);
+    CHECK(ad_backward(t, ad_sum(y)) == 0);
+    ad_tape_free(t);
+    tn_free(x);
+    nn_params_free(p);
 }
