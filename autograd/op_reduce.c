@@ -6,6 +6,8 @@
 #include <string.h>
 #include <tgmath.h>
 
+#include "tn_parallel.h"
+
 static const char *scalar_shape(ad_var *v)
 {
     v->val.ndim = 0;
@@ -111,7 +113,8 @@ static void max_axis_forward(ad_var *v)
     const tn_tensor *x = &v->in[0]->val;
     size_t outer, len, inner;
     ad__axis_split(x, (int)v->attr.i[0], &outer, &len, &inner);
-    for (size_t o = 0; o < outer; o++)
+    /* rows o are independent: threads when the work is large */
+    TN_FOR_WORK(o, outer, outer * len * inner,
         for (size_t j = 0; j < inner; j++) {
             const tn_real *p = x->data + o * len * inner + j;
             tn_real m = p[0];
@@ -119,7 +122,7 @@ static void max_axis_forward(ad_var *v)
                 if (p[l * inner] > m || p[l * inner] != p[l * inner])
                     m = p[l * inner]; /* NaN wins */
             v->val.data[o * inner + j] = m;
-        }
+        });
 }
 static void max_axis_backward(ad_var *v)
 {
@@ -129,7 +132,8 @@ static void max_axis_backward(ad_var *v)
     const tn_tensor *x = &v->in[0]->val;
     size_t outer, len, inner;
     ad__axis_split(x, (int)v->attr.i[0], &outer, &len, &inner);
-    for (size_t o = 0; o < outer; o++)
+    /* rows o are independent: threads when the work is large */
+    TN_FOR_WORK(o, outer, outer * len * inner,
         for (size_t j = 0; j < inner; j++) {
             const tn_real *p = x->data + o * len * inner + j;
             tn_real m = v->val.data[o * inner + j], ties = 0;
@@ -141,32 +145,36 @@ static void max_axis_backward(ad_var *v)
             for (size_t l = 0; l < len; l++)
                 if (p[l * inner] == m)
                     dx->data[o * len * inner + l * inner + j] += share;
-        }
+        });
 }
 const ad_op_def ad__op_max_axis = {"max_axis", 1, axis_shape, max_axis_forward, max_axis_backward};
 
 /* y = m + log Σ_axis e^(x - m), m = max_axis x (stable for any finite x;
  * a row of -inf gives -inf) */
+static inline tn_real lse(const tn_real *p, size_t len, size_t stride)
+{
+    tn_real m = p[0];
+    for (size_t l = 1; l < len; l++)
+        m = p[l * stride] > m ? p[l * stride] : m;
+    if (!isfinite(m))
+        return m;
+    double s = 0;
+    for (size_t l = 0; l < len; l++)
+        s += exp(p[l * stride] - m);
+    return m + (tn_real)log(s);
+}
 static void logsumexp_forward(ad_var *v)
 {
     const tn_tensor *x = &v->in[0]->val;
     size_t outer, len, inner;
     ad__axis_split(x, (int)v->attr.i[0], &outer, &len, &inner);
-    for (size_t o = 0; o < outer; o++)
+    /* rows o are independent: threads when the work is large; the last
+     * axis (stride 1) gets its own contiguous loop */
+    TN_FOR_WORK(o, outer, outer * len * inner,
         for (size_t j = 0; j < inner; j++) {
             const tn_real *p = x->data + o * len * inner + j;
-            tn_real m = p[0];
-            for (size_t l = 1; l < len; l++)
-                m = p[l * inner] > m ? p[l * inner] : m;
-            tn_real y = m;
-            if (isfinite(m)) {
-                double s = 0;
-                for (size_t l = 0; l < len; l++)
-                    s += exp(p[l * inner] - m);
-                y = m + (tn_real)log(s);
-            }
-            v->val.data[o * inner + j] = y;
-        }
+            v->val.data[o * inner + j] = inner == 1 ? lse(p, len, 1) : lse(p, len, inner);
+        });
 }
 /* dx = g ⊙ e^(x - y) (the softmax along the axis) */
 static void logsumexp_backward(ad_var *v)
@@ -177,7 +185,8 @@ static void logsumexp_backward(ad_var *v)
     const tn_tensor *x = &v->in[0]->val;
     size_t outer, len, inner;
     ad__axis_split(x, (int)v->attr.i[0], &outer, &len, &inner);
-    for (size_t o = 0; o < outer; o++)
+    /* rows o are independent: threads when the work is large */
+    TN_FOR_WORK(o, outer, outer * len * inner,
         for (size_t j = 0; j < inner; j++) {
             tn_real y = v->val.data[o * inner + j], g = v->grad->data[o * inner + j];
             if (!isfinite(y))
@@ -186,7 +195,7 @@ static void logsumexp_backward(ad_var *v)
                 size_t k = o * len * inner + l * inner + j;
                 dx->data[k] += g * exp(x->data[k] - y);
             }
-        }
+        });
 }
 const ad_op_def ad__op_logsumexp = {"logsumexp", 1, axis_shape, logsumexp_forward, logsumexp_backward};
 

@@ -36,17 +36,27 @@ static void log_softmax_row(tn_real *out, const tn_real *x, size_t K)
         out[k] = x[k] - lse;
 }
 
+/* out = softmax(x) of one row: e^(x - m) / Σ e^(x - m), one exp each */
+static void softmax_row(tn_real *out, const tn_real *x, size_t K)
+{
+    tn_real m = x[0];
+    for (size_t k = 1; k < K; k++)
+        m = x[k] > m ? x[k] : m;
+    tn_real s = 0;
+    for (size_t k = 0; k < K; k++)
+        s += out[k] = exp(x[k] - m);
+    tn_real inv = 1 / s;
+    for (size_t k = 0; k < K; k++)
+        out[k] *= inv;
+}
+
 /* y = e^x / Σ e^x along the last axis */
 static void softmax_forward(ad_var *v)
 {
     size_t rows, K;
     rows_of(&v->val, &rows, &K);
-    for (size_t r = 0; r < rows; r++) {
-        tn_real *y = v->val.data + r * K;
-        log_softmax_row(y, v->in[0]->val.data + r * K, K);
-        for (size_t k = 0; k < K; k++)
-            y[k] = exp(y[k]);
-    }
+    TN_FOR_WORK(r, rows, rows * K,
+                softmax_row(v->val.data + r * K, v->in[0]->val.data + r * K, K););
 }
 /* dx = y ⊙ (g - Σ_k g_k y_k) */
 static void softmax_backward(ad_var *v)
@@ -56,7 +66,7 @@ static void softmax_backward(ad_var *v)
         return;
     size_t rows, K;
     rows_of(&v->val, &rows, &K);
-    for (size_t r = 0; r < rows; r++) {
+    TN_FOR_WORK(r, rows, rows * K,
         const tn_real *y = v->val.data + r * K, *g = v->grad->data + r * K;
         tn_real *d = dx->data + r * K;
         double s = 0;
@@ -64,7 +74,7 @@ static void softmax_backward(ad_var *v)
             s += g[k] * y[k];
         for (size_t k = 0; k < K; k++)
             d[k] += y[k] * (g[k] - (tn_real)s);
-    }
+    );
 }
 const ad_op_def ad__op_softmax = {"softmax", 1, last_axis_shape, softmax_forward, softmax_backward};
 
@@ -73,8 +83,8 @@ static void log_softmax_forward(ad_var *v)
 {
     size_t rows, K;
     rows_of(&v->val, &rows, &K);
-    for (size_t r = 0; r < rows; r++)
-        log_softmax_row(v->val.data + r * K, v->in[0]->val.data + r * K, K);
+    TN_FOR_WORK(r, rows, rows * K,
+                log_softmax_row(v->val.data + r * K, v->in[0]->val.data + r * K, K););
 }
 /* dx = g - e^y Σ_k g_k */
 static void log_softmax_backward(ad_var *v)
@@ -84,7 +94,7 @@ static void log_softmax_backward(ad_var *v)
         return;
     size_t rows, K;
     rows_of(&v->val, &rows, &K);
-    for (size_t r = 0; r < rows; r++) {
+    TN_FOR_WORK(r, rows, rows * K,
         const tn_real *y = v->val.data + r * K, *g = v->grad->data + r * K;
         tn_real *d = dx->data + r * K;
         double s = 0;
@@ -92,7 +102,7 @@ static void log_softmax_backward(ad_var *v)
             s += g[k];
         for (size_t k = 0; k < K; k++)
             d[k] += g[k] - exp(y[k]) * (tn_real)s;
-    }
+    );
 }
 const ad_op_def ad__op_log_softmax = {"log_softmax", 1, last_axis_shape, log_softmax_forward, log_softmax_backward};
 
@@ -115,14 +125,14 @@ static void kl_cat_forward(ad_var *v)
     size_t rows, K;
     rows_of(&v->in[0]->val, &rows, &K);
     tn_real logK = log((tn_real)K);
-    for (size_t r = 0; r < rows; r++) {
+    TN_FOR_WORK(r, rows, rows * K,
         tn_real *lq = v->saved->data + r * K;
         log_softmax_row(lq, v->in[0]->val.data + r * K, K);
         double s = 0;
         for (size_t k = 0; k < K; k++)
             s += exp(lq[k]) * (lq[k] + logK);
         v->val.data[r] = (tn_real)s;
-    }
+    );
 }
 /* dx_k = g · q_k (log q_k + log K - y) */
 static void kl_cat_backward(ad_var *v)
@@ -133,12 +143,12 @@ static void kl_cat_backward(ad_var *v)
     size_t rows, K;
     rows_of(&v->in[0]->val, &rows, &K);
     tn_real logK = log((tn_real)K);
-    for (size_t r = 0; r < rows; r++) {
+    TN_FOR_WORK(r, rows, rows * K,
         const tn_real *lq = v->saved->data + r * K;
         tn_real g = v->grad->data[r], y = v->val.data[r];
         for (size_t k = 0; k < K; k++)
             dx->data[r * K + k] += g * exp(lq[k]) * (lq[k] + logK - y);
-    }
+    );
 }
 const ad_op_def ad__op_kl_categorical = {"kl_categorical", 1, row_shape, kl_cat_forward, kl_cat_backward};
 
@@ -163,7 +173,7 @@ static void gumbel_forward(ad_var *v)
         while (u <= 0);
         y[i] = (x[i] - (tn_real)log(-log(u))) * inv_tau;
     }
-    for (size_t r = 0; r < rows; r++) {
+    TN_FOR_WORK(r, rows, rows * K,
         tn_real *yr = y + r * K, *out = v->val.data + r * K;
         log_softmax_row(yr, yr, K);
         size_t best = 0;
@@ -173,7 +183,7 @@ static void gumbel_forward(ad_var *v)
         }
         for (size_t k = 0; k < K; k++)
             out[k] = v->attr.i[0] ? (tn_real)(k == best) : yr[k];
-    }
+    );
 }
 /* dx = (1/τ) y ⊙ (g - Σ_k g_k y_k), y the soft sample */
 static void gumbel_backward(ad_var *v)
@@ -184,14 +194,14 @@ static void gumbel_backward(ad_var *v)
     size_t rows, K;
     rows_of(&v->val, &rows, &K);
     tn_real inv_tau = (tn_real)(1 / v->attr.f[0]);
-    for (size_t r = 0; r < rows; r++) {
+    TN_FOR_WORK(r, rows, rows * K,
         const tn_real *y = v->saved->data + r * K, *g = v->grad->data + r * K;
         double s = 0;
         for (size_t k = 0; k < K; k++)
             s += g[k] * y[k];
         for (size_t k = 0; k < K; k++)
             dx->data[r * K + k] += inv_tau * y[k] * (g[k] - (tn_real)s);
-    }
+    );
 }
 const ad_op_def ad__op_gumbel_softmax = {"gumbel_softmax", 1, last_axis_shape, gumbel_forward, gumbel_backward};
 

@@ -3,6 +3,8 @@
  * reference the fast path is tested against. Tensors are NCHW. */
 #include "tn.h"
 
+#include <string.h>
+
 #include "tn_parallel.h"
 
 size_t tn_conv_out(size_t in, size_t k, size_t stride, size_t pad)
@@ -24,35 +26,51 @@ static int cols_fit(const tn_tensor *cols, const tn_tensor *x, size_t kh,
            cols->shape[1] == x->shape[0] * *ho * *wo;
 }
 
+/* The output columns ow whose input column ow·s + j - p lies inside
+ * 0..W-1: [*lo, *hi). Computed once per kernel offset, so the inner loops
+ * carry no bounds tests. */
+static void valid_range(size_t j, size_t W, size_t wo, size_t s, size_t p,
+                        size_t *lo, size_t *hi)
+{
+    *lo = j >= p ? 0 : (p - j + s - 1) / s;           /* ow·s + j >= p */
+    size_t end = W + p > j ? (W + p - j + s - 1) / s : 0; /* ow·s + j < W + p */
+    *hi = end < wo ? end : wo;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
 /* One row r = (c, i, j) of the columns, for every image: copy (or, with
  * acc, add back) the strided window of channel c shifted by (i, j). */
 static void im2col_row(tn_real *row, tn_real *x, const size_t *xs, size_t c,
                        size_t i, size_t j, size_t ho, size_t wo, size_t s,
                        size_t p, int acc)
 {
-    size_t N = xs[0], C = xs[1], H = xs[2], W = xs[3];
+    size_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], lo, hi;
+    valid_range(j, W, wo, s, p, &lo, &hi);
     for (size_t n = 0; n < N; n++) {
         tn_real *img = x + (n * C + c) * H * W;
         for (size_t oh = 0; oh < ho; oh++, row += wo) {
             size_t h = oh * s + i; /* + pad */
             if (h < p || h - p >= H) {
                 if (!acc)
-                    for (size_t ow = 0; ow < wo; ow++)
-                        row[ow] = 0;
+                    memset(row, 0, wo * sizeof *row);
                 continue;
             }
-            tn_real *line = img + (h - p) * W;
-            for (size_t ow = 0; ow < wo; ow++) {
-                size_t w = ow * s + j;
-                if (w < p || w - p >= W) {
-                    if (!acc)
-                        row[ow] = 0;
-                } else if (acc) {
-                    line[w - p] += row[ow];
-                } else {
-                    row[ow] = line[w - p];
-                }
+            tn_real *in = img + (h - p) * W + (lo * s + j - p); /* at ow = lo */
+            if (acc) {
+                for (size_t ow = lo; ow < hi; ow++)
+                    in[(ow - lo) * s] += row[ow];
+                continue;
             }
+            for (size_t ow = 0; ow < lo; ow++)
+                row[ow] = 0;
+            if (s == 1)
+                memcpy(row + lo, in, (hi - lo) * sizeof *row);
+            else
+                for (size_t ow = lo; ow < hi; ow++)
+                    row[ow] = in[(ow - lo) * s];
+            for (size_t ow = hi; ow < wo; ow++)
+                row[ow] = 0;
         }
     }
 }

@@ -19,4 +19,17 @@
         }                                                                   \
     } while (0)
 
+/* The same for loops over rows whose cost is `work` elements in all: split
+ * when the work, not the row count, is large (softmax over (5000, 128)). */
+#define TN_FOR_WORK(i, n, work, ...)                                        \
+    do {                                                                    \
+        size_t n_ = (n);                                                    \
+        if ((work) >= TN_PAR_MIN) {                                         \
+            _Pragma("omp parallel for")                                     \
+            for (size_t i = 0; i < n_; i++) { __VA_ARGS__ }                 \
+        } else {                                                            \
+            for (size_t i = 0; i < n_; i++) { __VA_ARGS__ }                 \
+        }                                                                   \
+    } while (0)
+
 #endif

@@ -1,13 +1,16 @@
 /* bench.c: `make bench`. (1) The tape's overhead per recorded op on tiny
  * tensors, against the bare kernel; (2) tn_matmul against a direct BLIS call
  * at 128x784x400, interleaved so that both see the same machine state;
- * (3) loading MNIST and saving / loading a checkpoint.
+ * (3) loading MNIST and saving / loading a checkpoint; (4) forward and
+ * backward of conv2d, conv_transpose2d, logsumexp and softmax at realistic
+ * sizes (`bench ops THREADS` alone, for examples/bench_ops.sh).
  * Prints medians of repeated runs; no assertion, machines here are noisy. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <blis.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -164,15 +167,80 @@ static void bench_io(void)
     model_free(m);
 }
 
-int main(void)
+/* Forward + backward of one op on a realistic size, median ms of REPS:
+ * what examples/bench_ops.sh sets beside PyTorch's (tests/bench_ops.py). */
+typedef ad_var *(*op_fn)(ad_var *const *in);
+static ad_var *op_conv2d(ad_var *const *in) { return ad_conv2d(in[0], in[1], in[2], 1, 1); }
+static ad_var *op_convt(ad_var *const *in) { return ad_conv_transpose2d(in[0], in[1], in[2], 2, 1, 0); }
+static ad_var *op_lse(ad_var *const *in) { return ad_logsumexp(in[0], -1, 0); }
+static ad_var *op_softmax(ad_var *const *in) { return ad_softmax(in[0]); }
+
+static void bench_op(const char *name, op_fn f, int n, const size_t (*shape)[4],
+                     const int *ndim)
+{
+    tn_rng rng;
+    tn_rng_seed(&rng, 2, 2);
+    tn_tensor *v[3], *g[3];
+    for (int i = 0; i < n; i++) {
+        v[i] = tn_new(ndim[i], shape[i]);
+        g[i] = tn_new(ndim[i], shape[i]);
+        tn_rng_fill_uniform(&rng, v[i], -1, 1);
+    }
+    ad_tape *t = ad_tape_new(0);
+    double fwd[REPS], all[REPS];
+    for (int r = 0; r < REPS + 2; r++) { /* two warm-up rounds grow the arena */
+        ad_tape_reset(t);
+        ad_var *in[3];
+        for (int i = 0; i < n; i++)
+            in[i] = ad_param(t, v[i], g[i]);
+        double t0 = now();
+        ad_var *y = f(in);
+        double t1 = now();
+        /* backward of sum(y·w) with w = 1: the op's backward plus a pass */
+        if (ad_backward(t, ad_sum(y)) != 0) {
+            printf("%s: %s\n", name, ad_tape_error(t));
+            break;
+        }
+        double t2 = now();
+        if (r >= 2)
+            fwd[r - 2] = (t1 - t0) * 1e3, all[r - 2] = (t2 - t0) * 1e3;
+    }
+    printf("  %-44s forward %8.3f ms   forward+backward %8.3f ms\n", name,
+           median(fwd, REPS), median(all, REPS));
+    ad_tape_free(t);
+    for (int i = 0; i < n; i++)
+        tn_free(v[i]), tn_free(g[i]);
+}
+
+static void bench_ops(int threads)
+{
+    tn_set_threads(threads);
+    printf("ops, %d thread%s, median of %d:\n", threads, threads > 1 ? "s" : "", REPS);
+    bench_op("conv2d (128,32,14,14) 32->32 3x3 pad 1", op_conv2d, 3,
+             (const size_t[][4]){{128, 32, 14, 14}, {32, 32, 3, 3}, {32}}, (const int[]){4, 4, 1});
+    bench_op("conv_transpose2d (128,32,14,14) 32->16 4x4 s2", op_convt, 3,
+             (const size_t[][4]){{128, 32, 14, 14}, {32, 16, 4, 4}, {16}}, (const int[]){4, 4, 1});
+    bench_op("logsumexp over (5000,128), last axis", op_lse, 1,
+             (const size_t[][4]){{5000, 128}}, (const int[]){2});
+    bench_op("softmax over (5000,128)", op_softmax, 1,
+             (const size_t[][4]){{5000, 128}}, (const int[]){2});
+}
+
+int main(int argc, char **argv)
 {
 #ifdef TN_REAL_DOUBLE
     fprintf(stderr, "bench: build the float library\n");
     return 1;
 #endif
+    if (argc > 1 && strcmp(argv[1], "ops") == 0) { /* bench ops [THREADS] */
+        bench_ops(argc > 2 ? atoi(argv[2]) : 1);
+        return 0;
+    }
     bench_tape();
     bench_matmul(1);
     bench_matmul(2);
     bench_io();
+    bench_ops(1);
+    bench_ops(2);
     return 0;
 }
