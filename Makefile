@@ -15,7 +15,7 @@ WARN      := -std=c11 -Wall -Wextra -pedantic
 OPT       ?= -O3 -fno-math-errno
 CFLAGS    ?= $(OPT) -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) -fopenmp -fPIC -Itensor -Iautograd -Inn -Imodels -isystem $(BLIS_INC)
-LDLIBS    := -L$(BLIS_LIB) -lblis -lsodium -lcjson -lz -lm -fopenmp
+LDLIBS    := -L$(BLIS_LIB) -lblis -lsodium -lcjson -lpng -lz -lm -fopenmp
 
 ifeq ($(SANITIZE),1)
 BUILD     := build/san
@@ -27,7 +27,7 @@ BUILD     := build
 endif
 
 LIB_SRC   := $(wildcard tensor/*.c) $(wildcard autograd/*.c) $(wildcard nn/*.c) $(wildcard models/*.c)
-HEADERS   := tensor/tn.h autograd/ad.h nn/nn.h models/model.h
+HEADERS   := tensor/tn.h autograd/ad.h nn/nn.h nn/train.h models/model.h
 TEST_SRC  := $(wildcard tests/test_*.c) tests/main.c tests/alloc_count.c
 # every allocation of the tests and the library's code is counted
 WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
@@ -80,11 +80,9 @@ $(BUILD)/lib$(NAME)-double.so: $(D_OBJ)
 	$(CC) -shared -Wl,-soname,lib$(NAME)-double.so.0 -o $@ $^ $(LDLIBS)
 
 # ---- example programs ------------------------------------------------------
-EX_OBJ := $(patsubst %.c,$(BUILD)/float/%.o,$(wildcard examples/*.c))
-$(BUILD)/float/examples/%.o: examples/canvas.h examples/pictures.h
 examples: $(BUILD)/vae
-$(BUILD)/vae: $(EX_OBJ) $(BUILD)/lib$(NAME).a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lpng
+$(BUILD)/vae: $(BUILD)/float/examples/vae.o $(BUILD)/lib$(NAME).a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- the main job on real data -------------------------------------------
 # `make demo`: get MNIST (or Fashion-MNIST) with checksums checked, train the
@@ -125,7 +123,7 @@ bench: deps $(BUILD)/bench
 # Headers go to include/tape/: users write #include <tape/model.h> and
 # pkg-config's Cflags point at include/.
 PC_COMMON = 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
-            'Version: $(VERSION)' 'Requires.private: libsodium libcjson zlib' \
+            'Version: $(VERSION)' 'Requires.private: libsodium libcjson libpng zlib' \
             'Libs.private: -L$(BLIS_LIB) -lblis -lm -fopenmp'
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/include/$(NAME) $(DESTDIR)$(PREFIX)/lib/pkgconfig

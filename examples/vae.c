@@ -3,7 +3,6 @@
  * become one message on stderr and exit status 1 (2 for bad usage). */
 #define _POSIX_C_SOURCE 200809L
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -17,7 +16,6 @@
 #include <unistd.h>
 
 #include "model.h"
-#include "pictures.h"
 
 typedef struct {
     const char *data, *csv, *frey, *binarized;
@@ -359,34 +357,6 @@ static nn_dataset *limit(nn_dataset *d, size_t n)
     return h;
 }
 
-/* ---- metrics file: rewritten whole each epoch, through a temporary name ------------ */
-
-typedef struct {
-    char *text;
-    size_t len;
-} jsonl;
-
-static void metrics_add(jsonl *m, const char *path, cJSON *obj)
-{
-    char *line = cJSON_PrintUnformatted(obj);
-    if (!line)
-        die("out of memory");
-    size_t n = strlen(line);
-    char *t = realloc(m->text, m->len + n + 2);
-    if (!t)
-        die("out of memory");
-    m->text = t;
-    memcpy(m->text + m->len, line, n);
-    m->len += n;
-    m->text[m->len++] = '\n';
-    free(line);
-    nn_error err;
-    nn_atomic a;
-    if (nn_atomic_open(&a, path, &err) ||
-        nn_atomic_commit(&a, fwrite(m->text, 1, m->len, a.f) == m->len, &err))
-        die("%s", err.msg);
-}
-
 /* ---- evaluation -------------------------------------------------------------------- */
 
 static void print_eval(model *m, const nn_dataset *test, tn_rng *rng, int iw)
@@ -450,13 +420,41 @@ static int evaluate_checkpoint(const options *o)
     return 0;
 }
 
-/* ---- training ------------------------------------------------------------------------ */
+/* ---- training: the model's loss and evaluation, for nn_train ---------------------- */
 
-static void progress(int epoch, int epochs, size_t batch, size_t batches, double loss, double t0)
+static ad_var *batch_loss(void *mp, ad_tape *t, const nn_batch *b, tn_rng *rng, long step,
+                          nn_scalars *report)
 {
-    double el = now() - t0, eta = batch ? el / (double)batch * (double)(batches - batch) : 0;
-    fprintf(stderr, "\repoch %d/%d  batch %zu/%zu  loss %.2f  ETA %.0f s   ", epoch, epochs, batch,
-            batches, loss, eta);
+    model *m = mp;
+    model_loss l;
+    if (model_batch_loss(m, t, &b->x, rng, step, 1, &l))
+        return NULL;
+    if (m->c.kind == MODEL_VAE) {
+        nn_scalars_set(report, "recon", l.recon);
+        nn_scalars_set(report, "kl", l.kl);
+    } else if (m->c.kind == MODEL_SPARSE_AE) {
+        nn_scalars_set(report, "recon", l.recon);
+        nn_scalars_set(report, "penalty", l.penalty);
+    }
+    return l.loss;
+}
+
+static int evaluate(void *mp, const nn_dataset *test, tn_rng *rng, nn_scalars *out, nn_error *err)
+{
+    model *m = mp;
+    model_eval ev;
+    if (model_evaluate(m, test, 500, rng, &ev, err))
+        return -1;
+    nn_scalars_set(out, "loss", m->c.kind == MODEL_VAE ? ev.neg_elbo : ev.recon);
+    if (m->c.kind == MODEL_VAE) {
+        nn_scalars_set(out, "recon", ev.recon);
+        nn_scalars_set(out, "kl", ev.kl);
+    }
+    if (m->c.kind == MODEL_DENOISING_AE)
+        nn_scalars_set(out, "recon_noisy", ev.recon_noisy);
+    if (m->c.kind == MODEL_SPARSE_AE)
+        nn_scalars_set(out, "mean_act", ev.mean_act);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -470,9 +468,6 @@ int main(int argc, char **argv)
     nn_error err;
     nn_meta meta = {0};
     model *m = NULL;
-    int start_epoch = 0;
-    long step = 0;
-    tn_rng data_rng, noise_rng, init_rng;
     if (o.resume && !o.have_seed) { /* the same split and streams as the run it continues */
         const char *s;
         if (nn_load_meta(o.resume, &meta, &err))
@@ -489,12 +484,13 @@ int main(int argc, char **argv)
         if (!ok)
             die("libsodium could not supply a seed; give --seed");
     }
-    tn_rng_seed(&data_rng, o.seed, 1);
-    tn_rng_seed(&noise_rng, o.seed, 2);
+    /* streams: 1 data order and 2 noise (the trainer's), 3 initial weights, 4 split */
+    tn_rng init_rng, split_rng, pic_rng;
     tn_rng_seed(&init_rng, o.seed, 3);
-
+    tn_rng_seed(&split_rng, o.seed, 4);
+    tn_rng_seed(&pic_rng, o.seed, 5);
     nn_dataset *train, *test;
-    load_data(&o, &train, &test, &data_rng);
+    load_data(&o, &train, &test, &split_rng);
     train = limit(train, o.train_limit);
     test = limit(test, o.test_limit);
     if (o.binarize == 1) { /* static: once, for good */
@@ -502,27 +498,20 @@ int main(int argc, char **argv)
         nn_data_binarize(test, 0.5);
     }
     o.mc.input_dim = train->dim;
-
-    nn_optim_config oc = nn_optim_defaults(o.optim, o.lr);
-    oc.momentum = o.momentum;
-    oc.clip_norm = o.clip;
     if (o.resume) {
         if (!(m = model_load(o.resume, &meta, &err)))
             die("%s", err.msg);
         if (m->c.input_dim != train->dim)
             die("%s: the model takes %zu values per example, the data have %zu", o.resume, m->c.input_dim,
                 train->dim);
-        const char *e = nn_meta_get(&meta, "train.epoch"), *s = nn_meta_get(&meta, "train.step");
-        if (!e || !s || nn_meta_get_rng(&meta, "rng.data", &data_rng) ||
-            nn_meta_get_rng(&meta, "rng.noise", &noise_rng))
-            die("%s: metadata: expected train.epoch, train.step and the generators' state", o.resume);
-        start_epoch = atoi(e);
-        step = atol(s);
     } else if (!(m = model_new(&o.mc, &init_rng, &err))) {
         die("%s", err.msg);
     }
+    nn_optim_config oc = nn_optim_defaults(o.optim, o.lr);
+    oc.momentum = o.momentum;
+    oc.clip_norm = o.clip;
     nn_optim *opt = nn_optim_new(&oc, m->params, &err);
-    if (!opt || (o.resume && model_load_optim(m, o.resume, opt, &err)))
+    if (!opt)
         die("%s", err.msg);
 
     char hidden[128] = "";
@@ -535,88 +524,30 @@ int main(int argc, char **argv)
                                   : (m->c.recon == RECON_BCE ? "BCE" : "MSE"),
            nn_params_size(m->params), nn_optim_name(o.optim), o.lr, o.batch, o.seed, o.threads,
            o.threads > 1 ? "s" : "");
-    if (o.out && make_dirs(o.out) != 0)
-        die("%s: cannot create: %s", o.out, strerror(errno));
+    char ckpt[4096];
+    if (o.out && (make_dirs(o.out) != 0 ||
+                  (size_t)snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", o.out) >= sizeof ckpt))
+        die("%s: cannot create: %s", o.out, errno ? strerror(errno) : "the name is too long");
 
-    nn_batches *batches = nn_batches_new(train, o.batch, &data_rng, o.binarize == 2, &err);
-    ad_tape *t = ad_tape_new(0);
-    if (!batches || !t)
-        die("%s", batches ? "out of memory" : err.msg);
-    jsonl metrics = {0};
-    int tty = isatty(STDERR_FILENO);
-    for (int epoch = start_epoch + 1; epoch <= o.epochs; epoch++) {
-        double t0 = now(), sum = 0, last_draw = 0;
-        size_t seen = 0, nb = 0, per = nn_batches_per_epoch(batches);
-        tn_tensor x;
-        while (nn_batches_next(batches, &x, NULL)) {
-            model_loss l;
-            ad_tape_reset(t);
-            nn_params_zero_grad(m->params);
-            if (model_batch_loss(m, t, &x, &noise_rng, step, 1, &l) || ad_backward(t, l.loss))
-                die("step %ld: %s", step, ad_tape_error(t));
-            nn_optim_step(opt, m->params);
-            double v = ad_item(l.loss);
-            if (!isfinite(v))
-                die("step %ld: the loss is %g; try a smaller --lr or --clip", step, v);
-            sum += v * (double)x.shape[0];
-            seen += x.shape[0];
-            step++, nb++;
-            if (tty && now() - last_draw > 0.2) {
-                progress(epoch, o.epochs, nb, per, sum / (double)seen, t0);
-                last_draw = now();
-            }
-        }
-        double seconds = now() - t0;
-        if (tty)
-            fprintf(stderr, "\r%*s\r", 70, "");
-        model_eval ev;
-        if (model_evaluate(m, test, 500, &noise_rng, &ev, &err))
-            die("%s", err.msg);
-        double test_loss = m->c.kind == MODEL_VAE ? ev.neg_elbo : ev.recon;
-        printf("epoch %d/%d  train loss %.2f  test %s %.2f", epoch, o.epochs, sum / (double)seen,
-               m->c.kind == MODEL_VAE ? "-ELBO" : "recon", test_loss);
-        if (m->c.kind == MODEL_VAE)
-            printf(" (recon %.2f + KL %.2f)", ev.recon, ev.kl);
-        if (m->c.kind == MODEL_DENOISING_AE)
-            printf(" (from noisy input %.2f)", ev.recon_noisy);
-        printf("  %.1f s\n", seconds);
-        fflush(stdout);
-        if (o.metrics) {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddNumberToObject(j, "epoch", epoch);
-            cJSON_AddNumberToObject(j, "train_loss", sum / (double)seen);
-            cJSON_AddNumberToObject(j, "test_loss", test_loss);
-            cJSON_AddNumberToObject(j, "test_recon", ev.recon);
-            cJSON_AddNumberToObject(j, "test_kl", ev.kl);
-            if (m->c.kind == MODEL_DENOISING_AE)
-                cJSON_AddNumberToObject(j, "test_recon_noisy", ev.recon_noisy);
-            cJSON_AddNumberToObject(j, "seconds", seconds);
-            cJSON_AddNumberToObject(j, "steps", (double)step);
-            metrics_add(&metrics, o.metrics, j);
-            cJSON_Delete(j);
-        }
-        if (o.out) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/model.safetensors", o.out);
-            nn_meta_setf(&meta, "train.epoch", "%d", epoch);
-            nn_meta_setf(&meta, "train.step", "%ld", step);
-            nn_meta_setf(&meta, "train.seed", "%" PRIu64, o.seed);
-            nn_meta_put_rng(&meta, "rng.data", &data_rng);
-            nn_meta_put_rng(&meta, "rng.noise", &noise_rng);
-            if (model_save(m, path, opt, &meta, &err))
-                die("%s", err.msg);
-        }
-    }
+    nn_meta save_meta = {0};
+    model_config_to_meta(&m->c, &save_meta);
+    nn_train_config tc = nn_train_defaults();
+    tc.epochs = o.epochs, tc.batch = o.batch, tc.seed = o.seed, tc.dynamic_binarize = o.binarize == 2;
+    tc.checkpoint = o.out ? ckpt : NULL, tc.resume = o.resume, tc.metrics = o.metrics;
+    tc.meta = &save_meta, tc.eval = evaluate;
+    if (nn_train(m->params, opt, batch_loss, m, train, test, &tc, NULL, &err))
+        die("%s", err.msg);
     if (o.out) {
-        char msg[512];
-        printf("checkpoint: %s/model.safetensors\npictures:\n", o.out);
-        if (pictures_write(m, test, o.out, &noise_rng, msg, sizeof msg))
-            fprintf(stderr, "vae: %s\n", msg);
+        printf("checkpoint: %s\npictures:\n", ckpt);
+        nn_latent l = model_latent(m, test->rows, test->cols);
+        if (!test->rows || !test->cols)
+            printf("  none: the data are not images\n");
+        else if (nn_pic_all(o.out, &l, test, &pic_rng, nn_log_stdio, NULL, &err))
+            die("%s", err.msg);
     }
-    print_eval(m, test, &noise_rng, o.iw_samples < 0 ? 0 : o.iw_samples);
-    free(metrics.text);
-    ad_tape_free(t);
-    nn_batches_free(batches);
+    tn_rng eval_rng;
+    tn_rng_seed(&eval_rng, o.seed, 6);
+    print_eval(m, test, &eval_rng, o.iw_samples < 0 ? 0 : o.iw_samples);
     nn_optim_free(opt);
     model_free(m);
     nn_dataset_free(train), nn_dataset_free(test);

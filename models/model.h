@@ -11,6 +11,7 @@
 #define MODEL_H
 
 #include "nn.h"
+#include "train.h"
 
 typedef enum { MODEL_VAE, MODEL_AE, MODEL_SPARSE_AE, MODEL_DENOISING_AE } model_kind;
 typedef enum { LIK_BERNOULLI, LIK_GAUSSIAN } model_likelihood; /* VAE decoder */
@@ -91,6 +92,11 @@ ad_var *model_decode(model *m, ad_tape *t, ad_var *z);
 void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng);
 
 /* ---- evaluation over a dataset (no gradients) ----------------------------- */
+
+/* The model as the callbacks nn/train.h's evaluation and pictures take
+ * (images of rows x cols); m must outlive the result. Only the VAE has a
+ * likelihood (log_lik); the autoencoders' posterior is their code. */
+nn_latent model_latent(model *m, size_t rows, size_t cols);
 
 typedef struct {
     double neg_elbo, kl;          /* VAE, per example */

@@ -1,0 +1,191 @@
+/* latent.c: the evaluation of any latent-variable model given as nn_latent
+ * callbacks: the negative ELBO in parts, the importance-weighted bound L_k
+ * (Burda et al. 2015) and the active units. Gradients are off throughout.
+ * Derivations: docs/models.md. */
+#include "train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_2PI 1.8378770664093454836
+
+static nn_batch batch_of(const nn_dataset *d, size_t b0, size_t nb)
+{
+    return (nn_batch){tn_wrap(d->x + b0 * d->dim, 2, (const size_t[]){nb, d->dim}),
+                      d->labels ? d->labels + b0 : NULL, nb};
+}
+
+static ad_tape *eval_tape(nn_error *err)
+{
+    ad_tape *t = ad_tape_new(0);
+    if (!t)
+        nn_fail(err, "evaluation: out of memory");
+    else
+        ad_set_grad_enabled(t, 0);
+    return t;
+}
+
+int nn_latent_elbo(const nn_latent *m, const nn_dataset *d, size_t batch,
+                   tn_rng *rng, nn_elbo *out, nn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!m->log_lik)
+        return nn_fail(err, "elbo: the model has no likelihood (log_lik is NULL)");
+    if (batch < 1 || d->n == 0)
+        return nn_fail(err, "elbo: the batch size (%zu) and the dataset (%zu examples) must be "
+                            "non-empty", batch, d->n);
+    ad_tape *t = eval_tape(err);
+    if (!t)
+        return -1;
+    int rc = 0;
+    for (size_t b0 = 0; b0 < d->n; b0 += batch) {
+        size_t nb = d->n - b0 < batch ? d->n - b0 : batch;
+        nn_batch b = batch_of(d, b0, nb);
+        ad_var *lv = NULL;
+        ad_tape_reset(t);
+        ad_var *mu = m->posterior(m->model, t, &b, &lv);
+        if (mu && !lv) {
+            rc = nn_fail(err, "elbo: the posterior gave no log-variance (a deterministic code)");
+            break;
+        }
+        ad_var *ll = ad_sum(m->log_lik(m->model, t, &b, ad_sample_normal(mu, lv, rng)));
+        ad_var *kl = ad_sum(ad_kl_normal(mu, lv));
+        if (!ll || !kl) {
+            rc = nn_fail(err, "elbo: %s", ad_tape_error(t));
+            break;
+        }
+        out->recon -= ad_item(ll) / (double)d->n;
+        out->kl += ad_item(kl) / (double)d->n;
+    }
+    out->neg_elbo = out->recon + out->kl;
+    ad_tape_free(t);
+    return rc;
+}
+
+/* log (1/k) Σ e^(a_i), stably */
+static double log_mean_exp(const double *a, int k)
+{
+    double m = -INFINITY, s = 0;
+    for (int i = 0; i < k; i++)
+        m = a[i] > m ? a[i] : m;
+    if (!isfinite(m))
+        return m;
+    for (int i = 0; i < k; i++)
+        s += exp(a[i] - m);
+    return m + log(s / k);
+}
+
+double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
+                      tn_rng *rng, nn_error *err)
+{
+    if (!m->log_lik)
+        return nn_fail(err, "iwae: the model has no likelihood (log_lik is NULL)"), NAN;
+    if (k < 1 || d->n == 0)
+        return nn_fail(err, "iwae: k = %d and %zu examples: expected k >= 1 and data", k, d->n), NAN;
+    const size_t J = m->latent, D = d->dim, B = 16; /* examples at a time */
+    size_t chunk = 4096 / B;                            /* samples per pass */
+    if (chunk > (size_t)k)
+        chunk = (size_t)k;
+    ad_tape *t = eval_tape(err);
+    double *logw = malloc(B * (size_t)k * sizeof *logw), total = 0;
+    double *pmq = malloc(chunk * B * sizeof *pmq);  /* log p(z) - log q(z|x) */
+    tn_real *X = malloc(chunk * B * D * sizeof *X); /* x tiled, one row a sample */
+    int *L = d->labels ? malloc(chunk * B * sizeof *L) : NULL;
+    if (!t || !logw || !pmq || !X || (d->labels && !L)) {
+        ad_tape_free(t), free(logw), free(pmq), free(X), free(L);
+        return nn_fail(err, "iwae: out of memory"), NAN;
+    }
+    int failed = 0;
+    for (size_t b0 = 0; b0 < d->n && !failed; b0 += B) {
+        size_t nb = d->n - b0 < B ? d->n - b0 : B;
+        nn_batch xb = batch_of(d, b0, nb);
+        for (size_t s0 = 0; s0 < (size_t)k && !failed; s0 += chunk) {
+            size_t ns = (size_t)k - s0 < chunk ? (size_t)k - s0 : chunk, rows = ns * nb;
+            ad_tape_reset(t);
+            ad_var *lv = NULL, *mu = m->posterior(m->model, t, &xb, &lv);
+            ad_var *Z = ad_const_new(t, 2, (const size_t[]){rows, J});
+            if (!mu || !lv || !Z) {
+                failed = 1;
+                if (mu && !lv)
+                    ad_tape_fail(t, "the posterior gave no log-variance (a deterministic code)");
+                break;
+            }
+            /* row s·nb + i: sample s of example i */
+            const tn_real *M = ad_data(mu), *LV = ad_data(lv);
+            for (size_t s = 0; s < ns; s++)
+                for (size_t i = 0; i < nb; i++) {
+                    size_t r = s * nb + i;
+                    double lp = 0, lq = 0;
+                    for (size_t j = 0; j < J; j++) {
+                        double e = tn_rng_normal(rng), sd = exp(0.5 * LV[i * J + j]);
+                        double z = M[i * J + j] + sd * e;
+                        ad_data(Z)[r * J + j] = (tn_real)z;
+                        lp += -0.5 * (z * z + LOG_2PI);
+                        lq += -0.5 * (e * e + LOG_2PI + LV[i * J + j]);
+                    }
+                    pmq[r] = lp - lq;
+                    memcpy(X + r * D, xb.x.data + i * D, D * sizeof *X);
+                    if (L)
+                        L[r] = xb.labels[i];
+                }
+            nn_batch tiled = {tn_wrap(X, 2, (const size_t[]){rows, D}), L, rows};
+            ad_var *lpx = m->log_lik(m->model, t, &tiled, Z);
+            if (!lpx) {
+                failed = 1;
+                break;
+            }
+            for (size_t s = 0; s < ns; s++)
+                for (size_t i = 0; i < nb; i++)
+                    logw[i * (size_t)k + s0 + s] = ad_data(lpx)[s * nb + i] + pmq[s * nb + i];
+        }
+        for (size_t i = 0; i < nb && !failed; i++)
+            total += log_mean_exp(logw + i * (size_t)k, k);
+    }
+    if (failed)
+        nn_fail(err, "iwae: %s", ad_tape_error(t));
+    ad_tape_free(t), free(logw), free(pmq), free(X), free(L);
+    return failed ? NAN : total / (double)d->n;
+}
+
+int nn_latent_active_units(const nn_latent *m, const nn_dataset *d,
+                           double threshold, double *var_out, nn_error *err)
+{
+    size_t J = m->latent;
+    if (d->n == 0)
+        return nn_fail(err, "active units: the dataset is empty");
+    double *s1 = calloc(J, sizeof *s1), *s2 = calloc(J, sizeof *s2);
+    ad_tape *t = eval_tape(err);
+    int active = -1;
+    if (!s1 || !s2 || !t) {
+        nn_fail(err, "active units: out of memory");
+        goto out;
+    }
+    for (size_t b0 = 0; b0 < d->n; b0 += 500) {
+        size_t nb = d->n - b0 < 500 ? d->n - b0 : 500;
+        nn_batch b = batch_of(d, b0, nb);
+        ad_var *lv;
+        ad_tape_reset(t);
+        ad_var *code = m->posterior(m->model, t, &b, &lv);
+        if (!code) {
+            nn_fail(err, "active units: %s", ad_tape_error(t));
+            goto out;
+        }
+        for (size_t i = 0; i < nb; i++)
+            for (size_t j = 0; j < J; j++) {
+                double v = ad_data(code)[i * J + j];
+                s1[j] += v, s2[j] += v * v;
+            }
+    }
+    active = 0;
+    for (size_t j = 0; j < J; j++) {
+        double mean = s1[j] / (double)d->n, var = s2[j] / (double)d->n - mean * mean;
+        if (var_out)
+            var_out[j] = var;
+        active += var > threshold;
+    }
+out:
+    free(s1), free(s2);
+    ad_tape_free(t);
+    return active;
+}
