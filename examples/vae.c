@@ -1,74 +1,55 @@
 /* vae.c: trains, evaluates and draws the autoencoders of models/ on real
- * data. `vae --help` lists the options; README.md shows a session. Errors
- * become one message on stderr and exit status 1 (2 for bad usage). */
+ * data through nn_train. `vae --help` lists the options; README.md shows a
+ * session. Errors become one message on stderr and exit status 1 (2 for bad
+ * usage). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "model.h"
 
+static const char usage_text[] =
+    "usage: vae [options]            train a model, then evaluate it and draw it\n"
+    "       vae --eval FILE [--data DIR]  evaluate a checkpoint\n\n"
+    "data (default: ../shared/data/mnist, then data/mnist, then Debian's Fashion-MNIST):\n"
+    "  --data DIR  IDX files (train-images-idx3-ubyte[.gz], ...)   --binarized DIR  binarized MNIST .amat\n"
+    "  --frey FILE  Frey Face .mat   --csv FILE  numbers (10%% of either held out as test)\n"
+    "  --binarize none|static|dynamic   --train-limit N   --test-limit N\n"
+    "model:\n"
+    "  --model vae|ae|sparse|denoising (vae)   --hidden LIST (400; e.g. 500,500)\n"
+    "  --latent N (20 for the VAE, 64 for the AEs)   --activation relu|tanh|sigmoid|softplus (relu)\n"
+    "  --init torch|glorot|he|normal (torch: U(+-1/sqrt(fan_in)) as PyTorch)\n"
+    "  --likelihood bernoulli|gaussian (VAE decoder)   --samples L (1)   --beta B (1)   --warmup STEPS (0)\n"
+    "  --recon bce|mse (AEs)   --sparsity kl|l1   --rho R (0.05)   --sparse-beta B (3)   --l1 L (1e-3)\n"
+    "  --noise gaussian|saltpepper|mask (mask)   --noise-level X (0.25)\n"
+    "training:\n"
+    "  --epochs N (10)  --batch N (128)  --lr X (1e-3)  --optim adam|adamw|sgd|adagrad (adam)\n"
+    "  --momentum X (SGD)  --clip X (global gradient norm; 0 = off)  --threads N (all cores)\n"
+    "  --seed N         without it a seed is drawn from libsodium and printed\n"
+    "  --out DIR        DIR/model.safetensors every epoch and the pictures at the end\n"
+    "  --resume FILE    continue from a checkpoint (--epochs counts from 0)\n"
+    "  --metrics FILE   JSON Lines, one object per epoch (appended on --resume)\n"
+    "evaluation:\n"
+    "  --eval FILE      test ELBO parts, the L_k bound and the active units\n"
+    "  --iw-samples K   k of L_k (5000 with --eval, else 0 = skip)\n";
+
 typedef struct {
-    const char *data, *csv, *frey, *binarized;
-    int epochs, threads, iw_samples, binarize; /* 0 none, 1 static, 2 dynamic */
-    size_t batch, train_limit, test_limit;
-    double lr, momentum, clip;
-    nn_optim_kind optim;
-    int have_seed;
+    const char *data, *csv, *frey, *binarized, *out, *resume, *metrics, *eval, *hidden;
+    long epochs, threads, iw_samples, batch, train_limit, test_limit, latent, samples, warmup;
+    double lr, momentum, clip, beta, rho, sparse_beta, l1, noise_level;
+    int binarize, kind, act, init, likelihood, recon, sparsity, noise, optim, have_seed;
     uint64_t seed;
-    const char *out, *resume, *metrics, *eval;
-    model_config mc;
 } options;
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-        "usage: vae [options]            train a model, then evaluate it and draw it\n"
-        "       vae --eval FILE [--data DIR]  evaluate a checkpoint\n"
-        "\n"
-        "data (default: ../shared/data/mnist, then data/mnist, then Debian's Fashion-MNIST):\n"
-        "  --data DIR          IDX files: train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],\n"
-        "                      t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]; pixels / 255\n"
-        "  --binarized DIR     binarized MNIST .amat[.gz] (train + valid for training, test)\n"
-        "  --frey FILE         Frey Face frey_rawface.mat; pixels / 255, 10%% held out as test\n"
-        "  --csv FILE          a CSV of numbers (header optional); 10%% held out as test\n"
-        "  --binarize MODE     none (default), static (x > 0.5) or dynamic (resampled per batch)\n"
-        "  --train-limit N     use the first N training examples   --test-limit N  likewise\n"
-        "model:\n"
-        "  --model KIND        vae (default), ae, sparse, denoising\n"
-        "  --hidden LIST       hidden widths, e.g. 400 (default) or 500,500\n"
-        "  --latent N          latent size (20 for the VAE, 64 for the AEs)\n"
-        "  --activation NAME   relu (default), tanh, sigmoid, softplus\n"
-        "  --init NAME         torch (default: U(+-1/sqrt(fan_in)) as PyTorch), glorot, he, normal\n"
-        "  --likelihood NAME   bernoulli (default) or gaussian (VAE decoder)\n"
-        "  --samples L         Monte-Carlo samples of z per example (1)\n"
-        "  --beta B            weight of the KL term (1)    --warmup STEPS  linear KL warm-up (0)\n"
-        "  --recon bce|mse     AE reconstruction loss (bce)\n"
-        "  --sparsity kl|l1    sparse AE penalty (kl)   --rho R (0.05)  --sparse-beta B (3)  --l1 L (1e-3)\n"
-        "  --noise KIND        denoising AE: gaussian, saltpepper, mask (default)   --noise-level X (0.25)\n"
-        "training:\n"
-        "  --epochs N (10)  --batch N (128)  --lr X (1e-3)  --optim adam|adamw|sgd|adagrad (adam)\n"
-        "  --momentum X (SGD, 0)  --clip X (global gradient norm, 0 = off)\n"
-        "  --seed N            without it a seed is drawn from libsodium and printed\n"
-        "  --threads N         BLIS and OpenMP threads (default: all cores)\n"
-        "  --out DIR           write DIR/model.safetensors every epoch and the pictures at the end\n"
-        "  --resume FILE       continue from a checkpoint (its model; --epochs counts from 0)\n"
-        "  --metrics FILE      JSON Lines, one object per epoch\n"
-        "evaluation:\n"
-        "  --eval FILE         print test ELBO parts, the L_k bound and the active units\n"
-        "  --iw-samples K      k of the importance-weighted bound L_k (5000 in --eval; 0 = skip)\n");
-}
-
-static _Noreturn void die(const char *fmt, ...)
+static _Noreturn void die(int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -76,480 +57,231 @@ static _Noreturn void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-    exit(1);
+    exit(status);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+/* ---- options: one table, every number checked against its range ----------- */
 
-/* mkdir -p */
-static int make_dirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
+enum { STR, INT, NUM, CHOICE, SEED };
+#define OFF(f) offsetof(options, f)
+static const struct {
+    const char *name;
+    int type;
+    size_t off;
+    double lo, hi;        /* INT and NUM ranges */
+    const char *choices;  /* CHOICE: "a|b|c", stored as the index */
+} table[] = {
+    {"data", STR, OFF(data), 0, 0, 0}, {"csv", STR, OFF(csv), 0, 0, 0},
+    {"frey", STR, OFF(frey), 0, 0, 0}, {"binarized", STR, OFF(binarized), 0, 0, 0},
+    {"binarize", CHOICE, OFF(binarize), 0, 0, "none|static|dynamic"},
+    {"train-limit", INT, OFF(train_limit), 1, 1e9, 0}, {"test-limit", INT, OFF(test_limit), 1, 1e9, 0},
+    {"model", CHOICE, OFF(kind), 0, 0, "vae|ae|sparse|denoising"},
+    {"hidden", STR, OFF(hidden), 0, 0, 0}, {"latent", INT, OFF(latent), 1, 100000, 0},
+    {"activation", CHOICE, OFF(act), 0, 0, "none|relu|tanh|sigmoid|softplus"},
+    {"init", CHOICE, OFF(init), 0, 0, "glorot|he|normal|torch"},
+    {"likelihood", CHOICE, OFF(likelihood), 0, 0, "bernoulli|gaussian"},
+    {"samples", INT, OFF(samples), 1, 10000, 0}, {"beta", NUM, OFF(beta), 0, 1e6, 0},
+    {"warmup", INT, OFF(warmup), 0, 1e12, 0}, {"recon", CHOICE, OFF(recon), 0, 0, "bce|mse"},
+    {"sparsity", CHOICE, OFF(sparsity), 0, 0, "kl|l1"}, {"rho", NUM, OFF(rho), 1e-6, 1 - 1e-6, 0},
+    {"sparse-beta", NUM, OFF(sparse_beta), 0, 1e6, 0}, {"l1", NUM, OFF(l1), 0, 1e6, 0},
+    {"noise", CHOICE, OFF(noise), 0, 0, "gaussian|saltpepper|mask"},
+    {"noise-level", NUM, OFF(noise_level), 0, 1e3, 0}, {"epochs", INT, OFF(epochs), 0, 1e6, 0},
+    {"batch", INT, OFF(batch), 1, 1e7, 0}, {"lr", NUM, OFF(lr), 0, 1e6, 0},
+    {"optim", CHOICE, OFF(optim), 0, 0, "sgd|adagrad|adam|adamw"},
+    {"momentum", NUM, OFF(momentum), 0, 1, 0}, {"clip", NUM, OFF(clip), 0, 1e12, 0},
+    {"seed", SEED, OFF(seed), 0, 0, 0}, {"threads", INT, OFF(threads), 1, 1024, 0},
+    {"out", STR, OFF(out), 0, 0, 0}, {"resume", STR, OFF(resume), 0, 0, 0},
+    {"metrics", STR, OFF(metrics), 0, 0, 0}, {"eval", STR, OFF(eval), 0, 0, 0},
+    {"iw-samples", INT, OFF(iw_samples), 0, 1e6, 0},
+};
+#define N_OPTS (int)(sizeof table / sizeof table[0])
 
-/* ---- options ---------------------------------------------------------------- */
-
-static long parse_long(const char *opt, const char *v, long lo)
+static void set_option(options *o, int i, const char *v)
 {
-    char *end;
+    char *p = (char *)o + table[i].off, *end;
+    const char *name = table[i].name;
     errno = 0;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || errno || x < lo) {
-        fprintf(stderr, "vae: --%s: expected a whole number >= %ld, got \"%s\"\n", opt, lo, v);
-        exit(2);
-    }
-    return x;
-}
-
-static double parse_double(const char *opt, const char *v)
-{
-    char *end;
-    double x = strtod(v, &end);
-    if (!*v || *end || !(x >= 0) || isinf(x)) {
-        fprintf(stderr, "vae: --%s: expected a number >= 0, got \"%s\"\n", opt, v);
-        exit(2);
-    }
-    return x;
-}
-
-static void bad_choice(const char *opt, const char *v, const char *choices)
-{
-    fprintf(stderr, "vae: --%s: expected %s, got \"%s\"\n", opt, choices, v);
-    exit(2);
-}
-
-static void parse_hidden(const char *v, model_config *c)
-{
-    c->n_hidden = 0;
-    for (const char *p = v; *p;) {
-        char *end;
-        long h = strtol(p, &end, 10);
-        if (end == p || h < 1 || c->n_hidden == MODEL_MAX_HIDDEN || (*end && *end != ','))
-            bad_choice("hidden", v, "1 to 8 widths like 400 or 500,500");
-        c->hidden[c->n_hidden++] = (size_t)h;
-        p = *end ? end + 1 : end;
-    }
-}
-
-static options parse(int argc, char **argv)
-{
-    enum { O_DATA = 256, O_CSV, O_FREY, O_BIN, O_BINARIZE, O_TRAIN_LIMIT, O_TEST_LIMIT, O_MODEL,
-           O_HIDDEN, O_LATENT, O_ACT, O_INIT, O_LIK, O_SAMPLES, O_BETA, O_WARMUP, O_RECON,
-           O_SPARSITY, O_RHO, O_SPARSE_BETA, O_L1, O_NOISE, O_NOISE_LEVEL, O_EPOCHS, O_BATCH, O_LR,
-           O_OPTIM, O_MOMENTUM, O_CLIP, O_SEED, O_THREADS, O_OUT, O_RESUME, O_METRICS, O_EVAL,
-           O_IW, O_HELP };
-    static const struct option longs[] = {
-        {"data", 1, 0, O_DATA}, {"csv", 1, 0, O_CSV}, {"frey", 1, 0, O_FREY},
-        {"binarized", 1, 0, O_BIN}, {"binarize", 1, 0, O_BINARIZE},
-        {"train-limit", 1, 0, O_TRAIN_LIMIT}, {"test-limit", 1, 0, O_TEST_LIMIT},
-        {"model", 1, 0, O_MODEL}, {"hidden", 1, 0, O_HIDDEN}, {"latent", 1, 0, O_LATENT},
-        {"activation", 1, 0, O_ACT}, {"init", 1, 0, O_INIT}, {"likelihood", 1, 0, O_LIK},
-        {"samples", 1, 0, O_SAMPLES}, {"beta", 1, 0, O_BETA}, {"warmup", 1, 0, O_WARMUP},
-        {"recon", 1, 0, O_RECON}, {"sparsity", 1, 0, O_SPARSITY}, {"rho", 1, 0, O_RHO},
-        {"sparse-beta", 1, 0, O_SPARSE_BETA}, {"l1", 1, 0, O_L1}, {"noise", 1, 0, O_NOISE},
-        {"noise-level", 1, 0, O_NOISE_LEVEL}, {"epochs", 1, 0, O_EPOCHS}, {"batch", 1, 0, O_BATCH},
-        {"lr", 1, 0, O_LR}, {"optim", 1, 0, O_OPTIM}, {"momentum", 1, 0, O_MOMENTUM},
-        {"clip", 1, 0, O_CLIP}, {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS},
-        {"out", 1, 0, O_OUT}, {"resume", 1, 0, O_RESUME}, {"metrics", 1, 0, O_METRICS},
-        {"eval", 1, 0, O_EVAL}, {"iw-samples", 1, 0, O_IW}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
-    options o = {0};
-    o.epochs = 10, o.batch = 128, o.lr = 1e-3, o.optim = NN_ADAM, o.iw_samples = -1;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    o.threads = cores > 0 ? (int)cores : 1;
-    /* the kind decides some defaults, so find it first */
-    model_kind kind = MODEL_VAE;
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--model") == 0 && model_kind_parse(argv[i + 1], &kind))
-            bad_choice("model", argv[i + 1], "vae, ae, sparse or denoising");
-    o.mc = model_defaults(kind);
-    int latent_given = 0, c;
-    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
-        const char *opt = c >= O_DATA && c <= O_HELP ? longs[c - O_DATA].name : "?";
-        switch (c) {
-        case O_DATA: o.data = optarg; break;
-        case O_CSV: o.csv = optarg; break;
-        case O_FREY: o.frey = optarg; break;
-        case O_BIN: o.binarized = optarg; break;
-        case O_BINARIZE:
-            if (!strcmp(optarg, "none")) o.binarize = 0;
-            else if (!strcmp(optarg, "static")) o.binarize = 1;
-            else if (!strcmp(optarg, "dynamic")) o.binarize = 2;
-            else bad_choice(opt, optarg, "none, static or dynamic");
-            break;
-        case O_TRAIN_LIMIT: o.train_limit = (size_t)parse_long(opt, optarg, 1); break;
-        case O_TEST_LIMIT: o.test_limit = (size_t)parse_long(opt, optarg, 1); break;
-        case O_MODEL: break;
-        case O_HIDDEN: parse_hidden(optarg, &o.mc); break;
-        case O_LATENT: o.mc.latent = (size_t)parse_long(opt, optarg, 1), latent_given = 1; break;
-        case O_ACT:
-            if (nn_act_parse(optarg, &o.mc.act) || o.mc.act == NN_ACT_NONE)
-                bad_choice(opt, optarg, "relu, tanh, sigmoid or softplus");
-            break;
-        case O_INIT:
-            if (nn_init_parse(optarg, &o.mc.init))
-                bad_choice(opt, optarg, "torch, glorot, he or normal");
-            break;
-        case O_LIK:
-            if (!strcmp(optarg, "bernoulli")) o.mc.likelihood = LIK_BERNOULLI;
-            else if (!strcmp(optarg, "gaussian")) o.mc.likelihood = LIK_GAUSSIAN;
-            else bad_choice(opt, optarg, "bernoulli or gaussian");
-            break;
-        case O_SAMPLES: o.mc.samples = (int)parse_long(opt, optarg, 1); break;
-        case O_BETA: o.mc.beta = parse_double(opt, optarg); break;
-        case O_WARMUP: o.mc.warmup = parse_long(opt, optarg, 0); break;
-        case O_RECON:
-            if (!strcmp(optarg, "bce")) o.mc.recon = RECON_BCE;
-            else if (!strcmp(optarg, "mse")) o.mc.recon = RECON_MSE;
-            else bad_choice(opt, optarg, "bce or mse");
-            break;
-        case O_SPARSITY:
-            if (!strcmp(optarg, "kl")) o.mc.sparsity = SPARSE_KL;
-            else if (!strcmp(optarg, "l1")) o.mc.sparsity = SPARSE_L1;
-            else bad_choice(opt, optarg, "kl or l1");
-            break;
-        case O_RHO: o.mc.rho = parse_double(opt, optarg); break;
-        case O_SPARSE_BETA: o.mc.sparse_beta = parse_double(opt, optarg); break;
-        case O_L1: o.mc.l1 = parse_double(opt, optarg); break;
-        case O_NOISE:
-            if (model_noise_parse(optarg, &o.mc.noise))
-                bad_choice(opt, optarg, "gaussian, saltpepper or mask");
-            break;
-        case O_NOISE_LEVEL: o.mc.noise_level = parse_double(opt, optarg); break;
-        case O_EPOCHS: o.epochs = (int)parse_long(opt, optarg, 0); break;
-        case O_BATCH: o.batch = (size_t)parse_long(opt, optarg, 1); break;
-        case O_LR: o.lr = parse_double(opt, optarg); break;
-        case O_OPTIM:
-            if (nn_optim_parse(optarg, &o.optim))
-                bad_choice(opt, optarg, "adam, adamw, sgd or adagrad");
-            break;
-        case O_MOMENTUM: o.momentum = parse_double(opt, optarg); break;
-        case O_CLIP: o.clip = parse_double(opt, optarg); break;
-        case O_SEED: o.seed = (uint64_t)parse_long(opt, optarg, 0), o.have_seed = 1; break;
-        case O_THREADS: o.threads = (int)parse_long(opt, optarg, 1); break;
-        case O_OUT: o.out = optarg; break;
-        case O_RESUME: o.resume = optarg; break;
-        case O_METRICS: o.metrics = optarg; break;
-        case O_EVAL: o.eval = optarg; break;
-        case O_IW: o.iw_samples = (int)parse_long(opt, optarg, 0); break;
-        case O_HELP: case 'h': usage(stdout); exit(0);
-        default: usage(stderr); exit(2);
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "vae: unexpected argument \"%s\" (see --help)\n", argv[optind]);
-        exit(2);
-    }
-    if (!latent_given)
-        o.mc.latent = kind == MODEL_VAE ? 20 : 64;
-    if ((o.data != NULL) + (o.csv != NULL) + (o.frey != NULL) + (o.binarized != NULL) > 1) {
-        fprintf(stderr, "vae: give one of --data, --binarized, --frey, --csv\n");
-        exit(2);
-    }
-    return o;
-}
-
-/* ---- data ------------------------------------------------------------------------ */
-
-/* DIR/NAME or DIR/NAME.gz, whichever exists, in buf; NULL if neither. */
-static const char *find_file(const char *dir, const char *name, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/%s", dir, name);
-    if (access(buf, R_OK) == 0)
-        return buf;
-    snprintf(buf, len, "%s/%s.gz", dir, name);
-    return access(buf, R_OK) == 0 ? buf : NULL;
-}
-
-static const char *default_data_dir(void)
-{
-    static const char *dirs[] = {"../shared/data/mnist", "data/mnist", "/usr/share/datasets/fashion-mnist"};
-    char buf[512];
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
-        if (find_file(dirs[i], "train-images-idx3-ubyte", buf, sizeof buf))
-            return dirs[i];
-    return NULL;
-}
-
-static void check(nn_dataset *d, nn_error *err)
-{
-    if (!d)
-        die("%s", err->msg);
-}
-
-/* Loads the training and test sets the options name; scales to [0, 1]. */
-static void load_data(const options *o, nn_dataset **train, nn_dataset **test, tn_rng *rng)
-{
-    nn_error err;
-    char a[1024], b[1024], c[1024], d[1024];
-    if (o->csv || o->frey) {
-        nn_dataset *all = o->csv ? nn_load_csv(o->csv, -1, &err) : nn_load_frey(o->frey, &err);
-        check(all, &err);
-        if (o->frey)
-            nn_data_scale(all, 1 / 255.0);
-        if (nn_data_split(all, all->n / 10 ? all->n / 10 : 1, rng, train, test, &err))
-            die("%s", err.msg);
-        nn_dataset_free(all);
-        printf("data: %s, %zu train / %zu test examples of %zu values\n", o->csv ? o->csv : o->frey,
-               (*train)->n, (*test)->n, (*train)->dim);
-        return;
-    }
-    if (o->binarized) {
-        const char *tr = find_file(o->binarized, "binarized_mnist_train.amat", a, sizeof a);
-        const char *va = find_file(o->binarized, "binarized_mnist_valid.amat", b, sizeof b);
-        const char *te = find_file(o->binarized, "binarized_mnist_test.amat", c, sizeof c);
-        if (!tr || !va || !te)
-            die("%s: expected binarized_mnist_{train,valid,test}.amat[.gz]", o->binarized);
-        nn_dataset *t1 = nn_load_amat(tr, &err);
-        check(t1, &err);
-        nn_dataset *t2 = nn_load_amat(va, &err);
-        check(t2, &err);
-        *test = nn_load_amat(te, &err);
-        check(*test, &err);
-        /* train + valid, as the literature trains on both */
-        nn_dataset *all = nn_data_concat(t1, t2, &err);
-        check(all, &err);
-        nn_dataset_free(t1), nn_dataset_free(t2);
-        *train = all;
-        printf("data: %s, %zu train / %zu test binarized images\n", o->binarized, (*train)->n, (*test)->n);
-        return;
-    }
-    const char *dir = o->data ? o->data : default_data_dir();
-    if (!dir)
-        die("no data: give --data DIR, or run `make data` (see README.md)");
-    const char *ti = find_file(dir, "train-images-idx3-ubyte", a, sizeof a);
-    const char *tl = find_file(dir, "train-labels-idx1-ubyte", b, sizeof b);
-    const char *si = find_file(dir, "t10k-images-idx3-ubyte", c, sizeof c);
-    const char *sl = find_file(dir, "t10k-labels-idx1-ubyte", d, sizeof d);
-    if (!ti || !si)
-        die("%s: expected train-images-idx3-ubyte[.gz] and t10k-images-idx3-ubyte[.gz]", dir);
-    *train = nn_load_idx(ti, tl, &err);
-    check(*train, &err);
-    *test = nn_load_idx(si, sl, &err);
-    check(*test, &err);
-    nn_data_scale(*train, 1 / 255.0);
-    nn_data_scale(*test, 1 / 255.0);
-    printf("data: %s, %zu train / %zu test images of %zux%zu\n", dir, (*train)->n, (*test)->n,
-           (*train)->rows, (*train)->cols);
-}
-
-static nn_dataset *limit(nn_dataset *d, size_t n)
-{
-    if (!n || n >= d->n)
-        return d;
-    nn_error err;
-    nn_dataset *h = nn_data_head(d, n, &err);
-    check(h, &err);
-    nn_dataset_free(d);
-    return h;
-}
-
-/* ---- evaluation -------------------------------------------------------------------- */
-
-static void print_eval(model *m, const nn_dataset *test, tn_rng *rng, int iw)
-{
-    nn_error err;
-    model_eval ev;
-    if (model_evaluate(m, test, 500, rng, &ev, &err))
-        die("%s", err.msg);
-    if (m->c.kind == MODEL_VAE) {
-        printf("test negative ELBO %.2f nats (reconstruction %.2f + KL %.2f), %zu examples\n", ev.neg_elbo,
-               ev.recon, ev.kl, test->n);
-        if (iw > 0) {
-            double t0 = now();
-            double lk = vae_iwae(m, test, iw, rng, &err);
-            if (isnan(lk))
-                die("%s", err.msg);
-            printf("test log p(x) >= L_%d = %.2f nats (importance-weighted bound, %.0f s)\n", iw, lk,
-                   now() - t0);
-        }
+    if (table[i].type == STR) {
+        if (!*v)
+            die(2, "--%s: expected a name, got \"\"", name);
+        *(const char **)p = v;
+    } else if (table[i].type == INT) {
+        long long x = strtoll(v, &end, 10);
+        if (!*v || *end || errno || x < table[i].lo || x > table[i].hi)
+            die(2, "--%s: expected a whole number from %.0f to %.0f, got \"%s\"", name, table[i].lo,
+                table[i].hi, v);
+        *(long *)p = (long)x;
+    } else if (table[i].type == NUM) {
+        double x = strtod(v, &end);
+        if (!*v || *end || !(x >= table[i].lo && x <= table[i].hi))
+            die(2, "--%s: expected a number from %g to %g, got \"%s\"", name, table[i].lo, table[i].hi, v);
+        *(double *)p = x;
+    } else if (table[i].type == SEED) {
+        unsigned long long x = strtoull(v, &end, 10);
+        if (!*v || *end || errno || *v == '-' || *v == '+')
+            die(2, "--seed: expected a whole number from 0 to 18446744073709551615, got \"%s\"", v);
+        o->seed = (uint64_t)x, o->have_seed = 1;
     } else {
-        printf("test reconstruction %.3f (%s per example, clean input)\n", ev.recon,
-               m->c.recon == RECON_BCE ? "BCE nats" : "squared error");
-        if (m->c.kind == MODEL_DENOISING_AE)
-            printf("test reconstruction %.3f from corrupted input (%s noise %.2f)\n", ev.recon_noisy,
-                   model_noise_name(m->c.noise), m->c.noise_level);
-        if (m->c.kind == MODEL_SPARSE_AE)
-            printf("mean code activation %.4f (target %.3f)\n", ev.mean_act, m->c.rho);
+        const char *c = table[i].choices;
+        for (int k = 0; *c; k++) {
+            size_t len = strcspn(c, "|");
+            if (strlen(v) == len && strncmp(c, v, len) == 0) {
+                *(int *)p = k;
+                return;
+            }
+            c += len + (c[len] == '|');
+        }
+        die(2, "--%s: expected one of %s, got \"%s\"", name, table[i].choices, v);
     }
-    double *var = malloc(m->c.latent * sizeof *var);
-    int active = var ? model_active_units(m, test, 0.01, var, &err) : -1;
-    if (active < 0)
-        die("%s", var ? err.msg : "out of memory");
-    printf("active latent units: %d of %zu (variance of the code over the data > 0.01)\n", active,
-           m->c.latent);
-    free(var);
 }
 
-static int evaluate_checkpoint(const options *o)
+static model_config parse(int argc, char **argv, options *o)
+{
+    struct option longs[N_OPTS + 2];
+    for (int i = 0; i < N_OPTS; i++)
+        longs[i] = (struct option){table[i].name, 1, NULL, 256 + i};
+    longs[N_OPTS] = (struct option){"help", 0, NULL, 'h'};
+    longs[N_OPTS + 1] = (struct option){0, 0, 0, 0};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    *o = (options){.epochs = 10, .batch = 128, .lr = 1e-3, .optim = NN_ADAM, .iw_samples = -1,
+                   .threads = cores > 0 ? cores : 1, .latent = -1, .act = NN_ACT_RELU,
+                   .init = NN_INIT_TORCH, .noise = -1, .samples = 1, .beta = 1, .rho = 0.05,
+                   .sparse_beta = 3, .l1 = 1e-3, .noise_level = 0.25};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        if (c == 'h')
+            fputs(usage_text, stdout), exit(0);
+        if (c < 256)
+            fputs(usage_text, stderr), exit(2);
+        set_option(o, c - 256, optarg);
+    }
+    if (optind < argc)
+        die(2, "unexpected argument \"%s\" (see --help)", argv[optind]);
+    if ((o->data != NULL) + (o->csv != NULL) + (o->frey != NULL) + (o->binarized != NULL) > 1)
+        die(2, "give one of --data, --binarized, --frey, --csv");
+    if (o->act == NN_ACT_NONE)
+        die(2, "--activation: expected one of relu|tanh|sigmoid|softplus, got \"none\"");
+    model_config mc = model_defaults((model_kind)o->kind);
+    if (o->hidden && model_hidden_parse(o->hidden, &mc))
+        die(2, "--hidden: expected 1 to 8 widths from 1 to 100000 like 400 or 500,500, got \"%s\"",
+            o->hidden);
+    if (o->latent > 0)
+        mc.latent = (size_t)o->latent;
+    mc.act = (nn_act)o->act, mc.init = (nn_init)o->init, mc.likelihood = (model_likelihood)o->likelihood;
+    mc.samples = (int)o->samples, mc.beta = o->beta, mc.warmup = o->warmup;
+    mc.recon = (model_recon)o->recon, mc.sparsity = (model_sparsity)o->sparsity, mc.rho = o->rho;
+    mc.sparse_beta = o->sparse_beta, mc.l1 = o->l1, mc.noise_level = o->noise_level;
+    if (o->noise >= 0)
+        mc.noise = (model_noise)o->noise;
+    return mc;
+}
+
+/* ---- data and evaluation ----------------------------------------------------- */
+
+static void load_data(const options *o, nn_dataset **train, nn_dataset **test, tn_rng *split)
 {
     nn_error err;
-    nn_meta meta;
-    model *m = model_load(o->eval, &meta, &err);
-    if (!m)
-        die("%s", err.msg);
-    tn_rng split, rng;
-    tn_rng_seed(&split, o->have_seed ? o->seed : 1, 1);
-    tn_rng_seed(&rng, o->have_seed ? o->seed : 1, 2);
-    nn_dataset *train, *test;
-    load_data(o, &train, &test, &split);
-    test = limit(test, o->test_limit);
-    if (test->dim != m->c.input_dim)
-        die("%s: the model takes %zu values per example, the data have %zu", o->eval, m->c.input_dim,
-            test->dim);
-    if (o->binarize == 1)
-        nn_data_binarize(test, 0.5);
-    printf("model: %s from %s (epoch %s)\n", model_kind_name(m->c.kind), o->eval,
-           nn_meta_get(&meta, "train.epoch") ? nn_meta_get(&meta, "train.epoch") : "?");
-    print_eval(m, test, &rng, o->iw_samples < 0 ? 5000 : o->iw_samples);
-    nn_dataset_free(train), nn_dataset_free(test);
-    model_free(m);
-    return 0;
-}
-
-/* ---- training: the model's loss and evaluation, for nn_train ---------------------- */
-
-static ad_var *batch_loss(void *mp, ad_tape *t, const nn_batch *b, tn_rng *rng, long step,
-                          nn_scalars *report)
-{
-    model *m = mp;
-    model_loss l;
-    if (model_batch_loss(m, t, &b->x, rng, step, 1, &l))
-        return NULL;
-    if (m->c.kind == MODEL_VAE) {
-        nn_scalars_set(report, "recon", l.recon);
-        nn_scalars_set(report, "kl", l.kl);
-    } else if (m->c.kind == MODEL_SPARSE_AE) {
-        nn_scalars_set(report, "recon", l.recon);
-        nn_scalars_set(report, "penalty", l.penalty);
+    char desc[8400];
+    nn_source kind = o->csv ? NN_SOURCE_CSV : o->frey ? NN_SOURCE_FREY
+                   : o->binarized ? NN_SOURCE_BINARIZED : NN_SOURCE_IDX;
+    const char *path = o->csv ? o->csv : o->frey ? o->frey : o->binarized ? o->binarized : o->data;
+    if (nn_load_source(kind, path, split, train, test, desc, sizeof desc, &err))
+        die(1, "%s", err.msg);
+    for (int k = 0; k < 2; k++) { /* --train-limit, --test-limit */
+        nn_dataset **d = k ? test : train, *h;
+        long lim = k ? o->test_limit : o->train_limit;
+        if (lim && (size_t)lim < (*d)->n) {
+            if (!(h = nn_data_head(*d, (size_t)lim, &err)))
+                die(1, "%s", err.msg);
+            nn_dataset_free(*d), *d = h;
+        }
     }
-    return l.loss;
+    if (o->binarize == 1) /* static: once, for good */
+        nn_data_binarize(*train, 0.5), nn_data_binarize(*test, 0.5);
+    printf("data: %s\n", desc);
 }
 
-static int evaluate(void *mp, const nn_dataset *test, tn_rng *rng, nn_scalars *out, nn_error *err)
-{
-    model *m = mp;
-    model_eval ev;
-    if (model_evaluate(m, test, 500, rng, &ev, err))
-        return -1;
-    nn_scalars_set(out, "loss", m->c.kind == MODEL_VAE ? ev.neg_elbo : ev.recon);
-    if (m->c.kind == MODEL_VAE) {
-        nn_scalars_set(out, "recon", ev.recon);
-        nn_scalars_set(out, "kl", ev.kl);
-    }
-    if (m->c.kind == MODEL_DENOISING_AE)
-        nn_scalars_set(out, "recon_noisy", ev.recon_noisy);
-    if (m->c.kind == MODEL_SPARSE_AE)
-        nn_scalars_set(out, "mean_act", ev.mean_act);
-    return 0;
-}
+/* ---- main ----------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0); /* lines in order with stderr's */
-    options o = parse(argc, argv);
-    tn_set_threads(o.threads);
-    if (o.eval)
-        return evaluate_checkpoint(&o);
-
+    options o;
+    model_config mc = parse(argc, argv, &o);
+    tn_set_threads((int)o.threads);
     nn_error err;
     nn_meta meta = {0};
-    model *m = NULL;
-    if (o.resume && !o.have_seed) { /* the same split and streams as the run it continues */
-        const char *s;
-        if (nn_load_meta(o.resume, &meta, &err))
-            die("%s", err.msg);
-        if ((s = nn_meta_get(&meta, "train.seed"))) {
-            o.seed = strtoull(s, NULL, 10);
-            o.have_seed = 1;
-        }
+    const char *from = o.eval ? o.eval : o.resume, *s;
+    if (from && !o.have_seed) { /* the same split and streams as the run it continues */
+        if (nn_load_meta(from, &meta, &err))
+            die(1, "%s", err.msg);
+        if ((s = nn_meta_get(&meta, "train.seed")))
+            for (int i = 0; i < N_OPTS; i++) /* as if given as --seed: strictly */
+                if (strcmp(table[i].name, "seed") == 0)
+                    set_option(&o, i, s);
     }
     if (!o.have_seed) {
         int ok;
         tn_rng tmp;
         o.seed = tn_rng_seed_entropy(&tmp, 0, &ok);
         if (!ok)
-            die("libsodium could not supply a seed; give --seed");
+            die(1, "libsodium could not supply a seed; give --seed");
     }
-    /* streams: 1 data order and 2 noise (the trainer's), 3 initial weights, 4 split */
-    tn_rng init_rng, split_rng, pic_rng;
-    tn_rng_seed(&init_rng, o.seed, 3);
-    tn_rng_seed(&split_rng, o.seed, 4);
-    tn_rng_seed(&pic_rng, o.seed, 5);
+    /* streams: 1 data order and 2 noise (the trainer's), 3 initial weights,
+     * 4 the held-out split, 5 pictures, 6 the final evaluation */
+    tn_rng init_rng, split_rng, pic_rng, eval_rng;
+    tn_rng_seed(&init_rng, o.seed, 3), tn_rng_seed(&split_rng, o.seed, 4);
+    tn_rng_seed(&pic_rng, o.seed, 5), tn_rng_seed(&eval_rng, o.seed, 6);
     nn_dataset *train, *test;
     load_data(&o, &train, &test, &split_rng);
-    train = limit(train, o.train_limit);
-    test = limit(test, o.test_limit);
-    if (o.binarize == 1) { /* static: once, for good */
-        nn_data_binarize(train, 0.5);
-        nn_data_binarize(test, 0.5);
+    mc.input_dim = train->dim;
+    model *m = from ? model_load(from, &meta, &err) : model_new(&mc, &init_rng, &err);
+    if (!m)
+        die(1, "%s", err.msg);
+    if (m->c.input_dim != train->dim)
+        die(1, "%s: the model takes %zu values per example, the data have %zu", from,
+            m->c.input_dim, train->dim);
+    if (o.eval) {
+        printf("model: %s from %s (epoch %s)\n", model_kind_name(m->c.kind), o.eval,
+               (s = nn_meta_get(&meta, "train.epoch")) ? s : "?");
+        if (model_report(m, test, &eval_rng, o.iw_samples < 0 ? 5000 : (int)o.iw_samples,
+                         nn_log_stdio, NULL, &err))
+            die(1, "%s", err.msg);
+        model_free(m), nn_dataset_free(train), nn_dataset_free(test);
+        return 0;
     }
-    o.mc.input_dim = train->dim;
-    if (o.resume) {
-        if (!(m = model_load(o.resume, &meta, &err)))
-            die("%s", err.msg);
-        if (m->c.input_dim != train->dim)
-            die("%s: the model takes %zu values per example, the data have %zu", o.resume, m->c.input_dim,
-                train->dim);
-    } else if (!(m = model_new(&o.mc, &init_rng, &err))) {
-        die("%s", err.msg);
-    }
-    nn_optim_config oc = nn_optim_defaults(o.optim, o.lr);
-    oc.momentum = o.momentum;
-    oc.clip_norm = o.clip;
+    nn_optim_config oc = nn_optim_defaults((nn_optim_kind)o.optim, o.lr);
+    oc.momentum = o.momentum, oc.clip_norm = o.clip;
     nn_optim *opt = nn_optim_new(&oc, m->params, &err);
     if (!opt)
-        die("%s", err.msg);
-
-    char hidden[128] = "";
-    for (int i = 0, u = 0; i < m->c.n_hidden; i++)
-        u += snprintf(hidden + u, sizeof hidden - (size_t)u, i ? ",%zu" : "%zu", m->c.hidden[i]);
-    printf("model: %s %zu-%s-%zu, %s, %s decoder, %zu parameters; %s lr %g, batch %zu, "
-           "seed %" PRIu64 ", %d thread%s\n", model_kind_name(m->c.kind), m->c.input_dim, hidden,
-           m->c.latent, nn_act_name(m->c.act),
-           m->c.kind == MODEL_VAE ? (m->c.likelihood == LIK_GAUSSIAN ? "Gaussian" : "Bernoulli")
-                                  : (m->c.recon == RECON_BCE ? "BCE" : "MSE"),
-           nn_params_size(m->params), nn_optim_name(o.optim), o.lr, o.batch, o.seed, o.threads,
-           o.threads > 1 ? "s" : "");
+        die(1, "%s", err.msg);
+    char desc[256];
+    printf("model: %s; %s lr %g, batch %ld, seed %" PRIu64 ", %ld thread%s\n",
+           model_describe(m, desc, sizeof desc), nn_optim_name(oc.kind), o.lr, o.batch, o.seed,
+           o.threads, o.threads > 1 ? "s" : "");
     char ckpt[4096];
-    if (o.out && (make_dirs(o.out) != 0 ||
+    if (o.out && (nn_make_dirs(o.out, &err) ||
                   (size_t)snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", o.out) >= sizeof ckpt))
-        die("%s: cannot create: %s", o.out, errno ? strerror(errno) : "the name is too long");
-
+        die(1, "%s", err.msg);
     nn_meta save_meta = {0};
     model_config_to_meta(&m->c, &save_meta);
     nn_train_config tc = nn_train_defaults();
-    tc.epochs = o.epochs, tc.batch = o.batch, tc.seed = o.seed, tc.dynamic_binarize = o.binarize == 2;
-    tc.checkpoint = o.out ? ckpt : NULL, tc.resume = o.resume, tc.metrics = o.metrics;
-    tc.meta = &save_meta, tc.eval = evaluate;
-    if (nn_train(m->params, opt, batch_loss, m, train, test, &tc, NULL, &err))
-        die("%s", err.msg);
+    tc.epochs = (int)o.epochs, tc.batch = (size_t)o.batch, tc.seed = o.seed;
+    tc.dynamic_binarize = o.binarize == 2, tc.checkpoint = o.out ? ckpt : NULL;
+    tc.resume = o.resume, tc.metrics = o.metrics, tc.meta = &save_meta, tc.eval = model_train_eval;
+    if (nn_train(m->params, opt, model_train_loss, m, train, test, &tc, NULL, &err))
+        die(1, "%s", err.msg);
     if (o.out) {
-        printf("checkpoint: %s\npictures:\n", ckpt);
         nn_latent l = model_latent(m, test->rows, test->cols);
-        if (!test->rows || !test->cols)
+        printf("checkpoint: %s\npictures:\n", ckpt);
+        if (!test->rows)
             printf("  none: the data are not images\n");
         else if (nn_pic_all(o.out, &l, test, &pic_rng, nn_log_stdio, NULL, &err))
-            die("%s", err.msg);
+            die(1, "%s", err.msg);
     }
-    tn_rng eval_rng;
-    tn_rng_seed(&eval_rng, o.seed, 6);
-    print_eval(m, test, &eval_rng, o.iw_samples < 0 ? 0 : o.iw_samples);
-    nn_optim_free(opt);
-    model_free(m);
-    nn_dataset_free(train), nn_dataset_free(test);
+    if (model_report(m, test, &eval_rng, o.iw_samples < 0 ? 0 : (int)o.iw_samples, nn_log_stdio,
+                     NULL, &err))
+        die(1, "%s", err.msg);
+    nn_optim_free(opt), model_free(m), nn_dataset_free(train), nn_dataset_free(test);
     return 0;
 }

@@ -3,9 +3,16 @@
  * (nn/latent.c, nn/pictures.c); and model_evaluate, which adds what only
  * the autoencoders have: reconstruction from corrupted input and the mean
  * code activation. */
+#define _POSIX_C_SOURCE 200809L
+
 #include "model.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 static ad_var *posterior(void *mp, ad_tape *t, const nn_batch *b, ad_var **logvar)
@@ -99,4 +106,125 @@ double vae_iwae(model *m, const nn_dataset *d, int k, tn_rng *rng, nn_error *err
                        m->c.input_dim, d->dim), NAN;
     nn_latent l = model_latent(m, d->rows, d->cols);
     return nn_latent_iwae(&l, d, k, rng, err);
+}
+
+ad_var *model_train_loss(void *mp, ad_tape *t, const nn_batch *b, tn_rng *rng, long step,
+                         nn_scalars *report)
+{
+    model *m = mp;
+    model_loss l;
+    if (model_batch_loss(m, t, &b->x, rng, step, 1, &l))
+        return NULL;
+    if (m->c.kind == MODEL_VAE || m->c.kind == MODEL_SPARSE_AE)
+        nn_scalars_set(report, "recon", l.recon);
+    if (m->c.kind == MODEL_VAE)
+        nn_scalars_set(report, "kl", l.kl);
+    if (m->c.kind == MODEL_SPARSE_AE)
+        nn_scalars_set(report, "penalty", l.penalty);
+    return l.loss;
+}
+
+int model_train_eval(void *mp, const nn_dataset *test, tn_rng *rng, nn_scalars *out,
+                     nn_error *err)
+{
+    model *m = mp;
+    model_eval ev;
+    if (model_evaluate(m, test, 500, rng, &ev, err))
+        return -1;
+    nn_scalars_set(out, "loss", m->c.kind == MODEL_VAE ? ev.neg_elbo : ev.recon);
+    if (m->c.kind == MODEL_VAE) {
+        nn_scalars_set(out, "recon", ev.recon);
+        nn_scalars_set(out, "kl", ev.kl);
+    }
+    if (m->c.kind == MODEL_DENOISING_AE)
+        nn_scalars_set(out, "recon_noisy", ev.recon_noisy);
+    if (m->c.kind == MODEL_SPARSE_AE)
+        nn_scalars_set(out, "mean_act", ev.mean_act);
+    return 0;
+}
+
+static void line(nn_log_fn log, void *ctx, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void line(nn_log_fn log, void *ctx, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (log)
+        log(ctx, NN_LOG_INFO, buf);
+}
+
+int model_report(model *m, const nn_dataset *test, tn_rng *rng, int iw, nn_log_fn log,
+                 void *ctx, nn_error *err)
+{
+    model_eval ev;
+    if (model_evaluate(m, test, 500, rng, &ev, err))
+        return -1;
+    if (m->c.kind == MODEL_VAE) {
+        line(log, ctx, "test negative ELBO %.2f nats (reconstruction %.2f + KL %.2f), %zu examples",
+             ev.neg_elbo, ev.recon, ev.kl, test->n);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        double lk = iw > 0 ? vae_iwae(m, test, iw, rng, err) : 0;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (isnan(lk))
+            return -1;
+        if (iw > 0)
+            line(log, ctx, "test log p(x) >= L_%d = %.2f nats (importance-weighted bound, %.0f s)",
+                 iw, lk, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    } else {
+        line(log, ctx, "test reconstruction %.3f (%s per example, clean input)", ev.recon,
+             m->c.recon == RECON_BCE ? "BCE nats" : "squared error");
+        if (m->c.kind == MODEL_DENOISING_AE)
+            line(log, ctx, "test reconstruction %.3f from corrupted input (%s noise %.2f)",
+                 ev.recon_noisy, model_noise_name(m->c.noise), m->c.noise_level);
+        if (m->c.kind == MODEL_SPARSE_AE)
+            line(log, ctx, "mean code activation %.4f (target %.3f)", ev.mean_act, m->c.rho);
+    }
+    int active = model_active_units(m, test, 0.01, NULL, err);
+    if (active < 0)
+        return -1;
+    line(log, ctx, "active latent units: %d of %zu (variance of the code over the data > 0.01)",
+         active, m->c.latent);
+    return 0;
+}
+
+char *model_describe(const model *m, char *buf, size_t len)
+{
+    int u = snprintf(buf, len, "%s %zu", model_kind_name(m->c.kind), m->c.input_dim);
+    for (int i = 0; i < m->c.n_hidden && u > 0 && (size_t)u < len; i++)
+        u += snprintf(buf + u, len - (size_t)u, "-%zu", m->c.hidden[i]);
+    if (u > 0 && (size_t)u < len)
+        snprintf(buf + u, len - (size_t)u, "-%zu, %s, %s decoder, %zu parameters", m->c.latent,
+                 nn_act_name(m->c.act),
+                 m->c.kind == MODEL_VAE ? (m->c.likelihood == LIK_GAUSSIAN ? "Gaussian" : "Bernoulli")
+                                        : (m->c.recon == RECON_BCE ? "BCE" : "MSE"),
+                 nn_params_size(m->params));
+    return buf;
+}
+
+int model_hidden_parse(const char *s, model_config *c)
+{
+    size_t h[MODEL_MAX_HIDDEN];
+    int n = 0;
+    for (const char *p = s;; p++) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 1 || v > 100000 || n == MODEL_MAX_HIDDEN ||
+            (*end && *end != ',') || *p == ' ' || *p == '+' || *p == '-')
+            return -1;
+        h[n++] = (size_t)v;
+        if (!*(p = end))
+            break;
+    }
+    c->n_hidden = n;
+    for (int i = 0; i < n; i++)
+        c->hidden[i] = h[i];
+    return 0;
 }

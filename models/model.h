@@ -116,6 +116,31 @@ double vae_iwae(model *m, const nn_dataset *d, int k, tn_rng *rng,
 int model_active_units(model *m, const nn_dataset *d, double threshold,
                        double *var_out, nn_error *err);
 
+/* ---- training with nn_train ------------------------------------------------- */
+
+/* An nn_loss_fn for the built-in models (model = the model *): the batch
+ * loss, reporting "recon" and "kl" (VAE) or "recon" and "penalty" (sparse
+ * AE). */
+ad_var *model_train_loss(void *model, ad_tape *t, const nn_batch *b,
+                         tn_rng *rng, long step, nn_scalars *report);
+/* An nn_eval_fn: model_evaluate's numbers as "loss" (the negative ELBO, or
+ * the reconstruction of the AEs), "recon", "kl", "recon_noisy" and
+ * "mean_act" as they apply. */
+int model_train_eval(void *model, const nn_dataset *test, tn_rng *rng,
+                     nn_scalars *out, nn_error *err);
+
+/* The test numbers a trained model is judged by, as lines to the log hook:
+ * the negative ELBO in parts (VAE) or the reconstruction error (from
+ * corrupted input too, for the denoising AE; the mean code activation for
+ * the sparse AE), L_k when iw > 0, and the active units. 0, or -1 with err. */
+int model_report(model *m, const nn_dataset *test, tn_rng *rng, int iw,
+                 nn_log_fn log, void *log_ctx, nn_error *err);
+/* "vae 784-400-20, relu, Bernoulli decoder, 652824 parameters" into buf. */
+char *model_describe(const model *m, char *buf, size_t len);
+/* Hidden widths "400" or "500,500" (1 to MODEL_MAX_HIDDEN, each 1..100000)
+ * into c; -1 (c untouched) when s is anything else. */
+int model_hidden_parse(const char *s, model_config *c);
+
 /* ---- checkpoints -------------------------------------------------------------- */
 
 /* The model's parameters and configuration (plus o's state and extra

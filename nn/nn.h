@@ -54,6 +54,9 @@ int nn_atomic_open(nn_atomic *a, const char *path, nn_error *err);
 int nn_atomic_commit(nn_atomic *a, int written, nn_error *err);
 void nn_atomic_abort(nn_atomic *a);
 
+/* mkdir -p: path and every missing folder above it. */
+int nn_make_dirs(const char *path, nn_error *err);
+
 /* ---- parameters ------------------------------------------------------------ */
 
 typedef struct nn_params nn_params;
@@ -291,6 +294,19 @@ int nn_data_split(const nn_dataset *d, size_t n_valid, tn_rng *r,
 nn_dataset *nn_data_concat(const nn_dataset *a, const nn_dataset *b, nn_error *err);
 /* The first n examples (n clipped to d->n) as a new dataset. */
 nn_dataset *nn_data_head(const nn_dataset *d, size_t n, nn_error *err);
+
+/* The datasets the example programs read, as a training and a test set
+ * with values scaled to [0, 1]: an IDX folder (train-images-idx3-ubyte[.gz],
+ * labels, t10k-...; path NULL: ../shared/data/mnist, data/mnist, then
+ * Debian's Fashion-MNIST), binarized MNIST (a folder of
+ * binarized_mnist_{train,valid,test}.amat[.gz]; train + valid to train),
+ * Frey Face (the .mat file) or a CSV of numbers; the last two hold out a
+ * tenth, drawn with `split`, as the test set. desc gets a line saying what
+ * was loaded. The caller frees both sets. */
+typedef enum { NN_SOURCE_IDX, NN_SOURCE_BINARIZED, NN_SOURCE_FREY, NN_SOURCE_CSV } nn_source;
+int nn_load_source(nn_source kind, const char *path, tn_rng *split, nn_dataset **train,
+                   nn_dataset **test, char *desc, size_t desc_len, nn_error *err);
+const char *nn_default_data_dir(void); /* the first of those with MNIST, or NULL */
 
 /* Minibatches over a dataset, reshuffled each epoch when rng is given (an
  * epoch's order depends only on the generator's state at its start, so a

@@ -19,8 +19,8 @@ expect() {
 }
 
 expect help 0 "--likelihood" "$vae" --help
-expect bad_number 2 "--latent: expected a whole number >= 1, got \"x\"" "$vae" --latent x
-expect bad_choice 2 "--model: expected vae, ae, sparse or denoising" "$vae" --model gan
+expect bad_number 2 "--latent: expected a whole number from 1 to 100000, got \"x\"" "$vae" --latent x
+expect bad_choice 2 "--model: expected one of vae|ae|sparse|denoising, got \"gan\"" "$vae" --model gan
 expect bad_hidden 2 "--hidden: expected 1 to 8 widths" "$vae" --hidden 400,,3
 expect two_sources 2 "give one of" "$vae" --data a --csv b
 expect missing_data 1 "/nonexistent: expected train-images-idx3-ubyte" "$vae" --data /nonexistent --epochs 1
