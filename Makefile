@@ -80,9 +80,18 @@ $(BUILD)/lib$(NAME)-double.so: $(D_OBJ)
 	$(CC) -shared -Wl,-soname,lib$(NAME)-double.so.0 -o $@ $^ $(LDLIBS)
 
 # ---- example programs ------------------------------------------------------
-examples: $(BUILD)/vae
+# The model programs are built as a user builds them: against the headers
+# as installed (<tape/train.h>, staged once in $(BUILD)/include/tape) and
+# the library.
+MODELS    := cvae iwae gumbel_vae conv_vae
+examples: $(BUILD)/vae $(MODELS:%=$(BUILD)/%)
 $(BUILD)/vae: $(BUILD)/float/examples/vae.o $(BUILD)/lib$(NAME).a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/include/$(NAME)/.staged: $(HEADERS)
+	@mkdir -p $(dir $@)
+	cp $(HEADERS) $(dir $@) && touch $@
+$(MODELS:%=$(BUILD)/%): $(BUILD)/%: examples/%.c $(BUILD)/include/$(NAME)/.staged $(BUILD)/lib$(NAME).a | deps
+	$(CC) $(WARN) $(CFLAGS) -fopenmp -I$(BUILD)/include -o $@ $< $(BUILD)/lib$(NAME).a $(LDLIBS)
 
 # ---- the main job on real data -------------------------------------------
 # `make demo`: get MNIST (or Fashion-MNIST) with checksums checked, train the

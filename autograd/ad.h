@@ -90,6 +90,9 @@ tn_tensor *ad_value_mut(ad_var *v);
 tn_real *ad_data(ad_var *v);                  /* NULL for NULL */
 const tn_tensor *ad_grad(const ad_var *v);    /* NULL until a gradient */
 double ad_item(const ad_var *v);              /* first element; NaN for NULL */
+/* The length of v's axis (negative counts from the end); 0 for NULL or an
+ * axis v does not have. */
+size_t ad_dim(const ad_var *v, int axis);
 ad_tape *ad_tape_of(const ad_var *v);
 
 /* ---- ops (every input from one tape; NULL in, NULL out) ------------------- */
@@ -145,6 +148,9 @@ ad_var *ad_reshape(ad_var *x, int ndim, const size_t *shape);
 ad_var *ad_transpose(ad_var *x);                          /* last two axes */
 ad_var *ad_slice(ad_var *x, size_t start, size_t len);    /* last axis */
 ad_var *ad_concat(ad_var *a, ad_var *b);                  /* last axis */
+/* The first half of x's last axis (which must be even); *second gets the
+ * other half: an encoder's output split into μ and log σ². */
+ad_var *ad_split2(ad_var *x, ad_var **second);
 /* k copies of x along a new leading axis: (k, x's shape). x has at most
  * TN_MAX_DIMS - 1 axes. Gradient: the sum of the copies'. */
 ad_var *ad_repeat(ad_var *x, size_t k);
@@ -202,6 +208,8 @@ ad_var *ad_kl_categorical(ad_var *logits);
  * value is the one-hot of the arg-max (first on ties) while the gradient is
  * the soft sample's (straight-through). */
 ad_var *ad_gumbel_softmax(ad_var *logits, tn_real tau, int hard, tn_rng *rng);
+/* A constant of standard normal draws (like torch.randn), from rng. */
+ad_var *ad_randn(ad_tape *t, int ndim, const size_t *shape, tn_rng *rng);
 /* A constant of p's shape with elements 1 with probability p, else 0. */
 ad_var *ad_bernoulli_sample(ad_var *p, tn_rng *rng);
 

@@ -255,3 +255,17 @@ ad_var *ad_bernoulli_sample(ad_var *p, tn_rng *rng)
         s->val.data[i] = tn_rng_uniform(rng) < p->val.data[i];
     return s;
 }
+
+ad_var *ad_randn(ad_tape *t, int ndim, const size_t *shape, tn_rng *rng)
+{
+    if (!t)
+        return NULL;
+    if (!rng) {
+        ad_tape_fail(t, "randn: no random generator given");
+        return NULL;
+    }
+    ad_var *v = ad_const_new(t, ndim, shape);
+    if (v)
+        tn_rng_fill_normal(rng, &v->val, 0, 1);
+    return v;
+}

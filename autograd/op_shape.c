@@ -241,3 +241,16 @@ ad_var *ad_slice(ad_var *x, size_t start, size_t len)
 }
 
 ad_var *ad_concat(ad_var *a, ad_var *b) { return ad__record(AD_OP_CONCAT, a, b, NULL, NULL); }
+
+ad_var *ad_split2(ad_var *x, ad_var **second)
+{
+    size_t w = ad_dim(x, -1);
+    if (x && w % 2) {
+        char sh[64];
+        ad_tape_fail(x->tape, "split2: (%s): the last axis (%zu) is odd, expected two equal halves",
+                     tn_shape_str(&x->val, sh, sizeof sh), w);
+        x = NULL;
+    }
+    *second = ad_slice(x, w / 2, w / 2);
+    return ad_slice(x, 0, w / 2);
+}

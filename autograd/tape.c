@@ -189,6 +189,12 @@ const tn_tensor *ad_grad(const ad_var *v) { return v ? v->grad : NULL; }
 double ad_item(const ad_var *v) { return v && v->val.size ? v->val.data[0] : NAN; }
 ad_tape *ad_tape_of(const ad_var *v) { return v ? v->tape : NULL; }
 
+size_t ad_dim(const ad_var *v, int axis)
+{
+    int ax = v ? tn_axis(&v->val, axis) : -1;
+    return ax >= 0 ? v->val.shape[ax] : 0;
+}
+
 /* ---- recording ----------------------------------------------------------------- */
 
 tn_tensor *ad__scratch(ad_tape *t, const tn_tensor *like)

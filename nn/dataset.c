@@ -213,3 +213,22 @@ int nn_batches_next(nn_batches *b, tn_tensor *x, const int **labels)
         *labels = b->labels;
     return 1;
 }
+
+void nn_data_shuffle_labels(nn_dataset *d, tn_rng *r)
+{
+    for (size_t i = d && d->labels ? d->n : 0; i > 1; i--) { /* Fisher-Yates */
+        size_t j = tn_rng_below(r, (uint32_t)i);
+        int k = d->labels[i - 1];
+        d->labels[i - 1] = d->labels[j], d->labels[j] = k;
+    }
+}
+
+nn_dataset nn_data_view(const nn_dataset *d, size_t start, size_t n)
+{
+    nn_dataset v = *d;
+    start = start < d->n ? start : d->n;
+    v.n = n < d->n - start ? n : d->n - start;
+    v.x = d->x + start * d->dim;
+    v.labels = d->labels ? d->labels + start : NULL;
+    return v;
+}

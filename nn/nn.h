@@ -96,6 +96,9 @@ typedef enum {
  * draws a bias like its layer's weight, U(±1/√fan_in) (the bias declared
  * right after its weight, as the layers below do). */
 void nn_params_init(nn_params *p, nn_init kind, double sd, tn_rng *rng);
+/* nn_params_alloc, then nn_params_init: the last step of building a model. */
+int nn_params_alloc_init(nn_params *p, nn_init kind, double sd, tn_rng *rng,
+                         nn_error *err);
 const char *nn_init_name(nn_init k);             /* glorot, he, normal, torch */
 int nn_init_parse(const char *s, nn_init *out);
 
@@ -292,6 +295,12 @@ int nn_data_split(const nn_dataset *d, size_t n_valid, tn_rng *r,
 /* a's examples followed by b's, as a new dataset (same width; labels kept
  * when both have them, the image shape when both agree). */
 nn_dataset *nn_data_concat(const nn_dataset *a, const nn_dataset *b, nn_error *err);
+/* Examples [start, start + n) of d as a view (clipped to d; no copy, nothing
+ * to free; valid while d is). */
+nn_dataset nn_data_view(const nn_dataset *d, size_t start, size_t n);
+/* Permutes d's labels among its examples (a control: a conditional model
+ * should do worse with them); nothing happens without labels (or d). */
+void nn_data_shuffle_labels(nn_dataset *d, tn_rng *r);
 /* The first n examples (n clipped to d->n) as a new dataset. */
 nn_dataset *nn_data_head(const nn_dataset *d, size_t n, nn_error *err);
 

@@ -169,3 +169,13 @@ void nn_params_init(nn_params *p, nn_init kind, double sd, tn_rng *rng)
         }
     }
 }
+
+int nn_params_alloc_init(nn_params *p, nn_init kind, double sd, tn_rng *rng, nn_error *err)
+{
+    if (!p)
+        return nn_fail(err, "params: NULL (out of memory?)");
+    if (nn_params_alloc(p, err))
+        return -1;
+    nn_params_init(p, kind, sd, rng);
+    return 0;
+}

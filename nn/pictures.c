@@ -218,8 +218,11 @@ int nn_pic_samples(const char *path, const nn_latent *m, size_t grid_rows,
     tn_real *z = t && n ? malloc(n * J * sizeof *z) : NULL;
     int rc = -1;
     if (z) {
-        for (size_t i = 0; i < n * J; i++) /* z ~ N(0, I), the prior */
-            z[i] = (tn_real)tn_rng_normal(rng);
+        if (m->prior)
+            m->prior(m->model, rng, z, n);
+        else
+            for (size_t i = 0; i < n * J; i++) /* z ~ N(0, I) */
+                z[i] = (tn_real)tn_rng_normal(rng);
         if (share_z_by_column) /* row r uses row 0's codes */
             for (size_t i = grid_cols; i < n; i++)
                 memcpy(z + i * J, z + (i % grid_cols) * J, J * sizeof *z);

@@ -136,6 +136,9 @@ typedef struct {
     /* The decoder's mean E[x | z] in [0, 1] (N x rows·cols), for pictures;
      * labels (N) condition it for a conditional model, else NULL. */
     ad_var *(*decode)(void *model, ad_tape *t, ad_var *z, const int *labels);
+    /* n draws from the prior p(z) into z (n x latent), for samples; NULL:
+     * N(0, I). A discrete latent (one-hot codes) gives its own. */
+    void (*prior)(void *model, tn_rng *rng, tn_real *z, size_t n);
 } nn_latent;
 
 /* Averages over the dataset, in nats per example, with one z ~ q(z|x) per
@@ -193,6 +196,40 @@ int nn_pic_scatter(const char *path, const nn_latent *m, const nn_dataset *d,
  * (unconditional models) and latent_scatter.png (labelled data). */
 int nn_pic_all(const char *dir, const nn_latent *m, const nn_dataset *d,
                tn_rng *rng, nn_log_fn log, void *log_ctx, nn_error *err);
+
+/* ---- a small model program's command line --------------------------------- */
+
+/* What a model program needs besides its model: data, a budget, an output
+ * folder, seeds. nn_setup_args reads the common options
+ *   --data DIR (IDX; default nn_default_data_dir())  --binarized DIR
+ *   --epochs N  --batch N  --lr X  --train-limit N  --test-limit N
+ *   --seed N  --threads N  --out DIR (default out/NAME)
+ * and, when extra_name is given, --EXTRA_NAME N into *extra; loads the data
+ * (scaled to [0, 1]), creates the folder, and fills cfg: the checkpoint
+ * OUT/model.safetensors (resumed when it is there), the metrics
+ * OUT/metrics.jsonl, the seed. Returns 0; 1 for --help (the usage is in
+ * err->msg); -1 with err (the option or file named). */
+typedef struct {
+    nn_dataset *train, *test;
+    nn_train_config cfg;
+    double lr;              /* 1e-3 */
+    const char *out;        /* the output folder */
+    tn_rng init;            /* the seed's stream 3: initial weights */
+    tn_rng rng;             /* stream 5: pictures and final evaluation */
+    char dir[512], checkpoint[600], metrics[600], scratch[1024];
+} nn_setup;
+int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name,
+                  int default_epochs, const char *extra_name, long *extra,
+                  nn_error *err);
+void nn_setup_free(nn_setup *s);
+/* A path in the output folder, "OUT/file", in a buffer of the setup's
+ * (valid until the next call). */
+const char *nn_setup_path(nn_setup *s, const char *file);
+/* For a program that trains several models: points cfg's checkpoint and
+ * metrics at OUT/name.safetensors and OUT/name.jsonl (resumed when there). */
+void nn_setup_run(nn_setup *s, const char *name);
+/* Adam at the command line's --lr (PyTorch's defaults otherwise), over p. */
+nn_optim *nn_setup_optim(nn_setup *s, nn_params *p, nn_error *err);
 
 /* Φ⁻¹(p), the standard normal quantile (Acklam's approximation, relative
  * error < 1.2e-9). */

@@ -1,0 +1,145 @@
+/* setup.c: nn_setup_args, the command line every small model program
+ * shares (data, budget, output folder, seed), so that a program is its
+ * model and a few calls. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "train.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int number(const char *opt, const char *v, double lo, double hi, int whole, double *out,
+                  nn_error *err)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v ? v : "", &end);
+    if (!v || !*v || *end || errno || !(x >= lo && x <= hi) || (whole && x != (double)(long long)x))
+        return nn_fail(err, "--%s: expected %s from %g to %g, got \"%s\"", opt,
+                       whole ? "a whole number" : "a number", lo, hi, v ? v : "(nothing)");
+    *out = x;
+    return 0;
+}
+
+int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
+                  const char *extra_name, long *extra, nn_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = nn_train_defaults();
+    s->cfg.epochs = default_epochs;
+    s->lr = 1e-3;
+    const char *data = NULL, *binarized = NULL;
+    double v = 0, train_limit = 0, test_limit = 0, seed = 1;
+    char out[512];
+    snprintf(out, sizeof out, "out/%s", name);
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
+            snprintf(err->msg, sizeof err->msg,
+                     "usage: %s [--data DIR | --binarized DIR] [--epochs N (%d)] [--batch N (128)] "
+                     "[--lr X (1e-3)] [--train-limit N] [--test-limit N] [--seed N (1)] "
+                     "[--threads N] [--out DIR (out/%s)]%s%s%s", name, default_epochs, name,
+                     extra_name ? " [--" : "", extra_name ? extra_name : "", extra_name ? " N]" : "");
+            return 1;
+        }
+        if (strncmp(o, "--", 2) != 0 || !val)
+            return nn_fail(err, "%s: expected an option and its value (see --help)", o);
+        o += 2, i++;
+        if (!strcmp(o, "data"))
+            data = val;
+        else if (!strcmp(o, "binarized"))
+            binarized = val;
+        else if (!strcmp(o, "out"))
+            snprintf(out, sizeof out, "%s", val);
+        else if (!strcmp(o, "lr")) {
+            if (number(o, val, 0, 1e3, 0, &s->lr, err))
+                return -1;
+        } else if (!strcmp(o, "train-limit") || !strcmp(o, "test-limit")) {
+            if (number(o, val, 1, 1e9, 1, o[1] == 'r' ? &train_limit : &test_limit, err))
+                return -1;
+        } else if (!strcmp(o, "seed")) { /* up to 2^53: exact in a double */
+            if (number(o, val, 0, 9007199254740992.0, 1, &seed, err))
+                return -1;
+        } else if (!strcmp(o, "epochs") || !strcmp(o, "batch") || !strcmp(o, "threads") ||
+                   (extra_name && !strcmp(o, extra_name))) {
+            double hi = !strcmp(o, "threads") ? 1024 : 1e9;
+            if (number(o, val, !strcmp(o, "epochs") ? 0 : 1, hi, 1, &v, err))
+                return -1;
+            if (!strcmp(o, "epochs"))
+                s->cfg.epochs = (int)v;
+            else if (!strcmp(o, "batch"))
+                s->cfg.batch = (size_t)v;
+            else if (!strcmp(o, "threads"))
+                tn_set_threads((int)v);
+            else
+                *extra = (long)v;
+        } else {
+            return nn_fail(err, "--%s: unknown option (see --help)", o);
+        }
+    }
+    char desc[8400];
+    tn_rng split;
+    s->cfg.seed = (uint64_t)seed;
+    tn_rng_seed(&s->init, s->cfg.seed, 3);
+    tn_rng_seed(&s->rng, s->cfg.seed, 5);
+    tn_rng_seed(&split, s->cfg.seed, 4);
+    if (data && binarized)
+        return nn_fail(err, "--data and --binarized: give one of them");
+    if (nn_load_source(binarized ? NN_SOURCE_BINARIZED : NN_SOURCE_IDX, binarized ? binarized : data,
+                       &split, &s->train, &s->test, desc, sizeof desc, err))
+        return -1;
+    for (int k = 0; k < 2; k++) {
+        nn_dataset **d = k ? &s->test : &s->train, *h;
+        double lim = k ? test_limit : train_limit;
+        if (lim > 0 && (size_t)lim < (*d)->n) {
+            if (!(h = nn_data_head(*d, (size_t)lim, err)))
+                return nn_setup_free(s), -1;
+            nn_dataset_free(*d), *d = h;
+        }
+    }
+    if (nn_make_dirs(out, err))
+        return nn_setup_free(s), -1;
+    s->out = strcpy(s->dir, out);
+    snprintf(s->checkpoint, sizeof s->checkpoint, "%s/model.safetensors", out);
+    snprintf(s->metrics, sizeof s->metrics, "%s/metrics.jsonl", out);
+    s->cfg.checkpoint = s->checkpoint;
+    s->cfg.resume = nn_train_resumable(s->checkpoint);
+    s->cfg.metrics = s->metrics;
+    if (s->cfg.log) {
+        char line[9100];
+        snprintf(line, sizeof line, "data: %s; %zu train / %zu test used; output in %s", desc,
+                 s->train->n, s->test->n, out);
+        s->cfg.log(s->cfg.log_ctx, NN_LOG_INFO, line);
+    }
+    return 0;
+}
+
+void nn_setup_free(nn_setup *s)
+{
+    nn_dataset_free(s->train);
+    nn_dataset_free(s->test);
+    s->train = s->test = NULL;
+}
+
+const char *nn_setup_path(nn_setup *s, const char *file)
+{
+    snprintf(s->scratch, sizeof s->scratch, "%s/%s", s->dir, file);
+    return s->scratch;
+}
+
+void nn_setup_run(nn_setup *s, const char *name)
+{
+    snprintf(s->checkpoint, sizeof s->checkpoint, "%s/%s.safetensors", s->dir, name);
+    snprintf(s->metrics, sizeof s->metrics, "%s/%s.jsonl", s->dir, name);
+    s->cfg.checkpoint = s->checkpoint, s->cfg.metrics = s->metrics;
+    s->cfg.resume = nn_train_resumable(s->checkpoint);
+}
+
+nn_optim *nn_setup_optim(nn_setup *s, nn_params *p, nn_error *err)
+{
+    nn_optim_config c = nn_optim_defaults(NN_ADAM, s->lr);
+    return p ? nn_optim_new(&c, p, err) : NULL;
+}
