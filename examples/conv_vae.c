@@ -1,0 +1,79 @@
+/* conv_vae.c: a convolutional VAE on MNIST: encoder 1 -> 32 -> 64 channels
+ * (4x4 kernels, stride 2: 28 -> 14 -> 7) and a linear layer to (μ, log σ²);
+ * decoder the mirror image with transposed convolutions; Bernoulli p(x | z). */
+#include <stdio.h>
+#include <tape/train.h>
+
+enum { D = 784, Z = 20, F = 64 * 7 * 7 };
+typedef struct {
+    nn_params *p;
+    nn_conv2d c1, c2, t1, t2;
+    nn_linear enc, dec;
+} cvae;
+static int cvae_init(cvae *m, tn_rng rng, nn_error *err)
+{
+    if (!(m->p = nn_params_new()) || nn_conv2d_init(&m->c1, m->p, "enc.0", 1, 32, 4, 2, 1, err) ||
+        nn_conv2d_init(&m->c2, m->p, "enc.1", 32, 64, 4, 2, 1, err) ||
+        nn_linear_init(&m->enc, m->p, "enc.2", F, 2 * Z, err) ||
+        nn_linear_init(&m->dec, m->p, "dec.0", Z, F, err) ||
+        nn_conv_transpose2d_init(&m->t1, m->p, "dec.1", 64, 32, 4, 2, 1, 0, err) ||
+        nn_conv_transpose2d_init(&m->t2, m->p, "dec.2", 32, 1, 4, 2, 1, 0, err) ||
+        nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err))
+        return -1;
+    return 0;
+}
+static ad_var *posterior(void *m_, ad_tape *t, const nn_batch *b, ad_var **lv)
+{
+    cvae *m = m_;
+    ad_var *x = ad_reshape(ad_const(t, &b->x), 4, (size_t[]){b->n, 1, 28, 28});
+    ad_var *h = ad_relu(nn_conv2d_forward(&m->c1, t, m->p, x));
+    h = ad_relu(nn_conv2d_forward(&m->c2, t, m->p, h)); /* (n, 64, 7, 7) */
+    h = nn_linear_forward(&m->enc, t, m->p, ad_reshape(h, 2, (size_t[]){b->n, F}));
+    return ad_split2(h, lv);
+}
+static ad_var *logits(cvae *m, ad_tape *t, ad_var *z) /* (n, 784) */
+{
+    size_t n = ad_dim(z, 0);
+    ad_var *h = ad_relu(nn_linear_forward(&m->dec, t, m->p, z));
+    h = ad_reshape(h, 4, (size_t[]){n, 64, 7, 7});
+    h = ad_relu(nn_conv2d_forward(&m->t1, t, m->p, h)); /* (n, 32, 14, 14) */
+    return ad_reshape(nn_conv2d_forward(&m->t2, t, m->p, h), 2, (size_t[]){n, D});
+}
+static ad_var *log_lik(void *m, ad_tape *t, const nn_batch *b, ad_var *z) /* per row */
+{
+    return nn_bernoulli_logp(logits(m, t, z), ad_const(t, &b->x));
+}
+static ad_var *decode(void *m, ad_tape *t, ad_var *z, const int *labels)
+{
+    (void)labels;
+    return ad_sigmoid(logits(m, t, z));
+}
+/* -ELBO = -log p(x | z) + KL(q(z | x) || N(0, I)), z = μ + σ ⊙ ε */
+static ad_var *loss(void *m, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+{
+    (void)step;
+    ad_var *lv, *mu = posterior(m, t, b, &lv);
+    ad_var *rec = ad_neg(ad_mean(log_lik(m, t, b, ad_sample_normal(mu, lv, rng))));
+    ad_var *kl = nn_kl_normal(mu, lv);
+    nn_scalars_set(r, "recon", ad_item(rec)), nn_scalars_set(r, "kl", ad_item(kl));
+    return ad_add(rec, kl);
+}
+int main(int argc, char **argv)
+{
+    nn_setup s;
+    nn_error err;
+    cvae m = {0};
+    nn_train_result res;
+    int rc = nn_setup_args(&s, argc, argv, "conv_vae", 10, NULL, NULL, &err);
+    if (rc)
+        return fprintf(rc > 0 ? stdout : stderr, "%s\n", err.msg), rc > 0 ? 0 : 2;
+    nn_optim *opt = cvae_init(&m, s.init, &err) ? NULL : nn_setup_optim(&s, m.p, &err);
+    nn_latent l = {&m, Z, 28, 28, 0, posterior, log_lik, decode, NULL};
+    if (!opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, &res, &err) ||
+        nn_pic_all(s.out, &l, s.test, &s.rng, nn_log_stdio, NULL, &err))
+        return fprintf(stderr, "conv_vae: %s\n", err.msg), 1;
+    printf("test -ELBO %.2f after %d epochs, %.1f s for the last; %zu parameters\n",
+           nn_scalars_get(&res.test, "loss"), res.epoch, res.seconds, nn_params_size(m.p));
+    nn_optim_free(opt), nn_params_free(m.p), nn_setup_free(&s);
+    return 0;
+}

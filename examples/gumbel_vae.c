@@ -1,0 +1,80 @@
+/* gumbel_vae.c: a VAE with 30 categorical latent variables of 10 classes on
+ * MNIST (Jang et al. 2017): z = Gumbel-softmax(logits, τ), τ annealed from 1
+ * to 0.5 over the run, KL to the uniform prior; draws samples of the prior. */
+#include <math.h>
+#include <stdio.h>
+#include <tape/train.h>
+
+enum { D = 784, H = 400, N = 30, K = 10 };
+typedef struct {
+    nn_params *p;
+    nn_mlp enc, dec; /* enc: x -> H -> logits (N x K); dec: one-hot codes -> H -> logits */
+    long steps;      /* of the whole run, for the temperature */
+} gvae;
+static int gvae_init(gvae *m, tn_rng rng, nn_error *err)
+{
+    const nn_act act[2] = {NN_ACT_RELU, NN_ACT_NONE};
+    if (!(m->p = nn_params_new()) ||
+        nn_mlp_init(&m->enc, m->p, "enc", 3, (size_t[]){D, H, N * K}, act, err) ||
+        nn_mlp_init(&m->dec, m->p, "dec", 3, (size_t[]){N * K, H, D}, act, err) ||
+        nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err))
+        return -1;
+    return 0;
+}
+static ad_var *enc_logits(gvae *m, ad_tape *t, const nn_batch *b) /* (n, N, K) */
+{
+    ad_var *h = nn_mlp_forward(&m->enc, t, m->p, ad_const(t, &b->x));
+    return ad_reshape(h, 3, (size_t[]){b->n, N, K});
+}
+static ad_var *dec_logits(gvae *m, ad_tape *t, ad_var *z) /* z (n, N, K) or (n, N·K) */
+{
+    return nn_mlp_forward(&m->dec, t, m->p, ad_reshape(z, 2, (size_t[]){ad_dim(z, 0), N * K}));
+}
+/* -ELBO = BCE(x, dec(z)) + Σ_N KL(q || U(K)), z = Gumbel-softmax(logits, τ),
+ * τ = max(0.5, 2^(-step/steps)) */
+static ad_var *loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+{
+    gvae *m = m_;
+    ad_var *lg = enc_logits(m, t, b);
+    tn_real tau = (tn_real)fmax(0.5, pow(2, -(double)step / (double)m->steps));
+    ad_var *z = ad_gumbel_softmax(lg, tau, 0, rng);
+    ad_var *rec = nn_bce_logits(dec_logits(m, t, z), ad_const(t, &b->x));
+    ad_var *kl = ad_mean(ad_sum_axis(ad_kl_categorical(lg), -1));
+    nn_scalars_set(r, "recon", ad_item(rec)), nn_scalars_set(r, "kl", ad_item(kl));
+    nn_scalars_set(r, "tau", tau);
+    return ad_add(rec, kl);
+}
+/* for the pictures: E[x | z] and draws of the uniform prior, one-hot codes */
+static ad_var *decode(void *m, ad_tape *t, ad_var *z, const int *labels)
+{
+    (void)labels;
+    return ad_sigmoid(dec_logits(m, t, z));
+}
+static void prior(void *m, tn_rng *rng, tn_real *z, size_t n)
+{
+    (void)m;
+    for (size_t i = 0; i < n * N; i++)
+        for (size_t k = 0, c = tn_rng_below(rng, K); k < K; k++)
+            z[i * K + k] = k == c;
+}
+int main(int argc, char **argv)
+{
+    nn_setup s;
+    nn_error err;
+    gvae m = {0};
+    int rc = nn_setup_args(&s, argc, argv, "gumbel_vae", 10, NULL, NULL, &err);
+    if (rc)
+        return fprintf(rc > 0 ? stdout : stderr, "%s\n", err.msg), rc > 0 ? 0 : 2;
+    m.steps = s.cfg.epochs * (long)((s.train->n + s.cfg.batch - 1) / s.cfg.batch);
+    nn_optim *opt = gvae_init(&m, s.init, &err) ? NULL : nn_setup_optim(&s, m.p, &err);
+    nn_latent l = {&m, N * K, 28, 28, 0, NULL, NULL, decode, prior};
+    nn_train_result res;
+    if (!opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, &res, &err) ||
+        nn_pic_samples(nn_setup_path(&s, "samples.png"), &l, 10, 10, NULL, 0, &s.rng, &err))
+        return fprintf(stderr, "gumbel_vae: %s\n", err.msg), 1;
+    printf("test -ELBO %.2f (recon %.2f + KL %.2f) at tau %.2f; samples.png in %s\n",
+           nn_scalars_get(&res.test, "loss"), nn_scalars_get(&res.test, "recon"),
+           nn_scalars_get(&res.test, "kl"), nn_scalars_get(&res.test, "tau"), s.out);
+    nn_optim_free(opt), nn_params_free(m.p), nn_setup_free(&s);
+    return 0;
+}
