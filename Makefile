@@ -119,7 +119,7 @@ $(BUILD)/test_float: $(T_F_OBJ) $(BUILD)/lib$(NAME).a
 $(BUILD)/test_double: $(T_D_OBJ) $(BUILD)/lib$(NAME)-double.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(WRAP_ALLOC)
 
-test: deps $(BUILD)/test_float $(BUILD)/test_double lib $(BUILD)/vae
+test: deps $(BUILD)/test_float $(BUILD)/test_double lib examples
 	@sh tests/run.sh $(BUILD) "$(CC)"
 
 # ---- benchmark -----------------------------------------------------------

@@ -325,7 +325,8 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
         }
         say(c, NN_LOG_INFO, "resumed from %s: epoch %d, step %ld", c->resume, start, step);
     }
-    if (c->metrics && metrics_trim(c->metrics, start, err)) {
+    if (guard(p, 0, step, start + 1, err) ||
+        (c->metrics && metrics_trim(c->metrics, start, err))) { /* weights before any step */
         free(meta);
         return -1;
     }

@@ -39,6 +39,12 @@ rc=$?
 cat "$build/test_cli.log"
 count "$build/test_cli.log" "$rc"
 
+echo "== the model programs of examples/"
+sh tests/test_examples.sh "$build" > "$build/test_examples.log" 2>&1
+rc=$?
+cat "$build/test_examples.log"
+count "$build/test_examples.log" "$rc"
+
 echo "== install and build against it with pkg-config"
 # as a user would: #include <tape/...>, pkg-config tape (float) or
 # tape-double; a float program linked with the double library (or the

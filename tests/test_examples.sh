@@ -1,0 +1,66 @@
+#!/bin/sh
+# test_examples.sh BUILD: each model program of examples/ trains for 200
+# steps (2 epochs of 6400 MNIST images, batch 64) and its loss falls: the
+# second epoch's training and test losses below the first's; its pictures
+# and checkpoint are written; a second run resumes instead of starting over.
+build=$1
+data=${TAPE_DATA:-../shared/data}/mnist
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0 skipped=0
+ok() { echo "ok   $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
+    if [ "${TAPE_REQUIRE_DATA:-0}" = 1 ]; then fail data "no $data"; else
+        echo "skip examples (no $data; set TAPE_DATA)"; skipped=$((skipped + 4)); fi
+    echo "$passed passed, $failed failed, $skipped skipped"; [ "$failed" -eq 0 ]; exit
+fi
+# falls FILE: the second line's train_loss and test_loss below the first's
+falls() {
+    /usr/bin/python3 - "$1" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 2, rows
+assert rows[1]["train_loss"] < rows[0]["train_loss"], rows
+assert rows[1]["test_loss"] < rows[0]["test_loss"], rows
+print(f"    loss {rows[0]['train_loss']:.2f} -> {rows[1]['train_loss']:.2f}, "
+      f"test {rows[0]['test_loss']:.2f} -> {rows[1]['test_loss']:.2f}")
+PY
+}
+common="--data $data --epochs 2 --train-limit 6400 --batch 64 --threads 2"
+for prog in cvae gumbel_vae conv_vae iwae; do
+    out=$tmp/$prog
+    limit=200
+    [ $prog = iwae ] && limit=40 # L_5000 of both models over these
+    if ! "$build/$prog" $common --test-limit $limit --out "$out" > "$tmp/$prog.log" 2>&1; then
+        fail $prog "exit status $?"; tail -5 "$tmp/$prog.log"; continue
+    fi
+    case $prog in
+        iwae) files="vae.jsonl iwae.jsonl vae.safetensors iwae.safetensors"; grep -q "IWAE (k = 5): test L_1" "$tmp/$prog.log" || files="$files (no-L_k-line)";;
+        gumbel_vae) files="metrics.jsonl model.safetensors samples.png";;
+        *) files="metrics.jsonl model.safetensors samples.png reconstructions.png interpolation.png";;
+    esac
+    missing=""
+    for f in $files; do [ -s "$out/$f" ] || missing="$missing $f"; done
+    [ -z "$missing" ] || { fail $prog "missing$missing"; continue; }
+    good=1
+    for m in $(cd "$out" && ls *.jsonl); do falls "$out/$m" || good=0; done
+    [ $good = 1 ] && ok "${prog}_loss_falls" || fail $prog "the loss did not fall"
+done
+# cvae: the true labels must beat shuffled ones
+if grep -q "with the true labels" "$tmp/cvae.log" && /usr/bin/python3 - "$tmp/cvae.log" <<'PY'
+import re, sys
+a, b = map(float, re.search(r"-ELBO ([\d.]+) with the true labels, ([\d.]+) with shuffled", open(sys.argv[1]).read()).groups())
+assert a < b, (a, b)
+PY
+then ok cvae_uses_labels; else fail cvae_uses_labels "true labels not better than shuffled"; fi
+# a finished run resumes: nothing is trained again, the history stays
+"$build/cvae" $common --test-limit 200 --out "$tmp/cvae" > "$tmp/again.log" 2>&1
+if grep -q "resumed from .*epoch 2" "$tmp/again.log" && ! grep -q "^epoch" "$tmp/again.log" &&
+   [ "$(wc -l < "$tmp/cvae/metrics.jsonl")" -eq 2 ]; then ok cvae_resumes
+else fail cvae_resumes "$(head -3 "$tmp/again.log")"; fi
+"$build/cvae" --epochs x > "$tmp/bad.log" 2>&1
+[ $? -eq 2 ] && grep -q -- "--epochs: expected a whole number from 0 to 1e+09, got \"x\"" "$tmp/bad.log" &&
+    ok example_bad_option || fail example_bad_option "$(cat "$tmp/bad.log")"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,334 @@
+/* test_train.c: the trainer (nn_train) on a small model and real MNIST:
+ * resume equals the uninterrupted run bit for bit, the metrics history
+ * survives a resume, the non-finite guard stops with the step named and
+ * never overwrites a good checkpoint, setup errors come before the first
+ * step; and the pictures and the latent-model evaluation of train.h. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "train.h"
+
+/* A tiny VAE-like model: x -> tanh(W1 x) -> (mu, lv) -> decoder, on the first
+ * 600 images of MNIST at 28x28. poison_at: the step from which the loss
+ * returns NaN (-1: never). calls counts the loss calls. */
+typedef struct {
+    nn_params *p;
+    nn_mlp enc, dec;
+    long poison_at, calls;
+} tiny;
+
+static int tiny_init(tiny *m, uint64_t seed)
+{
+    const nn_act act[2] = {NN_ACT_TANH, NN_ACT_NONE};
+    tn_rng r;
+    tn_rng_seed(&r, seed, 3);
+    m->p = nn_params_new();
+    m->poison_at = -1, m->calls = 0;
+    return nn_mlp_init(&m->enc, m->p, "enc", 3, (const size_t[]){784, 16, 4}, act, NULL) ||
+           nn_mlp_init(&m->dec, m->p, "dec", 3, (const size_t[]){2, 16, 784}, act, NULL) ||
+           nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &r, NULL);
+}
+
+static ad_var *tiny_posterior(void *m_, ad_tape *t, const nn_batch *b, ad_var **lv)
+{
+    tiny *m = m_;
+    return ad_split2(nn_mlp_forward(&m->enc, t, m->p, ad_const(t, &b->x)), lv);
+}
+
+static ad_var *tiny_log_lik(void *m_, ad_tape *t, const nn_batch *b, ad_var *z)
+{
+    tiny *m = m_;
+    return nn_bernoulli_logp(nn_mlp_forward(&m->dec, t, m->p, z), ad_const(t, &b->x));
+}
+
+static ad_var *tiny_decode(void *m_, ad_tape *t, ad_var *z, const int *labels)
+{
+    tiny *m = m_;
+    (void)labels;
+    return ad_sigmoid(nn_mlp_forward(&m->dec, t, m->p, z));
+}
+
+static ad_var *tiny_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step,
+                         nn_scalars *r)
+{
+    tiny *m = m_;
+    m->calls++;
+    ad_var *lv, *mu = tiny_posterior(m, t, b, &lv);
+    ad_var *rec = ad_neg(ad_mean(tiny_log_lik(m, t, b, ad_sample_normal(mu, lv, rng))));
+    ad_var *kl = nn_kl_normal(mu, lv);
+    nn_scalars_set(r, "kl", ad_item(kl));
+    ad_var *loss = ad_add(rec, kl);
+    if (m->poison_at >= 0 && step >= m->poison_at && ad_grad_enabled(t))
+        loss = ad_mul(loss, ad_scalar(t, NAN));
+    return loss;
+}
+
+static nn_dataset *mnist(size_t n, int test)
+{
+    char a[512], b[512];
+    const char *img = test_data(test ? "mnist/t10k-images-idx3-ubyte.gz" : "mnist/train-images-idx3-ubyte.gz", a, sizeof a);
+    const char *lab = test_data(test ? "mnist/t10k-labels-idx1-ubyte.gz" : "mnist/train-labels-idx1-ubyte.gz", b, sizeof b);
+    nn_dataset *d = img ? nn_load_idx(img, lab, NULL) : NULL;
+    nn_dataset *h = d ? nn_data_head(d, n, NULL) : NULL;
+    nn_dataset_free(d);
+    if (h)
+        nn_data_scale(h, 1 / 255.0);
+    return h;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    *len = s && fread(s, 1, (size_t)n, f) == (size_t)n ? (size_t)n : 0;
+    if (s)
+        s[*len] = '\0';
+    fclose(f);
+    return s;
+}
+
+static nn_train_config quiet(int epochs, const char *ckpt, const char *metrics)
+{
+    nn_train_config c = nn_train_defaults();
+    c.epochs = epochs, c.batch = 50, c.seed = 11, c.log = NULL;
+    c.checkpoint = ckpt, c.metrics = metrics;
+    return c;
+}
+
+static int train_tiny(tiny *m, const nn_dataset *tr, const nn_dataset *te, nn_train_config *c,
+                      nn_train_result *res, nn_error *err)
+{
+    nn_optim_config oc = nn_optim_defaults(NN_ADAM, 1e-2);
+    nn_optim *o = nn_optim_new(&oc, m->p, err);
+    int rc = o ? nn_train(m->p, o, tiny_loss, m, tr, te, c, res, err) : -1;
+    nn_optim_free(o);
+    return rc;
+}
+
+void test_train_resume_is_exact(void)
+{
+    char buf[512];
+    DATA_OR_SKIP(path, "mnist/train-images-idx3-ubyte.gz", buf);
+    (void)path;
+    nn_dataset *tr = mnist(600, 0), *te = mnist(200, 1);
+    char ck_a[256], ck_b[256], me_a[256], me_b[256];
+    test_tmp_path("a.safetensors", ck_a, sizeof ck_a);
+    test_tmp_path("b.safetensors", ck_b, sizeof ck_b);
+    test_tmp_path("a.jsonl", me_a, sizeof me_a);
+    test_tmp_path("b.jsonl", me_b, sizeof me_b);
+    nn_error err;
+    nn_train_result ra, rb;
+    /* three epochs straight */
+    tiny a, b;
+    tiny_init(&a, 5);
+    nn_train_config c = quiet(3, ck_a, me_a);
+    CHECK(train_tiny(&a, tr, te, &c, &ra, &err) == 0);
+    CHECK(ra.epoch == 3 && ra.steps == 36);
+    /* one epoch, then a new process's worth of state: resume for two more */
+    tiny_init(&b, 5);
+    c = quiet(1, ck_b, me_b);
+    CHECK(train_tiny(&b, tr, te, &c, NULL, &err) == 0);
+    nn_params_free(b.p);
+    tiny_init(&b, 99); /* other initial weights: the checkpoint must overwrite them */
+    c = quiet(3, ck_b, me_b);
+    c.resume = ck_b;
+    CHECK(train_tiny(&b, tr, te, &c, &rb, &err) == 0);
+    CHECK(rb.epoch == 3 && rb.steps == 36);
+    CHECK(memcmp(nn_params_values(a.p), nn_params_values(b.p),
+                 nn_params_size(a.p) * sizeof(tn_real)) == 0);
+    CHECK(nn_scalars_get(&ra.test, "loss") == nn_scalars_get(&rb.test, "loss"));
+    /* the metrics: three lines each, the history before the resume kept,
+     * equal but for the seconds */
+    size_t la, lb;
+    char *ma = slurp(me_a, &la), *mb = slurp(me_b, &lb);
+    int lines_a = 0, lines_b = 0;
+    for (size_t i = 0; ma && i < la; i++)
+        lines_a += ma[i] == '\n';
+    for (size_t i = 0; mb && i < lb; i++)
+        lines_b += mb[i] == '\n';
+    CHECK(lines_a == 3 && lines_b == 3);
+    CHECK_STR_HAS(mb, "{\"epoch\":1,");
+    CHECK_STR_HAS(mb, "{\"epoch\":3,");
+    CHECK_STR_HAS(ma, "\"test_loss\"");
+    CHECK_STR_HAS(ma, "\"train_kl\"");
+    /* resuming from epoch 1 with three lines there: lines 2 and 3 go (they
+     * belong to a run the checkpoint does not hold), epoch 2 is appended */
+    char ck_c[256];
+    test_tmp_path("c.safetensors", ck_c, sizeof ck_c);
+    nn_params_free(b.p);
+    tiny_init(&b, 5);
+    c = quiet(1, ck_c, NULL);
+    CHECK(train_tiny(&b, tr, te, &c, NULL, &err) == 0);
+    c = quiet(2, ck_c, me_b);
+    c.resume = ck_c;
+    CHECK(train_tiny(&b, tr, te, &c, NULL, &err) == 0);
+    free(mb);
+    mb = slurp(me_b, &lb);
+    lines_b = 0;
+    for (size_t i = 0; mb && i < lb; i++)
+        lines_b += mb[i] == '\n';
+    CHECK(lines_b == 2 && mb && strstr(mb, "{\"epoch\":2,") && !strstr(mb, "{\"epoch\":3,"));
+    /* a fresh run (no resume) starts the history anew */
+    c = quiet(1, NULL, me_b);
+    CHECK(train_tiny(&b, tr, te, &c, NULL, &err) == 0);
+    free(mb);
+    mb = slurp(me_b, &lb);
+    CHECK(mb && strstr(mb, "{\"epoch\":1,") && !strstr(mb, "{\"epoch\":2,"));
+    free(ma), free(mb);
+    nn_params_free(a.p), nn_params_free(b.p);
+    nn_dataset_free(tr), nn_dataset_free(te);
+}
+
+void test_train_nonfinite_guard(void)
+{
+    char buf[512];
+    DATA_OR_SKIP(path, "mnist/train-images-idx3-ubyte.gz", buf);
+    (void)path;
+    nn_dataset *tr = mnist(600, 0), *te = mnist(200, 1);
+    char ck[256];
+    test_tmp_path("guard.safetensors", ck, sizeof ck);
+    nn_error err;
+    tiny m;
+    tiny_init(&m, 5);
+    nn_train_config c = quiet(1, ck, NULL);
+    CHECK(train_tiny(&m, tr, te, &c, NULL, &err) == 0);
+    size_t l1, l2;
+    char *good = slurp(ck, &l1);
+    /* a loss that turns NaN at step 15 (epoch 2) */
+    m.poison_at = 15;
+    c = quiet(3, ck, NULL);
+    c.resume = ck;
+    CHECK(train_tiny(&m, tr, te, &c, NULL, &err) == -1);
+    CHECK_STR_HAS(err.msg, "step 15 (epoch 2): the loss is nan");
+    char *after = slurp(ck, &l2);
+    CHECK(good && after && l1 == l2 && memcmp(good, after, l1) == 0);
+    free(after);
+    /* weights that are not finite are refused before the first step */
+    m.poison_at = -1;
+    nn_params_values(m.p)[7] = INFINITY;
+    c.resume = NULL;
+    m.calls = 0;
+    CHECK(train_tiny(&m, tr, te, &c, NULL, &err) == -1);
+    CHECK_STR_HAS(err.msg, "step 0 (epoch 1): the weight of enc.0.weight[7] is inf");
+    CHECK(m.calls == 0);
+    after = slurp(ck, &l2);
+    CHECK(after && l1 == l2 && memcmp(good, after, l1) == 0);
+    /* and a checkpoint never holds non-finite numbers: the guard scans */
+    int pi;
+    size_t idx;
+    CHECK(nn_params_nonfinite(m.p, 0, &pi, &idx) == 1 && pi == 0);
+    free(good), free(after);
+    nn_params_free(m.p);
+    nn_dataset_free(tr), nn_dataset_free(te);
+}
+
+/* What can be known before training is reported before the first step. */
+void test_train_setup_errors(void)
+{
+    tn_real xs[20 * 784] = {0}, ys[5 * 783] = {0};
+    nn_dataset tr = {.n = 20, .dim = 784, .rows = 28, .cols = 28, .x = xs};
+    nn_dataset te = {.n = 5, .dim = 783, .x = ys};
+    char dir[256], file[256], bad[300];
+    test_tmp_path("metrics-dir", dir, sizeof dir);
+    mkdir(dir, 0700);
+    test_tmp_path("plain-file", file, sizeof file);
+    FILE *f = fopen(file, "w");
+    if (f)
+        fclose(f);
+    snprintf(bad, sizeof bad, "%s/model.safetensors", file); /* under a file */
+    nn_error err;
+    tiny m;
+    tiny_init(&m, 1);
+    nn_train_config c = quiet(1, NULL, dir);
+    CHECK(train_tiny(&m, &tr, NULL, &c, NULL, &err) == -1);
+    CHECK_STR_HAS(err.msg, "metrics-dir: the metrics path is a folder, expected a file");
+    c = quiet(1, bad, NULL);
+    CHECK(train_tiny(&m, &tr, NULL, &c, NULL, &err) == -1);
+    CHECK_STR_HAS(err.msg, "plain-file/model.safetensors");
+    c = quiet(1, NULL, NULL);
+    CHECK(train_tiny(&m, &tr, &te, &c, NULL, &err) == -1);
+    CHECK_STR_HAS(err.msg, "the test data have 783 values per example, the training data 784");
+    c.batch = 0;
+    CHECK(train_tiny(&m, &tr, NULL, &c, NULL, &err) == -1);
+    CHECK_STR_HAS(err.msg, "batch 0");
+    CHECK(m.calls == 0); /* not one step was taken */
+    nn_params_free(m.p);
+}
+
+/* PNG files: the signature and the size in the header, and a clear error
+ * for a folder that does not exist. */
+void test_pictures_png(void)
+{
+    tn_real img[6 * 4 * 5];
+    for (size_t i = 0; i < sizeof img / sizeof img[0]; i++)
+        img[i] = (tn_real)(i % 7) / 6;
+    char path[256];
+    test_tmp_path("grid.png", path, sizeof path);
+    nn_error err;
+    CHECK(nn_png_grid(path, img, 6, 4, 5, 3, 2, &err) == 0);
+    size_t len;
+    unsigned char *png = (unsigned char *)slurp(path, &len);
+    CHECK(png && len > 33 && memcmp(png, "\x89PNG\r\n\x1a\n", 8) == 0);
+    if (png && len > 24) { /* 3 columns of 5·2 + 2 and a gap: 38 wide; 2 rows of 4·2 + 2 and a gap: 22 */
+        unsigned w = (unsigned)png[16] << 24 | (unsigned)png[17] << 16 | (unsigned)png[18] << 8 | png[19];
+        unsigned h = (unsigned)png[20] << 24 | (unsigned)png[21] << 16 | (unsigned)png[22] << 8 | png[23];
+        CHECK(w == 38 && h == 22);
+    }
+    free(png);
+    CHECK(nn_png_grid("/nonexistent-dir/x.png", img, 6, 4, 5, 3, 2, &err) == -1);
+    CHECK_STR_HAS(err.msg, "/nonexistent-dir/x.png");
+    CHECK(nn_png_grid(path, img, 0, 4, 5, 3, 2, &err) == -1);
+    CHECK_STR_HAS(err.msg, "a grid of 0 images");
+    CHECK(nn_normal_quantile(0.5) == 0);
+    CHECK_NEAR(nn_normal_quantile(0.975), 1.959963985, 1e-8);
+}
+
+/* A user's model through nn_latent: the evaluation tools and every picture,
+ * and the bound's order L_1 <= L_k (in expectation; with 64 samples the
+ * gap is far above the noise for this model). */
+void test_latent_tools(void)
+{
+    char buf[512];
+    DATA_OR_SKIP(path, "mnist/train-images-idx3-ubyte.gz", buf);
+    (void)path;
+    nn_dataset *tr = mnist(600, 0), *te = mnist(100, 1);
+    tiny m;
+    tiny_init(&m, 5);
+    nn_error err;
+    nn_train_config c = quiet(2, NULL, NULL);
+    CHECK(train_tiny(&m, tr, te, &c, NULL, &err) == 0);
+    nn_latent l = {&m, 2, 28, 28, 0, tiny_posterior, tiny_log_lik, tiny_decode, NULL};
+    tn_rng r;
+    tn_rng_seed(&r, 3, 3);
+    nn_elbo e;
+    CHECK(nn_latent_elbo(&l, te, 50, &r, &e, &err) == 0);
+    CHECK(e.neg_elbo > 0 && fabs(e.recon + e.kl - e.neg_elbo) < 1e-9 && e.kl > 0);
+    double l1 = nn_latent_iwae(&l, te, 1, &r, &err), l64 = nn_latent_iwae(&l, te, 64, &r, &err);
+    CHECK(l1 < l64 && l64 < 0);
+    CHECK_NEAR(-l1, e.neg_elbo, 0.05 * e.neg_elbo); /* L_1 estimates the ELBO */
+    double var[2];
+    CHECK(nn_latent_active_units(&l, te, 0.01, var, &err) >= 0 && var[0] >= 0);
+    const char *dir = test_tmpdir();
+    CHECK(nn_pic_all(dir, &l, te, &r, NULL, NULL, &err) == 0);
+    const char *names[5] = {"reconstructions", "samples", "interpolation", "manifold", "latent_scatter"};
+    for (int i = 0; i < 5; i++) {
+        char p[256];
+        snprintf(p, sizeof p, "%s/%s.png", dir, names[i]);
+        struct stat st;
+        CHECK(stat(p, &st) == 0 && st.st_size > 100);
+    }
+    /* a model without a likelihood has no ELBO, said so */
+    l.log_lik = NULL;
+    CHECK(nn_latent_elbo(&l, te, 50, &r, &e, &err) == -1);
+    CHECK_STR_HAS(err.msg, "no likelihood");
+    nn_params_free(m.p);
+    nn_dataset_free(tr), nn_dataset_free(te);
+}
