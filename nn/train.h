@@ -111,6 +111,20 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
              const nn_dataset *train, const nn_dataset *test,
              const nn_train_config *c, nn_train_result *res, nn_error *err);
 
+/* The gradient check of a loss as the trainer runs it: backward's gradient
+ * of every parameter of p against central differences (f(w+eps) -
+ * f(w-eps)) / 2eps on batch b, with the loss's generator reseeded from
+ * `seed` before every evaluation, so its noise (ε, Gumbel noise) is the same
+ * each time. per_tensor > 0 checks that many elements of each parameter
+ * tensor, drawn from the seed (0: every element; a full model is millions of
+ * evaluations). Error per element as ad_gradcheck: |a - n| / max(1, |a|,
+ * |n|). Use the double build (pkg-config tape-double) with eps 1e-6, where a
+ * correct loss is within 1e-6; in float, eps 1e-2 and 2e-2. Returns the
+ * worst error, or -1 with report->error set. report may be NULL. */
+double nn_gradcheck_loss(nn_loss_fn loss, void *model, nn_params *p,
+                         const nn_batch *b, uint64_t seed, double eps,
+                         size_t per_tensor, ad_gradcheck_report *report);
+
 /* The first index of a non-finite value in the parameters' values (which =
  * 0) or gradients (which = 1): parameter *param, element *index; returns 1
  * when one was found, 0 when every value is finite. */

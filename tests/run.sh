@@ -67,6 +67,17 @@ for lib in tape tape-double; do
         cat "$stage.log"; echo "FAIL pkg_config_consumer $lib"; failed=$((failed + 1))
     fi
 done
+if [ $installed = 1 ] && [ -f "${TAPE_DATA:-../shared/data}/mnist/train-images-idx3-ubyte.gz" ]; then
+    if sh tests/tutorial.sh "$stage" "$cc" "$san" > "$stage.log" 2>&1; then
+        tail -2 "$stage.log"; echo "ok   tutorial_compiles_trains_and_checks"; passed=$((passed + 1))
+    else
+        cat "$stage.log"; echo "FAIL tutorial_compiles_trains_and_checks"; failed=$((failed + 1))
+    fi
+elif [ "${TAPE_REQUIRE_DATA:-0}" = 1 ]; then
+    echo "FAIL tutorial: no MNIST"; failed=$((failed + 1))
+else
+    echo "skip tutorial (no MNIST)"; skipped=$((skipped + 1))
+fi
 for pair in "tape tape-double tn_real_is_float" "tape-double tape tn_real_is_double"; do
     set -- $pair
     if [ $installed = 1 ] &&

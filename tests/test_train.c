@@ -332,3 +332,36 @@ void test_latent_tools(void)
     nn_params_free(m.p);
     nn_dataset_free(tr), nn_dataset_free(te);
 }
+
+/* A loss whose backward misses a path: the decoder's input detached (a
+ * copy on the tape as a constant), so the encoder's gradient is wrong. */
+static ad_var *broken_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step,
+                           nn_scalars *r)
+{
+    tiny *m = m_;
+    (void)rng, (void)step, (void)r;
+    ad_var *lv, *mu = tiny_posterior(m, t, b, &lv);
+    ad_var *cut = ad_const_copy(t, 2, ad_value(mu)->shape, ad_value(mu)->data);
+    ad_var *rec = ad_neg(ad_mean(tiny_log_lik(m, t, b, ad_add(cut, ad_scale(mu, 0)))));
+    return ad_add(rec, nn_kl_normal(mu, lv));
+}
+
+/* nn_gradcheck_loss passes a correct loss (with noise drawn inside) at the
+ * build's tolerance and catches a wrong one. */
+void test_gradcheck_loss(void)
+{
+    tiny m;
+    tiny_init(&m, 5);
+    tn_tensor *X = test_random(2, (const size_t[]){6, 784}, 0, 1, 4);
+    nn_batch b = {*X, NULL, 6};
+    ad_gradcheck_report rep;
+    double e = nn_gradcheck_loss(tiny_loss, &m, m.p, &b, 3, GRAD_EPS, 30, &rep);
+    CHECK(e >= 0 && e <= GRAD_TOL);
+    if (!(e >= 0 && e <= GRAD_TOL))
+        printf("    worst %.3g at tensor %d element %zu %s\n", e, rep.input, rep.index, rep.error);
+    e = nn_gradcheck_loss(broken_loss, &m, m.p, &b, 3, GRAD_EPS, 30, &rep);
+    CHECK(e > 0.1);
+    CHECK(rep.input >= 0 && rep.input <= 3); /* enc.0 and enc.1: the encoder */
+    tn_free(X);
+    nn_params_free(m.p);
+}
