@@ -9,7 +9,7 @@ CC        ?= cc
 BLIS_INC  ?= /usr/include/x86_64-linux-gnu/blis-openmp
 BLIS_LIB  ?= /usr/lib/x86_64-linux-gnu/blis-openmp
 DEB_PKGS  := gcc make pkg-config libblis-openmp-dev libsodium-dev zlib1g-dev \
-             libcjson-dev libpng-dev python3-numpy
+             libcjson-dev libpng-dev python3-numpy $(if $(filter fuzz,$(MAKECMDGOALS)),clang)
 
 WARN      := -std=c11 -Wall -Wextra -pedantic
 OPT       ?= -O3 -fno-math-errno
@@ -36,7 +36,7 @@ WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_allo
 F_OBJ     := $(LIB_SRC:%.c=$(BUILD)/float/%.o)
 D_OBJ     := $(LIB_SRC:%.c=$(BUILD)/double/%.o)
 
-.PHONY: all lib examples test bench demo data install uninstall clean deps
+.PHONY: all lib examples test bench demo data install uninstall clean deps fuzz
 all: deps lib examples
 # Two libraries: libtape (float, what models train with) and libtape-double
 # (tn_real = double, for gradient checks at eps 1e-6), each with its own
@@ -121,6 +121,25 @@ $(BUILD)/test_double: $(T_D_OBJ) $(BUILD)/lib$(NAME)-double.a
 
 test: deps $(BUILD)/test_float $(BUILD)/test_double lib examples
 	@sh tests/run.sh $(BUILD) "$(CC)"
+
+# ---- fuzzing -----------------------------------------------------------------
+# `make fuzz FUZZ_TIME=60`: every loader harness of tests/fuzz/fuzz.c, built
+# with clang's libFuzzer + ASan + UBSan over a copy of the library, run for
+# FUZZ_TIME seconds each from its seed corpus (new inputs go to a scratch
+# copy; the repository's corpus stays small). Fails on any finding.
+FUZZ_TIME    ?= 60
+FUZZ_TARGETS := idx csv amat mat safetensors
+FUZZ_CFLAGS  := -std=c11 -g -O1 -fopenmp -Itensor -Iautograd -Inn -Imodels -isystem $(BLIS_INC) \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ     := $(LIB_SRC:%.c=build/fuzz/%.o)
+build/fuzz/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h | deps
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+build/fuzz/fuzz_%: tests/fuzz/fuzz.c $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_$(shell echo $* | tr a-z A-Z) -o $@ $^ \
+	    -L$(BLIS_LIB) -lblis -lsodium -lcjson -lpng -lz -lm
+fuzz: deps $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
 
 # ---- benchmark -----------------------------------------------------------
 $(BUILD)/bench: tests/bench.c $(BUILD)/lib$(NAME).a | deps

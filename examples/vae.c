@@ -238,9 +238,11 @@ int main(int argc, char **argv)
     model *m = from ? model_load(from, &meta, &err) : model_new(&mc, &init_rng, &err);
     if (!m)
         die(1, "%s", err.msg);
-    if (m->c.input_dim != train->dim)
-        die(1, "%s: the model takes %zu values per example, the data have %zu", from,
-            m->c.input_dim, train->dim);
+    if (m->c.input_dim != train->dim) {
+        size_t want = m->c.input_dim, have = train->dim;
+        model_free(m), nn_dataset_free(train), nn_dataset_free(test);
+        die(1, "%s: the model takes %zu values per example, the data have %zu", from, want, have);
+    }
     if (o.eval) {
         printf("model: %s from %s (epoch %s)\n", model_kind_name(m->c.kind), o.eval,
                (s = nn_meta_get(&meta, "train.epoch")) ? s : "?");

@@ -4,6 +4,7 @@
 #include "model_internal.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,9 @@ static const char *need(const nn_meta *m, const char *key, nn_error *err)
     return v;
 }
 
-static int get_size(const nn_meta *m, const char *key, size_t *out, nn_error *err)
+/* A whole number from lo to hi, strictly: digits only. */
+static int get_size(const nn_meta *m, const char *key, size_t lo, size_t hi, size_t *out,
+                    nn_error *err)
 {
     const char *v = need(m, key, err);
     char *end;
@@ -96,8 +99,9 @@ static int get_size(const nn_meta *m, const char *key, size_t *out, nn_error *er
         return -1;
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
-    if (!*v || *end || errno || x == 0 || *v == '-')
-        return nn_fail(err, "metadata %s: expected a whole number >= 1, found \"%s\"", key, v);
+    if (*v < '0' || *v > '9' || *end || errno || x < lo || x > hi)
+        return nn_fail(err, "metadata %s: expected a whole number from %zu to %zu, found \"%s\"", key,
+                       lo, hi, v);
     *out = (size_t)x;
     return 0;
 }
@@ -136,20 +140,14 @@ int model_config_from_meta(const nn_meta *m, model_config *c, nn_error *err)
         return -1;
     if (model_kind_parse(v, &r.kind))
         return nn_fail(err, "metadata model.kind: expected vae, ae, sparse or denoising, found \"%s\"", v);
-    if (get_size(m, "model.input_dim", &r.input_dim, err) || get_size(m, "model.latent", &r.latent, err))
+    if (get_size(m, "model.input_dim", 1, 10000000, &r.input_dim, err) ||
+        get_size(m, "model.latent", 1, 100000, &r.latent, err))
         return -1;
     if (!(v = need(m, "model.hidden", err)))
         return -1;
-    r.n_hidden = 0;
-    for (const char *p = v; *p;) {
-        char *end;
-        unsigned long long h = strtoull(p, &end, 10);
-        if (end == p || h == 0 || r.n_hidden == MODEL_MAX_HIDDEN || (*end && *end != ','))
-            return nn_fail(err, "metadata model.hidden: expected 1 to %d widths like \"500,500\", found \"%s\"",
-                            MODEL_MAX_HIDDEN, v);
-        r.hidden[r.n_hidden++] = (size_t)h;
-        p = *end ? end + 1 : end;
-    }
+    if (model_hidden_parse(v, &r))
+        return nn_fail(err, "metadata model.hidden: expected 1 to %d widths from 1 to 100000 like "
+                            "\"500,500\", found \"%s\"", MODEL_MAX_HIDDEN, v);
     if (!(v = need(m, "model.activation", err)))
         return -1;
     if (nn_act_parse(v, &r.act))
@@ -159,16 +157,15 @@ int model_config_from_meta(const nn_meta *m, model_config *c, nn_error *err)
     if (nn_init_parse(v, &r.init))
         return nn_fail(err, "metadata model.init: unknown initialiser \"%s\"", v);
     if (get_choice(m, "model.likelihood", "bernoulli", "gaussian", &lik, err) ||
-        get_size(m, "model.samples", &samples, err) || get_double(m, "model.beta", &r.beta, err) ||
+        get_size(m, "model.samples", 1, 10000, &samples, err) ||
+        get_double(m, "model.beta", &r.beta, err) ||
         get_choice(m, "model.recon", "bce", "mse", &rec, err) ||
         get_choice(m, "model.sparsity", "kl", "l1", &sp, err) || get_double(m, "model.rho", &r.rho, err) ||
         get_double(m, "model.sparse_beta", &r.sparse_beta, err) || get_double(m, "model.l1", &r.l1, err) ||
         get_double(m, "model.noise_level", &r.noise_level, err))
         return -1;
-    v = need(m, "model.warmup", err);
-    if (!v)
+    if (get_size(m, "model.warmup", 0, 1000000000000ULL, &warm, err))
         return -1;
-    warm = (size_t)strtoull(v, NULL, 10);
     if (!(v = need(m, "model.noise", err)))
         return -1;
     if (model_noise_parse(v, &r.noise))
@@ -293,6 +290,19 @@ model *model_load(const char *path, nn_meta *meta, nn_error *err)
         snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
         return nn_fail_null(err, "%s: %s", path, msg);
     }
+    /* the sizes the metadata promise, against the bytes the file holds:
+     * a lying header must not make us allocate gigabytes */
+    double count = 0, in = (double)c.input_dim;
+    for (int i = 0; i <= c.n_hidden; i++) {
+        double out = i < c.n_hidden ? (double)c.hidden[i] : 2.0 * (double)c.latent;
+        count += 2 * (in * out + out), in = out; /* encoder and (about) the decoder */
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && count * 4 > 2.0 * (double)st.st_size + 1e6)
+        return nn_fail_null(err, "%s: metadata model.*: the sizes (input %zu, latent %zu, %d hidden "
+                                 "layers) make about %.0f parameters, but the file holds only %lld "
+                                 "bytes", path, c.input_dim, c.latent, c.n_hidden, count,
+                            (long long)st.st_size);
     model *m = model_new(&c, NULL, err);
     if (!m)
         return NULL;

@@ -6,9 +6,12 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "nn_internal.h"
+#include "train.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <sys/stat.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -151,6 +154,16 @@ int nn_save(const char *path, nn_params *p, nn_optim *o, const nn_meta *meta,
 {
     if (!nn_params_values(p))
         return nn_fail(err, "%s: parameters are not allocated", path);
+    int bad;
+    size_t at;
+    if (nn_params_nonfinite(p, 0, &bad, &at)) /* a checkpoint holds numbers only */
+        return nn_fail(err, "%s: not saved: %s[%zu] is %g", path, nn_params_name(p, bad), at,
+                       (double)nn_params_value(p, bad)->data[at]);
+    for (int k = 0; o && k < nn_optim_slots(o); k++)
+        for (size_t i = 0; i < nn_params_size(p); i++)
+            if (!isfinite(nn_optim_slot(o, k)[i]))
+                return nn_fail(err, "%s: not saved: the optimizer's %s[%zu] is %g", path,
+                               nn_optim_slot_name(o, k), i, (double)nn_optim_slot(o, k)[i]);
     int n = 0, rc = -1;
     entry *e = entries_of(p, o, &n);
     cJSON *root = cJSON_CreateObject(), *md = cJSON_CreateObject();
@@ -259,6 +272,10 @@ static int parse_file(const char *path, unsigned char **buf, size_t *size,
                       const unsigned char **data, nn_meta *meta, nn_error *err)
 {
     *buf = NULL, *root = NULL, *list = NULL, *count = 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return nn_fail(err, "%s: is %s, expected a checkpoint file", path,
+                       S_ISDIR(st.st_mode) ? "a folder" : "not a regular file");
     FILE *f = fopen(path, "rb");
     if (!f)
         return nn_fail(err, "%s: cannot open: %s", path, strerror(errno));
@@ -288,9 +305,22 @@ static int parse_file(const char *path, unsigned char **buf, size_t *size,
     if (hlen > *size - 8)
         return nn_fail(err, "%s: header length: %" PRIu64 " bytes runs past the end of the file (%zu bytes)",
                         path, hlen, *size);
-    *root = cJSON_ParseWithLength((const char *)*buf + 8, (size_t)hlen);
+    const char *hend = NULL, *h = (const char *)*buf + 8;
+    *root = cJSON_ParseWithLengthOpts(h, (size_t)hlen, &hend, 0);
     if (!*root || !cJSON_IsObject(*root))
         return nn_fail(err, "%s: header: not a JSON object", path);
+    for (const char *q = hend; q < h + hlen; q++) /* the format pads with spaces only */
+        if (*q != ' ' && *q != '\0') {
+            int w = h + hlen - q < 20 ? (int)(h + hlen - q) : 20; /* not NUL-terminated */
+            return nn_fail(err, "%s: header: \"%.*s\" after the JSON object (at byte %td of %" PRIu64
+                                "), expected nothing but spaces", path, w, q, (ptrdiff_t)(q - h) + 8,
+                           hlen + 8);
+        }
+    /* names must be unique: with two, which one would be meant? */
+    for (const cJSON *a = (*root)->child; a; a = a->next)
+        for (const cJSON *b = (*root)->child; b != a; b = b->next)
+            if (strcmp(a->string, b->string) == 0)
+                return nn_fail(err, "%s: header: the name \"%s\" appears twice", path, a->string);
     *data = *buf + 8 + hlen;
     uint64_t dsize = *size - 8 - hlen;
     int n = cJSON_GetArraySize(*root);
@@ -309,6 +339,10 @@ static int parse_file(const char *path, unsigned char **buf, size_t *size,
             cJSON_ArrayForEach(kv, it) {
                 if (!cJSON_IsString(kv))
                     return nn_fail(err, "%s: __metadata__.%s: expected a string value", path, kv->string);
+                for (const cJSON *b = it->child; b != kv; b = b->next)
+                    if (strcmp(b->string, kv->string) == 0)
+                        return nn_fail(err, "%s: __metadata__.%s: the key appears twice", path,
+                                       kv->string);
                 if (meta && nn_meta_set(meta, kv->string, kv->valuestring) != 0)
                     return nn_fail(err, "%s: __metadata__.%s: key or value too long, or too many entries",
                                     path, kv->string);
@@ -418,8 +452,11 @@ int nn_load(const char *path, nn_params *p, nn_optim *o, nn_meta *meta,
                      kind ? "\"" : "", kind ? kind : "none", kind ? "\"" : "");
             goto out;
         }
-        if (!steps || (strtol(steps, &end, 10), *end) || !*steps) {
-            nn_fail(err, "%s: __metadata__.optim.steps: expected a whole number", path);
+        errno = 0;
+        long st = steps ? strtol(steps, &end, 10) : -1;
+        if (!steps || *steps < '0' || *steps > '9' || *end || errno || st > (1L << 50)) {
+            nn_fail(err, "%s: __metadata__.optim.steps: expected a whole number from 0 to 2^50, "
+                         "found \"%s\"", path, steps ? steps : "(missing)");
             goto out;
         }
     }
@@ -457,6 +494,27 @@ int nn_load(const char *path, nn_params *p, nn_optim *o, nn_meta *meta,
             goto out;
         }
     }
+    /* every value finite (and, in the float build, within float's range):
+     * weights that are not numbers are refused, naming where */
+    for (int j = 0; j < n; j++) {
+        const found *t = match[j];
+        const unsigned char *src = data + t->begin;
+        for (size_t k = 0; k < e[j].shape->size; k++) {
+            double v;
+            if (t->f64) {
+                memcpy(&v, src + 8 * k, 8);
+            } else {
+                float f;
+                memcpy(&f, src + 4 * k, 4);
+                v = f;
+            }
+            if (!isfinite(v) || fabs(v) > TN_REAL_MAX) {
+                nn_fail(err, "%s: tensor %s: element %zu is %g, expected a finite %s", path, e[j].name,
+                        k, v, TN_REAL_NAME);
+                goto out;
+            }
+        }
+    }
     /* all checked: copy */
     for (int j = 0; j < n; j++) {
         const found *t = match[j];
@@ -473,7 +531,7 @@ int nn_load(const char *path, nn_params *p, nn_optim *o, nn_meta *meta,
             }
         }
     }
-    if (o)
+    if (o) /* checked above: digits, at most 2^50 */
         nn_optim_set_steps(o, strtol(nn_meta_get(&local, "optim.steps"), NULL, 10));
     if (meta)
         *meta = local;

@@ -7,6 +7,7 @@
 #include "nn_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,18 +62,96 @@ static int read_exact(gzFile g, void *buf, size_t len, size_t *got)
     return 0;
 }
 
+/* Opens a data file, plain or gzipped; a folder or a missing file is named
+ * as such. */
+static gzFile open_input(const char *path, nn_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return nn_fail_null(err, "%s: cannot open: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return nn_fail_null(err, "%s: is a folder, expected a file", path);
+    gzFile g = gzopen(path, "rb");
+    if (!g)
+        return nn_fail_null(err, "%s: cannot open: %s", path, strerror(errno));
+    return g;
+}
+
+/* Why a gzread failed, for a message. */
+static const char *read_error(gzFile g)
+{
+    int e;
+    const char *m = gzerror(g, &e);
+    return e == Z_ERRNO ? strerror(errno) : e == Z_DATA_ERROR ? "not a valid gzip stream" : m;
+}
+
+/* A gzipped file must be gzip members and nothing else: zlib's gzread
+ * ignores bytes after the last member, so the container is checked with
+ * inflate, which says where each member ends. 0, or -1 with err. */
+static int gzip_whole(const char *path, nn_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nn_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    z_stream z = {0};
+    unsigned char in[65536], out[65536];
+    int rc = inflateInit2(&z, 16 + MAX_WBITS), done = 0;
+    long long pos = 0;
+    if (rc != Z_OK) {
+        fclose(f);
+        return nn_fail(err, "%s: out of memory for zlib", path);
+    }
+    for (rc = 0; rc == 0;) {
+        if (z.avail_in == 0) {
+            z.avail_in = (uInt)fread(in, 1, sizeof in, f);
+            z.next_in = in;
+            if (z.avail_in == 0)
+                break;
+        }
+        if (done) { /* after a member: another one, or the end */
+            if (z.next_in[0] != 0x1f || (z.avail_in > 1 && z.next_in[1] != 0x8b)) {
+                rc = nn_fail(err, "%s: bytes after the gzip stream (at byte %lld), expected the end "
+                                  "of the file", path, pos);
+                break;
+            }
+            inflateReset(&z);
+            done = 0;
+        }
+        z.next_out = out, z.avail_out = sizeof out;
+        uInt before = z.avail_in;
+        int r = inflate(&z, Z_NO_FLUSH);
+        pos += before - z.avail_in;
+        if (r == Z_STREAM_END)
+            done = 1;
+        else if (r != Z_OK && r != Z_BUF_ERROR)
+            rc = nn_fail(err, "%s: not a valid gzip stream (at byte %lld: %s)", path, pos,
+                         z.msg ? z.msg : "zlib error");
+    }
+    if (rc == 0 && !done)
+        rc = nn_fail(err, "%s: the gzip stream is cut short (after %lld bytes)", path, pos);
+    inflateEnd(&z);
+    fclose(f);
+    return rc;
+}
+
 /* Reads the header and the payload of one IDX file: *out holds count bytes. */
 static int idx_read(const char *path, idx_header *h, unsigned char **out,
                     nn_error *err)
 {
     *out = NULL;
-    gzFile g = gzopen(path, "rb");
+    gzFile g = open_input(path, err);
     if (!g)
-        return nn_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
     unsigned char m[4];
     size_t got;
     int rc = -1, e;
-    if (read_exact(g, m, 4, &got) || got < 4) {
+    if (!gzdirect(g) && gzip_whole(path, err))
+        goto out;
+    if (read_exact(g, m, 4, &got)) {
+        nn_fail(err, "%s: magic: cannot read: %s", path, read_error(g));
+        goto out;
+    }
+    if (got < 4) {
         nn_fail(err, "%s: magic: the file ends after %zu bytes, expected a 4-byte magic number", path, got);
         goto out;
     }
@@ -240,6 +319,9 @@ static int mat_element(const unsigned char *buf, size_t len, size_t *at, uint32_
 
 nn_dataset *nn_load_frey(const char *path, nn_error *err)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return nn_fail_null(err, "%s: is a folder, expected a file", path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return nn_fail_null(err, "%s: cannot open: %s", path, strerror(errno));
@@ -396,39 +478,75 @@ static int parse_number(const char *s, const char *e, double *v)
     return *end || errno == ERANGE ? -1 : 0;
 }
 
-/* Splits line on `sep` (' ' for runs of spaces) into row; reports the first
- * bad column. Returns the number of cells, -1 - column on a bad cell. */
-static long split_row(char *line, char sep, tn_real *row, size_t max, int check)
+/* The cells of a line: split on `sep`, or for sep == ' ' on runs of spaces
+ * and tabs (leading and trailing ones ignored). Calls back with each cell's
+ * [p, q); stops early when it returns nonzero. Returns the cell count. */
+typedef int (*cell_fn)(void *ctx, size_t k, const char *p, const char *q);
+static size_t each_cell(const char *line, char sep, cell_fn f, void *ctx)
 {
     size_t n = 0;
-    char *p = line;
+    const char *p = line;
     for (;;) {
         if (sep == ' ')
             while (*p == ' ' || *p == '\t')
                 p++;
         if (sep == ' ' && !*p)
             break;
-        char *q = p;
+        const char *q = p;
         while (*q && *q != sep && !(sep == ' ' && *q == '\t'))
             q++;
-        double v;
-        if (check && parse_number(p, q, &v))
-            return -1 - (long)n;
-        if (check && n < max)
-            row[n] = (tn_real)v;
+        if (f && f(ctx, n, p, q))
+            return n;
         n++;
         if (!*q)
             break;
         p = q + 1;
     }
-    return (long)n;
+    return n;
 }
 
-static nn_dataset *load_text(const char *path, char sep, int header, nn_error *err)
+/* What went wrong in a row: the cell, why, and the cell's text. */
+typedef struct {
+    tn_real *row;
+    size_t max;
+    int binary;          /* values must be 0 or 1 */
+    long bad;            /* the first bad cell, or -1 */
+    const char *why, *p, *q;
+} row_ctx;
+
+static int take_cell(void *ctx, size_t k, const char *p, const char *q)
 {
-    gzFile g = gzopen(path, "rb");
+    row_ctx *c = ctx;
+    double v;
+    c->why = parse_number(p, q, &v) ? "is not a number"
+             : !isfinite(v) || fabs(v) > TN_REAL_MAX ? "is not a finite number that fits"
+             : c->binary && v != 0 && v != 1 ? "is not 0 or 1, as binary pixels must be"
+                                             : NULL;
+    if (c->why) {
+        c->bad = (long)k, c->p = p, c->q = q;
+        return 1;
+    }
+    if (k < c->max)
+        c->row[k] = (tn_real)v;
+    return 0;
+}
+
+static int blank(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return !*s;
+}
+
+static nn_dataset *load_text(const char *path, char sep, int header, int binary, nn_error *err)
+{
+    gzFile g = open_input(path, err);
     if (!g)
-        return nn_fail_null(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    if (!gzdirect(g) && gzip_whole(path, err)) {
+        gzclose(g);
+        return NULL;
+    }
     char *line = NULL;
     size_t cap = 0, len, cap_rows = 0, lineno = 0;
     tn_real *row = NULL;
@@ -438,43 +556,40 @@ static nn_dataset *load_text(const char *path, char sep, int header, nn_error *e
         goto oom;
     while ((r = read_line(g, &line, &cap, &len)) == 1) {
         lineno++;
-        if (len == 0)
+        if (blank(line))
             continue; /* blank lines, as at the end */
+        row_ctx c = {row, d->dim, binary, -1, NULL, NULL, NULL};
         if (!row) { /* the first row fixes the width */
-            long cells = split_row(line, sep, NULL, 0, 0);
-            d->dim = (size_t)cells;
+            d->dim = each_cell(line, sep, NULL, NULL);
             if (!(row = malloc(d->dim * sizeof(tn_real))))
                 goto oom;
-            long c = split_row(line, sep, row, d->dim, 1);
-            if (header == 1 || (header < 0 && c < 0))
+            c.row = row, c.max = d->dim;
+            each_cell(line, sep, take_cell, &c);
+            if (header == 1 || (header < 0 && c.bad >= 0))
                 continue; /* a header row */
+            c.bad = -1;
         }
-        long c = split_row(line, sep, row, d->dim, 1);
-        if (c < 0) {
-            char *p = line;
-            for (long k = 0; k < -1 - c; k++) /* find the cell to quote it */
-                p = strchr(p, sep) + 1;
-            char *q = strchr(p, sep);
-            int w = q ? (int)(q - p) : (int)strlen(p);
-            nn_fail(err, "%s: line %zu, column %ld: \"%.*s\" is not a number", path, lineno, -c,
-                     w > 40 ? 40 : w, p);
+        size_t n = each_cell(line, sep, take_cell, &c);
+        if (c.bad >= 0) {
+            int w = (int)(c.q - c.p);
+            nn_fail(err, "%s: line %zu, column %ld: \"%.*s\" %s", path, lineno, c.bad + 1,
+                    w > 40 ? 40 : w, c.p, c.why);
             goto out;
         }
-        if ((size_t)c != d->dim) {
-            nn_fail(err, "%s: line %zu: %ld values, expected %zu as in the first row", path, lineno, c,
-                     d->dim);
+        if (n != d->dim) {
+            nn_fail(err, "%s: line %zu: %zu values, expected %zu as in the first row", path, lineno, n,
+                    d->dim);
             goto out;
         }
         if (push_row(d, &cap_rows, row))
             goto oom;
     }
     if (r < 0) {
-        int e;
-        nn_fail(err, "%s: line %zu: read error: %s", path, lineno + 1, gzerror(g, &e));
+        nn_fail(err, "%s: line %zu: cannot read: %s", path, lineno + 1, read_error(g));
         goto out;
     }
     if (d->n == 0) {
-        nn_fail(err, "%s: no data rows", path);
+        nn_fail(err, "%s: no data rows (%zu lines read)", path, lineno);
         goto out;
     }
     ok = 1;
@@ -494,7 +609,7 @@ out:
 
 nn_dataset *nn_load_amat(const char *path, nn_error *err)
 {
-    nn_dataset *d = load_text(path, ' ', 0, err);
+    nn_dataset *d = load_text(path, ' ', 0, 1, err);
     if (d && d->dim == 784) /* binarized MNIST */
         d->rows = d->cols = 28;
     return d;
@@ -502,5 +617,5 @@ nn_dataset *nn_load_amat(const char *path, nn_error *err)
 
 nn_dataset *nn_load_csv(const char *path, int header, nn_error *err)
 {
-    return load_text(path, ',', header, err);
+    return load_text(path, ',', header, 0, err);
 }

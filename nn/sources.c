@@ -59,9 +59,10 @@ static int held_out(nn_dataset *all, tn_rng *split, nn_dataset **train, nn_datas
                     const char *path, nn_error *err)
 {
     if (all->n < 2) {
+        size_t n = all->n;
         nn_dataset_free(all);
         return nn_fail(err, "%s: %zu example%s: expected at least 2 (one is held out for testing)",
-                       path, all->n, all->n == 1 ? "" : "s");
+                       path, n, n == 1 ? "" : "s");
     }
     int rc = nn_data_split(all, all->n / 10 ? all->n / 10 : 1, split, train, test, err);
     nn_dataset_free(all);
@@ -95,6 +96,9 @@ int nn_load_source(nn_source kind, const char *path, tn_rng *split, nn_dataset *
         *test = t2 ? nn_load_amat(te, err) : NULL;
         /* train + valid, as the literature trains on both */
         *train = *test ? nn_data_concat(t1, t2, err) : NULL;
+        if (*test && !*train && t1 && t2 && t1->dim != t2->dim)
+            nn_fail(err, "%s has %zu values per example, %s has %zu: expected the same", tr, t1->dim,
+                    va, t2->dim);
         nn_dataset_free(t1), nn_dataset_free(t2);
         if (!*train) {
             nn_dataset_free(*test);

@@ -18,15 +18,18 @@
 #ifndef TN_H
 #define TN_H
 
+#include <float.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #ifdef TN_REAL_DOUBLE
 typedef double tn_real;
 #define TN_REAL_NAME "double"
+#define TN_REAL_MAX DBL_MAX
 #else
 typedef float tn_real;
 #define TN_REAL_NAME "float"
+#define TN_REAL_MAX FLT_MAX
 #endif
 
 #define TN_MAX_DIMS 4

@@ -18,6 +18,8 @@
 
 extern int test_failures; /* failures in the running test */
 extern long test_allocs;  /* heap allocations so far (tests/alloc_count.c) */
+extern long test_fail_at; /* the allocation count that fails, 0: none */
+extern long test_failed;  /* allocations made to fail */
 extern int test_skipped;  /* set by SKIP: counted apart, never as passed */
 
 #define SKIP(why)                                                          \

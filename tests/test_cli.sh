@@ -65,6 +65,54 @@ for kind in ae sparse denoising; do
 done
 expect gaussian_vae 0 "test negative ELBO" "$vae" $small --likelihood gaussian --samples 2 --warmup 20 --epochs 1
 expect binarize_dynamic 0 "epoch 1/1" "$vae" $small --binarize dynamic --epochs 1 --iw-samples 0
+# ---- the bad-input audit's findings on the command line --------------------
+expect epochs_wrap 2 "--epochs: expected a whole number from 0 to 1000000, got \"4294967296\"" "$vae" --epochs 4294967296
+expect samples_wrap 2 "--samples: expected a whole number from 1 to 10000, got \"4294967296\"" "$vae" --samples 4294967296
+expect hidden_comma 2 "--hidden: expected 1 to 8 widths" "$vae" --hidden 8,
+expect latent_huge 2 "--latent: expected a whole number from 1 to 100000" "$vae" --latent 100000000000
+expect out_empty 2 "--out: expected a name, got \"\"" "$vae" --out ""
+expect seed_max 0 "seed 18446744073709551615" "$vae" $small --seed 18446744073709551615 --epochs 0
+expect eval_folder 1 "is a folder, expected a checkpoint file" "$vae" --eval "$tmp" --data "$data"
+awk 'BEGIN { srand(1); for (i = 0; i < 40; i++) { for (j = 0; j < 5; j++) printf "%s%.3f", j ? "," : "", rand(); print "" } }' > "$tmp/five.csv"
+expect eval_width 1 "the model takes 784 values per example, the data have 5" "$vae" --eval "$tmp/run/model.safetensors" --csv "$tmp/five.csv"
+mkdir -p "$tmp/mdir"
+expect metrics_folder 1 "mdir: the metrics path is a folder, expected a file" "$vae" $small --epochs 1 --metrics "$tmp/mdir"
+grep -q "^epoch 1" "$tmp/out" && fail metrics_folder_early "trained before reporting the bad path" || ok metrics_folder_early
+printf '1,2\n' > "$tmp/one.csv"
+expect one_row 1 "one.csv: 1 example: expected at least 2" "$vae" --csv "$tmp/one.csv"
+printf '1,2\nnan,3\n' > "$tmp/nan.csv"
+expect csv_nan 1 "nan.csv: line 2, column 1: \"nan\" is not a finite number" "$vae" --csv "$tmp/nan.csv"
+long=$(printf 'd%.0s' $(seq 1 700))
+expect long_out 1 "the folder's name is too long" "$vae" $small --epochs 1 --out "$tmp/$long/$long/$long/$long/$long/$long/x"
+# a diverging run stops with the step named and keeps the last good checkpoint
+mkdir -p "$tmp/div"
+"$vae" $small --epochs 1 --optim sgd --lr 0.01 --out "$tmp/div" > /dev/null 2>&1
+cp "$tmp/div/model.safetensors" "$tmp/good.safetensors"
+expect diverge 1 "step [0-9]* (epoch [0-9]*): the" "$vae" $small --epochs 3 --optim sgd --lr 1e6 --out "$tmp/div"
+cmp -s "$tmp/div/model.safetensors" "$tmp/good.safetensors" && ok diverge_keeps_checkpoint || fail diverge_keeps_checkpoint "the checkpoint changed"
+ls "$tmp/div" | grep -q tmp && fail diverge_no_temp "a temporary file was left" || ok diverge_no_temp
+# a checkpoint with a NaN weight is refused, naming the tensor
+/usr/bin/python3 - "$tmp/run/model.safetensors" "$tmp/nan.safetensors" <<'PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+start = 8 + n + h["encoder.0.weight"]["data_offsets"][0]
+b[start + 12:start + 16] = struct.pack("<f", float("nan"))
+open(sys.argv[2], "wb").write(b)
+PY
+expect eval_nan 1 "tensor encoder.0.weight: element 3 is nan" "$vae" --eval "$tmp/nan.safetensors" --data "$data" --test-limit 100
+# a picture that cannot be written is an error, not a success
+mkdir -p "$tmp/pic/reconstructions.png"
+expect png_fails 1 "reconstructions.png" "$vae" $small --epochs 1 --out "$tmp/pic"
+# files follow the umask
+(umask 027 && "$vae" $small --epochs 1 --out "$tmp/mask" > /dev/null 2>&1)
+[ "$(stat -c %a "$tmp/mask/model.safetensors")" = 640 ] && ok umask || fail umask "mode $(stat -c %a "$tmp/mask/model.safetensors"), expected 640"
+# --resume appends to the metrics: the history before it stays
+"$vae" $small --epochs 1 --out "$tmp/hist" --metrics "$tmp/hist.jsonl" > /dev/null 2>&1
+"$vae" $small --epochs 2 --resume "$tmp/hist/model.safetensors" --out "$tmp/hist" --metrics "$tmp/hist.jsonl" > /dev/null 2>&1
+[ "$(grep -c epoch "$tmp/hist.jsonl")" = 2 ] && ok metrics_appended || fail metrics_appended "$(cat "$tmp/hist.jsonl")"
+
 frey=${TAPE_DATA:-../shared/data}/freyface/frey_rawface.mat
 if [ -f "$frey" ]; then
     expect frey_face 0 "28x20\|1769 train" "$vae" --frey "$frey" --likelihood gaussian --hidden 64 --latent 4 --epochs 1 --seed 1
