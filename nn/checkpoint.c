@@ -168,9 +168,11 @@ int nn_save(const char *path, nn_params *p, nn_optim *o, const nn_meta *meta,
     entry *e = entries_of(p, o, &n);
     cJSON *root = cJSON_CreateObject(), *md = cJSON_CreateObject();
     char *json = NULL;
+    int md_owned = 1; /* until root holds it */
     if (!e || !root || !md)
         goto oom;
     cJSON_AddItemToObject(root, "__metadata__", md);
+    md_owned = 0;
     for (int i = 0; meta && i < meta->n; i++)
         cJSON_AddStringToObject(md, meta->key[i], meta->value[i]);
     if (o) {
@@ -221,7 +223,7 @@ oom:
 out:
     free(json);
     cJSON_Delete(root);
-    if (!root)
+    if (md_owned)
         cJSON_Delete(md);
     free(e);
     return rc;
