@@ -102,6 +102,21 @@ b[start + 12:start + 16] = struct.pack("<f", float("nan"))
 open(sys.argv[2], "wb").write(b)
 PY
 expect eval_nan 1 "tensor encoder.0.weight: element 3 is nan" "$vae" --eval "$tmp/nan.safetensors" --data "$data" --test-limit 100
+# training state in a checkpoint is read strictly, with ranges
+for bad in "train.epoch 2147483647" "train.epoch one" "train.step 9223372036854775807"; do
+    set -- $bad
+    /usr/bin/python3 - "$tmp/run/model.safetensors" "$tmp/state.safetensors" "$1" "$2" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+h["__metadata__"][sys.argv[3]] = sys.argv[4]
+j = json.dumps(h, separators=(",", ":")).encode()
+j += b" " * (-len(j) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(j)) + j + b[8 + n:])
+PY
+    expect "resume_$1_$2" 1 "metadata $1 = \"$2\": expected a whole number from 0 to" "$vae" $small --epochs 3 --resume "$tmp/state.safetensors"
+done
 # a picture that cannot be written is an error, not a success
 mkdir -p "$tmp/pic/reconstructions.png"
 expect png_fails 1 "reconstructions.png" "$vae" $small --epochs 1 --out "$tmp/pic"

@@ -271,3 +271,33 @@ void test_saving_files(void)
     CHECK_STR_HAS(err.msg, "the path is too long");
     nn_params_free(p);
 }
+
+/* binarized MNIST's train and valid files of different widths: the
+ * message names both files */
+void test_binarized_width_mismatch(void)
+{
+    char dir[256], a[300], b[300], c[300];
+    test_tmp_path("bin", dir, sizeof dir);
+    mkdir(dir, 0700);
+    snprintf(a, sizeof a, "%s/binarized_mnist_train.amat", dir);
+    snprintf(b, sizeof b, "%s/binarized_mnist_valid.amat", dir);
+    snprintf(c, sizeof c, "%s/binarized_mnist_test.amat", dir);
+    FILE *f = fopen(a, "w");
+    fputs("0 1 0\n1 1 0\n", f);
+    fclose(f);
+    f = fopen(b, "w");
+    fputs("0 1\n1 1\n", f);
+    fclose(f);
+    f = fopen(c, "w");
+    fputs("0 1 0\n", f);
+    fclose(f);
+    nn_dataset *tr, *te;
+    nn_error err;
+    char desc[256];
+    tn_rng r;
+    tn_rng_seed(&r, 1, 1);
+    CHECK(nn_load_source(NN_SOURCE_BINARIZED, dir, &r, &tr, &te, desc, sizeof desc, &err) == -1);
+    CHECK_STR_HAS(err.msg, "binarized_mnist_train.amat has 3 values per example");
+    CHECK_STR_HAS(err.msg, "binarized_mnist_valid.amat has 2");
+    CHECK(tr == NULL && te == NULL);
+}
