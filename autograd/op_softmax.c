@@ -58,23 +58,29 @@ static void softmax_forward(ad_var *v)
     TN_FOR_WORK(r, rows, rows * K,
                 softmax_row(v->val.data + r * K, v->in[0]->val.data + r * K, K););
 }
-/* dx = y ⊙ (g - Σ_k g_k y_k) */
-static void softmax_backward(ad_var *v)
+/* dx += scale · y ⊙ (g - Σ_k g_k y_k), row by row: the softmax's Jacobian
+ * applied to g, for softmax (scale 1) and Gumbel-softmax (scale 1/τ) */
+static void softmax_jvp_acc(tn_tensor *dx, const tn_real *Y, const tn_real *G, size_t rows,
+                            size_t K, tn_real scale)
 {
-    tn_tensor *dx = ad__grad_buf(v->in[0]);
-    if (!dx)
-        return;
-    size_t rows, K;
-    rows_of(&v->val, &rows, &K);
     TN_FOR_WORK(r, rows, rows * K,
-        const tn_real *y = v->val.data + r * K, *g = v->grad->data + r * K;
+        const tn_real *y = Y + r * K, *g = G + r * K;
         tn_real *d = dx->data + r * K;
         double s = 0;
         for (size_t k = 0; k < K; k++)
             s += g[k] * y[k];
         for (size_t k = 0; k < K; k++)
-            d[k] += y[k] * (g[k] - (tn_real)s);
+            d[k] += scale * y[k] * (g[k] - (tn_real)s);
     );
+}
+/* dx = y ⊙ (g - Σ_k g_k y_k) */
+static void softmax_backward(ad_var *v)
+{
+    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    size_t rows, K;
+    rows_of(&v->val, &rows, &K);
+    if (dx)
+        softmax_jvp_acc(dx, v->val.data, v->grad->data, rows, K, 1);
 }
 const ad_op_def ad__op_softmax = {"softmax", 1, last_axis_shape, softmax_forward, softmax_backward};
 
@@ -189,19 +195,10 @@ static void gumbel_forward(ad_var *v)
 static void gumbel_backward(ad_var *v)
 {
     tn_tensor *dx = ad__grad_buf(v->in[0]);
-    if (!dx)
-        return;
     size_t rows, K;
     rows_of(&v->val, &rows, &K);
-    tn_real inv_tau = (tn_real)(1 / v->attr.f[0]);
-    TN_FOR_WORK(r, rows, rows * K,
-        const tn_real *y = v->saved->data + r * K, *g = v->grad->data + r * K;
-        double s = 0;
-        for (size_t k = 0; k < K; k++)
-            s += g[k] * y[k];
-        for (size_t k = 0; k < K; k++)
-            dx->data[r * K + k] += inv_tau * y[k] * (g[k] - (tn_real)s);
-    );
+    if (dx)
+        softmax_jvp_acc(dx, v->saved->data, v->grad->data, rows, K, (tn_real)(1 / v->attr.f[0]));
 }
 const ad_op_def ad__op_gumbel_softmax = {"gumbel_softmax", 1, last_axis_shape, gumbel_forward, gumbel_backward};
 

@@ -8,19 +8,11 @@
 
 #define TN_PAR_MIN 32768
 
-#define TN_FOR(i, n, ...)                                                   \
-    do {                                                                    \
-        size_t n_ = (n);                                                    \
-        if (n_ >= TN_PAR_MIN) {                                             \
-            _Pragma("omp parallel for")                                     \
-            for (size_t i = 0; i < n_; i++) { __VA_ARGS__ }                 \
-        } else {                                                            \
-            for (size_t i = 0; i < n_; i++) { __VA_ARGS__ }                 \
-        }                                                                   \
-    } while (0)
+#define TN_FOR(i, n, ...) TN_FOR_WORK(i, n, n, __VA_ARGS__)
 
-/* The same for loops over rows whose cost is `work` elements in all: split
- * when the work, not the row count, is large (softmax over (5000, 128)). */
+/* TN_FOR_WORK: the same for loops over rows whose cost is `work` elements
+ * in all: split when the work, not the row count, is large (softmax over
+ * (5000, 128)). TN_FOR is the case work = n. */
 #define TN_FOR_WORK(i, n, work, ...)                                        \
     do {                                                                    \
         size_t n_ = (n);                                                    \
