@@ -132,6 +132,7 @@ FUZZ_TARGETS := idx csv amat mat safetensors
 FUZZ_CFLAGS  := -std=c11 -g -O1 -fopenmp -Itensor -Iautograd -Inn -Imodels -isystem $(BLIS_INC) \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJ     := $(LIB_SRC:%.c=build/fuzz/%.o)
+.SECONDARY: $(FUZZ_OBJ)
 build/fuzz/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h | deps
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c $< -o $@
