@@ -1,8 +1,8 @@
 /* ae.c: the deterministic autoencoders. Plain AE: code = enc(x),
- * loss = recon(dec(code), x) with BCE (logits) or MSE. Sparse AE: a sigmoid
- * code and β Σ_j KL(ρ || ρ̂_j) or an L1 penalty on it. Denoising AE
- * (Vincent et al. 2008): the encoder sees a corrupted x̃, the loss compares
- * with the clean x. */
+ * loss = recon(dec(code), x) with BCE (logits) or MSE. Sparse AE: β Σ_j
+ * KL(ρ || ρ̂_j) or an L1 penalty on a sigmoid code, or on the encoder's last
+ * (sigmoid) hidden layer with a linear code. Denoising AE (Vincent et al.
+ * 2008): the encoder sees a corrupted x̃, the loss compares with the clean x. */
 #include "model_internal.h"
 
 #include <string.h>
@@ -12,8 +12,10 @@ void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng)
     double f = c->noise_level;
     for (size_t i = 0; i < x->size; i++) {
         switch (c->noise) {
-        case NOISE_GAUSSIAN: /* x̃ = x + σε */
+        case NOISE_GAUSSIAN: /* x̃ = x + σε, clipped to [0, 1] unless noise_clip is 0 */
             x->data[i] += (tn_real)(f * tn_rng_normal(rng));
+            if (c->noise_clip)
+                x->data[i] = x->data[i] < 0 ? 0 : x->data[i] > 1 ? 1 : x->data[i];
             break;
         case NOISE_SALT_PEPPER: /* a fraction f set to 0 or 1, evenly */
             if (tn_rng_uniform(rng) < f)
@@ -38,16 +40,23 @@ int ae__batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng, int co
         tn_tensor noisy = *ad_value(in);
         ae_corrupt(&m->c, &noisy, rng);
     }
-    ad_var *code = nn_mlp_forward(&m->enc, t, m->params, in);
+    /* the encoder layer by layer, keeping the last hidden layer's output */
+    ad_var *code = in, *hidden = NULL;
+    for (int i = 0; i < m->enc.n_layers; i++) {
+        if (i == m->enc.n_layers - 1)
+            hidden = code;
+        code = nn_act_apply(nn_linear_forward(&m->enc.layer[i], t, m->params, code), m->enc.act[i]);
+    }
     ad_var *outp = nn_mlp_forward(&m->dec, t, m->params, code);
     ad_var *rec = m->c.recon == RECON_BCE ? nn_bce_logits(outp, clean) : nn_mse(outp, clean);
     ad_var *loss = rec;
     if (m->c.kind == MODEL_SPARSE_AE) {
-        ad_var *pen = m->c.sparsity == SPARSE_KL ? nn_sparse_kl(code, m->c.rho, m->c.sparse_beta)
-                                                 : nn_l1_activity(code, m->c.l1);
+        ad_var *h = m->c.sparse_on == SPARSE_ON_HIDDEN ? hidden : code;
+        ad_var *pen = m->c.sparsity == SPARSE_KL ? nn_sparse_kl(h, m->c.rho, m->c.sparse_beta)
+                                                 : nn_l1_activity(h, m->c.l1);
         loss = ad_add(rec, pen);
         out->penalty = ad_item(pen);
-        out->mean_act = ad_value(code) ? tn_mean_all(ad_value(code)) : 0;
+        out->mean_act = ad_value(h) ? tn_mean_all(ad_value(h)) : 0;
     }
     if (!loss)
         return -1;

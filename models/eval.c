@@ -5,7 +5,7 @@
  * code activation. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "model.h"
+#include "model_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,8 +21,8 @@ static ad_var *posterior(void *mp, ad_tape *t, const nn_batch *b, ad_var **logva
     ad_var *x = ad_const(t, &b->x), *mu;
     *logvar = NULL;
     if (m->c.kind != MODEL_VAE)
-        return model_encode(m, t, x);
-    vae_posterior(m, t, x, &mu, logvar);
+        return model_encode(m, t, x, b->labels);
+    vae_posterior(m, t, x, b->labels, &mu, logvar);
     return mu;
 }
 
@@ -30,7 +30,8 @@ static ad_var *posterior(void *mp, ad_tape *t, const nn_batch *b, ad_var **logva
 static ad_var *log_lik(void *mp, ad_tape *t, const nn_batch *b, ad_var *z)
 {
     model *m = mp;
-    ad_var *out = nn_mlp_forward(&m->dec, t, m->params, z), *x = ad_const(t, &b->x);
+    ad_var *out = nn_mlp_forward(&m->dec, t, m->params, vae__with_label(m, t, z, b->labels));
+    ad_var *x = ad_const(t, &b->x);
     if (m->c.likelihood == LIK_BERNOULLI)
         return nn_bernoulli_logp(out, x);
     size_t d = m->c.input_dim;
@@ -39,13 +40,13 @@ static ad_var *log_lik(void *mp, ad_tape *t, const nn_batch *b, ad_var *z)
 
 static ad_var *decode(void *mp, ad_tape *t, ad_var *z, const int *labels)
 {
-    (void)labels;
-    return model_decode(mp, t, z);
+    return model_decode(mp, t, z, labels);
 }
 
 nn_latent model_latent(model *m, size_t rows, size_t cols)
 {
     return (nn_latent){.model = m, .latent = m->c.latent, .rows = rows, .cols = cols,
+                       .classes = m->c.kind == MODEL_VAE ? m->c.classes : 0,
                        .posterior = posterior,
                        .log_lik = m->c.kind == MODEL_VAE ? log_lik : NULL, .decode = decode};
 }
@@ -74,7 +75,8 @@ int model_evaluate(model *m, const nn_dataset *d, size_t batch, tn_rng *rng,
         for (int noisy = 0; noisy < (m->c.kind == MODEL_DENOISING_AE ? 2 : 1); noisy++) {
             model_loss l;
             ad_tape_reset(t);
-            if (model_batch_loss(m, t, &xb, rng, 1L << 40, noisy, &l)) {
+            if (model_batch_loss(m, t, &xb, d->labels ? d->labels + b0 : NULL, rng, 1L << 40, noisy,
+                                 &l)) {
                 rc = nn_fail(err, "evaluate: %s", ad_tape_error(t));
                 break;
             }
@@ -113,7 +115,7 @@ ad_var *model_train_loss(void *mp, ad_tape *t, const nn_batch *b, tn_rng *rng, l
 {
     model *m = mp;
     model_loss l;
-    if (model_batch_loss(m, t, &b->x, rng, step, 1, &l))
+    if (model_batch_loss(m, t, &b->x, b->labels, rng, step, 1, &l))
         return NULL;
     if (m->c.kind == MODEL_VAE || m->c.kind == MODEL_SPARSE_AE)
         nn_scalars_set(report, "recon", l.recon);

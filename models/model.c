@@ -51,6 +51,8 @@ model_config model_defaults(model_kind kind)
     c.l1 = 1e-3;
     c.noise = NOISE_MASK;
     c.noise_level = 0.25;
+    c.iw_k = 1;
+    c.noise_clip = 1;
     return c;
 }
 
@@ -79,6 +81,10 @@ void model_config_to_meta(const model_config *c, nn_meta *m)
     nn_meta_setf(m, "model.l1", "%.17g", c->l1);
     nn_meta_set(m, "model.noise", model_noise_name(c->noise));
     nn_meta_setf(m, "model.noise_level", "%.17g", c->noise_level);
+    nn_meta_setf(m, "model.iw_k", "%d", c->iw_k);
+    nn_meta_setf(m, "model.classes", "%zu", c->classes);
+    nn_meta_set(m, "model.sparse_on", c->sparse_on == SPARSE_ON_HIDDEN ? "hidden" : "code");
+    nn_meta_setf(m, "model.noise_clip", "%d", c->noise_clip);
 }
 
 static const char *need(const nn_meta *m, const char *key, nn_error *err)
@@ -170,6 +176,17 @@ int model_config_from_meta(const nn_meta *m, model_config *c, nn_error *err)
         return -1;
     if (model_noise_parse(v, &r.noise))
         return nn_fail(err, "metadata model.noise: expected gaussian, saltpepper or mask, found \"%s\"", v);
+    /* keys added later: optional, with the defaults older checkpoints had */
+    size_t iw = 1, classes = 0, clip = 1;
+    int on = 0;
+    if ((nn_meta_get(m, "model.iw_k") && get_size(m, "model.iw_k", 1, 100000, &iw, err)) ||
+        (nn_meta_get(m, "model.classes") && get_size(m, "model.classes", 0, 100000, &classes, err)) ||
+        (nn_meta_get(m, "model.noise_clip") && get_size(m, "model.noise_clip", 0, 1, &clip, err)) ||
+        (nn_meta_get(m, "model.sparse_on") &&
+         get_choice(m, "model.sparse_on", "code", "hidden", &on, err)))
+        return -1;
+    r.iw_k = (int)iw, r.classes = classes, r.noise_clip = (int)clip;
+    r.sparse_on = on ? SPARSE_ON_HIDDEN : SPARSE_ON_CODE;
     r.likelihood = lik ? LIK_GAUSSIAN : LIK_BERNOULLI;
     r.recon = rec ? RECON_MSE : RECON_BCE;
     r.sparsity = sp ? SPARSE_L1 : SPARSE_KL;
@@ -190,6 +207,10 @@ model *model_new(const model_config *c, tn_rng *rng, nn_error *err)
         return nn_fail_null(err, "model: samples must be >= 1, got %d", c->samples);
     if (c->kind == MODEL_SPARSE_AE && c->sparsity == SPARSE_KL && !(c->rho > 0 && c->rho < 1))
         return nn_fail_null(err, "model: the sparsity target rho must be in (0, 1), got %g", c->rho);
+    if (c->kind == MODEL_SPARSE_AE && c->sparse_on == SPARSE_ON_HIDDEN && c->n_hidden < 1)
+        return nn_fail_null(err, "model: a penalty on the last hidden layer needs a hidden layer");
+    if (c->iw_k < 1)
+        return nn_fail_null(err, "model: iw_k must be >= 1, got %d", c->iw_k);
     model *m = calloc(1, sizeof *m);
     if (!m || !(m->params = nn_params_new())) {
         free(m);
@@ -200,8 +221,9 @@ model *model_new(const model_config *c, tn_rng *rng, nn_error *err)
     size_t ew[MODEL_MAX_HIDDEN + 2], dw[MODEL_MAX_HIDDEN + 2];
     nn_act ea[MODEL_MAX_HIDDEN + 1], da[MODEL_MAX_HIDDEN + 1];
     int n = c->n_hidden;
-    ew[0] = c->input_dim;
-    dw[0] = c->latent;
+    size_t cond = c->kind == MODEL_VAE ? c->classes : 0; /* the one-hot label joins x and z */
+    ew[0] = c->input_dim + cond;
+    dw[0] = c->latent + cond;
     for (int i = 0; i < n; i++) {
         ew[i + 1] = c->hidden[i];
         dw[i + 1] = c->hidden[n - 1 - i];
@@ -209,7 +231,10 @@ model *model_new(const model_config *c, tn_rng *rng, nn_error *err)
     }
     int vae = c->kind == MODEL_VAE;
     ew[n + 1] = vae ? 2 * c->latent : c->latent;          /* (μ, log σ²) or the code */
-    ea[n] = c->kind == MODEL_SPARSE_AE ? NN_ACT_SIGMOID : NN_ACT_NONE;
+    int on_hidden = c->kind == MODEL_SPARSE_AE && c->sparse_on == SPARSE_ON_HIDDEN;
+    if (on_hidden && n > 0)
+        ea[n - 1] = NN_ACT_SIGMOID; /* ρ̂ of the last hidden layer needs (0, 1) */
+    ea[n] = c->kind == MODEL_SPARSE_AE && !on_hidden ? NN_ACT_SIGMOID : NN_ACT_NONE;
     dw[n + 1] = vae && c->likelihood == LIK_GAUSSIAN ? 2 * c->input_dim : c->input_dim;
     da[n] = NN_ACT_NONE;                                  /* logits, or the mean */
     if (nn_mlp_init(&m->enc, m->params, "encoder", n + 2, ew, ea, err) ||
@@ -233,19 +258,19 @@ void model_free(model *m)
 
 /* ---- shared entry points ------------------------------------------------------------- */
 
-ad_var *model_encode(model *m, ad_tape *t, ad_var *x)
+ad_var *model_encode(model *m, ad_tape *t, ad_var *x, const int *labels)
 {
     if (m->c.kind == MODEL_VAE) {
         ad_var *mu, *lv;
-        vae_posterior(m, t, x, &mu, &lv);
+        vae_posterior(m, t, x, labels, &mu, &lv);
         return mu;
     }
     return nn_mlp_forward(&m->enc, t, m->params, x);
 }
 
-ad_var *model_decode(model *m, ad_tape *t, ad_var *z)
+ad_var *model_decode(model *m, ad_tape *t, ad_var *z, const int *labels)
 {
-    ad_var *out = nn_mlp_forward(&m->dec, t, m->params, z);
+    ad_var *out = nn_mlp_forward(&m->dec, t, m->params, vae__with_label(m, t, z, labels));
     if (m->c.kind == MODEL_VAE && m->c.likelihood == LIK_GAUSSIAN)
         return ad_slice(out, 0, m->c.input_dim);
     if (m->c.kind != MODEL_VAE && m->c.recon == RECON_MSE)
@@ -253,8 +278,8 @@ ad_var *model_decode(model *m, ad_tape *t, ad_var *z)
     return ad_sigmoid(out);
 }
 
-int model_batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng,
-                     long step, int corrupt, model_loss *out)
+int model_batch_loss(model *m, ad_tape *t, const tn_tensor *x, const int *labels,
+                     tn_rng *rng, long step, int corrupt, model_loss *out)
 {
     memset(out, 0, sizeof *out);
     if (x->ndim != 2 || x->shape[1] != m->c.input_dim) {
@@ -264,7 +289,7 @@ int model_batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng,
         return -1;
     }
     if (m->c.kind == MODEL_VAE)
-        return vae__batch_loss(m, t, ad_const(t, x), rng, step, out);
+        return vae__batch_loss(m, t, ad_const(t, x), labels, rng, step, out);
     return ae__batch_loss(m, t, x, rng, corrupt, out);
 }
 

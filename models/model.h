@@ -17,6 +17,11 @@ typedef enum { MODEL_VAE, MODEL_AE, MODEL_SPARSE_AE, MODEL_DENOISING_AE } model_
 typedef enum { LIK_BERNOULLI, LIK_GAUSSIAN } model_likelihood; /* VAE decoder */
 typedef enum { RECON_BCE, RECON_MSE } model_recon;               /* AE decoders */
 typedef enum { SPARSE_KL, SPARSE_L1 } model_sparsity;
+/* Where the sparse AE's penalty goes: on the code (a sigmoid code, as the
+ * seed material defines sparsity "on the latent variables"), or on the
+ * encoder's last hidden layer (sigmoid) with a linear code, as Ng's notes
+ * and most PyTorch code do. */
+typedef enum { SPARSE_ON_CODE, SPARSE_ON_HIDDEN } model_sparse_on;
 typedef enum { NOISE_GAUSSIAN, NOISE_SALT_PEPPER, NOISE_MASK } model_noise;
 
 #define MODEL_MAX_HIDDEN 8
@@ -34,16 +39,21 @@ typedef struct {
     int samples;                      /* L Monte-Carlo samples per example */
     double beta;                      /* weight of the KL term */
     long warmup;                      /* steps of linear KL warm-up, 0: none */
+    int iw_k;                         /* > 1: trained on the IWAE bound L_k (Burda et al.) */
+    size_t classes;                   /* > 0: conditional on the one-hot label (CVAE) */
     /* AE family */
     model_recon recon;
     model_sparsity sparsity;          /* sparse AE */
+    model_sparse_on sparse_on;        /* on the code (default) or the last hidden layer */
     double rho, sparse_beta, l1;      /* KL target and weight; L1 weight */
     model_noise noise;                /* denoising AE */
     double noise_level;               /* σ, or the fraction of pixels */
+    int noise_clip;                   /* Gaussian noise: clip x̃ to [0, 1] (default 1) */
 } model_config;
 
 /* The defaults a user gets: 784-400-20 ReLU VAE, Bernoulli decoder, L = 1,
- * β = 1; sparse AE ρ = 0.05, β = 3; masking noise at 0.25. */
+ * β = 1, the ELBO (iw_k 1), unconditional; sparse AE ρ = 0.05, β = 3, on
+ * the code; masking noise at 0.25 (Gaussian noise clipped to [0, 1]). */
 model_config model_defaults(model_kind kind);
 const char *model_kind_name(model_kind k);
 int model_kind_parse(const char *s, model_kind *out);
@@ -74,20 +84,23 @@ typedef struct {
     double neg_elbo;  /* VAE: recon + KL, the negative ELBO */
 } model_loss;
 
-/* Records the loss of batch x (N x input_dim) on t. rng draws ε (VAE) and
- * the corruption (denoising AE); step drives the KL warm-up. Returns 0, or
- * -1 with the tape's error. With corrupt = 0 a denoising AE sees clean input
+/* Records the loss of batch x (N x input_dim) on t. labels (N) condition a
+ * conditional VAE (NULL otherwise). rng draws ε (VAE) and the corruption
+ * (denoising AE); step drives the KL warm-up. Returns 0, or -1 with the
+ * tape's error. With corrupt = 0 a denoising AE sees clean input
  * (evaluation). */
-int model_batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng,
-                     long step, int corrupt, model_loss *out);
+int model_batch_loss(model *m, ad_tape *t, const tn_tensor *x, const int *labels,
+                     tn_rng *rng, long step, int corrupt, model_loss *out);
 
-/* The code of x: μ for the VAE, the (sigmoid, for the sparse AE) code
- * otherwise. (N x latent) */
-ad_var *model_encode(model *m, ad_tape *t, ad_var *x);
-/* The VAE's posterior: μ and log σ² of q(z|x). */
-void vae_posterior(model *m, ad_tape *t, ad_var *x, ad_var **mu, ad_var **logvar);
-/* The decoder's mean E[x|z]: σ(logits) for Bernoulli/BCE, the mean else. */
-ad_var *model_decode(model *m, ad_tape *t, ad_var *z);
+/* The code of x: μ for the VAE, the (sigmoid, for the sparse AE on its
+ * code) code otherwise. (N x latent). labels as model_batch_loss. */
+ad_var *model_encode(model *m, ad_tape *t, ad_var *x, const int *labels);
+/* The VAE's posterior: μ and log σ² of q(z|x) (or q(z|x, c)). */
+void vae_posterior(model *m, ad_tape *t, ad_var *x, const int *labels, ad_var **mu,
+                   ad_var **logvar);
+/* The decoder's mean E[x|z] (or E[x|z, c]): σ(logits) for Bernoulli/BCE,
+ * the mean else. */
+ad_var *model_decode(model *m, ad_tape *t, ad_var *z, const int *labels);
 /* Corrupts x in place with the configured noise (denoising AE). */
 void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng);
 

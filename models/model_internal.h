@@ -5,8 +5,13 @@
 
 #include "model.h"
 
-/* The VAE's negative ELBO (β-weighted, L samples) on the batch x. */
-int vae__batch_loss(model *m, ad_tape *t, ad_var *x, tn_rng *rng, long step, model_loss *out);
+/* The VAE's negative ELBO (β-weighted, L samples), or -L_k (iw_k > 1), on
+ * the batch x. */
+int vae__batch_loss(model *m, ad_tape *t, ad_var *x, const int *labels, tn_rng *rng, long step,
+                    model_loss *out);
+/* v with the one-hot label appended along its last axis, for a conditional
+ * VAE (classes > 0; v itself otherwise). v is (N x d) or (S x N x d). */
+ad_var *vae__with_label(model *m, ad_tape *t, ad_var *v, const int *labels);
 /* An AE's reconstruction (+ sparsity penalty); corrupts first when asked. */
 int ae__batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng, int corrupt,
                    model_loss *out);

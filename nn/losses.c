@@ -72,7 +72,9 @@ ad_var *nn_kl_normal(ad_var *mu, ad_var *logvar)
 /* β Σ_j [ρ log(ρ/ρ̂_j) + (1-ρ) log((1-ρ)/(1-ρ̂_j))], ρ̂_j = mean_n h_nj */
 ad_var *nn_sparse_kl(ad_var *h, double rho, double beta)
 {
-    ad_var *rhohat = ad_mean_axis(h, 0);
+    /* ρ̂ kept inside [1e-6, 1 - 1e-6]: a saturated unit (ρ̂ = 1 in float)
+     * would make the KL infinite, and β = 0 times infinity NaN */
+    ad_var *rhohat = ad_clamp(ad_mean_axis(h, 0), (tn_real)1e-6, (tn_real)(1 - 1e-6));
     const tn_tensor *r = ad_value(rhohat);
     if (!r)
         return NULL;

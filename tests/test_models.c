@@ -11,6 +11,7 @@ typedef struct {
     model *m;
     tn_tensor *x;
     tn_rng rng;
+    const int *labels;
 } mctx;
 
 static ad_var *model_fn(ad_tape *t, ad_var *const *in, void *ctx)
@@ -19,7 +20,7 @@ static ad_var *model_fn(ad_tape *t, ad_var *const *in, void *ctx)
     mctx *c = ctx;
     model_loss l;
     tn_rng_seed(&c->rng, 21, 0); /* the same ε and noise at every evaluation */
-    if (model_batch_loss(c->m, t, c->x, &c->rng, 3, 1, &l))
+    if (model_batch_loss(c->m, t, c->x, c->labels, &c->rng, 3, 1, &l))
         return NULL;
     return l.loss;
 }
@@ -38,8 +39,9 @@ void test_models_gradcheck(void)
     struct {
         const char *name;
         model_config c;
-    } cases[8];
+    } cases[16];
     int n = 0;
+    static const int labels[4] = {2, 0, 1, 2};
     cases[n].name = "vae bernoulli", cases[n++].c = tiny(MODEL_VAE);
     cases[n].name = "vae gaussian, L=3, warm-up, beta", cases[n].c = tiny(MODEL_VAE);
     cases[n].c.likelihood = LIK_GAUSSIAN, cases[n].c.samples = 3, cases[n].c.warmup = 10;
@@ -53,11 +55,21 @@ void test_models_gradcheck(void)
     cases[n++].c.l1 = 0.1;
     cases[n].name = "denoising gaussian", cases[n].c = tiny(MODEL_DENOISING_AE);
     cases[n].c.noise = NOISE_GAUSSIAN, cases[n++].c.noise_level = 0.3;
+    cases[n].name = "vae on the IWAE bound, k = 3", cases[n].c = tiny(MODEL_VAE), cases[n++].c.iw_k = 3;
+    cases[n].name = "iwae gaussian k = 2", cases[n].c = tiny(MODEL_VAE), cases[n].c.iw_k = 2;
+    cases[n++].c.likelihood = LIK_GAUSSIAN;
+    cases[n].name = "conditional vae, 3 classes", cases[n].c = tiny(MODEL_VAE), cases[n++].c.classes = 3;
+    cases[n].name = "conditional iwae", cases[n].c = tiny(MODEL_VAE), cases[n].c.classes = 3;
+    cases[n++].c.iw_k = 2;
+    cases[n].name = "sparse kl on the hidden layer", cases[n].c = tiny(MODEL_SPARSE_AE);
+    cases[n++].c.sparse_on = SPARSE_ON_HIDDEN;
+    cases[n].name = "sparse kl, beta 0", cases[n].c = tiny(MODEL_SPARSE_AE), cases[n++].c.sparse_beta = 0;
     for (int k = 0; k < n; k++) {
         nn_error err;
         tn_rng r;
         tn_rng_seed(&r, 100 + (uint64_t)k, 0);
-        mctx c = {model_new(&cases[k].c, &r, &err), test_random(2, SHAPE(4, 6), 0.05, 0.95, 7), {0}};
+        mctx c = {model_new(&cases[k].c, &r, &err), test_random(2, SHAPE(4, 6), 0.05, 0.95, 7), {0},
+                  labels};
         CHECK(c.m != NULL);
         if (!c.m)
             continue;
@@ -124,7 +136,7 @@ static void train_slice(model *m, const nn_dataset *d, double *first, double *la
         model_loss l;
         ad_tape_reset(t);
         nn_params_zero_grad(m->params);
-        if (model_batch_loss(m, t, &x, &r, step, 1, &l) || ad_backward(t, l.loss)) {
+        if (model_batch_loss(m, t, &x, NULL, &r, step, 1, &l) || ad_backward(t, l.loss)) {
             printf("    %s\n", ad_tape_error(t));
             *last = NAN;
             break;
@@ -190,7 +202,7 @@ void test_model_step_makes_no_allocation(void)
         model_loss l;
         ad_tape_reset(t);
         nn_params_zero_grad(m->params);
-        CHECK(model_batch_loss(m, t, &bx, &r, step, 1, &l) == 0 && ad_backward(t, l.loss) == 0);
+        CHECK(model_batch_loss(m, t, &bx, NULL, &r, step, 1, &l) == 0 && ad_backward(t, l.loss) == 0);
         nn_optim_step(o, m->params);
     }
     CHECK(test_allocs == before);
@@ -335,7 +347,7 @@ void test_model_config_and_checkpoint(void)
         CHECK(nn_meta_get(&got, "train.epoch") && !strcmp(nn_meta_get(&got, "train.epoch"), "3"));
         ad_tape *t = ad_tape_new(0);
         tn_tensor *z = test_random(2, SHAPE(2, 3), -1, 1, 4);
-        ad_var *a = model_decode(m, t, ad_const(t, z)), *b = model_decode(m2, t, ad_const(t, z));
+        ad_var *a = model_decode(m, t, ad_const(t, z), NULL), *b = model_decode(m2, t, ad_const(t, z), NULL);
         int same = 1;
         for (size_t i = 0; i < 12; i++)
             same &= ad_data(a)[i] == ad_data(b)[i];
@@ -356,7 +368,7 @@ void test_model_config_and_checkpoint(void)
     ad_tape *t = ad_tape_new(0);
     tn_tensor *wide = tn_new(2, SHAPE(2, 7));
     model_loss l;
-    CHECK(model_batch_loss(m, t, wide, &r, 0, 1, &l) == -1);
+    CHECK(model_batch_loss(m, t, wide, NULL, &r, 0, 1, &l) == -1);
     CHECK_STR_HAS(ad_tape_error(t), "model: batch (2x7) does not have 6 columns");
     ad_tape_free(t);
     tn_free(wide);
