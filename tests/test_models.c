@@ -299,13 +299,21 @@ void test_corruption_noise(void)
         zeros += x->data[i] == 0, ones += x->data[i] == 1;
     CHECK_NEAR((double)(zeros + ones) / 100000, 0.2, 0.01);
     CHECK_NEAR((double)zeros / (double)(zeros + ones), 0.5, 0.02);
-    c.noise = NOISE_GAUSSIAN, c.noise_level = 0.4;
+    c.noise = NOISE_GAUSSIAN, c.noise_level = 0.4, c.noise_clip = 0; /* unclipped: σ */
     tn_fill(x, 0);
     ae_corrupt(&c, x, &r);
     double s2 = 0;
     for (size_t i = 0; i < x->size; i++)
         s2 += x->data[i] * x->data[i];
     CHECK_NEAR(sqrt(s2 / 100000), 0.4, 0.01);
+    c.noise_clip = 1; /* the default: x̃ stays a pixel value, half the zeros stay 0 */
+    tn_fill(x, 0);
+    ae_corrupt(&c, x, &r);
+    size_t at_zero = 0, outside = 0;
+    for (size_t i = 0; i < x->size; i++)
+        at_zero += x->data[i] == 0, outside += x->data[i] < 0 || x->data[i] > 1;
+    CHECK(outside == 0);
+    CHECK_NEAR((double)at_zero / 100000, 0.5, 0.01);
     tn_free(x);
 }
 
