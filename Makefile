@@ -36,7 +36,7 @@ WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_allo
 F_OBJ     := $(LIB_SRC:%.c=$(BUILD)/float/%.o)
 D_OBJ     := $(LIB_SRC:%.c=$(BUILD)/double/%.o)
 
-.PHONY: all lib examples test bench demo data install uninstall clean deps fuzz
+.PHONY: all lib examples test bench demo data install uninstall clean deps fuzz compare
 all: deps lib examples
 # Two libraries: libtape (float, what models train with) and libtape-double
 # (tn_real = double, for gradient checks at eps 1e-6), each with its own
@@ -84,8 +84,10 @@ $(BUILD)/lib$(NAME)-double.so: $(D_OBJ)
 # as installed (<tape/train.h>, staged once in $(BUILD)/include/tape) and
 # the library.
 MODELS    := cvae iwae gumbel_vae conv_vae
-examples: $(BUILD)/vae $(MODELS:%=$(BUILD)/%)
+examples: $(BUILD)/vae $(BUILD)/compare $(MODELS:%=$(BUILD)/%)
 $(BUILD)/vae: $(BUILD)/float/examples/vae.o $(BUILD)/lib$(NAME).a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/compare: $(BUILD)/float/examples/compare.o $(BUILD)/lib$(NAME).a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/include/$(NAME)/.staged: $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -108,6 +110,13 @@ demo: deps examples
 	echo "== VAE 784-400-2 for the learned manifold, 5 epochs"; \
 	$(BUILD)/vae --data "$$dir" --epochs 5 --latent 2 --seed 1 --out out/demo-2d --iw-samples 0 || exit 1; \
 	echo "pictures in out/demo and out/demo-2d"
+
+# `make compare`: every autoencoder variant on the demo data, 5 epochs and
+# one seed (about 5 minutes on 2 cores); the report is out/compare/report.md.
+# docs/compare.md shows the full setting (10 epochs, 3 seeds).
+compare: deps examples
+	@dir=$$(sh examples/get_data.sh) || exit 1; \
+	$(BUILD)/compare --data "$$dir" --epochs 5 --seeds 1 --out out/compare
 
 # ---- tests ---------------------------------------------------------------
 T_F_OBJ := $(TEST_SRC:%.c=$(BUILD)/float/%.o)

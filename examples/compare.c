@@ -1,0 +1,626 @@
+/* compare.c: trains autoencoder variants on the same data, architecture,
+ * budget, optimizer and seeds, and writes a report folder: report.md (one
+ * table, mean ± sd over seeds, the best of each column marked), results.json
+ * (every number of every run) and pictures side by side. A run whose
+ * results are already in the folder is not trained again, so a comparison
+ * that was cut short resumes. docs/compare.md shows a report. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+
+#define MAX_RUNS 64
+#define N_METRICS 17
+
+static const char *const variant_names[] = {"vae", "beta-vae", "iwae", "cvae", "ae", "sparse",
+                                            "sparse-hidden", "dae-mask", "dae-gauss", "dae-sp"};
+#define N_VARIANTS 10
+
+/* the columns: name, whether higher is better, whether only generative
+ * models have it */
+static const struct {
+    const char *key, *head;
+    int higher, generative;
+} metrics[N_METRICS] = {
+    {"bce_clean", "BCE clean", 0, 0},       {"se_clean", "SE clean", 0, 0},
+    {"bce_mask", "BCE mask", 0, 0},         {"se_mask", "SE mask", 0, 0},
+    {"bce_sp", "BCE s&p", 0, 0},            {"se_sp", "SE s&p", 0, 0},
+    {"bce_gauss", "BCE gauss", 0, 0},       {"se_gauss", "SE gauss", 0, 0},
+    {"neg_elbo", "-ELBO", 0, 1},            {"kl", "KL", 0, 1},
+    {"iwae", "L_k", 1, 1},                  {"active", "active", 1, 0},
+    {"mean_code", "mean code", 0, 0},       {"probe_acc", "probe acc", 1, 0},
+    {"params", "params", 0, 0},             {"sec_epoch", "s/epoch", 0, 0},
+    {"epochs", "epochs", 0, 0},
+};
+
+typedef struct {
+    int variant;
+    uint64_t seed;
+    double v[N_METRICS];
+} run_result;
+
+typedef struct {
+    const char *models, *out, *data, *binarized, *frey, *csv;
+    long seeds, epochs, latent, k, iw, batch, threads, train_limit, test_limit, probe_limit;
+    double beta, noise, gauss, lr;
+    int no_clip;
+    const char *hidden;
+} options;
+
+static _Noreturn void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("compare: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+/* ---- options -------------------------------------------------------------- */
+
+static double number(const char *opt, const char *v, double lo, double hi, int whole)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v ? v : "", &end);
+    if (!v || !*v || *end || errno || !(x >= lo && x <= hi) || (whole && x != floor(x))) {
+        fprintf(stderr, "compare: --%s: expected %s from %g to %g, got \"%s\"\n", opt,
+                whole ? "a whole number" : "a number", lo, hi, v ? v : "");
+        exit(2);
+    }
+    return x;
+}
+
+static const char usage[] =
+    "usage: compare [options]   trains the variants, writes OUT/report.md, results.json, PNGs\n"
+    "  --models LIST   of vae,beta-vae,iwae,cvae,ae,sparse,sparse-hidden,dae-mask,dae-gauss,dae-sp\n"
+    "                  (default: all)\n"
+    "  --seeds N (3)  --epochs N (10)  --batch N (128)  --lr X (1e-3)  --threads N\n"
+    "  --hidden LIST (400)  --latent N (20)  --beta B (4, beta-vae)  --k K (5, iwae)\n"
+    "  --noise X (0.25: masking and salt-and-pepper fraction)  --gauss SD (0.25)  --no-clip\n"
+    "  --iw-samples K (50: L_k of the generative models)  --probe-limit N (10000 train codes)\n"
+    "  --data DIR | --binarized DIR | --frey FILE | --csv FILE   --train-limit N  --test-limit N\n"
+    "  --out DIR (out/compare)\n";
+
+static options parse(int argc, char **argv)
+{
+    options o = {.out = "out/compare", .seeds = 3, .epochs = 10, .latent = 20, .k = 5, .iw = 50,
+                 .batch = 128, .threads = 2, .probe_limit = 10000, .beta = 4, .noise = 0.25,
+                 .gauss = 0.25, .lr = 1e-3, .hidden = "400"};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+            fputs(usage, stdout), exit(0);
+        if (!strcmp(a, "--no-clip")) {
+            o.no_clip = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) || !v)
+            fprintf(stderr, "compare: %s: expected an option and its value\n%s", a, usage), exit(2);
+        a += 2, i++;
+        if (!strcmp(a, "models")) o.models = v;
+        else if (!strcmp(a, "out")) o.out = v;
+        else if (!strcmp(a, "data")) o.data = v;
+        else if (!strcmp(a, "binarized")) o.binarized = v;
+        else if (!strcmp(a, "frey")) o.frey = v;
+        else if (!strcmp(a, "csv")) o.csv = v;
+        else if (!strcmp(a, "hidden")) o.hidden = v;
+        else if (!strcmp(a, "seeds")) o.seeds = (long)number(a, v, 1, 20, 1);
+        else if (!strcmp(a, "epochs")) o.epochs = (long)number(a, v, 0, 1e6, 1);
+        else if (!strcmp(a, "latent")) o.latent = (long)number(a, v, 1, 100000, 1);
+        else if (!strcmp(a, "k")) o.k = (long)number(a, v, 2, 10000, 1);
+        else if (!strcmp(a, "iw-samples")) o.iw = (long)number(a, v, 0, 1e6, 1);
+        else if (!strcmp(a, "batch")) o.batch = (long)number(a, v, 1, 1e6, 1);
+        else if (!strcmp(a, "threads")) o.threads = (long)number(a, v, 1, 1024, 1);
+        else if (!strcmp(a, "train-limit")) o.train_limit = (long)number(a, v, 1, 1e9, 1);
+        else if (!strcmp(a, "test-limit")) o.test_limit = (long)number(a, v, 1, 1e9, 1);
+        else if (!strcmp(a, "probe-limit")) o.probe_limit = (long)number(a, v, 10, 1e9, 1);
+        else if (!strcmp(a, "beta")) o.beta = number(a, v, 0, 1e6, 0);
+        else if (!strcmp(a, "noise")) o.noise = number(a, v, 0, 1, 0);
+        else if (!strcmp(a, "gauss")) o.gauss = number(a, v, 0, 100, 0);
+        else if (!strcmp(a, "lr")) o.lr = number(a, v, 0, 1e3, 0);
+        else fprintf(stderr, "compare: --%s: unknown option\n%s", a, usage), exit(2);
+    }
+    if ((o.data != NULL) + (o.binarized != NULL) + (o.frey != NULL) + (o.csv != NULL) > 1)
+        fprintf(stderr, "compare: give one of --data, --binarized, --frey, --csv\n"), exit(2);
+    return o;
+}
+
+/* The model of a variant, on the common architecture. */
+static model_config variant_config(int v, const options *o, size_t dim, int gaussian)
+{
+    static const model_kind kind[N_VARIANTS] = {MODEL_VAE, MODEL_VAE, MODEL_VAE, MODEL_VAE, MODEL_AE,
+                                                MODEL_SPARSE_AE, MODEL_SPARSE_AE, MODEL_DENOISING_AE,
+                                                MODEL_DENOISING_AE, MODEL_DENOISING_AE};
+    model_config c = model_defaults(kind[v]);
+    if (model_hidden_parse(o->hidden, &c))
+        fprintf(stderr, "compare: --hidden: expected widths like 400 or 500,500, got \"%s\"\n",
+                o->hidden), exit(2);
+    c.input_dim = dim, c.latent = (size_t)o->latent;
+    if (gaussian)
+        c.likelihood = LIK_GAUSSIAN, c.recon = RECON_MSE;
+    if (v == 1)
+        c.beta = o->beta;
+    if (v == 2)
+        c.iw_k = (int)o->k;
+    if (v == 3)
+        c.classes = 10;
+    if (v == 6)
+        c.sparse_on = SPARSE_ON_HIDDEN;
+    c.noise = v == 7 ? NOISE_MASK : v == 8 ? NOISE_GAUSSIAN : NOISE_SALT_PEPPER;
+    c.noise_level = v == 8 ? o->gauss : o->noise;
+    c.noise_clip = !o->no_clip;
+    return c;
+}
+
+/* ---- evaluation ------------------------------------------------------------------ */
+
+/* Reconstruction errors per image from the mean of the decoder, the code
+ * taken from clean input or from input corrupted as `noise` (-1: clean):
+ * BCE (nats, the decoder's mean clipped to [1e-7, 1 - 1e-7]) and squared
+ * error against the clean x. */
+static void recon_errors(model *m, const nn_dataset *d, int noise, const options *o,
+                         tn_rng *rng, double *bce, double *se)
+{
+    ad_tape *t = ad_tape_new(0);
+    tn_real *buf = malloc(500 * d->dim * sizeof *buf);
+    if (!t || !buf)
+        die("out of memory");
+    ad_set_grad_enabled(t, 0);
+    model_config nc = m->c;
+    nc.noise = (model_noise)(noise < 0 ? 0 : noise);
+    nc.noise_level = noise == NOISE_GAUSSIAN ? o->gauss : o->noise, nc.noise_clip = !o->no_clip;
+    *bce = *se = 0;
+    for (size_t b0 = 0; b0 < d->n; b0 += 500) {
+        size_t nb = d->n - b0 < 500 ? d->n - b0 : 500;
+        const int *lab = d->labels ? d->labels + b0 : NULL;
+        memcpy(buf, d->x + b0 * d->dim, nb * d->dim * sizeof *buf);
+        tn_tensor x = tn_wrap(buf, 2, (const size_t[]){nb, d->dim});
+        if (noise >= 0)
+            ae_corrupt(&nc, &x, rng);
+        ad_tape_reset(t);
+        ad_var *y = model_decode(m, t, model_encode(m, t, ad_const(t, &x), lab), lab);
+        if (!y)
+            die("evaluation: %s", ad_tape_error(t));
+        const tn_real *p = ad_data(y), *c = d->x + b0 * d->dim;
+        for (size_t i = 0; i < nb * d->dim; i++) {
+            double q = p[i] < 1e-7 ? 1e-7 : p[i] > 1 - 1e-7 ? 1 - 1e-7 : p[i];
+            *bce -= c[i] * log(q) + (1 - c[i]) * log(1 - q);
+            *se += (p[i] - c[i]) * (p[i] - c[i]);
+        }
+    }
+    *bce /= (double)d->n, *se /= (double)d->n;
+    free(buf);
+    ad_tape_free(t);
+}
+
+/* The codes of a dataset (posterior means), as a dataset with its labels. */
+static nn_dataset *codes_of(model *m, const nn_dataset *d, size_t limit)
+{
+    size_t n = d->n < limit ? d->n : limit, J = m->c.latent;
+    nn_dataset *c = calloc(1, sizeof *c);
+    ad_tape *t = ad_tape_new(0);
+    if (!c || !t || !(c->x = malloc(n * J * sizeof *c->x)) || !(c->labels = malloc(n * sizeof(int))))
+        die("out of memory");
+    ad_set_grad_enabled(t, 0);
+    c->n = n, c->dim = J;
+    for (size_t b0 = 0; b0 < n; b0 += 500) {
+        size_t nb = n - b0 < 500 ? n - b0 : 500;
+        tn_tensor x = tn_wrap(d->x + b0 * d->dim, 2, (const size_t[]){nb, d->dim});
+        ad_tape_reset(t);
+        ad_var *z = model_encode(m, t, ad_const(t, &x), d->labels + b0);
+        if (!z)
+            die("codes: %s", ad_tape_error(t));
+        memcpy(c->x + b0 * J, ad_data(z), nb * J * sizeof *c->x);
+        memcpy(c->labels + b0, d->labels + b0, nb * sizeof(int));
+    }
+    ad_tape_free(t);
+    return c;
+}
+
+/* softmax regression on codes: W (10 x J), b (10) */
+typedef struct {
+    nn_params *p;
+    nn_linear l;
+} probe;
+
+static ad_var *probe_loss(void *pp, ad_tape *t, const nn_batch *b, tn_rng *rng, long step,
+                          nn_scalars *r)
+{
+    probe *q = pp;
+    (void)rng, (void)step, (void)r;
+    ad_var *lp = ad_log_softmax(nn_linear_forward(&q->l, t, q->p, ad_const(t, &b->x)));
+    ad_var *y = ad_one_hot(t, b->labels, b->n, 10);
+    return ad_neg(ad_scale(ad_sum(ad_mul(lp, y)), (tn_real)(1.0 / (double)b->n)));
+}
+
+/* The test accuracy of a linear classifier of the codes, trained with
+ * this library on the (standardized) training codes. */
+static double probe_accuracy(model *m, const nn_dataset *train, const nn_dataset *test,
+                             const options *o)
+{
+    if (!train->labels || !test->labels)
+        return NAN;
+    nn_dataset *tr = codes_of(m, train, (size_t)o->probe_limit), *te = codes_of(m, test, test->n);
+    double *mean = malloc(tr->dim * sizeof *mean), *sd = malloc(tr->dim * sizeof *sd);
+    nn_error err;
+    probe q = {nn_params_new(), {0}};
+    tn_rng r;
+    tn_rng_seed(&r, 7, 7);
+    nn_data_stats(tr, mean, sd);
+    nn_data_standardize(tr, mean, sd);
+    nn_data_standardize(te, mean, sd);
+    nn_optim_config oc = nn_optim_defaults(NN_ADAM, 1e-2);
+    nn_optim *opt = NULL;
+    if (nn_linear_init(&q.l, q.p, "probe", tr->dim, 10, &err) ||
+        nn_params_alloc_init(q.p, NN_INIT_TORCH, 0, &r, &err) ||
+        !(opt = nn_optim_new(&oc, q.p, &err)))
+        die("probe: %s", err.msg);
+    nn_train_config tc = nn_train_defaults();
+    tc.epochs = 20, tc.batch = 256, tc.log = NULL, tc.seed = 7;
+    if (nn_train(q.p, opt, probe_loss, &q, tr, NULL, &tc, NULL, &err))
+        die("probe: %s", err.msg);
+    ad_tape *t = ad_tape_new(0);
+    ad_set_grad_enabled(t, 0);
+    tn_tensor x = tn_wrap(te->x, 2, (const size_t[]){te->n, te->dim});
+    ad_var *s = nn_linear_forward(&q.l, t, q.p, ad_const(t, &x));
+    size_t right = 0;
+    for (size_t i = 0; s && i < te->n; i++) {
+        const tn_real *row = ad_data(s) + i * 10;
+        int best = 0;
+        for (int c = 1; c < 10; c++)
+            best = row[c] > row[best] ? c : best;
+        right += best == te->labels[i];
+    }
+    ad_tape_free(t), nn_optim_free(opt), nn_params_free(q.p), free(mean), free(sd);
+    nn_dataset_free(tr), nn_dataset_free(te);
+    return (double)right / (double)test->n;
+}
+
+/* ---- one run: train (or resume), evaluate, keep the numbers ------------------ */
+
+static double median_seconds(const char *metrics)
+{
+    FILE *f = fopen(metrics, "r");
+    double v[4096];
+    int n = 0;
+    char line[8192];
+    while (f && n < 4096 && fgets(line, sizeof line, f)) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "seconds");
+        if (cJSON_IsNumber(s))
+            v[n++] = s->valuedouble;
+        cJSON_Delete(j);
+    }
+    if (f)
+        fclose(f);
+    for (int i = 1; i < n; i++) /* insertion sort: a few dozen epochs */
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double x = v[j];
+            v[j] = v[j - 1], v[j - 1] = x;
+        }
+    return n ? v[n / 2] : NAN;
+}
+
+static int read_result(const char *path, run_result *r)
+{
+    FILE *f = fopen(path, "r");
+    char buf[8192];
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    cJSON *j = n ? cJSON_Parse(buf) : NULL;
+    if (!j)
+        return -1;
+    for (int k = 0; k < N_METRICS; k++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, metrics[k].key);
+        r->v[k] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+static cJSON *result_json(const run_result *r)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", variant_names[r->variant]);
+    cJSON_AddNumberToObject(j, "seed", (double)r->seed);
+    for (int k = 0; k < N_METRICS; k++)
+        if (!isnan(r->v[k]))
+            cJSON_AddNumberToObject(j, metrics[k].key, r->v[k]);
+    return j;
+}
+
+/* Trains variant v with seed s unless OUT/runs/NAME.json holds its numbers;
+ * returns the model (trained or loaded) for the pictures. */
+static model *run(int v, uint64_t seed, const options *o, const nn_dataset *train,
+                  const nn_dataset *test, run_result *r)
+{
+    char base[1200], ckpt[1300], metr[1300], res[1300];
+    snprintf(base, sizeof base, "%s/runs/%s-s%llu", o->out, variant_names[v], (unsigned long long)seed);
+    snprintf(ckpt, sizeof ckpt, "%s.safetensors", base);
+    snprintf(metr, sizeof metr, "%s.jsonl", base);
+    snprintf(res, sizeof res, "%s.json", base);
+    nn_error err;
+    r->variant = v, r->seed = seed;
+    if (read_result(res, r) == 0 && r->v[16] == (double)o->epochs) { /* done before */
+        model *m = model_load(ckpt, NULL, &err);
+        if (!m)
+            die("%s", err.msg);
+        printf("%s, seed %llu: done before (%s)\n", variant_names[v], (unsigned long long)seed, res);
+        return m;
+    }
+    tn_rng init, evr;
+    tn_rng_seed(&init, seed, 3), tn_rng_seed(&evr, seed, 6);
+    model_config c = variant_config(v, o, train->dim, train->rows == 0);
+    model *m = model_new(&c, &init, &err);
+    nn_optim_config oc = nn_optim_defaults(NN_ADAM, o->lr);
+    nn_optim *opt = m ? nn_optim_new(&oc, m->params, &err) : NULL;
+    if (!opt)
+        die("%s: %s", variant_names[v], err.msg);
+    nn_meta meta = {0};
+    model_config_to_meta(&m->c, &meta);
+    nn_train_config tc = nn_train_defaults();
+    tc.epochs = (int)o->epochs, tc.batch = (size_t)o->batch, tc.seed = seed, tc.checkpoint = ckpt;
+    tc.resume = nn_train_resumable(ckpt), tc.metrics = metr, tc.meta = &meta;
+    tc.eval = model_train_eval;
+    printf("== %s, seed %llu: %zu parameters\n", variant_names[v], (unsigned long long)seed,
+           nn_params_size(m->params));
+    if (nn_train(m->params, opt, model_train_loss, m, train, test, &tc, NULL, &err))
+        die("%s, seed %llu: %s", variant_names[v], (unsigned long long)seed, err.msg);
+    for (int k = 0; k < N_METRICS; k++)
+        r->v[k] = NAN;
+    static const int noise[4] = {-1, NOISE_MASK, NOISE_SALT_PEPPER, NOISE_GAUSSIAN};
+    for (int k = 0; k < 4; k++)
+        recon_errors(m, test, noise[k], o, &evr, &r->v[2 * k], &r->v[2 * k + 1]);
+    if (m->c.kind == MODEL_VAE) {
+        nn_latent l = model_latent(m, test->rows, test->cols);
+        nn_elbo e;
+        if (nn_latent_elbo(&l, test, 500, &evr, &e, &err))
+            die("%s", err.msg);
+        r->v[8] = e.neg_elbo, r->v[9] = e.kl;
+        if (o->iw > 0 && isnan(r->v[10] = nn_latent_iwae(&l, test, (int)o->iw, &evr, &err)))
+            die("%s", err.msg);
+    }
+    double *var = malloc(m->c.latent * sizeof *var), mean_code = 0;
+    int active = model_active_units(m, test, 0.01, var, &err);
+    if (active < 0)
+        die("%s", err.msg);
+    free(var);
+    nn_dataset *codes = codes_of(m, test, test->n);
+    for (size_t i = 0; i < codes->n * codes->dim; i++)
+        mean_code += codes->x[i] / (double)(codes->n * codes->dim);
+    nn_dataset_free(codes);
+    r->v[11] = active, r->v[12] = mean_code;
+    r->v[13] = probe_accuracy(m, train, test, o);
+    r->v[14] = (double)nn_params_size(m->params), r->v[15] = median_seconds(metr);
+    r->v[16] = (double)o->epochs;
+    cJSON *j = result_json(r);
+    char *text = cJSON_Print(j);
+    nn_atomic a;
+    if (!text || nn_atomic_open(&a, res, &err) ||
+        nn_atomic_commit(&a, fputs(text, a.f) >= 0, &err))
+        die("%s", text ? err.msg : "out of memory");
+    cJSON_Delete(j), free(text), nn_optim_free(opt);
+    return m;
+}
+
+/* ---- the report ------------------------------------------------------------------- */
+
+static void mean_sd(const run_result *r, int n, int variant, int k, double *mean, double *sd, int *count)
+{
+    double s = 0, s2 = 0;
+    *count = 0;
+    for (int i = 0; i < n; i++)
+        if (r[i].variant == variant && !isnan(r[i].v[k]))
+            s += r[i].v[k], s2 += r[i].v[k] * r[i].v[k], ++*count;
+    *mean = *count ? s / *count : NAN;
+    *sd = *count > 1 ? sqrt(fmax(0, (s2 - s * s / *count) / (*count - 1))) : 0;
+}
+
+static void write_report(const options *o, const int *chosen, int n_chosen, const run_result *r,
+                         int n_runs, const char *desc, size_t dim)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/report.md", o->out);
+    nn_atomic a;
+    nn_error err;
+    if (nn_atomic_open(&a, path, &err))
+        die("%s", err.msg);
+    FILE *f = a.f;
+    fprintf(f, "# Autoencoder variants compared\n\n%s; architecture %zu-%s-%ld, Adam %g, batch %ld, "
+               "%ld epochs, %ld seed%s (mean ± sd); masking and salt-and-pepper noise %g, Gaussian "
+               "noise sd %g%s; L_k with k = %ld; the linear probe is softmax regression on %ld "
+               "training codes. Best of each column in bold.\n\n",
+            desc, dim, o->hidden, o->latent, o->lr, o->batch, o->epochs, o->seeds,
+            o->seeds > 1 ? "s" : "", o->noise, o->gauss, o->no_clip ? " (unclipped)" : ", clipped to [0, 1]",
+            o->iw, o->probe_limit);
+    fprintf(f, "| model |");
+    for (int k = 0; k < N_METRICS - 1; k++)
+        fprintf(f, " %s |", metrics[k].head);
+    fprintf(f, "\n| --- |");
+    for (int k = 0; k < N_METRICS - 1; k++)
+        fprintf(f, " --- |");
+    fprintf(f, "\n");
+    for (int i = 0; i < n_chosen; i++) {
+        fprintf(f, "| %s |", variant_names[chosen[i]]);
+        for (int k = 0; k < N_METRICS - 1; k++) {
+            double m, sd, best = NAN, bm, bsd;
+            int c, bc;
+            mean_sd(r, n_runs, chosen[i], k, &m, &sd, &c);
+            for (int j = 0; j < n_chosen && k != 12 && k != 14; j++) { /* the column's best */
+                mean_sd(r, n_runs, chosen[j], k, &bm, &bsd, &bc);
+                if (bc && (isnan(best) || (metrics[k].higher ? bm > best : bm < best)))
+                    best = bm;
+            }
+            if (!c)
+                fprintf(f, " — |");
+            else if (k == 14 || k == 11)
+                fprintf(f, " %s%.0f%s |", m == best ? "**" : "", m, m == best ? "**" : "");
+            else
+                fprintf(f, " %s%.*f ± %.*f%s |", m == best ? "**" : "", k == 13 ? 4 : 2, m,
+                        k == 13 ? 4 : 2, sd, m == best ? "**" : "");
+        }
+        fprintf(f, "\n");
+    }
+    fprintf(f, "\nBCE and SE: reconstruction error per image (nats, squared error) from clean input "
+               "and from input with each corruption, against the clean image. -ELBO, KL and L_k "
+               "(an estimate of log p(x), higher is better) for the generative models. active: "
+               "latent units whose posterior mean varies by more than 0.01. Pictures: "
+               "reconstructions.png (the test images, then a row per model), samples.png (a row "
+               "per generative model)%s.\n", o->latent == 2 ? ", latent_MODEL.png (2-D codes by label)" : "");
+    if (nn_atomic_commit(&a, !ferror(f), &err))
+        die("%s", err.msg);
+    /* results.json: every run, and the summary */
+    cJSON *root = cJSON_CreateObject(), *runs = cJSON_AddArrayToObject(root, "runs");
+    cJSON *sum = cJSON_AddObjectToObject(root, "summary");
+    cJSON_AddStringToObject(root, "data", desc);
+    for (int i = 0; i < n_runs; i++)
+        cJSON_AddItemToArray(runs, result_json(&r[i]));
+    for (int i = 0; i < n_chosen; i++) {
+        cJSON *mo = cJSON_AddObjectToObject(sum, variant_names[chosen[i]]);
+        for (int k = 0; k < N_METRICS; k++) {
+            double m, sd;
+            int c;
+            mean_sd(r, n_runs, chosen[i], k, &m, &sd, &c);
+            if (!c)
+                continue;
+            cJSON *x = cJSON_AddObjectToObject(mo, metrics[k].key);
+            cJSON_AddNumberToObject(x, "mean", m);
+            cJSON_AddNumberToObject(x, "sd", sd);
+        }
+    }
+    char *text = cJSON_Print(root);
+    snprintf(path, sizeof path, "%s/results.json", o->out);
+    if (!text || nn_atomic_open(&a, path, &err) || nn_atomic_commit(&a, fputs(text, a.f) >= 0, &err))
+        die("%s", text ? err.msg : "out of memory");
+    free(text), cJSON_Delete(root);
+}
+
+/* The same test images reconstructed by every model (a row each), and a
+ * row of prior samples per generative model. */
+static void write_pictures(const options *o, model **models, const int *chosen, int n,
+                           const nn_dataset *test)
+{
+    size_t D = test->dim, per = 10;
+    tn_real *rec = malloc((size_t)(n + 1) * per * D * sizeof *rec);
+    tn_real *smp = malloc((size_t)n * per * D * sizeof *smp);
+    ad_tape *t = ad_tape_new(0);
+    tn_rng r;
+    tn_rng_seed(&r, 5, 5);
+    if (!rec || !smp || !t || test->n < per)
+        die("pictures: out of memory (or fewer than 10 test images)");
+    ad_set_grad_enabled(t, 0);
+    memcpy(rec, test->x, per * D * sizeof *rec);
+    tn_tensor x = tn_wrap(test->x, 2, (const size_t[]){per, D});
+    int ns = 0;
+    static const int digits[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    for (int i = 0; i < n; i++) {
+        model *m = models[i];
+        ad_tape_reset(t);
+        ad_var *y = model_decode(m, t, model_encode(m, t, ad_const(t, &x), test->labels), test->labels);
+        if (!y)
+            die("pictures: %s", ad_tape_error(t));
+        memcpy(rec + (size_t)(i + 1) * per * D, ad_data(y), per * D * sizeof *rec);
+        if (m->c.kind != MODEL_VAE)
+            continue;
+        ad_tape_reset(t);
+        ad_var *z = ad_randn(t, 2, (const size_t[]){per, m->c.latent}, &r);
+        y = model_decode(m, t, z, digits);
+        if (!y)
+            die("pictures: %s", ad_tape_error(t));
+        memcpy(smp + (size_t)ns++ * per * D, ad_data(y), per * D * sizeof *smp);
+    }
+    char path[1200];
+    nn_error err;
+    snprintf(path, sizeof path, "%s/reconstructions.png", o->out);
+    if (test->rows && nn_png_grid(path, rec, (size_t)(n + 1) * per, test->rows, test->cols, per, 2, &err))
+        die("%s", err.msg);
+    snprintf(path, sizeof path, "%s/samples.png", o->out);
+    if (test->rows && ns && nn_png_grid(path, smp, (size_t)ns * per, test->rows, test->cols, per, 2, &err))
+        die("%s", err.msg);
+    for (int i = 0; o->latent == 2 && test->labels && i < n; i++) {
+        nn_latent l = model_latent(models[i], test->rows, test->cols);
+        snprintf(path, sizeof path, "%s/latent_%s.png", o->out, variant_names[chosen[i]]);
+        if (nn_pic_scatter(path, &l, test, &err))
+            die("%s", err.msg);
+    }
+    free(rec), free(smp), ad_tape_free(t);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    options o = parse(argc, argv);
+    tn_set_threads((int)o.threads);
+    int chosen[N_VARIANTS], n = 0;
+    for (const char *p = o.models ? o.models : "vae,beta-vae,iwae,cvae,ae,sparse,sparse-hidden,"
+                                               "dae-mask,dae-gauss,dae-sp"; *p;) {
+        size_t len = strcspn(p, ",");
+        int v = -1;
+        for (int i = 0; i < N_VARIANTS; i++)
+            if (strlen(variant_names[i]) == len && !strncmp(p, variant_names[i], len))
+                v = i;
+        if (v < 0 || n == N_VARIANTS)
+            fprintf(stderr, "compare: --models: \"%.*s\" is not one of vae, beta-vae, iwae, cvae, ae, "
+                            "sparse, sparse-hidden, dae-mask, dae-gauss, dae-sp\n", (int)len, p), exit(2);
+        chosen[n++] = v;
+        p += len + (p[len] == ',');
+    }
+    nn_error err;
+    tn_rng split;
+    tn_rng_seed(&split, 1, 4);
+    nn_dataset *train, *test;
+    char desc[8400], runs[1100];
+    nn_source kind = o.csv ? NN_SOURCE_CSV : o.frey ? NN_SOURCE_FREY : o.binarized ? NN_SOURCE_BINARIZED
+                                                                                 : NN_SOURCE_IDX;
+    const char *src = o.csv ? o.csv : o.frey ? o.frey : o.binarized ? o.binarized : o.data;
+    if (nn_load_source(kind, src, &split, &train, &test, desc, sizeof desc, &err))
+        die("%s", err.msg);
+    for (int k = 0; k < 2; k++) {
+        nn_dataset **d = k ? &test : &train, *h;
+        long lim = k ? o.test_limit : o.train_limit;
+        if (lim && (size_t)lim < (*d)->n) {
+            if (!(h = nn_data_head(*d, (size_t)lim, &err)))
+                die("%s", err.msg);
+            nn_dataset_free(*d), *d = h;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (chosen[i] == 3 && (!train->labels || !test->labels))
+            die("cvae: the data have no labels to condition on");
+    snprintf(runs, sizeof runs, "%s/runs", o.out);
+    if (nn_make_dirs(runs, &err))
+        die("%s", err.msg);
+    printf("data: %s\n", desc);
+    run_result *res = calloc(MAX_RUNS, sizeof *res);
+    model *first[N_VARIANTS];
+    int nr = 0;
+    for (int i = 0; i < n; i++)
+        for (long s = 1; s <= o.seeds && nr < MAX_RUNS; s++) {
+            model *m = run(chosen[i], (uint64_t)s, &o, train, test, &res[nr++]);
+            if (s == 1)
+                first[i] = m;
+            else
+                model_free(m);
+        }
+    write_report(&o, chosen, n, res, nr, desc, train->dim);
+    write_pictures(&o, first, chosen, n, test);
+    printf("report: %s/report.md, %s/results.json, %s/reconstructions.png, %s/samples.png\n", o.out,
+           o.out, o.out, o.out);
+    for (int i = 0; i < n; i++)
+        model_free(first[i]);
+    free(res), nn_dataset_free(train), nn_dataset_free(test);
+    return 0;
+}
