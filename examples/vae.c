@@ -29,7 +29,9 @@ static const char usage_text[] =
     "  --init torch|glorot|he|normal (torch: U(+-1/sqrt(fan_in)) as PyTorch)\n"
     "  --likelihood bernoulli|gaussian (VAE decoder)   --samples L (1)   --beta B (1)   --warmup STEPS (0)\n"
     "  --recon bce|mse (AEs)   --sparsity kl|l1   --rho R (0.05)   --sparse-beta B (3)   --l1 L (1e-3)\n"
-    "  --noise gaussian|saltpepper|mask (mask)   --noise-level X (0.25)\n"
+    "  --noise gaussian|saltpepper|mask (mask)   --noise-level X (0.25)   --noise-clip 0|1 (1)\n"
+    "  --iw-k K (1: the ELBO; K > 1: the IWAE bound)   --classes C (conditional on labels)\n"
+    "  --sparse-on code|hidden (code)\n"
     "training:\n"
     "  --epochs N (10)  --batch N (128)  --lr X (1e-3)  --optim adam|adamw|sgd|adagrad (adam)\n"
     "  --momentum X (SGD)  --clip X (global gradient norm; 0 = off)  --threads N (all cores)\n"
@@ -44,8 +46,9 @@ static const char usage_text[] =
 typedef struct {
     const char *data, *csv, *frey, *binarized, *out, *resume, *metrics, *eval, *hidden;
     long epochs, threads, iw_samples, batch, train_limit, test_limit, latent, samples, warmup;
+    long iw_k, classes, noise_clip;
     double lr, momentum, clip, beta, rho, sparse_beta, l1, noise_level;
-    int binarize, kind, act, init, likelihood, recon, sparsity, noise, optim, have_seed;
+    int binarize, kind, act, init, likelihood, recon, sparsity, noise, optim, have_seed, sparse_on;
     uint64_t seed;
 } options;
 
@@ -92,7 +95,9 @@ static const struct {
     {"seed", SEED, OFF(seed), 0, 0, 0}, {"threads", INT, OFF(threads), 1, 1024, 0},
     {"out", STR, OFF(out), 0, 0, 0}, {"resume", STR, OFF(resume), 0, 0, 0},
     {"metrics", STR, OFF(metrics), 0, 0, 0}, {"eval", STR, OFF(eval), 0, 0, 0},
-    {"iw-samples", INT, OFF(iw_samples), 0, 1e6, 0},
+    {"iw-samples", INT, OFF(iw_samples), 0, 1e6, 0}, {"iw-k", INT, OFF(iw_k), 1, 10000, 0},
+    {"classes", INT, OFF(classes), 0, 100000, 0}, {"noise-clip", INT, OFF(noise_clip), 0, 1, 0},
+    {"sparse-on", CHOICE, OFF(sparse_on), 0, 0, "code|hidden"},
 };
 #define N_OPTS (int)(sizeof table / sizeof table[0])
 
@@ -146,7 +151,7 @@ static model_config parse(int argc, char **argv, options *o)
     *o = (options){.epochs = 10, .batch = 128, .lr = 1e-3, .optim = NN_ADAM, .iw_samples = -1,
                    .threads = cores > 0 ? cores : 1, .latent = -1, .act = NN_ACT_RELU,
                    .init = NN_INIT_TORCH, .noise = -1, .samples = 1, .beta = 1, .rho = 0.05,
-                   .sparse_beta = 3, .l1 = 1e-3, .noise_level = 0.25};
+                   .sparse_beta = 3, .l1 = 1e-3, .noise_level = 0.25, .iw_k = 1, .noise_clip = 1};
     int c;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         if (c == 'h')
@@ -173,6 +178,8 @@ static model_config parse(int argc, char **argv, options *o)
     mc.sparse_beta = o->sparse_beta, mc.l1 = o->l1, mc.noise_level = o->noise_level;
     if (o->noise >= 0)
         mc.noise = (model_noise)o->noise;
+    mc.iw_k = (int)o->iw_k, mc.classes = (size_t)o->classes, mc.noise_clip = (int)o->noise_clip;
+    mc.sparse_on = (model_sparse_on)o->sparse_on;
     return mc;
 }
 
