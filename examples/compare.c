@@ -165,45 +165,6 @@ static model_config variant_config(int v, const options *o, size_t dim, int gaus
 
 /* ---- evaluation ------------------------------------------------------------------ */
 
-/* Reconstruction errors per image from the mean of the decoder, the code
- * taken from clean input or from input corrupted as `noise` (-1: clean):
- * BCE (nats, the decoder's mean clipped to [1e-7, 1 - 1e-7]) and squared
- * error against the clean x. */
-static void recon_errors(model *m, const nn_dataset *d, int noise, const options *o,
-                         tn_rng *rng, double *bce, double *se)
-{
-    ad_tape *t = ad_tape_new(0);
-    tn_real *buf = malloc(500 * d->dim * sizeof *buf);
-    if (!t || !buf)
-        die("out of memory");
-    ad_set_grad_enabled(t, 0);
-    model_config nc = m->c;
-    nc.noise = (model_noise)(noise < 0 ? 0 : noise);
-    nc.noise_level = noise == NOISE_GAUSSIAN ? o->gauss : o->noise, nc.noise_clip = !o->no_clip;
-    *bce = *se = 0;
-    for (size_t b0 = 0; b0 < d->n; b0 += 500) {
-        size_t nb = d->n - b0 < 500 ? d->n - b0 : 500;
-        const int *lab = d->labels ? d->labels + b0 : NULL;
-        memcpy(buf, d->x + b0 * d->dim, nb * d->dim * sizeof *buf);
-        tn_tensor x = tn_wrap(buf, 2, (const size_t[]){nb, d->dim});
-        if (noise >= 0)
-            ae_corrupt(&nc, &x, rng);
-        ad_tape_reset(t);
-        ad_var *y = model_decode(m, t, model_encode(m, t, ad_const(t, &x), lab), lab);
-        if (!y)
-            die("evaluation: %s", ad_tape_error(t));
-        const tn_real *p = ad_data(y), *c = d->x + b0 * d->dim;
-        for (size_t i = 0; i < nb * d->dim; i++) {
-            double q = p[i] < 1e-7 ? 1e-7 : p[i] > 1 - 1e-7 ? 1 - 1e-7 : p[i];
-            *bce -= c[i] * log(q) + (1 - c[i]) * log(1 - q);
-            *se += (p[i] - c[i]) * (p[i] - c[i]);
-        }
-    }
-    *bce /= (double)d->n, *se /= (double)d->n;
-    free(buf);
-    ad_tape_free(t);
-}
-
 /* The codes of a dataset (posterior means), as a dataset with its labels. */
 static nn_dataset *codes_of(model *m, const nn_dataset *d, size_t limit)
 {
@@ -381,9 +342,15 @@ static model *run(int v, uint64_t seed, const options *o, const nn_dataset *trai
         die("%s, seed %llu: %s", variant_names[v], (unsigned long long)seed, err.msg);
     for (int k = 0; k < N_METRICS; k++)
         r->v[k] = NAN;
-    static const int noise[4] = {-1, NOISE_MASK, NOISE_SALT_PEPPER, NOISE_GAUSSIAN};
-    for (int k = 0; k < 4; k++)
-        recon_errors(m, test, noise[k], o, &evr, &r->v[2 * k], &r->v[2 * k + 1]);
+    static const model_noise noise[3] = {NOISE_MASK, NOISE_SALT_PEPPER, NOISE_GAUSSIAN};
+    for (int k = 0; k < 4; k++) { /* clean, then each corruption */
+        model_config nc = m->c;
+        if (k)
+            nc.noise = noise[k - 1], nc.noise_level = k == 3 ? o->gauss : o->noise;
+        nc.noise_clip = !o->no_clip;
+        if (model_reconstruction(m, test, k ? &nc : NULL, &evr, &r->v[2 * k], &r->v[2 * k + 1], &err))
+            die("%s", err.msg);
+    }
     if (m->c.kind == MODEL_VAE) {
         nn_latent l = model_latent(m, test->rows, test->cols);
         nn_elbo e;

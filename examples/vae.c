@@ -30,18 +30,14 @@ static const char usage_text[] =
     "  --likelihood bernoulli|gaussian (VAE decoder)   --samples L (1)   --beta B (1)   --warmup STEPS (0)\n"
     "  --recon bce|mse (AEs)   --sparsity kl|l1   --rho R (0.05)   --sparse-beta B (3)   --l1 L (1e-3)\n"
     "  --noise gaussian|saltpepper|mask (mask)   --noise-level X (0.25)   --noise-clip 0|1 (1)\n"
-    "  --iw-k K (1: the ELBO; K > 1: the IWAE bound)   --classes C (conditional on labels)\n"
-    "  --sparse-on code|hidden (code)\n"
+    "  --iw-k K (1: ELBO; > 1: IWAE bound)  --classes C (conditional)  --sparse-on code|hidden\n"
     "training:\n"
     "  --epochs N (10)  --batch N (128)  --lr X (1e-3)  --optim adam|adamw|sgd|adagrad (adam)\n"
     "  --momentum X (SGD)  --clip X (global gradient norm; 0 = off)  --threads N (all cores)\n"
-    "  --seed N         without it a seed is drawn from libsodium and printed\n"
-    "  --out DIR        DIR/model.safetensors every epoch and the pictures at the end\n"
-    "  --resume FILE    continue from a checkpoint (--epochs counts from 0)\n"
-    "  --metrics FILE   JSON Lines, one object per epoch (appended on --resume)\n"
+    "  --seed N (else drawn from libsodium and printed)   --out DIR (checkpoint, pictures)\n"
+    "  --resume FILE (--epochs counts from 0)   --metrics FILE (JSON Lines, appended on --resume)\n"
     "evaluation:\n"
-    "  --eval FILE      test ELBO parts, the L_k bound and the active units\n"
-    "  --iw-samples K   k of L_k (5000 with --eval, else 0 = skip)\n";
+    "  --eval FILE (ELBO parts, L_k, active units)   --iw-samples K (5000 with --eval, else 0)\n";
 
 typedef struct {
     const char *data, *csv, *frey, *binarized, *out, *resume, *metrics, *eval, *hidden;

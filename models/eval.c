@@ -161,6 +161,45 @@ static void line(nn_log_fn log, void *ctx, const char *fmt, ...)
         log(ctx, NN_LOG_INFO, buf);
 }
 
+int model_reconstruction(model *m, const nn_dataset *d, const model_config *noise, tn_rng *rng,
+                         double *bce, double *se, nn_error *err)
+{
+    ad_tape *t = ad_tape_new(0);
+    tn_real *buf = malloc(500 * d->dim * sizeof *buf);
+    int rc = 0;
+    *bce = *se = 0;
+    if (!t || !buf || d->n == 0) {
+        rc = nn_fail(err, d->n ? "reconstruction: out of memory" : "reconstruction: no examples");
+        goto out;
+    }
+    ad_set_grad_enabled(t, 0);
+    for (size_t b0 = 0; b0 < d->n; b0 += 500) {
+        size_t nb = d->n - b0 < 500 ? d->n - b0 : 500;
+        const int *lab = d->labels ? d->labels + b0 : NULL;
+        memcpy(buf, d->x + b0 * d->dim, nb * d->dim * sizeof *buf);
+        tn_tensor x = tn_wrap(buf, 2, (const size_t[]){nb, d->dim});
+        if (noise)
+            ae_corrupt(noise, &x, rng);
+        ad_tape_reset(t);
+        ad_var *y = model_decode(m, t, model_encode(m, t, ad_const(t, &x), lab), lab);
+        if (!y) {
+            rc = nn_fail(err, "reconstruction: %s", ad_tape_error(t));
+            goto out;
+        }
+        const tn_real *p = ad_data(y), *c = d->x + b0 * d->dim;
+        for (size_t i = 0; i < nb * d->dim; i++) {
+            double q = p[i] < 1e-7 ? 1e-7 : p[i] > 1 - 1e-7 ? 1 - 1e-7 : p[i];
+            *bce -= c[i] * log(q) + (1 - c[i]) * log(1 - q);
+            *se += (p[i] - c[i]) * (p[i] - c[i]);
+        }
+    }
+    *bce /= (double)d->n, *se /= (double)d->n;
+out:
+    free(buf);
+    ad_tape_free(t);
+    return rc;
+}
+
 int model_report(model *m, const nn_dataset *test, tn_rng *rng, int iw, nn_log_fn log,
                  void *ctx, nn_error *err)
 {
@@ -170,6 +209,13 @@ int model_report(model *m, const nn_dataset *test, tn_rng *rng, int iw, nn_log_f
     if (m->c.kind == MODEL_VAE) {
         line(log, ctx, "test negative ELBO %.2f nats (reconstruction %.2f + KL %.2f), %zu examples",
              ev.neg_elbo, ev.recon, ev.kl, test->n);
+        double bce, se;
+        if (m->c.likelihood == LIK_BERNOULLI) {
+            if (model_reconstruction(m, test, NULL, rng, &bce, &se, err))
+                return -1;
+            line(log, ctx, "test reconstruction from z = mu: %.6f nats (BCE per image), squared "
+                           "error %.6f", bce, se);
+        }
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         double lk = iw > 0 ? vae_iwae(m, test, iw, rng, err) : 0;

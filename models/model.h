@@ -142,10 +142,18 @@ ad_var *model_train_loss(void *model, ad_tape *t, const nn_batch *b,
 int model_train_eval(void *model, const nn_dataset *test, tn_rng *rng,
                      nn_scalars *out, nn_error *err);
 
+/* The reconstruction error per image of d: x̂ = the decoder's mean from the
+ * posterior mean (VAE) or the code, the input first corrupted as `noise`
+ * says when it is not NULL (its noise, noise_level, noise_clip; the target
+ * stays the clean x): BCE in nats, x̂ clipped to [1e-7, 1 - 1e-7], and the
+ * squared error. 0, or -1 with err. */
+int model_reconstruction(model *m, const nn_dataset *d, const model_config *noise, tn_rng *rng,
+                         double *bce, double *se, nn_error *err);
 /* The test numbers a trained model is judged by, as lines to the log hook:
- * the negative ELBO in parts (VAE) or the reconstruction error (from
- * corrupted input too, for the denoising AE; the mean code activation for
- * the sparse AE), L_k when iw > 0, and the active units. 0, or -1 with err. */
+ * the negative ELBO in parts and the reconstruction from z = μ (VAE), or
+ * the reconstruction error (from corrupted input too, for the denoising AE;
+ * the mean code activation for the sparse AE), L_k when iw > 0, and the
+ * active units. 0, or -1 with err. */
 int model_report(model *m, const nn_dataset *test, tn_rng *rng, int iw,
                  nn_log_fn log, void *log_ctx, nn_error *err);
 /* "vae 784-400-20, relu, Bernoulli decoder, 652824 parameters" into buf. */
