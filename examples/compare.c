@@ -171,7 +171,8 @@ static nn_dataset *codes_of(model *m, const nn_dataset *d, size_t limit)
     size_t n = d->n < limit ? d->n : limit, J = m->c.latent;
     nn_dataset *c = calloc(1, sizeof *c);
     ad_tape *t = ad_tape_new(0);
-    if (!c || !t || !(c->x = malloc(n * J * sizeof *c->x)) || !(c->labels = malloc(n * sizeof(int))))
+    if (!c || !t || !(c->x = malloc(n * J * sizeof *c->x)) ||
+        (d->labels && !(c->labels = malloc(n * sizeof(int)))))
         die("out of memory");
     ad_set_grad_enabled(t, 0);
     c->n = n, c->dim = J;
@@ -179,11 +180,13 @@ static nn_dataset *codes_of(model *m, const nn_dataset *d, size_t limit)
         size_t nb = n - b0 < 500 ? n - b0 : 500;
         tn_tensor x = tn_wrap(d->x + b0 * d->dim, 2, (const size_t[]){nb, d->dim});
         ad_tape_reset(t);
-        ad_var *z = model_encode(m, t, ad_const(t, &x), d->labels + b0);
+        const int *lab = d->labels ? d->labels + b0 : NULL;
+        ad_var *z = model_encode(m, t, ad_const(t, &x), lab);
         if (!z)
             die("codes: %s", ad_tape_error(t));
         memcpy(c->x + b0 * J, ad_data(z), nb * J * sizeof *c->x);
-        memcpy(c->labels + b0, d->labels + b0, nb * sizeof(int));
+        if (lab)
+            memcpy(c->labels + b0, lab, nb * sizeof(int));
     }
     ad_tape_free(t);
     return c;
