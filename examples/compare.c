@@ -558,15 +558,9 @@ int main(int argc, char **argv)
     const char *src = o.csv ? o.csv : o.frey ? o.frey : o.binarized ? o.binarized : o.data;
     if (nn_load_source(kind, src, &split, &train, &test, desc, sizeof desc, &err))
         die("%s", err.msg);
-    for (int k = 0; k < 2; k++) {
-        nn_dataset **d = k ? &test : &train, *h;
-        long lim = k ? o.test_limit : o.train_limit;
-        if (lim && (size_t)lim < (*d)->n) {
-            if (!(h = nn_data_head(*d, (size_t)lim, &err)))
-                die("%s", err.msg);
-            nn_dataset_free(*d), *d = h;
-        }
-    }
+    if (nn_data_limit(&train, (size_t)o.train_limit, &err) ||
+        nn_data_limit(&test, (size_t)o.test_limit, &err))
+        die("%s", err.msg);
     for (int i = 0; i < n; i++)
         if (chosen[i] == 3 && (!train->labels || !test->labels))
             die("cvae: the data have no labels to condition on");

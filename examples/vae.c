@@ -190,15 +190,9 @@ static void load_data(const options *o, nn_dataset **train, nn_dataset **test, t
     const char *path = o->csv ? o->csv : o->frey ? o->frey : o->binarized ? o->binarized : o->data;
     if (nn_load_source(kind, path, split, train, test, desc, sizeof desc, &err))
         die(1, "%s", err.msg);
-    for (int k = 0; k < 2; k++) { /* --train-limit, --test-limit */
-        nn_dataset **d = k ? test : train, *h;
-        long lim = k ? o->test_limit : o->train_limit;
-        if (lim && (size_t)lim < (*d)->n) {
-            if (!(h = nn_data_head(*d, (size_t)lim, &err)))
-                die(1, "%s", err.msg);
-            nn_dataset_free(*d), *d = h;
-        }
-    }
+    if (nn_data_limit(train, (size_t)o->train_limit, &err) ||
+        nn_data_limit(test, (size_t)o->test_limit, &err))
+        die(1, "%s", err.msg);
     if (o->binarize == 1) /* static: once, for good */
         nn_data_binarize(*train, 0.5), nn_data_binarize(*test, 0.5);
     printf("data: %s\n", desc);

@@ -232,3 +232,15 @@ nn_dataset nn_data_view(const nn_dataset *d, size_t start, size_t n)
     v.labels = d->labels ? d->labels + start : NULL;
     return v;
 }
+
+int nn_data_limit(nn_dataset **d, size_t n, nn_error *err)
+{
+    if (!n || n >= (*d)->n)
+        return 0;
+    nn_dataset *h = nn_data_head(*d, n, err);
+    if (!h)
+        return -1;
+    nn_dataset_free(*d);
+    *d = h;
+    return 0;
+}

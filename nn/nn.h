@@ -301,6 +301,9 @@ nn_dataset nn_data_view(const nn_dataset *d, size_t start, size_t n);
 /* Permutes d's labels among its examples (a control: a conditional model
  * should do worse with them); nothing happens without labels (or d). */
 void nn_data_shuffle_labels(nn_dataset *d, tn_rng *r);
+/* Replaces *d by its first n examples when 0 < n < (*d)->n (--train-limit,
+ * --test-limit); nothing else changes. 0, or -1 with err (*d kept). */
+int nn_data_limit(nn_dataset **d, size_t n, nn_error *err);
 /* The first n examples (n clipped to d->n) as a new dataset. */
 nn_dataset *nn_data_head(const nn_dataset *d, size_t n, nn_error *err);
 

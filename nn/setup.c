@@ -91,15 +91,9 @@ int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int defa
     if (nn_load_source(binarized ? NN_SOURCE_BINARIZED : NN_SOURCE_IDX, binarized ? binarized : data,
                        &split, &s->train, &s->test, desc, sizeof desc, err))
         return -1;
-    for (int k = 0; k < 2; k++) {
-        nn_dataset **d = k ? &s->test : &s->train, *h;
-        double lim = k ? test_limit : train_limit;
-        if (lim > 0 && (size_t)lim < (*d)->n) {
-            if (!(h = nn_data_head(*d, (size_t)lim, err)))
-                return nn_setup_free(s), -1;
-            nn_dataset_free(*d), *d = h;
-        }
-    }
+    if (nn_data_limit(&s->train, (size_t)train_limit, err) ||
+        nn_data_limit(&s->test, (size_t)test_limit, err))
+        return nn_setup_free(s), -1;
     if (nn_make_dirs(out, err))
         return nn_setup_free(s), -1;
     s->out = strcpy(s->dir, out);
