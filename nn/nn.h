@@ -214,6 +214,9 @@ void nn_optim_free(nn_optim *o);
 double nn_optim_step(nn_optim *o, nn_params *p);
 double nn_optim_lr(const nn_optim *o);   /* the schedule's rate for the next step */
 long nn_optim_steps(const nn_optim *o);  /* updates so far */
+/* 1 when the last step wrote a weight that is not finite (checked within
+ * the update's own pass over the weights, so it costs nothing). */
+int nn_optim_nonfinite(const nn_optim *o);
 const nn_optim_config *nn_optim_config_of(const nn_optim *o);
 /* State slots (SGD momentum 1 or 0, Adagrad 1, Adam(W) 2), each a block of
  * nn_params_size() elements: what a checkpoint saves. */

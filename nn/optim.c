@@ -15,6 +15,7 @@ struct nn_optim {
     size_t size;
     int n_slots;
     tn_real *slot[2]; /* one block each: momentum | sum of g² | m, v */
+    int nonfinite;    /* the last step wrote a weight that is not finite */
 };
 
 static const char *const optim_names[] = {"sgd", "adagrad", "adam", "adamw"};
@@ -98,6 +99,7 @@ double nn_optim_lr(const nn_optim *o)
 }
 
 long nn_optim_steps(const nn_optim *o) { return o->steps; }
+int nn_optim_nonfinite(const nn_optim *o) { return o->nonfinite; }
 void nn_optim_set_steps(nn_optim *o, long steps) { o->steps = steps; }
 const nn_optim_config *nn_optim_config_of(const nn_optim *o) { return &o->c; }
 int nn_optim_slots(const nn_optim *o) { return o->n_slots; }
@@ -137,6 +139,7 @@ double nn_optim_step(nn_optim *o, nn_params *p)
     double lr = nn_optim_lr(o);
     tn_real wd = (tn_real)c->weight_decay;
     size_t n = o->size;
+    int bad = 0;
     o->steps++;
     switch (c->kind) {
     case NN_SGD: {
@@ -149,6 +152,7 @@ double nn_optim_step(nn_optim *o, nn_params *p)
                 d = c->nesterov ? d + mu * v[i] : v[i];
             }
             w[i] -= a * d;
+            bad |= w[i] - w[i] != 0;
         }
         break;
     }
@@ -159,6 +163,7 @@ double nn_optim_step(nn_optim *o, nn_params *p)
             tn_real d = g[i] + wd * w[i];
             G[i] += d * d;
             w[i] -= a * d / (sqrt(G[i]) + eps);
+            bad |= w[i] - w[i] != 0;
         }
         break;
     }
@@ -176,13 +181,29 @@ double nn_optim_step(nn_optim *o, nn_params *p)
         /* AdamW decays w in the same pass (decay is exactly 1 for Adam) */
         tn_real decay = c->kind == NN_ADAMW ? (tn_real)(1 - lr * c->weight_decay) : 1;
         tn_real l2 = c->kind == NN_ADAM ? wd : 0;
-        TN_FOR(i, n, tn_real wi = w[i] * decay;
-               tn_real d = g[i] + l2 * wi;
-               m[i] = b1 * m[i] + (1 - b1) * d;
-               v[i] = b2 * v[i] + (1 - b2) * d * d;
-               w[i] = wi - step * m[i] / (sqrt(v[i]) * inv_sqrt_bc2 + eps););
+        /* the update, and in the same pass whether a weight came out non-finite
+         * (x - x is 0 exactly for finite x): the trainer's guard for free */
+#define ADAM_UPDATE                                                         \
+    tn_real wi = w[i] * decay;                                              \
+    tn_real d = g[i] + l2 * wi;                                             \
+    m[i] = b1 * m[i] + (1 - b1) * d;                                        \
+    v[i] = b2 * v[i] + (1 - b2) * d * d;                                    \
+    w[i] = wi - step * m[i] / (sqrt(v[i]) * inv_sqrt_bc2 + eps);            \
+    bad |= w[i] - w[i] != 0;
+        if (n >= TN_PAR_MIN) {
+#pragma omp parallel for reduction(| : bad)
+            for (size_t i = 0; i < n; i++) {
+                ADAM_UPDATE
+            }
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                ADAM_UPDATE
+            }
+        }
+#undef ADAM_UPDATE
         break;
     }
     }
+    o->nonfinite = bad;
     return norm;
 }

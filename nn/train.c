@@ -92,7 +92,11 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ---- the guard ------------------------------------------------------------ */
+/* ---- the guard ------------------------------------------------------------
+ * Every step: the loss, and the optimizer's own flag for the weights it
+ * wrote. Before the first step and before every save: a scan of the
+ * weights. A non-finite gradient makes a non-finite weight, so the flag
+ * catches it; the scans below then say which. */
 
 /* Index of the first non-finite element of x[0..n), or n. Blocks are first
  * scanned with a branch-free test (x - x is 0 exactly when x is finite),
@@ -357,11 +361,17 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
                                   "learning rate or clipping)", step, epoch, v);
                 break;
             }
-            if ((rc = guard(p, 1, step, epoch, err)))
-                break;
+            /* the optimizer says, from its own pass, whether a weight came
+             * out non-finite; only then are the blocks scanned, to name the
+             * gradient or the weight (the grads are as backward left them) */
             nn_optim_step(opt, p);
-            if ((rc = guard(p, 0, step, epoch, err)))
+            if (nn_optim_nonfinite(opt)) {
+                if (!(rc = guard(p, 1, step, epoch, err)) && !(rc = guard(p, 0, step, epoch, err)))
+                    rc = nn_fail(err, "step %ld (epoch %d): the optimizer wrote a weight that is not "
+                                      "finite; training stopped, the last checkpoint is unchanged",
+                                 step, epoch);
                 break;
+            }
             nn_scalars_set(&rep, "loss", v);
             for (int i = 0; i < rep.n; i++) {
                 double prev = nn_scalars_get(&sum, rep.name[i]);

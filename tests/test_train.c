@@ -18,6 +18,7 @@ typedef struct {
     nn_params *p;
     nn_mlp enc, dec;
     long poison_at, calls;
+    long grad_poison_at; /* from this step a finite loss with a NaN gradient */
 } tiny;
 
 static int tiny_init(tiny *m, uint64_t seed)
@@ -26,7 +27,7 @@ static int tiny_init(tiny *m, uint64_t seed)
     tn_rng r;
     tn_rng_seed(&r, seed, 3);
     m->p = nn_params_new();
-    m->poison_at = -1, m->calls = 0;
+    m->poison_at = -1, m->calls = 0, m->grad_poison_at = -1;
     return nn_mlp_init(&m->enc, m->p, "enc", 3, (const size_t[]){784, 16, 4}, act, NULL) ||
            nn_mlp_init(&m->dec, m->p, "dec", 3, (const size_t[]){2, 16, 784}, act, NULL) ||
            nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &r, NULL);
@@ -63,6 +64,11 @@ static ad_var *tiny_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, l
     ad_var *loss = ad_add(rec, kl);
     if (m->poison_at >= 0 && step >= m->poison_at && ad_grad_enabled(t))
         loss = ad_mul(loss, ad_scalar(t, NAN));
+    if (m->grad_poison_at >= 0 && step >= m->grad_poison_at && ad_grad_enabled(t)) {
+        /* + Σ √|0·W|: the value 0, the slope at 0 infinite, times 0: NaN */
+        ad_var *w = nn_param(t, m->p, 0);
+        loss = ad_add(loss, ad_sum(ad_sqrt(ad_abs(ad_scale(w, 0)))));
+    }
     return loss;
 }
 
@@ -211,6 +217,19 @@ void test_train_nonfinite_guard(void)
     char *after = slurp(ck, &l2);
     CHECK(good && after && l1 == l2 && memcmp(good, after, l1) == 0);
     free(after);
+    /* a finite loss whose gradient is NaN: the optimizer's flag stops it,
+     * naming the gradient; the checkpoint stays as it was */
+    m.poison_at = -1, m.grad_poison_at = 14;
+    CHECK(train_tiny(&m, tr, te, &c, NULL, &err) == -1);
+    CHECK_STR_HAS(err.msg, "step 14 (epoch 2): the gradient of enc.0.weight[0] is ");
+    CHECK_STR_HAS(err.msg, "nan");
+    after = slurp(ck, &l2);
+    CHECK(after && l1 == l2 && memcmp(good, after, l1) == 0);
+    free(after);
+    /* the weights in memory took the NaN step (they are never saved):
+     * start the next case from fresh ones */
+    nn_params_free(m.p);
+    tiny_init(&m, 5);
     /* weights that are not finite are refused before the first step */
     m.poison_at = -1;
     nn_params_values(m.p)[7] = INFINITY;
@@ -364,4 +383,29 @@ void test_gradcheck_loss(void)
     CHECK(rep.input >= 0 && rep.input <= 3); /* enc.0 and enc.1: the encoder */
     tn_free(X);
     nn_params_free(m.p);
+}
+
+/* The optimizers flag a non-finite weight from their own update pass. */
+void test_optim_nonfinite_flag(void)
+{
+    nn_error err;
+    nn_params *p = nn_params_new();
+    nn_linear l;
+    nn_linear_init(&l, p, "fc", 300, 200, &err); /* 60 200 weights: the threaded path */
+    nn_params_alloc(p, &err);
+    for (int k = 0; k < 3; k++) {
+        nn_optim_config oc = nn_optim_defaults(k == 0 ? NN_SGD : k == 1 ? NN_ADAGRAD : NN_ADAM, 1e-2);
+        nn_optim *o = nn_optim_new(&oc, p, &err);
+        tn_fill(nn_params_value(p, 0), 1);
+        tn_fill(nn_params_grad(p, 0), (tn_real)0.5);
+        nn_optim_step(o, p);
+        CHECK(nn_optim_nonfinite(o) == 0);
+        nn_params_grads(p)[12345] = NAN;
+        nn_optim_step(o, p);
+        CHECK(nn_optim_nonfinite(o) == 1);
+        CHECK(nn_params_values(p)[12345] != nn_params_values(p)[12345]);
+        nn_params_grads(p)[12345] = 0;
+        nn_optim_free(o);
+    }
+    nn_params_free(p);
 }
