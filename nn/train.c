@@ -310,6 +310,8 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
     nn_train_result r = {0};
     if (check_setup(p, train, test, c, err))
         return -1;
+    if (!c->keep_denormals) /* flat epochs: see tn_flush_denormals */
+        tn_flush_denormals(1);
     tn_rng data_rng, noise_rng;
     tn_rng_seed(&data_rng, c->seed, 1);
     tn_rng_seed(&noise_rng, c->seed, 2);

@@ -81,6 +81,7 @@ typedef struct {
     size_t eval_batch;     /* 500 */
     nn_log_fn log;         /* nn_log_stdio; NULL: silent */
     void *log_ctx;
+    int keep_denormals;    /* 0 (default): tn_flush_denormals(1) before training */
 } nn_train_config;
 
 nn_train_config nn_train_defaults(void);

@@ -7,6 +7,9 @@
 #include "tn.h"
 
 #include <blis.h>
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -83,6 +86,27 @@ void tn_set_threads(int n)
     bli_thread_set_num_threads((dim_t)n);
 #ifdef _OPENMP
     omp_set_num_threads(n);
+#endif
+}
+
+void tn_flush_denormals(int on)
+{
+#if defined(__SSE__) || defined(__x86_64__)
+    /* MXCSR bits 15 (flush to zero) and 6 (denormals are zero), in this
+     * thread and in every thread of the OpenMP pool, which BLIS's
+     * OpenMP build computes in too: the setting is per thread */
+    const unsigned bits = 0x8040;
+#ifdef _OPENMP
+#pragma omp parallel
+#endif
+    {
+        unsigned csr = _mm_getcsr();
+        _mm_setcsr(on ? csr | bits : csr & ~bits);
+    }
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(on ? csr | bits : csr & ~bits);
+#else
+    (void)on;
 #endif
 }
 

@@ -307,3 +307,28 @@ void test_threads_setting(void)
     tn_set_threads(before);
     tn_free(A), tn_free(B), tn_free(C1), tn_free(C2);
 }
+
+/* Denormals flushed to zero in the calling thread and in the OpenMP pool's
+ * threads (where BLIS and the loops compute), and restored. */
+void test_flush_denormals(void)
+{
+#if defined(__SSE__) || defined(__x86_64__)
+    volatile float tiny = 1e-30f, scale = 1e-10f; /* the product, 1e-40, is denormal */
+    int zero[64] = {0}, n = 0;
+    tn_set_threads(2);
+    tn_flush_denormals(1);
+    CHECK(tiny * scale == 0);
+#pragma omp parallel
+    {
+#pragma omp critical
+        if (n < 64)
+            zero[n++] = tiny * scale == 0;
+    }
+    for (int i = 0; i < n; i++)
+        CHECK(zero[i]);
+    tn_flush_denormals(0);
+    CHECK(tiny * scale != 0);
+#else
+    SKIP("flushing denormals is x86 only");
+#endif
+}
