@@ -145,22 +145,6 @@ int model_train_eval(void *mp, const nn_dataset *test, tn_rng *rng, nn_scalars *
     return 0;
 }
 
-static void line(nn_log_fn log, void *ctx, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static void line(nn_log_fn log, void *ctx, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (log)
-        log(ctx, NN_LOG_INFO, buf);
-}
-
 int model_reconstruction(model *m, const nn_dataset *d, const model_config *noise, tn_rng *rng,
                          double *bce, double *se, nn_error *err)
 {
@@ -207,13 +191,13 @@ int model_report(model *m, const nn_dataset *test, tn_rng *rng, int iw, nn_log_f
     if (model_evaluate(m, test, 500, rng, &ev, err))
         return -1;
     if (m->c.kind == MODEL_VAE) {
-        line(log, ctx, "test negative ELBO %.2f nats (reconstruction %.2f + KL %.2f), %zu examples",
+        nn_logf(log, ctx, NN_LOG_INFO, "test negative ELBO %.2f nats (reconstruction %.2f + KL %.2f), %zu examples",
              ev.neg_elbo, ev.recon, ev.kl, test->n);
         double bce, se;
         if (m->c.likelihood == LIK_BERNOULLI) {
             if (model_reconstruction(m, test, NULL, rng, &bce, &se, err))
                 return -1;
-            line(log, ctx, "test reconstruction from z = mu: %.6f nats (BCE per image), squared "
+            nn_logf(log, ctx, NN_LOG_INFO, "test reconstruction from z = mu: %.6f nats (BCE per image), squared "
                            "error %.6f", bce, se);
         }
         struct timespec t0, t1;
@@ -223,21 +207,21 @@ int model_report(model *m, const nn_dataset *test, tn_rng *rng, int iw, nn_log_f
         if (isnan(lk))
             return -1;
         if (iw > 0)
-            line(log, ctx, "test log p(x) >= L_%d = %.2f nats (importance-weighted bound, %.0f s)",
+            nn_logf(log, ctx, NN_LOG_INFO, "test log p(x) >= L_%d = %.2f nats (importance-weighted bound, %.0f s)",
                  iw, lk, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     } else {
-        line(log, ctx, "test reconstruction %.3f (%s per example, clean input)", ev.recon,
+        nn_logf(log, ctx, NN_LOG_INFO, "test reconstruction %.3f (%s per example, clean input)", ev.recon,
              m->c.recon == RECON_BCE ? "BCE nats" : "squared error");
         if (m->c.kind == MODEL_DENOISING_AE)
-            line(log, ctx, "test reconstruction %.3f from corrupted input (%s noise %.2f)",
+            nn_logf(log, ctx, NN_LOG_INFO, "test reconstruction %.3f from corrupted input (%s noise %.2f)",
                  ev.recon_noisy, model_noise_name(m->c.noise), m->c.noise_level);
         if (m->c.kind == MODEL_SPARSE_AE)
-            line(log, ctx, "mean code activation %.4f (target %.3f)", ev.mean_act, m->c.rho);
+            nn_logf(log, ctx, NN_LOG_INFO, "mean code activation %.4f (target %.3f)", ev.mean_act, m->c.rho);
     }
     int active = model_active_units(m, test, 0.01, NULL, err);
     if (active < 0)
         return -1;
-    line(log, ctx, "active latent units: %d of %zu (variance of the code over the data > 0.01)",
+    nn_logf(log, ctx, NN_LOG_INFO, "active latent units: %d of %zu (variance of the code over the data > 0.01)",
          active, m->c.latent);
     return 0;
 }

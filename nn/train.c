@@ -68,21 +68,16 @@ const char *nn_train_resumable(const char *path)
     return path && access(path, F_OK) == 0 ? path : NULL;
 }
 
-static void say(const nn_train_config *c, nn_log_level level, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static void say(const nn_train_config *c, nn_log_level level, const char *fmt, ...)
+void nn_logf(nn_log_fn log, void *ctx, nn_log_level level, const char *fmt, ...)
 {
-    if (!c->log)
+    if (!log)
         return;
     char line[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    c->log(c->log_ctx, level, line);
+    log(ctx, level, line);
 }
 
 static double now(void)
@@ -329,7 +324,7 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
             free(meta);
             return -1;
         }
-        say(c, NN_LOG_INFO, "resumed from %s: epoch %d, step %ld", c->resume, start, step);
+        nn_logf(c->log, c->log_ctx, NN_LOG_INFO, "resumed from %s: epoch %d, step %ld", c->resume, start, step);
     }
     if (guard(p, 0, step, start + 1, err) ||
         (c->metrics && metrics_trim(c->metrics, start, err))) { /* weights before any step */
@@ -382,7 +377,7 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
             seen += b.n, step++, nb++;
             if (now() - last_said > 0.2) {
                 double el = now() - t0;
-                say(c, NN_LOG_PROGRESS, "epoch %d/%d  batch %zu/%zu  loss %.2f  ETA %.0f s", epoch,
+                nn_logf(c->log, c->log_ctx, NN_LOG_PROGRESS, "epoch %d/%d  batch %zu/%zu  loss %.2f  ETA %.0f s", epoch,
                     c->epochs, nb, per, nn_scalars_get(&sum, "loss") / (double)seen,
                     el / (double)nb * (double)(per - nb));
                 last_said = now();
@@ -415,7 +410,7 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
         describe(tr, sizeof tr, &r.train);
         if (test)
             describe(te, sizeof te, &r.test);
-        say(c, NN_LOG_INFO, "epoch %d/%d  train %s%s%s  %.1f s", epoch, c->epochs, tr,
+        nn_logf(c->log, c->log_ctx, NN_LOG_INFO, "epoch %d/%d  train %s%s%s  %.1f s", epoch, c->epochs, tr,
             test ? "  test " : "", te, r.seconds);
         if (c->checkpoint) {
             nn_meta_setf(meta, "train.epoch", "%d", epoch);

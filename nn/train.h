@@ -61,6 +61,12 @@ typedef int (*nn_eval_fn)(void *model, const nn_dataset *test, tn_rng *rng,
  * overwrite each other; NN_LOG_INFO lines are one per epoch and such. */
 typedef enum { NN_LOG_INFO, NN_LOG_PROGRESS } nn_log_level;
 typedef void (*nn_log_fn)(void *ctx, nn_log_level level, const char *line);
+/* Formats a line and hands it to log (nothing when log is NULL). */
+void nn_logf(nn_log_fn log, void *ctx, nn_log_level level, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 /* The default hook: INFO lines to stdout; progress to stderr, and only when
  * stderr is a terminal (overwritten in place). */
 void nn_log_stdio(void *ctx, nn_log_level level, const char *line);
