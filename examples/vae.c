@@ -34,6 +34,8 @@ static const char usage_text[] =
     "training:\n"
     "  --epochs N (10)  --batch N (128)  --lr X (1e-3)  --optim adam|adamw|sgd|adagrad (adam)\n"
     "  --momentum X (SGD)  --clip X (global gradient norm; 0 = off)  --threads N (all cores)\n"
+    "  --schedule constant|step|cosine (constant)  --min-lr X (cosine's end; 0)\n"
+    "  --lr-step EPOCHS  --lr-gamma G (step: lr times G every EPOCHS epochs; 10, 0.1)\n"
     "  --seed N (else drawn from libsodium and printed)   --out DIR (checkpoint, pictures)\n"
     "  --resume FILE (--epochs counts from 0)   --metrics FILE (JSON Lines, appended on --resume)\n"
     "evaluation:\n"
@@ -42,9 +44,10 @@ static const char usage_text[] =
 typedef struct {
     const char *data, *csv, *frey, *binarized, *out, *resume, *metrics, *eval, *hidden;
     long epochs, threads, iw_samples, batch, train_limit, test_limit, latent, samples, warmup;
-    long iw_k, classes, noise_clip;
-    double lr, momentum, clip, beta, rho, sparse_beta, l1, noise_level;
+    long iw_k, classes, noise_clip, lr_step;
+    double lr, min_lr, lr_gamma, momentum, clip, beta, rho, sparse_beta, l1, noise_level;
     int binarize, kind, act, init, likelihood, recon, sparsity, noise, optim, have_seed, sparse_on;
+    int schedule;
     uint64_t seed;
 } options;
 
@@ -94,6 +97,9 @@ static const struct {
     {"iw-samples", INT, OFF(iw_samples), 0, 1e6, 0}, {"iw-k", INT, OFF(iw_k), 1, 10000, 0},
     {"classes", INT, OFF(classes), 0, 100000, 0}, {"noise-clip", INT, OFF(noise_clip), 0, 1, 0},
     {"sparse-on", CHOICE, OFF(sparse_on), 0, 0, "code|hidden"},
+    {"schedule", CHOICE, OFF(schedule), 0, 0, "constant|step|cosine"},
+    {"min-lr", NUM, OFF(min_lr), 0, 1e6, 0}, {"lr-step", INT, OFF(lr_step), 1, 1e6, 0},
+    {"lr-gamma", NUM, OFF(lr_gamma), 0, 1, 0},
 };
 #define N_OPTS (int)(sizeof table / sizeof table[0])
 
@@ -147,7 +153,8 @@ static model_config parse(int argc, char **argv, options *o)
     *o = (options){.epochs = 10, .batch = 128, .lr = 1e-3, .optim = NN_ADAM, .iw_samples = -1,
                    .threads = cores > 0 ? cores : 1, .latent = -1, .act = NN_ACT_RELU,
                    .init = NN_INIT_TORCH, .noise = -1, .samples = 1, .beta = 1, .rho = 0.05,
-                   .sparse_beta = 3, .l1 = 1e-3, .noise_level = 0.25, .iw_k = 1, .noise_clip = 1};
+                   .sparse_beta = 3, .l1 = 1e-3, .noise_level = 0.25, .iw_k = 1, .noise_clip = 1,
+                   .lr_step = 10, .lr_gamma = 0.1};
     int c;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         if (c == 'h')
@@ -251,6 +258,11 @@ int main(int argc, char **argv)
     }
     nn_optim_config oc = nn_optim_defaults((nn_optim_kind)o.optim, o.lr);
     oc.momentum = o.momentum, oc.clip_norm = o.clip;
+    /* the schedule counts steps: an epoch is ceil(rows / batch) of them */
+    long per_epoch = (long)((train->n + (size_t)o.batch - 1) / (size_t)o.batch);
+    oc.sched = o.schedule == 1 ? NN_SCHED_STEP : o.schedule == 2 ? NN_SCHED_COSINE : NN_SCHED_CONSTANT;
+    oc.step_size = o.lr_step * per_epoch, oc.gamma = o.lr_gamma, oc.min_lr = o.min_lr;
+    oc.total_steps = o.epochs * per_epoch > 0 ? o.epochs * per_epoch : 1;
     nn_optim *opt = nn_optim_new(&oc, m->params, &err);
     if (!opt)
         die(1, "%s", err.msg);

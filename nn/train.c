@@ -426,6 +426,7 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
             cJSON_AddNumberToObject(j, "epoch", epoch);
             cJSON_AddNumberToObject(j, "steps", (double)step);
             cJSON_AddNumberToObject(j, "seconds", r.seconds);
+            cJSON_AddNumberToObject(j, "lr", nn_optim_lr(opt)); /* the next step's */
             add_scalars(j, "train", &r.train);
             add_scalars(j, "test", &r.test);
             char *line = cJSON_PrintUnformatted(j);

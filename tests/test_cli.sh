@@ -56,6 +56,24 @@ resumed=$(sed -n 1p "$tmp/r.jsonl" | sed 's/"seconds":[^,]*,//')
 if [ -n "$straight" ] && [ "$straight" = "$resumed" ]; then ok resume_exact
 else fail resume_exact "straight $straight, resumed $resumed"; fi
 
+# a learning-rate schedule counts steps, so it survives a resume (a step
+# schedule does not depend on --epochs; a cosine runs over --epochs)
+sched="--schedule step --lr 2e-3 --lr-step 1 --lr-gamma 0.5"
+"$vae" $small $sched --epochs 2 --metrics "$tmp/s2.jsonl" > /dev/null 2>&1
+"$vae" $small $sched --epochs 1 --out "$tmp/s1" > /dev/null 2>&1
+"$vae" $small $sched --epochs 2 --resume "$tmp/s1/model.safetensors" --metrics "$tmp/s1.jsonl" > /dev/null 2>&1
+"$vae" $small --schedule cosine --lr 2e-3 --min-lr 1e-4 --epochs 2 --metrics "$tmp/c2.jsonl" > /dev/null 2>&1
+if /usr/bin/python3 - "$tmp/s2.jsonl" "$tmp/s1.jsonl" "$tmp/c2.jsonl" "$tmp/m.jsonl" <<'PY'
+import json, sys
+two, resumed, cos, const = ([json.loads(l) for l in open(f)] for f in sys.argv[1:])
+assert [r["lr"] for r in two] == [1e-3, 5e-4] and const[1]["lr"] == 1e-3, (two, const)
+assert abs(cos[0]["lr"] - (1e-4 + (2e-3 - 1e-4) * 0.5)) < 1e-12 and abs(cos[1]["lr"] - 1e-4) < 1e-12, cos
+drop = lambda r: {k: v for k, v in r.items() if k != "seconds"}
+assert drop(two[1]) == drop(resumed[0]), (two[1], resumed[0])
+PY
+then ok schedule_resume; else fail schedule_resume "schedule lost on resume or wrong"; fi
+expect bad_schedule 2 "--schedule: expected one of constant|step|cosine, got \"exp\"" "$vae" --schedule exp
+
 expect eval 0 "L_10 = " "$vae" --eval "$tmp/run/model.safetensors" --data "$data" --test-limit 200 --iw-samples 10
 head -c 300 "$tmp/run/model.safetensors" > "$tmp/cut.safetensors"
 expect eval_truncated 1 "cut.safetensors: header length" "$vae" --eval "$tmp/cut.safetensors" --data "$data"
