@@ -25,6 +25,15 @@ LDLIBS    += -fsanitize=address,undefined
 else
 BUILD     := build
 endif
+# `make MPI=1 ...`: the same library and programs built with OpenMPI's mpicc
+# into $(BUILD)/mpi; nn_train runs data-parallel when started by mpirun
+# (nn/dist.c). The default build needs no MPI.
+ifeq ($(MPI),1)
+BUILD     := $(BUILD)/mpi
+CC        := mpicc
+ALL_CFLAGS += -DTAPE_MPI
+DEB_PKGS  += libopenmpi-dev openmpi-bin
+endif
 
 LIB_SRC   := $(wildcard tensor/*.c) $(wildcard autograd/*.c) $(wildcard nn/*.c) $(wildcard models/*.c)
 HEADERS   := tensor/tn.h autograd/ad.h nn/nn.h nn/train.h models/model.h

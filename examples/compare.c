@@ -379,8 +379,8 @@ static model *run(int v, uint64_t seed, const options *o, const nn_dataset *trai
     cJSON *j = result_json(r);
     char *text = cJSON_Print(j);
     nn_atomic a;
-    if (!text || nn_atomic_open(&a, res, &err) ||
-        nn_atomic_commit(&a, fputs(text, a.f) >= 0, &err))
+    if (nn_dist_rank() == 0 && /* under MPI, rank 0 alone writes */
+        (!text || nn_atomic_open(&a, res, &err) || nn_atomic_commit(&a, fputs(text, a.f) >= 0, &err)))
         die("%s", text ? err.msg : "out of memory");
     cJSON_Delete(j), free(text), nn_optim_free(opt);
     return m;
@@ -406,6 +406,8 @@ static void write_report(const options *o, const int *chosen, int n_chosen, cons
     snprintf(path, sizeof path, "%s/report.md", o->out);
     nn_atomic a;
     nn_error err;
+    if (nn_dist_rank() != 0) /* under MPI, rank 0 alone writes */
+        return;
     if (nn_atomic_open(&a, path, &err))
         die("%s", err.msg);
     FILE *f = a.f;
@@ -532,6 +534,7 @@ static void write_pictures(const options *o, model **models, const int *chosen, 
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    nn_dist_size(); /* under mpirun (make MPI=1): MPI starts; rank 0 alone prints */
     options o = parse(argc, argv);
     tn_set_threads((int)o.threads);
     int chosen[N_VARIANTS], n = 0;

@@ -36,6 +36,7 @@ static const char usage_text[] =
     "  --momentum X (SGD)  --clip X (global gradient norm; 0 = off)  --threads N (all cores)\n"
     "  --schedule constant|step|cosine (constant)  --min-lr X (cosine's end; 0)\n"
     "  --lr-step EPOCHS  --lr-gamma G (step: lr times G every EPOCHS epochs; 10, 0.1)\n"
+    "  --shards S (each batch in S row shards, gradients summed; under mpirun one a rank)\n"
     "  --seed N (else drawn from libsodium and printed)   --out DIR (checkpoint, pictures)\n"
     "  --resume FILE (--epochs counts from 0)   --metrics FILE (JSON Lines, appended on --resume)\n"
     "evaluation:\n"
@@ -44,7 +45,7 @@ static const char usage_text[] =
 typedef struct {
     const char *data, *csv, *frey, *binarized, *out, *resume, *metrics, *eval, *hidden;
     long epochs, threads, iw_samples, batch, train_limit, test_limit, latent, samples, warmup;
-    long iw_k, classes, noise_clip, lr_step;
+    long iw_k, classes, noise_clip, lr_step, shards;
     double lr, min_lr, lr_gamma, momentum, clip, beta, rho, sparse_beta, l1, noise_level;
     int binarize, kind, act, init, likelihood, recon, sparsity, noise, optim, have_seed, sparse_on;
     int schedule;
@@ -53,12 +54,12 @@ typedef struct {
 
 static _Noreturn void die(int status, const char *fmt, ...)
 {
+    char line[2048]; /* one write, so ranks' messages do not interleave */
     va_list ap;
     va_start(ap, fmt);
-    fputs("vae: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "vae: %s\n", line);
     exit(status);
 }
 
@@ -99,7 +100,7 @@ static const struct {
     {"sparse-on", CHOICE, OFF(sparse_on), 0, 0, "code|hidden"},
     {"schedule", CHOICE, OFF(schedule), 0, 0, "constant|step|cosine"},
     {"min-lr", NUM, OFF(min_lr), 0, 1e6, 0}, {"lr-step", INT, OFF(lr_step), 1, 1e6, 0},
-    {"lr-gamma", NUM, OFF(lr_gamma), 0, 1, 0},
+    {"lr-gamma", NUM, OFF(lr_gamma), 0, 1, 0}, {"shards", INT, OFF(shards), 0, 1e6, 0},
 };
 #define N_OPTS (int)(sizeof table / sizeof table[0])
 
@@ -210,6 +211,7 @@ static void load_data(const options *o, nn_dataset **train, nn_dataset **test, t
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0); /* lines in order with stderr's */
+    nn_dist_size(); /* under mpirun (make MPI=1): MPI starts; rank 0 alone prints */
     options o;
     model_config mc = parse(argc, argv, &o);
     tn_set_threads((int)o.threads);
@@ -280,6 +282,7 @@ int main(int argc, char **argv)
     tc.epochs = (int)o.epochs, tc.batch = (size_t)o.batch, tc.seed = o.seed;
     tc.dynamic_binarize = o.binarize == 2, tc.checkpoint = o.out ? ckpt : NULL;
     tc.resume = o.resume, tc.metrics = o.metrics, tc.meta = &save_meta, tc.eval = model_train_eval;
+    tc.shards = (int)o.shards;
     if (nn_train(m->params, opt, model_train_loss, m, train, test, &tc, NULL, &err))
         die(1, "%s", err.msg);
     if (o.out) {

@@ -7,4 +7,12 @@
 /* A dataset with room for n x dim values (and labels when asked). */
 nn_dataset *nn__dataset_new(size_t n, size_t dim, int with_labels);
 
+/* Collectives over every rank of an MPI job (dist.c), in place; without
+ * MPI, or with one rank, they do nothing. 0, or -1 with err. */
+int nn__dist_sum_real(tn_real *x, size_t n, nn_error *err);   /* Σ over ranks */
+int nn__dist_sum_double(double *x, size_t n, nn_error *err);
+int nn__dist_sum_u64(uint64_t *x, size_t n, nn_error *err);
+int nn__dist_bcast_real(tn_real *x, size_t n, nn_error *err); /* rank 0's to all */
+int nn__dist_bcast_bytes(void *x, size_t n, int root, nn_error *err); /* root's to all */
+
 #endif

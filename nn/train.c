@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "train.h"
+#include "nn_internal.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -45,6 +46,8 @@ double nn_scalars_get(const nn_scalars *s, const char *name)
 void nn_log_stdio(void *ctx, nn_log_level level, const char *line)
 {
     (void)ctx;
+    if (nn_dist_rank() != 0) /* under MPI, rank 0 alone speaks */
+        return;
     int tty = isatty(STDERR_FILENO);
     if (level == NN_LOG_PROGRESS) {
         if (tty)
@@ -263,13 +266,92 @@ static int read_state(const char *path, const nn_meta *m, int *epoch, long *step
     return 0;
 }
 
+/* ---- shards -----------------------------------------------------------------
+ * A step's batch (and the test set) is cut into S shards of contiguous rows;
+ * this process runs the shards s with s % ranks == rank. Per-shard numbers
+ * go into slots of one vector that a collective sums (every slot has one
+ * writer, so the sum is exact) and are then added in shard order: one
+ * process with S shards and S ranks compute the same sums. */
+
+typedef struct {
+    int S, P, rank;       /* shards, ranks, this rank */
+    tn_rng *noise;        /* S generators; only this rank's advance */
+    tn_real *acc;         /* the gradients summed so far, with > 1 shard a rank */
+    nn_scalars names;     /* what the loss reports, in its order */
+    double *slot;         /* P statuses, then S x NN_SCALARS_MAX sums */
+    double comm;          /* seconds in collectives */
+} shards;
+
+static int mine(const shards *sh, int s) { return s % sh->P == sh->rank; }
+static size_t shard_lo(size_t n, int s, int S) { return n * (size_t)s / (size_t)S; }
+static double *sums(shards *sh, int s) { return sh->slot + sh->P + (size_t)s * NN_SCALARS_MAX; }
+static size_t n_slots(const shards *sh) { return (size_t)sh->P + (size_t)sh->S * NN_SCALARS_MAX; }
+
+/* rep (means over n rows) into shard s's slots, by the names' order */
+static void put(shards *sh, int s, const nn_scalars *rep, size_t n)
+{
+    for (int i = 0; i < rep->n; i++) {
+        if (isnan(nn_scalars_get(&sh->names, rep->name[i])))
+            nn_scalars_set(&sh->names, rep->name[i], 0);
+        for (int k = 0; k < sh->names.n; k++)
+            if (strcmp(sh->names.name[k], rep->name[i]) == 0)
+                sums(sh, s)[k] += rep->value[i] * (double)n;
+    }
+}
+
+/* After the statuses were summed (status[r] != 0: rank r failed): when a rank
+ * failed, the first one's message goes to every rank, so each stops with it
+ * (and the job's output has it even when that rank is killed first). */
+static int failed(const double *status, int P, int local_rc, nn_error *err)
+{
+    int first = -1;
+    for (int r = 0; r < P && first < 0; r++)
+        if (status[r] != 0)
+            first = r;
+    if (first < 0)
+        return local_rc;
+    nn_error theirs = {{0}};
+    if (local_rc)
+        theirs = *err;
+    if (nn__dist_bcast_bytes(theirs.msg, sizeof theirs.msg, first, err))
+        return -1;
+    if (!local_rc) {
+        theirs.msg[sizeof theirs.msg - 1] = '\0';
+        nn_fail(err, "rank %d: %s", first, theirs.msg);
+    }
+    return -1;
+}
+
+/* Sums the slots over ranks, then: a failed rank makes every rank fail (the
+ * failing one keeps its own message); else out += the shards' sums in order. */
+static int gather(shards *sh, int local_rc, nn_scalars *out, nn_error *err)
+{
+    if (sh->P > 1) {
+        sh->slot[sh->rank] = local_rc ? 1 : 0;
+        double t0 = now();
+        int rc = nn__dist_sum_double(sh->slot, n_slots(sh), err);
+        sh->comm += now() - t0;
+        if (rc || (rc = failed(sh->slot, sh->P, local_rc, err)))
+            return rc;
+    }
+    if (local_rc)
+        return -1;
+    for (int s = 0; s < sh->S; s++)
+        for (int k = 0; k < sh->names.n; k++) {
+            double prev = nn_scalars_get(out, sh->names.name[k]);
+            nn_scalars_set(out, sh->names.name[k], (isnan(prev) ? 0 : prev) + sums(sh, s)[k]);
+        }
+    return 0;
+}
+
+static void clear(shards *sh) { memset(sh->slot, 0, n_slots(sh) * sizeof *sh->slot); }
+
 /* ---- evaluation ------------------------------------------------------------ */
 
-/* The loss averaged over the test set, gradients off. */
+/* The loss averaged over rows [0, d->n) of d, gradients off; means in out. */
 static int eval_loss(nn_loss_fn loss, void *model, ad_tape *t, const nn_dataset *d,
                      size_t batch, tn_rng *rng, long step, nn_scalars *out, nn_error *err)
 {
-    int was = ad_set_grad_enabled(t, 0);
     nn_scalars sum = {0};
     int rc = 0;
     for (size_t b0 = 0; b0 < d->n && rc == 0; b0 += batch) {
@@ -289,51 +371,166 @@ static int eval_loss(nn_loss_fn loss, void *model, ad_tape *t, const nn_dataset 
             nn_scalars_set(&sum, rep.name[i], (isnan(prev) ? 0 : prev) + rep.value[i] * (double)nb);
         }
     }
-    ad_set_grad_enabled(t, was);
     for (int i = 0; i < sum.n; i++)
         sum.value[i] /= (double)d->n;
     *out = sum;
     return rc;
 }
 
+/* The test set cut into the shards, each evaluated with its generator by
+ * its rank (the configuration's eval, or the loss), the sums reduced. */
+static int eval_shards(shards *sh, nn_loss_fn loss, void *model, ad_tape *t,
+                       const nn_dataset *test, const nn_train_config *c, long step,
+                       nn_scalars *out, nn_error *err)
+{
+    int was = ad_set_grad_enabled(t, 0), rc = 0;
+    clear(sh);
+    nn_scalars names = sh->names;
+    sh->names = (nn_scalars){0};
+    for (int s = 0; s < sh->S && rc == 0; s++) {
+        size_t lo = shard_lo(test->n, s, sh->S), hi = shard_lo(test->n, s + 1, sh->S);
+        if (!mine(sh, s) || hi == lo)
+            continue;
+        nn_dataset v = nn_data_view(test, lo, hi - lo);
+        nn_scalars rep = {0};
+        rc = c->eval ? c->eval(model, &v, &sh->noise[s], &rep, err)
+                     : eval_loss(loss, model, t, &v, c->eval_batch, &sh->noise[s], step, &rep, err);
+        if (rc == 0)
+            put(sh, s, &rep, hi - lo);
+    }
+    ad_set_grad_enabled(t, was);
+    /* every rank runs the same evaluation, so the names come in the same
+     * order on each (a rank without test rows contributes nothing) */
+    *out = (nn_scalars){0};
+    rc = gather(sh, rc, out, err);
+    for (int i = 0; i < out->n; i++)
+        out->value[i] /= (double)test->n;
+    sh->names = names;
+    return rc;
+}
+
+/* generator states of every shard, as rank 0 saves them: each rank fills its
+ * shards' slots, the sum over ranks gives all */
+static int share_rngs(shards *sh, nn_error *err)
+{
+    size_t per = sizeof(tn_rng) / sizeof(uint64_t) + 1;
+    uint64_t *u = calloc((size_t)sh->S * per, sizeof *u);
+    if (!u)
+        return nn_fail(err, "train: out of memory");
+    for (int s = 0; s < sh->S; s++)
+        if (mine(sh, s))
+            memcpy(u + (size_t)s * per, &sh->noise[s], sizeof(tn_rng));
+    double t0 = now();
+    int rc = nn__dist_sum_u64(u, (size_t)sh->S * per, err);
+    sh->comm += now() - t0;
+    for (int s = 0; s < sh->S && rc == 0; s++)
+        memcpy(&sh->noise[s], u + (size_t)s * per, sizeof(tn_rng));
+    free(u);
+    return rc;
+}
+
+static void noise_key(char *key, size_t len, int s)
+{
+    if (s == 0)
+        snprintf(key, len, "rng.noise");
+    else
+        snprintf(key, len, "rng.noise.%d", s);
+}
+
 /* ---- the loop ---------------------------------------------------------------- */
+
+/* Every rank agrees on one outcome: the largest status; a rank that failed
+ * keeps its message, the others get one naming it. */
+static int agree(shards *sh, int rc, nn_error *err)
+{
+    if (sh->P == 1)
+        return rc;
+    double *v = sh->slot;
+    memset(v, 0, (size_t)sh->P * sizeof *v);
+    v[sh->rank] = rc ? 1 : 0;
+    if (nn__dist_sum_double(v, (size_t)sh->P, err))
+        return -1;
+    return failed(v, sh->P, rc, err);
+}
 
 int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
              const nn_dataset *train, const nn_dataset *test,
              const nn_train_config *c, nn_train_result *res, nn_error *err)
 {
     nn_train_result r = {0};
-    if (check_setup(p, train, test, c, err))
+    shards sh = {.P = nn_dist_size(), .rank = nn_dist_rank()};
+    sh.S = c->shards > 0 ? c->shards : sh.P;
+    int writer = sh.rank == 0; /* rank 0 logs and writes */
+    nn_log_fn log = writer ? c->log : NULL;
+    if (c->shards < 0 || sh.S % sh.P) /* the same on every rank */
+        return nn_fail(err, "train: %d shards over %d ranks: expected a multiple of the ranks "
+                            "(0: one a rank)", c->shards, sh.P);
+    sh.noise = calloc((size_t)sh.S, sizeof *sh.noise);
+    sh.slot = calloc(n_slots(&sh), sizeof *sh.slot);
+    if (sh.S > sh.P)
+        sh.acc = malloc(nn_params_size(p) * sizeof *sh.acc + 1);
+    if (!sh.noise || !sh.slot || (sh.S > sh.P && !sh.acc)) {
+        free(sh.noise), free(sh.slot), free(sh.acc);
+        return nn_fail(err, "train: out of memory");
+    }
+    int rc = writer ? check_setup(p, train, test, c, err) : 0;
+    if (rc == 0 && c->batch < (size_t)sh.S)
+        rc = nn_fail(err, "train: batch %zu is smaller than its %d shards", c->batch, sh.S);
+    if (!writer && rc == 0 && (!train || train->n == 0))
+        rc = nn_fail(err, "train: the training set is empty");
+    if ((rc = agree(&sh, rc, err))) {
+        free(sh.noise), free(sh.slot), free(sh.acc);
         return -1;
+    }
     if (!c->keep_denormals) /* flat epochs: see tn_flush_denormals */
         tn_flush_denormals(1);
-    tn_rng data_rng, noise_rng;
+    tn_rng data_rng;
     tn_rng_seed(&data_rng, c->seed, 1);
-    tn_rng_seed(&noise_rng, c->seed, 2);
+    for (int s = 0; s < sh.S; s++)
+        tn_rng_seed(&sh.noise[s], c->seed, s == 0 ? 2 : 256 + (uint64_t)s);
     nn_meta *meta = calloc(1, sizeof *meta);
-    if (!meta)
+    if (!meta) {
+        free(sh.noise), free(sh.slot), free(sh.acc);
         return nn_fail(err, "train: out of memory");
+    }
     if (c->meta)
         *meta = *c->meta;
     int start = 0;
     long step = 0;
     if (c->resume) {
         nn_meta saved = {0};
-        if (nn_load(c->resume, p, opt, &saved, err) ||
-            read_state(c->resume, &saved, &start, &step, &data_rng, &noise_rng, err)) {
-            free(meta);
-            return -1;
+        rc = nn_load(c->resume, p, opt, &saved, err) ||
+             read_state(c->resume, &saved, &start, &step, &data_rng, &sh.noise[0], err);
+        const char *k = nn_meta_get(&saved, "train.shards");
+        char *end = NULL;
+        long had = k ? strtol(k, &end, 10) : 1;
+        if (rc == 0 && k && (!*k || *end || had < 1 || had > 1000000))
+            rc = nn_fail(err, "%s: metadata train.shards = \"%s\": expected a whole number from 1 "
+                              "to 1000000", c->resume, k);
+        if (rc == 0 && had != sh.S)
+            rc = nn_fail(err, "%s: written by a run with %ld shards (ranks x shards a rank), this "
+                              "run has %d: resume with the same number", c->resume, had, sh.S);
+        for (int s = 1; s < sh.S && rc == 0; s++) {
+            char key[32];
+            noise_key(key, sizeof key, s);
+            if (nn_meta_get_rng(&saved, key, &sh.noise[s]))
+                rc = nn_fail(err, "%s: metadata: expected the generator state %s", c->resume, key);
         }
-        nn_logf(c->log, c->log_ctx, NN_LOG_INFO, "resumed from %s: epoch %d, step %ld", c->resume, start, step);
+        if (rc == 0)
+            nn_logf(log, c->log_ctx, NN_LOG_INFO, "resumed from %s: epoch %d, step %ld", c->resume, start, step);
     }
-    if (guard(p, 0, step, start + 1, err) ||
-        (c->metrics && metrics_trim(c->metrics, start, err))) { /* weights before any step */
-        free(meta);
+    if (rc == 0 && sh.P > 1) /* one set of weights, whatever each rank did */
+        rc = nn__dist_bcast_real(nn_params_values(p), nn_params_size(p), err);
+    if (rc == 0 && (guard(p, 0, step, start + 1, err) || /* weights before any step */
+                    (writer && c->metrics && metrics_trim(c->metrics, start, err))))
+        rc = -1;
+    if ((rc = agree(&sh, rc, err))) {
+        free(meta), free(sh.noise), free(sh.slot), free(sh.acc);
         return -1;
     }
     nn_batches *batches = nn_batches_new(train, c->batch, &data_rng, c->dynamic_binarize, err);
     ad_tape *t = ad_tape_new(0);
-    int rc = batches && t ? 0 : (batches ? nn_fail(err, "train: out of memory") : -1);
+    rc = batches && t ? 0 : (batches ? nn_fail(err, "train: out of memory") : -1);
     size_t per = batches ? nn_batches_per_epoch(batches) : 0;
     r.epoch = start, r.steps = step;
     for (int epoch = start + 1; rc == 0 && epoch <= c->epochs; epoch++) {
@@ -341,26 +538,65 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
         nn_scalars sum = {0};
         size_t seen = 0, nb = 0;
         nn_batch b;
+        sh.comm = 0;
         while (rc == 0 && nn_batches_next(batches, &b.x, &b.labels)) {
-            nn_scalars rep = {0};
-            b.n = b.x.shape[0];
-            ad_tape_reset(t);
-            nn_params_zero_grad(p);
-            ad_var *l = loss(model, t, &b, &noise_rng, step, &rep);
-            if (!l || ad_backward(t, l)) {
-                rc = nn_fail(err, "step %ld (epoch %d): %s", step, epoch, ad_tape_error(t));
-                break;
+            size_t n = b.x.shape[0], dim = b.x.shape[1];
+            int local = 0;
+            clear(&sh);
+            int first = 1;
+            for (int s = 0; s < sh.S && local == 0; s++) {
+                size_t lo = shard_lo(n, s, sh.S), hi = shard_lo(n, s + 1, sh.S);
+                if (!mine(&sh, s) || hi == lo)
+                    continue;
+                /* a rank's second shard and on: its gradient in the block
+                 * from zero, added to the sum of the ones before (in shard
+                 * order, as the all-reduce adds the ranks') */
+                if (!first)
+                    memcpy(sh.acc, nn_params_grads(p), nn_params_size(p) * sizeof *sh.acc);
+                nn_params_zero_grad(p);
+                nn_batch bs = {tn_wrap(b.x.data + lo * dim, 2, (const size_t[]){hi - lo, dim}),
+                               b.labels ? b.labels + lo : NULL, hi - lo};
+                nn_scalars rep = {0};
+                ad_tape_reset(t);
+                ad_var *l = loss(model, t, &bs, &sh.noise[s], step, &rep);
+                /* each shard's gradient weighted by its share of the rows:
+                 * the sum is the gradient of the batch's mean loss */
+                ad_var *scaled = l && sh.S > 1 ? ad_scale(l, (tn_real)((double)(hi - lo) / (double)n)) : l;
+                if (!l || ad_backward(t, scaled)) {
+                    local = nn_fail(err, "step %ld (epoch %d): %s", step, epoch, ad_tape_error(t));
+                    break;
+                }
+                double v = ad_item(l);
+                if (!isfinite(v)) {
+                    local = nn_fail(err, "step %ld (epoch %d): the loss is %g; training stopped, the last "
+                                         "checkpoint is unchanged (check the data for NaN, or try a smaller "
+                                         "learning rate or clipping)", step, epoch, v);
+                    break;
+                }
+                nn_scalars_set(&rep, "loss", v);
+                put(&sh, s, &rep, hi - lo);
+                if (!first) {
+                    tn_real *g = nn_params_grads(p);
+                    for (size_t i = 0, m = nn_params_size(p); i < m; i++)
+                        g[i] = sh.acc[i] + g[i];
+                }
+                first = 0;
             }
-            double v = ad_item(l);
-            if (!isfinite(v)) {
-                rc = nn_fail(err, "step %ld (epoch %d): the loss is %g; training stopped, the last "
-                                  "checkpoint is unchanged (check the data for NaN, or try a smaller "
-                                  "learning rate or clipping)", step, epoch, v);
+            if (first) /* no rows here this step (a short last batch) */
+                nn_params_zero_grad(p);
+            if ((rc = gather(&sh, local, &sum, err)))
                 break;
+            if (sh.P > 1) { /* the one all-reduce of the step */
+                double c0 = now();
+                rc = nn__dist_sum_real(nn_params_grads(p), nn_params_size(p), err);
+                sh.comm += now() - c0;
+                if (rc)
+                    break;
             }
             /* the optimizer says, from its own pass, whether a weight came
              * out non-finite; only then are the blocks scanned, to name the
-             * gradient or the weight (the grads are as backward left them) */
+             * gradient or the weight (the grads are as backward left them).
+             * Every rank has the same gradient, so every rank sees it. */
             nn_optim_step(opt, p);
             if (nn_optim_nonfinite(opt)) {
                 if (!(rc = guard(p, 1, step, epoch, err)) && !(rc = guard(p, 0, step, epoch, err)))
@@ -369,15 +605,10 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
                                  step, epoch);
                 break;
             }
-            nn_scalars_set(&rep, "loss", v);
-            for (int i = 0; i < rep.n; i++) {
-                double prev = nn_scalars_get(&sum, rep.name[i]);
-                nn_scalars_set(&sum, rep.name[i], (isnan(prev) ? 0 : prev) + rep.value[i] * (double)b.n);
-            }
-            seen += b.n, step++, nb++;
-            if (now() - last_said > 0.2) {
+            seen += n, step++, nb++;
+            if (log && now() - last_said > 0.2) {
                 double el = now() - t0;
-                nn_logf(c->log, c->log_ctx, NN_LOG_PROGRESS, "epoch %d/%d  batch %zu/%zu  loss %.2f  ETA %.0f s", epoch,
+                nn_logf(log, c->log_ctx, NN_LOG_PROGRESS, "epoch %d/%d  batch %zu/%zu  loss %.2f  ETA %.0f s", epoch,
                     c->epochs, nb, per, nn_scalars_get(&sum, "loss") / (double)seen,
                     el / (double)nb * (double)(per - nb));
                 last_said = now();
@@ -388,16 +619,10 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
         for (int i = 0; i < sum.n; i++)
             sum.value[i] /= (double)seen;
         r.train = sum, r.seconds = now() - t0, r.steps = step, r.epoch = epoch;
+        r.comm_seconds = sh.comm;
         r.test = (nn_scalars){0};
         if (test) {
-            if (c->eval) {
-                int was = ad_set_grad_enabled(t, 0);
-                rc = c->eval(model, test, &noise_rng, &r.test, err);
-                ad_set_grad_enabled(t, was);
-            } else {
-                rc = eval_loss(loss, model, t, test, c->eval_batch, &noise_rng, step, &r.test, err);
-            }
-            if (rc)
+            if ((rc = eval_shards(&sh, loss, model, t, test, c, step, &r.test, err)))
                 break;
             for (int i = 0; i < r.test.n && rc == 0; i++)
                 if (!isfinite(r.test.value[i]))
@@ -406,26 +631,41 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
             if (rc)
                 break;
         }
-        char tr[256], te[256] = "";
+        char tr[256], te[256] = "", cm[64] = "";
         describe(tr, sizeof tr, &r.train);
         if (test)
             describe(te, sizeof te, &r.test);
-        nn_logf(c->log, c->log_ctx, NN_LOG_INFO, "epoch %d/%d  train %s%s%s  %.1f s", epoch, c->epochs, tr,
-            test ? "  test " : "", te, r.seconds);
+        if (sh.P > 1)
+            snprintf(cm, sizeof cm, " (all-reduce %.1f s, %d ranks)", r.comm_seconds, sh.P);
+        nn_logf(log, c->log_ctx, NN_LOG_INFO, "epoch %d/%d  train %s%s%s  %.1f s%s", epoch, c->epochs, tr,
+            test ? "  test " : "", te, r.seconds, cm);
         if (c->checkpoint) {
+            if ((rc = share_rngs(&sh, err)))
+                break;
             nn_meta_setf(meta, "train.epoch", "%d", epoch);
             nn_meta_setf(meta, "train.step", "%ld", step);
             nn_meta_setf(meta, "train.seed", "%" PRIu64, c->seed);
             nn_meta_put_rng(meta, "rng.data", &data_rng);
-            nn_meta_put_rng(meta, "rng.noise", &noise_rng);
-            if ((rc = nn_save(c->checkpoint, p, opt, meta, err)))
+            if (sh.S > 1)
+                nn_meta_setf(meta, "train.shards", "%d", sh.S);
+            for (int s = 0; s < sh.S; s++) {
+                char key[32];
+                noise_key(key, sizeof key, s);
+                nn_meta_put_rng(meta, key, &sh.noise[s]);
+            }
+            rc = writer ? nn_save(c->checkpoint, p, opt, meta, err) : 0;
+            if ((rc = agree(&sh, rc, err)))
                 break;
         }
-        if (c->metrics) {
+        if (writer && c->metrics) {
             cJSON *j = cJSON_CreateObject();
             cJSON_AddNumberToObject(j, "epoch", epoch);
             cJSON_AddNumberToObject(j, "steps", (double)step);
             cJSON_AddNumberToObject(j, "seconds", r.seconds);
+            if (sh.P > 1) {
+                cJSON_AddNumberToObject(j, "ranks", sh.P);
+                cJSON_AddNumberToObject(j, "allreduce_seconds", r.comm_seconds);
+            }
             cJSON_AddNumberToObject(j, "lr", nn_optim_lr(opt)); /* the next step's */
             add_scalars(j, "train", &r.train);
             add_scalars(j, "test", &r.test);
@@ -434,10 +674,12 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
             rc = line ? metrics_append(c->metrics, line, err) : nn_fail(err, "train: out of memory");
             free(line);
         }
+        if ((rc = agree(&sh, rc, err)))
+            break;
     }
     ad_tape_free(t);
     nn_batches_free(batches);
-    free(meta);
+    free(meta), free(sh.noise), free(sh.slot), free(sh.acc);
     if (res)
         *res = r;
     return rc;

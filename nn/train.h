@@ -88,6 +88,10 @@ typedef struct {
     nn_log_fn log;         /* nn_log_stdio; NULL: silent */
     void *log_ctx;
     int keep_denormals;    /* 0 (default): tn_flush_denormals(1) before training */
+    int shards;            /* each global batch in this many contiguous row
+                              shards, each with its noise generator, their
+                              gradients summed before the step; 0: one per
+                              MPI rank (1 without MPI). See "Data-parallel". */
 } nn_train_config;
 
 nn_train_config nn_train_defaults(void);
@@ -101,6 +105,7 @@ typedef struct {
     nn_scalars train;      /* "loss" and the loss's reports, averaged */
     nn_scalars test;       /* the evaluation's numbers ("loss", ...) */
     double seconds;        /* the last epoch's training time */
+    double comm_seconds;   /* of which in the all-reduces (MPI, > 1 rank) */
 } nn_train_result;
 
 /* Trains p with opt on train, evaluating on test (may be NULL) after every
@@ -117,6 +122,29 @@ typedef struct {
 int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
              const nn_dataset *train, const nn_dataset *test,
              const nn_train_config *c, nn_train_result *res, nn_error *err);
+
+/* ---- Data-parallel: shards and MPI ------------------------------------------
+ * A step splits its global batch of B rows into S shards of contiguous rows
+ * (shard s: rows s·B/S to (s+1)·B/S), runs the loss and backward on each
+ * with the shard's own noise generator (stream 2 of the seed for shard 0,
+ * 256 + s for the others), scales each shard's gradient by its share of the
+ * rows (so the step's gradient is the gradient of the mean loss over the
+ * batch, as with one shard) and sums them before the optimizer's step. In one
+ * process this is gradient accumulation. In the library built with
+ * `make MPI=1` and started by mpirun, S defaults to the number of ranks:
+ * rank r runs shard r, and one MPI_Allreduce over the gradient block sums
+ * them; every rank reads the data and takes its rows of one shared, seeded
+ * shuffle. Rank 0 alone logs, writes metrics and checkpoints (holding every
+ * shard's generator), and draws pictures; the test set is split the same
+ * way and its sums reduced. A run with S shards under MPI computes what one
+ * process with `shards = S` computes: each number is the same sum of the
+ * same terms in the same order, so the two agree bit for bit (the tests say
+ * so). Resume works as without MPI, with the same S. A rank that fails
+ * stops every rank at the same collective, each with an error; a rank that
+ * exits with a non-zero status aborts the job. */
+int nn_dist_built(void);  /* 1 in the MPI build */
+int nn_dist_size(void);   /* ranks in the job: 1 without mpirun or MPI */
+int nn_dist_rank(void);   /* this process's rank: 0 without */
 
 /* The gradient check of a loss as the trainer runs it: backward's gradient
  * of every parameter of p against central differences (f(w+eps) -

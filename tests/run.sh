@@ -45,6 +45,30 @@ rc=$?
 cat "$build/test_examples.log"
 count "$build/test_examples.log" "$rc"
 
+# data-parallel training: the library and programs built again with mpicc
+# (make MPI=1) when OpenMPI is installed; .ci/run installs it and sets
+# TAPE_REQUIRE_MPI=1. Not under the sanitizers (OpenMPI's own allocations).
+case "$build" in
+*san*) ;;
+*)
+    if command -v mpicc > /dev/null 2>&1 && command -v mpirun > /dev/null 2>&1; then
+        echo "== data-parallel training over MPI"
+        if make -s MPI=1 examples > "$build/test_mpi.log" 2>&1; then
+            sh tests/test_mpi.sh "$build/mpi" > "$build/test_mpi.log" 2>&1
+            rc=$?
+        else
+            echo "0 passed, 1 failed, 0 skipped" >> "$build/test_mpi.log"; rc=1
+        fi
+        cat "$build/test_mpi.log"
+        count "$build/test_mpi.log" "$rc"
+    elif [ "${TAPE_REQUIRE_MPI:-0}" = 1 ]; then
+        echo "FAIL mpi: no mpicc/mpirun (apt-get install libopenmpi-dev openmpi-bin)"; failed=$((failed + 1))
+    else
+        echo "skip mpi (no OpenMPI; apt-get install libopenmpi-dev openmpi-bin)"; skipped=$((skipped + 1))
+    fi
+    ;;
+esac
+
 echo "== install and build against it with pkg-config"
 # as a user would: #include <tape/...>, pkg-config tape (float) or
 # tape-double; a float program linked with the double library (or the

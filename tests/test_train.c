@@ -19,6 +19,7 @@ typedef struct {
     nn_mlp enc, dec;
     long poison_at, calls;
     long grad_poison_at; /* from this step a finite loss with a NaN gradient */
+    int no_noise;        /* z = mu: a loss without sampling */
 } tiny;
 
 static int tiny_init(tiny *m, uint64_t seed)
@@ -27,7 +28,7 @@ static int tiny_init(tiny *m, uint64_t seed)
     tn_rng r;
     tn_rng_seed(&r, seed, 3);
     m->p = nn_params_new();
-    m->poison_at = -1, m->calls = 0, m->grad_poison_at = -1;
+    m->poison_at = -1, m->calls = 0, m->grad_poison_at = -1, m->no_noise = 0;
     return nn_mlp_init(&m->enc, m->p, "enc", 3, (const size_t[]){784, 16, 4}, act, NULL) ||
            nn_mlp_init(&m->dec, m->p, "dec", 3, (const size_t[]){2, 16, 784}, act, NULL) ||
            nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &r, NULL);
@@ -58,7 +59,8 @@ static ad_var *tiny_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, l
     tiny *m = m_;
     m->calls++;
     ad_var *lv, *mu = tiny_posterior(m, t, b, &lv);
-    ad_var *rec = ad_neg(ad_mean(tiny_log_lik(m, t, b, ad_sample_normal(mu, lv, rng))));
+    ad_var *z = m->no_noise ? mu : ad_sample_normal(mu, lv, rng);
+    ad_var *rec = ad_neg(ad_mean(tiny_log_lik(m, t, b, z)));
     ad_var *kl = nn_kl_normal(mu, lv);
     nn_scalars_set(r, "kl", ad_item(kl));
     ad_var *loss = ad_add(rec, kl);
@@ -190,6 +192,78 @@ void test_train_resume_is_exact(void)
     CHECK(mb && strstr(mb, "{\"epoch\":1,") && !strstr(mb, "{\"epoch\":2,"));
     free(ma), free(mb);
     nn_params_free(a.p), nn_params_free(b.p);
+    nn_dataset_free(tr), nn_dataset_free(te);
+}
+
+/* Shards: a batch cut into S row shards, their gradients weighted by their
+ * rows and summed, is the batch's gradient (gradient accumulation; what
+ * each MPI rank runs); resume with shards is exact; a different count is
+ * refused by name. */
+void test_train_shards(void)
+{
+    char buf[512];
+    DATA_OR_SKIP(path, "mnist/train-images-idx3-ubyte.gz", buf);
+    (void)path;
+    nn_dataset *tr = mnist(600, 0), *te = mnist(200, 1);
+    nn_dataset one = nn_data_view(tr, 0, 50); /* one step of 50 rows */
+    nn_error err;
+    tiny a;
+    CHECK(tiny_init(&a, 5) == 0);
+    a.no_noise = 1;
+    nn_train_config c = quiet(1, NULL, NULL);
+    CHECK(train_tiny(&a, &one, NULL, &c, NULL, &err) == 0);
+    size_t n = nn_params_size(a.p);
+    double gmax = 0;
+    for (size_t i = 0; i < n; i++)
+        gmax = fmax(gmax, fabs((double)nn_params_grads(a.p)[i]));
+    for (int S = 2; S <= 3; S++) { /* 25 + 25 rows; 16 + 17 + 17 */
+        tiny b;
+        CHECK(tiny_init(&b, 5) == 0);
+        b.no_noise = 1;
+        c.shards = S;
+        CHECK(train_tiny(&b, &one, NULL, &c, NULL, &err) == 0);
+        double worst = 0;
+        for (size_t i = 0; i < n; i++)
+            worst = fmax(worst, fabs((double)nn_params_grads(a.p)[i] - (double)nn_params_grads(b.p)[i]));
+        /* the same sums in another order: rounding of tn_real only */
+        CHECK_NEAR(worst / gmax, 0, sizeof(tn_real) == 4 ? 1e-5 : 1e-13);
+        CHECK(gmax > 0 && worst < gmax);
+        nn_params_free(b.p);
+    }
+    nn_params_free(a.p);
+    /* two epochs straight against one, then a resume, with 2 shards */
+    char ck_a[256], ck_b[256];
+    test_tmp_path("sa.safetensors", ck_a, sizeof ck_a);
+    test_tmp_path("sb.safetensors", ck_b, sizeof ck_b);
+    tiny x, y;
+    tiny_init(&x, 5), tiny_init(&y, 5);
+    nn_train_result rx, ry;
+    c = quiet(2, ck_a, NULL), c.shards = 2;
+    CHECK(train_tiny(&x, tr, te, &c, &rx, &err) == 0);
+    c = quiet(1, ck_b, NULL), c.shards = 2;
+    CHECK(train_tiny(&y, tr, te, &c, NULL, &err) == 0);
+    c = quiet(2, ck_b, NULL), c.shards = 2, c.resume = ck_b;
+    CHECK(train_tiny(&y, tr, te, &c, &ry, &err) == 0);
+    CHECK(memcmp(nn_params_values(x.p), nn_params_values(y.p), nn_params_size(x.p) * sizeof(tn_real)) == 0);
+    CHECK(nn_scalars_get(&rx.test, "loss") == nn_scalars_get(&ry.test, "loss"));
+    CHECK(nn_scalars_get(&rx.train, "kl") == nn_scalars_get(&ry.train, "kl"));
+    /* with 2 shards the noise differs from 1 shard's: another run */
+    tiny z;
+    tiny_init(&z, 5);
+    nn_train_result rz;
+    c = quiet(2, NULL, NULL);
+    CHECK(train_tiny(&z, tr, te, &c, &rz, &err) == 0);
+    CHECK(nn_scalars_get(&rz.train, "loss") != nn_scalars_get(&rx.train, "loss"));
+    c = quiet(3, ck_b, NULL), c.shards = 3, c.resume = ck_b;
+    CHECK(train_tiny(&y, tr, te, &c, NULL, &err) == -1);
+    CHECK_STR_HAS(err.msg, "written by a run with 2 shards");
+    c = quiet(3, NULL, NULL), c.shards = 3, c.batch = 2;
+    CHECK(train_tiny(&y, tr, te, &c, NULL, &err) == -1);
+    CHECK_STR_HAS(err.msg, "batch 2 is smaller than its 3 shards");
+    c.shards = -1, c.batch = 50;
+    CHECK(train_tiny(&y, tr, te, &c, NULL, &err) == -1);
+    CHECK_STR_HAS(err.msg, "-1 shards");
+    nn_params_free(x.p), nn_params_free(y.p), nn_params_free(z.p);
     nn_dataset_free(tr), nn_dataset_free(te);
 }
 
