@@ -37,6 +37,7 @@ static const char usage_text[] =
     "  --schedule constant|step|cosine (constant)  --min-lr X (cosine's end; 0)\n"
     "  --lr-step EPOCHS  --lr-gamma G (step: lr times G every EPOCHS epochs; 10, 0.1)\n"
     "  --shards S (each batch in S row shards, gradients summed; under mpirun one a rank)\n"
+    "  --adapt-threads 0|1 (1: fewer threads while other processes keep cores busy)\n"
     "  --seed N (else drawn from libsodium and printed)   --out DIR (checkpoint, pictures)\n"
     "  --resume FILE (--epochs counts from 0)   --metrics FILE (JSON Lines, appended on --resume)\n"
     "evaluation:\n"
@@ -45,7 +46,7 @@ static const char usage_text[] =
 typedef struct {
     const char *data, *csv, *frey, *binarized, *out, *resume, *metrics, *eval, *hidden;
     long epochs, threads, iw_samples, batch, train_limit, test_limit, latent, samples, warmup;
-    long iw_k, classes, noise_clip, lr_step, shards;
+    long iw_k, classes, noise_clip, lr_step, shards, adapt_threads;
     double lr, min_lr, lr_gamma, momentum, clip, beta, rho, sparse_beta, l1, noise_level;
     int binarize, kind, act, init, likelihood, recon, sparsity, noise, optim, have_seed, sparse_on;
     int schedule;
@@ -101,6 +102,7 @@ static const struct {
     {"schedule", CHOICE, OFF(schedule), 0, 0, "constant|step|cosine"},
     {"min-lr", NUM, OFF(min_lr), 0, 1e6, 0}, {"lr-step", INT, OFF(lr_step), 1, 1e6, 0},
     {"lr-gamma", NUM, OFF(lr_gamma), 0, 1, 0}, {"shards", INT, OFF(shards), 0, 1e6, 0},
+    {"adapt-threads", INT, OFF(adapt_threads), 0, 1, 0},
 };
 #define N_OPTS (int)(sizeof table / sizeof table[0])
 
@@ -155,7 +157,7 @@ static model_config parse(int argc, char **argv, options *o)
                    .threads = cores > 0 ? cores : 1, .latent = -1, .act = NN_ACT_RELU,
                    .init = NN_INIT_TORCH, .noise = -1, .samples = 1, .beta = 1, .rho = 0.05,
                    .sparse_beta = 3, .l1 = 1e-3, .noise_level = 0.25, .iw_k = 1, .noise_clip = 1,
-                   .lr_step = 10, .lr_gamma = 0.1};
+                   .lr_step = 10, .lr_gamma = 0.1, .adapt_threads = 1};
     int c;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         if (c == 'h')
@@ -282,7 +284,7 @@ int main(int argc, char **argv)
     tc.epochs = (int)o.epochs, tc.batch = (size_t)o.batch, tc.seed = o.seed;
     tc.dynamic_binarize = o.binarize == 2, tc.checkpoint = o.out ? ckpt : NULL;
     tc.resume = o.resume, tc.metrics = o.metrics, tc.meta = &save_meta, tc.eval = model_train_eval;
-    tc.shards = (int)o.shards;
+    tc.shards = (int)o.shards, tc.fixed_threads = !o.adapt_threads;
     if (nn_train(m->params, opt, model_train_loss, m, train, test, &tc, NULL, &err))
         die(1, "%s", err.msg);
     if (o.out) {

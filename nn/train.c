@@ -453,6 +453,39 @@ static int agree(shards *sh, int rc, nn_error *err)
     return failed(v, sh->P, rc, err);
 }
 
+/* The thread team sized to the free cores: idle OpenMP workers and BLIS's
+ * barriers spin, so a team larger than the cores other processes leave
+ * free spends its waits spinning on a core its other thread needs (see
+ * tensor/load.c). Sampled every half second; fewer threads at once (a
+ * crowded team costs most), more only after two samples agree. */
+typedef struct {
+    int want, cur, pending;
+    double next;
+    tn_load load;
+} team;
+
+static void team_adapt(team *tm, const nn_train_config *c, nn_log_fn log)
+{
+    double t = now();
+    if (tm->want < 2 || t < tm->next)
+        return;
+    tm->next = t + 0.5;
+    double others = tn_load_others(&tm->load);
+    if (others < 0)
+        return;
+    int cores = tn_cores(), free_ = (int)floor((double)cores - others + 0.5);
+    int target = free_ < 1 ? 1 : free_ > tm->want ? tm->want : free_;
+    if (target < tm->cur || (target > tm->cur && target == tm->pending)) {
+        nn_logf(log, c->log_ctx, NN_LOG_INFO, "threads: %d -> %d (other processes keep %.1f of %d "
+                "cores busy)", tm->cur, target, others, cores);
+        tn_set_threads(target);
+        if (target > tm->cur && !c->keep_denormals) /* new workers flush too */
+            tn_flush_denormals(1);
+        tm->cur = target;
+    }
+    tm->pending = target;
+}
+
 int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
              const nn_dataset *train, const nn_dataset *test,
              const nn_train_config *c, nn_train_result *res, nn_error *err)
@@ -533,6 +566,10 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
     rc = batches && t ? 0 : (batches ? nn_fail(err, "train: out of memory") : -1);
     size_t per = batches ? nn_batches_per_epoch(batches) : 0;
     r.epoch = start, r.steps = step;
+    team tm = {.want = c->fixed_threads ? 1 : tn_get_threads()};
+    tm.cur = tm.pending = tm.want;
+    tm.next = now() + 0.5;
+    tn_load_others(&tm.load);
     for (int epoch = start + 1; rc == 0 && epoch <= c->epochs; epoch++) {
         double t0 = now(), last_said = t0;
         nn_scalars sum = {0};
@@ -606,6 +643,7 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
                 break;
             }
             seen += n, step++, nb++;
+            team_adapt(&tm, c, log);
             if (log && now() - last_said > 0.2) {
                 double el = now() - t0;
                 nn_logf(log, c->log_ctx, NN_LOG_PROGRESS, "epoch %d/%d  batch %zu/%zu  loss %.2f  ETA %.0f s", epoch,
@@ -677,6 +715,8 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
         if ((rc = agree(&sh, rc, err)))
             break;
     }
+    if (tm.cur != tm.want) /* the caller's count back */
+        tn_set_threads(tm.want);
     ad_tape_free(t);
     nn_batches_free(batches);
     free(meta), free(sh.noise), free(sh.slot), free(sh.acc);

@@ -88,6 +88,10 @@ typedef struct {
     nn_log_fn log;         /* nn_log_stdio; NULL: silent */
     void *log_ctx;
     int keep_denormals;    /* 0 (default): tn_flush_denormals(1) before training */
+    int fixed_threads;     /* 0 (default): every second, the thread team is
+                              sized to the cores other processes leave free
+                              (tn_load_others), up to tn_get_threads() at the
+                              start; 1: keep the count as it is */
     int shards;            /* each global batch in this many contiguous row
                               shards, each with its noise generator, their
                               gradients summed before the step; 0: one per

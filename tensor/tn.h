@@ -248,4 +248,16 @@ int tn_get_threads(void);
  * elsewhere it does nothing. */
 void tn_flush_denormals(int on);
 
+/* The cores other processes keep busy, measured between two calls on the
+ * same tn_load (zeroed before the first): Linux's busy time of all CPUs
+ * (/proc/stat) minus this process's CPU time, over the wall time between.
+ * -1 on the first call and where it cannot be known. Lets a run give its
+ * thread team the cores left free (nn_train does, every second). */
+typedef struct {
+    double wall, busy, self;
+    int primed;
+} tn_load;
+double tn_load_others(tn_load *l);
+int tn_cores(void); /* online CPUs */
+
 #endif

@@ -1,7 +1,11 @@
+#define _POSIX_C_SOURCE 200809L
 /* test_tensor.c: tensor/ kernels against hand-computed numbers and against
  * the naive matmul reference. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "test.h"
 
@@ -331,4 +335,46 @@ void test_flush_denormals(void)
 #else
     SKIP("flushing denormals is x86 only");
 #endif
+}
+
+/* tn_load_others: the first call primes; this process's own CPU time is not
+ * counted (a spinning thread here is not "other processes"); a child's is.
+ * Measured against the machine's load at the time (a quiet interval first). */
+static void spin_for(double seconds)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    volatile double x = 0;
+    do {
+        for (int i = 0; i < 100000; i++)
+            x += 1e-9;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((double)(t.tv_sec - t0.tv_sec) + 1e-9 * (double)(t.tv_nsec - t0.tv_nsec) < seconds);
+}
+
+void test_load_others(void)
+{
+    tn_load l = {0};
+    CHECK(tn_load_others(&l) == -1);
+    CHECK(tn_cores() >= 1);
+    nanosleep(&(struct timespec){0, 300000000}, NULL);
+    double base = tn_load_others(&l); /* whatever else runs now */
+    CHECK(base >= 0);
+    spin_for(0.3);
+    double mine = tn_load_others(&l);
+    CHECK_NEAR(mine, base, 0.45); /* our own busy second is not theirs */
+    if (base > tn_cores() - 1.3) {
+        printf("    the machine is busy (%.1f of %d cores): the child part is not run\n", base, tn_cores());
+        return;
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        spin_for(0.4);
+        _exit(0);
+    }
+    CHECK(child > 0);
+    int status;
+    waitpid(child, &status, 0);
+    double theirs = tn_load_others(&l);
+    CHECK_NEAR(theirs - base, 1.0, 0.45);
 }

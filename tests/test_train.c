@@ -267,6 +267,33 @@ void test_train_shards(void)
     nn_dataset_free(tr), nn_dataset_free(te);
 }
 
+/* The numbers do not depend on the thread count (no loop's result depends
+ * on how it is split), which is what lets nn_train change the count to the
+ * free cores mid-run. */
+void test_train_threads_same_numbers(void)
+{
+    char buf[512];
+    DATA_OR_SKIP(path, "mnist/train-images-idx3-ubyte.gz", buf);
+    (void)path;
+    nn_dataset *tr = mnist(600, 0), *te = mnist(200, 1);
+    int was = tn_get_threads();
+    tiny a[2];
+    nn_error err;
+    for (int k = 0; k < 2; k++) {
+        tn_set_threads(k + 1);
+        CHECK(tiny_init(&a[k], 5) == 0);
+        nn_train_config c = quiet(1, NULL, NULL);
+        c.fixed_threads = 1, c.batch = 200; /* 200 x 784: the loops split */
+        CHECK(train_tiny(&a[k], tr, te, &c, NULL, &err) == 0);
+        CHECK(tn_get_threads() == k + 1);
+    }
+    CHECK(memcmp(nn_params_values(a[0].p), nn_params_values(a[1].p),
+                 nn_params_size(a[0].p) * sizeof(tn_real)) == 0);
+    tn_set_threads(was);
+    nn_params_free(a[0].p), nn_params_free(a[1].p);
+    nn_dataset_free(tr), nn_dataset_free(te);
+}
+
 void test_train_nonfinite_guard(void)
 {
     char buf[512];
