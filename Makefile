@@ -12,7 +12,7 @@ DEB_PKGS  := gcc make pkg-config libblis-openmp-dev libsodium-dev zlib1g-dev \
              libcjson-dev libpng-dev python3-numpy $(if $(filter fuzz,$(MAKECMDGOALS)),clang)
 
 WARN      := -std=c11 -Wall -Wextra -pedantic
-OPT       ?= -O3 -fno-math-errno
+OPT       ?= -O3 -fno-math-errno -fno-trapping-math
 CFLAGS    ?= $(OPT) -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) -fopenmp -fPIC -Itensor -Iautograd -Inn -Imodels -isystem $(BLIS_INC)
 LDLIBS    := -L$(BLIS_LIB) -lblis -lsodium -lcjson -lpng -lz -lm -fopenmp
@@ -68,11 +68,11 @@ deps:
 
 # Every compile waits for `deps` (order-only: it never forces a rebuild), so
 # under any -j no compiler starts before apt has installed BLIS.
-$(BUILD)/float/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h tensor/tn_parallel.h | deps
+$(BUILD)/float/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h tensor/tn_parallel.h tests/test.h | deps
+$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h tests/test.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DTN_REAL_DOUBLE -c $< -o $@
 

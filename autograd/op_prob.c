@@ -7,15 +7,26 @@
 
 #include <tgmath.h>
 
+#include "tn_math.h"
 #include "tn_parallel.h"
+
+/* e^x for x <= 0 and log u for u in [1, 2], vectorizable in float */
+#ifdef TN_REAL_DOUBLE
+#define EXP_NEG(x) exp(x)
+#define LOG_1_2(u) log(u)
+#else
+#define EXP_NEG(x) tn_exp_neg(x)
+#define LOG_1_2(u) tn_log_1_2(u)
+#endif
 
 /* log(1 + e) for e in [0, 1]: log(u)·e/(u - 1) with u = 1 + e is accurate
  * to a few ulps (Goldberg, "What every computer scientist should know about
  * floating-point arithmetic", thm. 4) and cheaper than log1p. */
 static inline tn_real log1p_small(tn_real e)
 {
-    tn_real u = 1 + e;
-    return u == 1 ? e : log(u) * e / (u - 1);
+    tn_real u = 1 + e, d = u - 1;
+    tn_real q = LOG_1_2(u) * e / (d == 0 ? 1 : d); /* no branch: vectorizes */
+    return d == 0 ? e : q;
 }
 
 /* y = max(x,0) - x·t + log(1 + e^-|x|)  (x logits, t targets, broadcast);
@@ -27,7 +38,7 @@ static void bce_forward(ad_var *v)
     if (!v->saved || !x || !t)
         return;
     tn_real *restrict y = v->val.data, *restrict e = v->saved->data;
-    TN_FOR(i, v->val.size, tn_real xi = x[i]; e[i] = exp(-fabs(xi));
+    TN_FOR(i, v->val.size, tn_real xi = x[i]; e[i] = EXP_NEG(-fabs(xi));
            y[i] = (xi > 0 ? xi : 0) - xi * t[i] + log1p_small(e[i]););
 }
 /* dx = g·(σ(x) - t), dt = -g·x;  σ(x) = 1/(1+e) for x >= 0, e/(1+e) else */

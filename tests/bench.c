@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <blis.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,12 +227,143 @@ static void bench_ops(int threads)
              (const size_t[][4]){{5000, 128}}, (const int[]){2});
 }
 
+/* ---- a training step against its physical floor ------------------------------
+ * The floor of a step of the reference VAE (784-400-20, Adam) is BLIS sgemm
+ * alone on exactly the step's products plus one fused Adam pass over the
+ * parameters: the two measurements of ../shared/limit (gemm_peak.c,
+ * adam_floor.c), made here in the same run as our step. Our step is
+ * nn_train's, on 6400 MNIST images (random binary images without them): the
+ * batch gathered, the loss, backward, Adam, the guard. Floor and ours are
+ * measured alternately, ROUNDS times; medians. */
+
+static double gemm_time(int m, int n, int k, int ta, int tb, int reps)
+{
+    float *A = malloc(sizeof(float) * (size_t)m * (size_t)k), *B = malloc(sizeof(float) * (size_t)k * (size_t)n);
+    float *C = malloc(sizeof(float) * (size_t)m * (size_t)n);
+    for (size_t i = 0; i < (size_t)m * (size_t)k; i++)
+        A[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    for (size_t i = 0; i < (size_t)k * (size_t)n; i++)
+        B[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    float one = 1, zero = 0;
+    inc_t rsa = ta ? m : k, rsb = tb ? k : n;
+    double best = 1e9;
+    for (int r = 0; r < 6; r++) { /* the first round warms up */
+        double t0 = now();
+        for (int i = 0; i < reps; i++)
+            bli_sgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+                      m, n, k, &one, A, rsa, 1, B, rsb, 1, &zero, C, n, 1);
+        double t = (now() - t0) / reps;
+        if (r && t < best)
+            best = t;
+    }
+    free(A), free(B), free(C);
+    return best;
+}
+
+/* GEMM-only step (gemm_peak.c's products) + one Adam pass (adam_floor.c's) */
+static double floor_step(int batch, size_t n_params)
+{
+    const int layers[4][2] = {{784, 400}, {400, 40}, {20, 400}, {400, 784}};
+    double step = 0;
+    for (int l = 0; l < 4; l++) {
+        int in = layers[l][0], out = layers[l][1];
+        step += gemm_time(batch, out, in, 0, 0, 100) + gemm_time(in, out, batch, 1, 0, 100) +
+                (l ? gemm_time(batch, in, out, 0, 1, 100) : 0);
+    }
+    float *p = aligned_alloc(64, n_params * 4 + 64), *g = aligned_alloc(64, n_params * 4 + 64);
+    float *m = aligned_alloc(64, n_params * 4 + 64), *v = aligned_alloc(64, n_params * 4 + 64);
+    for (size_t i = 0; i < n_params; i++)
+        p[i] = 0.01f * (float)(i % 97), g[i] = 1e-3f * (float)(i % 13), m[i] = v[i] = 0;
+    const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+    double best = 1e9;
+    for (int rep = 0; rep < 200; rep++) {
+        float c1 = 1.0f / (1.0f - powf(b1, (float)rep + 1)), c2 = 1.0f / sqrtf(1.0f - powf(b2, (float)rep + 1));
+        double t0 = now();
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n_params; i++) {
+            float gi = g[i], mi = b1 * m[i] + (1 - b1) * gi, vi = b2 * v[i] + (1 - b2) * gi * gi;
+            m[i] = mi, v[i] = vi;
+            p[i] -= lr * (mi * c1) / (sqrtf(vi) * c2 + eps);
+        }
+        double t = now() - t0;
+        if (t < best)
+            best = t;
+    }
+    int keep = p[n_params / 2] > 1e30f;
+    free(p), free(g), free(m), free(v);
+    return step + best + keep;
+}
+
+static double our_step(const nn_dataset *d, int batch, model *mo, nn_optim *o)
+{
+    nn_train_config c = nn_train_defaults();
+    c.epochs = 1, c.batch = (size_t)batch, c.log = NULL, c.fixed_threads = 1;
+    nn_train_result r;
+    nn_error err;
+    if (nn_train(mo->params, o, model_train_loss, mo, d, NULL, &c, &r, &err)) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        exit(1);
+    }
+    return r.seconds / (double)((d->n + (size_t)batch - 1) / (size_t)batch);
+}
+
+static void bench_step(int threads, int batch, int rounds)
+{
+    tn_set_threads(threads);
+    tn_flush_denormals(1);
+    nn_error err;
+    nn_dataset *all = nn_load_idx("../shared/data/mnist/train-images-idx3-ubyte.gz", NULL, &err);
+    nn_dataset *d = all ? nn_data_head(all, 6400, &err) : NULL;
+    const char *what = "MNIST";
+    if (d) {
+        nn_data_scale(d, 1 / 255.0);
+    } else { /* the same work on random binary images */
+        what = "random binary images";
+        tn_rng r;
+        tn_rng_seed(&r, 7, 1);
+        nn_dataset tmp = {.n = 6400, .dim = 784, .x = calloc(6400 * 784, sizeof(tn_real))};
+        for (size_t i = 0; tmp.x && i < 6400 * 784; i++)
+            tmp.x[i] = (tn_real)(tn_rng_uniform(&r) < 0.13);
+        d = tmp.x ? nn_data_head(&tmp, 6400, &err) : NULL;
+        free(tmp.x);
+        if (!d) {
+            fprintf(stderr, "bench: out of memory\n");
+            exit(1);
+        }
+    }
+    nn_dataset_free(all);
+    tn_rng r;
+    tn_rng_seed(&r, 1, 3);
+    model_config mc = model_defaults(MODEL_VAE);
+    model *mo = model_new(&mc, &r, &err);
+    nn_optim_config oc = nn_optim_defaults(NN_ADAM, 1e-3);
+    nn_optim *o = nn_optim_new(&oc, mo->params, &err);
+    double fl[16], us[16];
+    our_step(d, batch, mo, o); /* warm up */
+    for (int k = 0; k < rounds; k++) {
+        fl[k] = floor_step(batch, nn_params_size(mo->params));
+        us[k] = our_step(d, batch, mo, o);
+    }
+    double f = median(fl, rounds), u = median(us, rounds);
+    int steps = (60000 + batch - 1) / batch;
+    printf("step of the 784-400-20 VAE, batch %d, %d thread%s (%s; medians of %d alternate "
+           "rounds): floor %.3f ms (epoch %.2f s), ours %.3f ms (epoch %.2f s), ratio %.2f\n",
+           batch, threads, threads > 1 ? "s" : "", what, rounds, f * 1e3, f * steps, u * 1e3, u * steps, u / f);
+    nn_optim_free(o), model_free(mo), nn_dataset_free(d);
+}
+
 int main(int argc, char **argv)
 {
 #ifdef TN_REAL_DOUBLE
     fprintf(stderr, "bench: build the float library\n");
     return 1;
 #endif
+    if (argc > 1 && strcmp(argv[1], "step") == 0) { /* bench step THREADS BATCH [ROUNDS] */
+        int rounds = argc > 4 ? atoi(argv[4]) : 5;
+        bench_step(argc > 2 ? atoi(argv[2]) : 1, argc > 3 ? atoi(argv[3]) : 128,
+                   rounds < 1 ? 1 : rounds > 16 ? 16 : rounds);
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "ops") == 0) { /* bench ops [THREADS] */
         bench_ops(argc > 2 ? atoi(argv[2]) : 1);
         return 0;
@@ -242,5 +374,8 @@ int main(int argc, char **argv)
     bench_io();
     bench_ops(1);
     bench_ops(2);
+    bench_step(1, 128, 5);
+    bench_step(2, 128, 5);
+    bench_step(1, 16, 5);
     return 0;
 }

@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 /* test_tensor.c: tensor/ kernels against hand-computed numbers and against
  * the naive matmul reference. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "tn_math.h"
 
 #define SHAPE(...) ((const size_t[]){__VA_ARGS__})
 #define VALS(...) ((const double[]){__VA_ARGS__})
@@ -377,4 +379,25 @@ void test_load_others(void)
     waitpid(child, &status, 0);
     double theirs = tn_load_others(&l);
     CHECK_NEAR(theirs - base, 1.0, 0.45);
+}
+
+/* tn_math.h's vectorizable float exp and log (the float build's BCE uses
+ * them) against libm in double: within 3 ulp over their whole ranges. */
+static double ulps(float got, double want)
+{
+    float w = (float)want;
+    return fabs((double)got - want) / (double)(nextafterf(fabsf(w), INFINITY) - fabsf(w));
+}
+
+void test_fast_exp_log(void)
+{
+    double worst_e = 0, worst_l = 0;
+    for (float x = -87.0f; x <= 0; x += 3e-4f)
+        worst_e = fmax(worst_e, ulps(tn_exp_neg(x), exp((double)x)));
+    for (float u = 1.0f; u <= 2.0f; u += 1e-6f)
+        if (u > 1)
+            worst_l = fmax(worst_l, ulps(tn_log_1_2(u), log((double)u)));
+    CHECK(worst_e <= 3 && worst_l <= 3);
+    CHECK(tn_exp_neg(0) == 1 && tn_exp_neg(-90) == 0 && tn_log_1_2(1) == 0);
+    printf("    worst: exp %.2f ulp, log %.2f ulp\n", worst_e, worst_l);
 }
