@@ -176,9 +176,12 @@ static nn_dataset *codes_of(model *m, const nn_dataset *d, size_t limit)
         die("out of memory");
     ad_set_grad_enabled(t, 0);
     c->n = n, c->dim = J;
+    tn_real *buf = d->x ? NULL : malloc(500 * d->dim * sizeof *buf); /* bytes: their values */
+    if (!d->x && !buf)
+        die("out of memory");
     for (size_t b0 = 0; b0 < n; b0 += 500) {
         size_t nb = n - b0 < 500 ? n - b0 : 500;
-        tn_tensor x = tn_wrap(d->x + b0 * d->dim, 2, (const size_t[]){nb, d->dim});
+        tn_tensor x = tn_wrap((tn_real *)nn_data_rows(d, b0, nb, buf), 2, (const size_t[]){nb, d->dim});
         ad_tape_reset(t);
         const int *lab = d->labels ? d->labels + b0 : NULL;
         ad_var *z = model_encode(m, t, ad_const(t, &x), lab);
@@ -188,6 +191,7 @@ static nn_dataset *codes_of(model *m, const nn_dataset *d, size_t limit)
         if (lab)
             memcpy(c->labels + b0, lab, nb * sizeof(int));
     }
+    free(buf);
     ad_tape_free(t);
     return c;
 }

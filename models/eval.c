@@ -55,6 +55,8 @@ int model_evaluate(model *m, const nn_dataset *d, size_t batch, tn_rng *rng,
                    model_eval *out, nn_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (!d->x)
+        return nn_fail(err, "evaluation: %s", "the data are bytes (x8): nn_data_floats() first");
     if (m->c.kind == MODEL_VAE) {
         nn_latent l = model_latent(m, d->rows, d->cols);
         nn_elbo e;
@@ -148,6 +150,8 @@ int model_train_eval(void *mp, const nn_dataset *test, tn_rng *rng, nn_scalars *
 int model_reconstruction(model *m, const nn_dataset *d, const model_config *noise, tn_rng *rng,
                          double *bce, double *se, nn_error *err)
 {
+    if (!d->x)
+        return nn_fail(err, "reconstruction: %s", "the data are bytes (x8): nn_data_floats() first");
     ad_tape *t = ad_tape_new(0);
     tn_real *buf = malloc(500 * d->dim * sizeof *buf);
     int rc = 0;

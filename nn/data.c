@@ -34,8 +34,32 @@ void nn_dataset_free(nn_dataset *d)
     if (!d)
         return;
     free(d->x);
+    free(d->x8);
     free(d->labels);
     free(d);
+}
+
+const tn_real *nn_data_rows(const nn_dataset *d, size_t start, size_t n, tn_real *buf)
+{
+    if (d->x)
+        return d->x + start * d->dim;
+    const uint8_t *b = d->x8 + start * d->dim;
+    for (size_t i = 0; i < n * d->dim; i++)
+        buf[i] = (tn_real)(d->x8_scale * b[i]);
+    return buf;
+}
+
+int nn_data_floats(nn_dataset *d, nn_error *err)
+{
+    if (d->x || !d->x8)
+        return 0;
+    tn_real *x = malloc(d->n * d->dim * sizeof *x + 1);
+    if (!x)
+        return nn_fail(err, "data: out of memory for %zu x %zu values", d->n, d->dim);
+    nn_data_rows(d, 0, d->n, x);
+    free(d->x8);
+    d->x = x, d->x8 = NULL;
+    return 0;
 }
 
 /* ---- IDX ------------------------------------------------------------------ */
@@ -251,6 +275,11 @@ out:
 
 nn_dataset *nn_load_idx(const char *images, const char *labels, nn_error *err)
 {
+    return nn__load_idx(images, labels, 0, err);
+}
+
+nn_dataset *nn__load_idx(const char *images, const char *labels, int bytes, nn_error *err)
+{
     idx_header hi, hl;
     unsigned char *px = NULL, *lb = NULL;
     nn_dataset *d = NULL;
@@ -268,11 +297,23 @@ nn_dataset *nn_load_idx(const char *images, const char *labels, nn_error *err)
         goto out;
     }
     size_t n = hi.dims[0], dim = n ? (size_t)(hi.count / n) : 0;
-    if (!(d = nn__dataset_new(n, dim, labels != NULL))) {
+    if (!(d = nn__dataset_new(bytes ? 0 : n, dim, labels != NULL))) {
         nn_fail(err, "%s: out of memory", images);
         goto out;
     }
-    for (size_t i = 0; i < n * dim; i++)
+    if (bytes) { /* the file's bytes are the data: no copy */
+        d->n = n, d->x8 = px, d->x8_scale = 1, px = NULL;
+        free(d->x), d->x = NULL;
+        int *lab = labels ? realloc(d->labels, (n ? n : 1) * sizeof(int)) : NULL;
+        if (labels && lab)
+            d->labels = lab;
+        if (labels && !lab) {
+            nn_dataset_free(d), d = NULL;
+            nn_fail(err, "%s: out of memory", labels);
+            goto out;
+        }
+    }
+    for (size_t i = 0; !bytes && i < n * dim; i++)
         d->x[i] = px[i];
     for (size_t i = 0; lb && i < n; i++)
         d->labels[i] = lb[i];

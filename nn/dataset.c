@@ -8,8 +8,18 @@
 
 void nn_data_scale(nn_dataset *d, double a)
 {
+    if (!d->x) { /* bytes: the scale is the dataset's */
+        d->x8_scale *= a;
+        return;
+    }
     for (size_t i = 0; i < d->n * d->dim; i++)
         d->x[i] = (tn_real)(a * d->x[i]);
+}
+
+/* the value of element i, floats or bytes */
+static inline double value(const nn_dataset *d, size_t i)
+{
+    return d->x ? (double)d->x[i] : (double)(tn_real)(d->x8_scale * d->x8[i]);
 }
 
 void nn_data_stats(const nn_dataset *d, double *mean, double *sd)
@@ -18,12 +28,12 @@ void nn_data_stats(const nn_dataset *d, double *mean, double *sd)
         mean[j] = sd[j] = 0;
     for (size_t i = 0; i < d->n; i++)
         for (size_t j = 0; j < d->dim; j++)
-            mean[j] += d->x[i * d->dim + j];
+            mean[j] += value(d, i * d->dim + j);
     for (size_t j = 0; j < d->dim; j++)
         mean[j] /= d->n ? (double)d->n : 1;
     for (size_t i = 0; i < d->n; i++)
         for (size_t j = 0; j < d->dim; j++) {
-            double c = d->x[i * d->dim + j] - mean[j];
+            double c = value(d, i * d->dim + j) - mean[j];
             sd[j] += c * c;
         }
     for (size_t j = 0; j < d->dim; j++)
@@ -32,6 +42,9 @@ void nn_data_stats(const nn_dataset *d, double *mean, double *sd)
 
 void nn_data_standardize(nn_dataset *d, const double *mean, const double *sd)
 {
+    nn_error err;
+    if (nn_data_floats(d, &err))
+        return;
     for (size_t i = 0; i < d->n; i++)
         for (size_t j = 0; j < d->dim; j++) {
             double s = sd[j] > 0 ? sd[j] : 1;
@@ -41,12 +54,21 @@ void nn_data_standardize(nn_dataset *d, const double *mean, const double *sd)
 
 void nn_data_binarize(nn_dataset *d, double threshold)
 {
+    if (!d->x) { /* bytes stay bytes: 0 or 1 */
+        for (size_t i = 0; i < d->n * d->dim; i++)
+            d->x8[i] = value(d, i) > threshold ? 1 : 0;
+        d->x8_scale = 1;
+        return;
+    }
     for (size_t i = 0; i < d->n * d->dim; i++)
         d->x[i] = d->x[i] > threshold ? 1 : 0;
 }
 
 void nn_data_binarize_sample(nn_dataset *d, tn_rng *r)
 {
+    nn_error err;
+    if (nn_data_floats(d, &err))
+        return;
     for (size_t i = 0; i < d->n * d->dim; i++)
         d->x[i] = tn_rng_uniform(r) < d->x[i] ? 1 : 0;
 }
@@ -58,8 +80,19 @@ static nn_dataset *gather(const nn_dataset *d, const size_t *idx, size_t n)
     if (!o)
         return NULL;
     o->rows = d->rows, o->cols = d->cols;
+    if (!d->x) { /* bytes in, bytes out */
+        free(o->x), o->x = NULL;
+        if (!(o->x8 = malloc(n * d->dim + 1))) {
+            nn_dataset_free(o);
+            return NULL;
+        }
+        o->x8_scale = d->x8_scale;
+    }
     for (size_t i = 0; i < n; i++) {
-        memcpy(o->x + i * d->dim, d->x + idx[i] * d->dim, d->dim * sizeof(tn_real));
+        if (o->x8)
+            memcpy(o->x8 + i * d->dim, d->x8 + idx[i] * d->dim, d->dim);
+        else
+            memcpy(o->x + i * d->dim, d->x + idx[i] * d->dim, d->dim * sizeof(tn_real));
         if (d->labels)
             o->labels[i] = d->labels[idx[i]];
     }
@@ -111,6 +144,8 @@ nn_dataset *nn_data_concat(const nn_dataset *a, const nn_dataset *b, nn_error *e
 {
     if (a->dim != b->dim)
         return nn_fail_null(err, "concat: %zu and %zu values per example", a->dim, b->dim);
+    if (!a->x || !b->x)
+        return nn_fail_null(err, "concat: expected floats (nn_data_floats), not bytes");
     int labels = a->labels && b->labels;
     nn_dataset *o = nn__dataset_new(a->n + b->n, a->dim, labels);
     if (!o)
@@ -197,12 +232,12 @@ int nn_batches_next(nn_batches *b, tn_tensor *x, const int **labels)
     size_t count = d->n - b->pos < b->batch ? d->n - b->pos : b->batch;
     for (size_t i = 0; i < count; i++) {
         size_t k = b->order[b->pos + i];
-        const tn_real *src = d->x + k * d->dim;
         tn_real *dst = b->x + i * d->dim;
+        const tn_real *src = nn_data_rows(d, k, 1, dst); /* bytes: their values in dst */
         if (b->dynamic)
             for (size_t j = 0; j < d->dim; j++)
                 dst[j] = tn_rng_uniform(b->rng) < src[j] ? 1 : 0;
-        else
+        else if (src != dst)
             memcpy(dst, src, d->dim * sizeof(tn_real));
         if (b->labels)
             b->labels[i] = d->labels[k];
@@ -228,7 +263,8 @@ nn_dataset nn_data_view(const nn_dataset *d, size_t start, size_t n)
     nn_dataset v = *d;
     start = start < d->n ? start : d->n;
     v.n = n < d->n - start ? n : d->n - start;
-    v.x = d->x + start * d->dim;
+    v.x = d->x ? d->x + start * d->dim : NULL;
+    v.x8 = d->x8 ? d->x8 + start * d->dim : NULL;
     v.labels = d->labels ? d->labels + start : NULL;
     return v;
 }

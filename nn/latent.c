@@ -32,6 +32,8 @@ int nn_latent_elbo(const nn_latent *m, const nn_dataset *d, size_t batch,
     memset(out, 0, sizeof *out);
     if (!m->log_lik)
         return nn_fail(err, "elbo: the model has no likelihood (log_lik is NULL)");
+    if (!d->x)
+        return nn_fail(err, "elbo: %s", "the data are bytes (x8): nn_data_floats() first");
     if (batch < 1 || d->n == 0)
         return nn_fail(err, "elbo: the batch size (%zu) and the dataset (%zu examples) must be "
                             "non-empty", batch, d->n);
@@ -81,6 +83,8 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
 {
     if (!m->log_lik)
         return nn_fail(err, "iwae: the model has no likelihood (log_lik is NULL)"), NAN;
+    if (!d->x)
+        return nn_fail(err, "iwae: %s", "the data are bytes (x8): nn_data_floats() first"), NAN;
     if (k < 1 || d->n == 0)
         return nn_fail(err, "iwae: k = %d and %zu examples: expected k >= 1 and data", k, d->n), NAN;
     const size_t J = m->latent, D = d->dim, B = 16; /* examples at a time */
@@ -154,6 +158,8 @@ int nn_latent_active_units(const nn_latent *m, const nn_dataset *d,
     size_t J = m->latent;
     if (d->n == 0)
         return nn_fail(err, "active units: the dataset is empty");
+    if (!d->x)
+        return nn_fail(err, "active units: %s", "the data are bytes (x8): nn_data_floats() first");
     double *s1 = calloc(J, sizeof *s1), *s2 = calloc(J, sizeof *s2);
     ad_tape *t = eval_tape(err);
     int active = -1;

@@ -268,11 +268,21 @@ int nn_load_meta(const char *path, nn_meta *meta, nn_error *err);
 typedef struct {
     size_t n, dim;      /* examples x features */
     size_t rows, cols;  /* image shape when rows·cols == dim, else 0 */
-    tn_real *x;         /* n x dim, row-major */
+    tn_real *x;         /* n x dim, row-major; NULL when the values are bytes: */
+    uint8_t *x8;        /* n x dim bytes, value (tn_real)(x8_scale · byte); a
+                           quarter of the memory (nn_load_source's IDX training
+                           set; nn_train and nn_data_rows read either) */
+    double x8_scale;
     int *labels;        /* n, or NULL */
 } nn_dataset;
 
 void nn_dataset_free(nn_dataset *d);
+/* Rows [start, start + n) as floats: a pointer into x, or, for bytes, buf
+ * (n x dim, the caller's) filled with their values. */
+const tn_real *nn_data_rows(const nn_dataset *d, size_t start, size_t n, tn_real *buf);
+/* Turns bytes into floats in place (nothing to do for floats). 0, or -1 with
+ * err (out of memory; d unchanged). */
+int nn_data_floats(nn_dataset *d, nn_error *err);
 /* IDX (MNIST, Fashion-MNIST), gzipped or plain: unsigned-byte images with
  * 2 or more dimensions, labels (may be NULL) with one; raw values 0..255. */
 nn_dataset *nn_load_idx(const char *images, const char *labels, nn_error *err);
@@ -285,6 +295,9 @@ nn_dataset *nn_load_amat(const char *path, nn_error *err);
 /* CSV of numbers; header: 1 yes, 0 no, -1 if the first row is not numeric. */
 nn_dataset *nn_load_csv(const char *path, int header, nn_error *err);
 
+/* These take either kind; scale and binarize keep bytes as bytes, the
+ * others (standardize, binarize_sample) turn them into floats first, and do
+ * nothing when memory for that runs out. */
 void nn_data_scale(nn_dataset *d, double a);            /* x = a·x */
 /* Per-feature mean and standard deviation (dim each, caller's arrays). */
 void nn_data_stats(const nn_dataset *d, double *mean, double *sd);
@@ -311,7 +324,8 @@ int nn_data_limit(nn_dataset **d, size_t n, nn_error *err);
 nn_dataset *nn_data_head(const nn_dataset *d, size_t n, nn_error *err);
 
 /* The datasets the example programs read, as a training and a test set
- * with values scaled to [0, 1]: an IDX folder (train-images-idx3-ubyte[.gz],
+ * with values scaled to [0, 1] (an IDX training set kept as bytes, x8; the
+ * test set as floats): an IDX folder (train-images-idx3-ubyte[.gz],
  * labels, t10k-...; path NULL: ../shared/data/mnist, data/mnist, then
  * Debian's Fashion-MNIST), binarized MNIST (a folder of
  * binarized_mnist_{train,valid,test}.amat[.gz]; train + valid to train),

@@ -6,6 +6,8 @@
 
 /* A dataset with room for n x dim values (and labels when asked). */
 nn_dataset *nn__dataset_new(size_t n, size_t dim, int with_labels);
+/* nn_load_idx; bytes: the images kept as bytes (x8, scale 1). */
+nn_dataset *nn__load_idx(const char *images, const char *labels, int bytes, nn_error *err);
 
 /* Collectives over every rank of an MPI job (dist.c), in place; without
  * MPI, or with one rank, they do nothing. 0, or -1 with err. */

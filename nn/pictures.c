@@ -165,6 +165,10 @@ static const tn_real *decode(const nn_latent *m, ad_tape *t, const tn_real *z, s
 static const tn_real *encode(const nn_latent *m, ad_tape *t, const nn_dataset *d, size_t b0,
                              size_t n, const char *what, nn_error *err)
 {
+    if (!d->x) {
+        nn_fail(err, "%s: the data are bytes (x8): nn_data_floats() first", what);
+        return NULL;
+    }
     nn_batch b = {tn_wrap(d->x + b0 * d->dim, 2, (const size_t[]){n, d->dim}),
                   d->labels ? d->labels + b0 : NULL, n};
     ad_var *lv, *mu = m->posterior(m->model, t, &b, &lv);
@@ -191,6 +195,8 @@ int nn_pic_reconstructions(const char *path, const nn_latent *m,
                            const nn_dataset *d, nn_error *err)
 {
     const size_t per = 10, pairs = 4, n = per * pairs, D = m->rows * m->cols;
+    if (!d->x)
+        return nn_fail(err, "%s: %s", path, "the data are bytes (x8): nn_data_floats() first");
     if (d->n < n || d->dim != D)
         return nn_fail(err, "%s: needs %zu images of %zu values, the data have %zu of %zu", path,
                        n, D, d->n, d->dim);

@@ -220,6 +220,8 @@ static int check_setup(nn_params *p, const nn_dataset *train, const nn_dataset *
                             "batches >= 1", c->epochs, c->batch, c->eval_batch);
     if (!train || train->n == 0)
         return nn_fail(err, "train: the training set is empty");
+    if (test && !test->x)
+        return nn_fail(err, "train: the test data are bytes (x8): nn_data_floats() first");
     if (test && test->dim != train->dim)
         return nn_fail(err, "train: the test data have %zu values per example, the training data %zu",
                        test->dim, train->dim);

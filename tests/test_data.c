@@ -2,6 +2,7 @@
  * gives what to expect), on broken files, and the transforms and batches. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <string.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -386,4 +387,56 @@ void test_minibatches(void)
         ok &= cx.data[i] == 0 || cx.data[i] == 1;
     CHECK(ok);
     nn_batches_free(b);
+}
+
+/* The IDX training set of nn_load_source is kept as bytes (a quarter of the
+ * memory): its values, its batches (plain and dynamically binarized), its
+ * head, split and binarization equal the float path's bit for bit. */
+void test_data_bytes(void)
+{
+    char bi[512];
+    DATA_OR_SKIP(images, "mnist/train-images-idx3-ubyte.gz", bi);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", images);
+    *strrchr(dir, '/') = '\0';
+    nn_error err;
+    nn_dataset *tr, *te, *f = nn_load_idx(images, NULL, &err);
+    tn_rng split;
+    tn_rng_seed(&split, 1, 0);
+    char desc[256];
+    CHECK(f && nn_load_source(NN_SOURCE_IDX, dir, &split, &tr, &te, desc, sizeof desc, &err) == 0);
+    if (!f || !tr)
+        return;
+    nn_data_scale(f, 1 / 255.0);
+    CHECK(!tr->x && tr->x8 && te->x && !te->x8 && tr->n == 60000 && tr->labels);
+    tn_real *buf = malloc(60000 * 784 * sizeof *buf);
+    CHECK(memcmp(nn_data_rows(tr, 0, tr->n, buf), f->x, 60000 * 784 * sizeof *buf) == 0);
+    CHECK(nn_data_rows(f, 5, 1, NULL) == f->x + 5 * 784);
+    for (int dyn = 0; dyn < 2; dyn++) { /* the same batches from either */
+        tn_rng ra, rb;
+        tn_rng_seed(&ra, 3, 1), tn_rng_seed(&rb, 3, 1);
+        nn_batches *a = nn_batches_new(tr, 100, &ra, dyn, &err), *b = nn_batches_new(f, 100, &rb, dyn, &err);
+        tn_tensor xa, xb;
+        for (int k = 0; k < 3 && a && b; k++) {
+            CHECK(nn_batches_next(a, &xa, NULL) && nn_batches_next(b, &xb, NULL));
+            CHECK(memcmp(xa.data, xb.data, 100 * 784 * sizeof(tn_real)) == 0);
+        }
+        nn_batches_free(a), nn_batches_free(b);
+    }
+    nn_dataset *h = nn_data_head(tr, 1000, &err), *hf = nn_data_head(f, 1000, &err);
+    CHECK(h && !h->x && h->labels && h->labels[0] == 5);
+    nn_dataset *s1, *s2, *sf1, *sf2;
+    tn_rng r1, r2;
+    tn_rng_seed(&r1, 9, 0), tn_rng_seed(&r2, 9, 0);
+    CHECK(nn_data_split(h, 100, &r1, &s1, &s2, &err) == 0 && nn_data_split(hf, 100, &r2, &sf1, &sf2, &err) == 0);
+    CHECK(!s2->x && memcmp(nn_data_rows(s2, 0, 100, buf), sf2->x, 100 * 784 * sizeof *buf) == 0);
+    nn_data_binarize(h, 0.5), nn_data_binarize(hf, 0.5);
+    CHECK(!h->x && memcmp(nn_data_rows(h, 0, 1000, buf), hf->x, 1000 * 784 * sizeof *buf) == 0);
+    CHECK(nn_data_concat(h, hf, &err) == NULL);
+    CHECK_STR_HAS(err.msg, "bytes");
+    CHECK(nn_data_floats(h, &err) == 0 && h->x && !h->x8 &&
+          memcmp(h->x, hf->x, 1000 * 784 * sizeof *buf) == 0);
+    nn_dataset_free(s1), nn_dataset_free(s2), nn_dataset_free(sf1), nn_dataset_free(sf2);
+    nn_dataset_free(h), nn_dataset_free(hf), nn_dataset_free(tr), nn_dataset_free(te), nn_dataset_free(f);
+    free(buf);
 }
