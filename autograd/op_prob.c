@@ -33,11 +33,19 @@ static inline tn_real log1p_small(tn_real e)
  * e^-|x| is kept for backward */
 static void bce_forward(ad_var *v)
 {
-    v->saved = ad__scratch(v->tape, &v->val);
     const tn_real *x = ad__expanded(v, 0), *t = ad__expanded(v, 1);
+    tn_real *restrict y = v->val.data;
+    if (!ad_grad_enabled(v->tape) || !(v->in[0]->requires_grad || v->in[1]->requires_grad)) {
+        /* no backward (evaluation): nothing to keep */
+        if (x && t)
+            TN_FOR(i, v->val.size, tn_real xi = x[i]; tn_real ei = EXP_NEG(-fabs(xi));
+                   y[i] = (xi > 0 ? xi : 0) - xi * t[i] + log1p_small(ei););
+        return;
+    }
+    v->saved = ad__scratch(v->tape, &v->val);
     if (!v->saved || !x || !t)
         return;
-    tn_real *restrict y = v->val.data, *restrict e = v->saved->data;
+    tn_real *restrict e = v->saved->data;
     TN_FOR(i, v->val.size, tn_real xi = x[i]; e[i] = EXP_NEG(-fabs(xi));
            y[i] = (xi > 0 ? xi : 0) - xi * t[i] + log1p_small(e[i]););
 }

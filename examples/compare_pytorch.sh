@@ -1,46 +1,56 @@
 #!/bin/sh
-# compare_pytorch.sh [EPOCHS] [DATA_DIR]: the reference VAE (784-400-20,
-# Adam 1e-3, batch 128, seed 1) trained by `vae` and by PyTorch
-# (examples/pytorch_vae.py, Debian's python3-torch) in one sitting, with 1
-# and then 2 threads, each under /usr/bin/time -v. Prints the test negative
-# ELBO per epoch, the median seconds of a training epoch and the peak
-# resident memory. Needs `make examples` first.
+# compare_pytorch.sh [ROUNDS] [EPOCHS] [DATA_DIR]: the reference VAE
+# (784-400-20, Adam 1e-3, seed 1) trained by `vae` (A) and by PyTorch (B,
+# examples/pytorch_vae.py, Debian's python3-torch, flush-to-zero on as in
+# vae) in one sitting, interleaved A B A B ..., ROUNDS rounds (3) of EPOCHS
+# epochs (2) at three settings: batch 128 on 1 and 2 threads, batch 16 on 1
+# thread. Prints every run's epochs, the medians over rounds of the mean
+# epoch, of the first and of the last, the ratio, and the peak resident
+# memory (/usr/bin/time -v), then the test -ELBO per epoch of round 1 at
+# batch 128, 1 thread. vae adapts its threads to other processes'
+# load; here it is fixed (--adapt-threads 0) as PyTorch's is. Needs `make
+# examples` first.
 set -eu
 cd "$(dirname "$0")/.."
-epochs=${1:-10}
-data=${2:-$(sh examples/get_data.sh)}
+rounds=${1:-3}
+epochs=${2:-2}
+data=${3:-$(sh examples/get_data.sh)}
 out=$(mktemp -d)
-for th in 1 2; do
-    echo "== threads $th: vae" >&2
-    /usr/bin/time -v build/vae --data "$data" --epochs "$epochs" --seed 1 --threads "$th" \
-        --iw-samples 0 --metrics "$out/vae_$th.jsonl" > "$out/vae_$th.log" 2> "$out/vae_$th.time"
-    echo "== threads $th: pytorch" >&2
-    /usr/bin/time -v /usr/bin/python3 examples/pytorch_vae.py "$data" "$epochs" "$th" \
-        > "$out/torch_$th.log" 2> "$out/torch_$th.time"
+trap 'rm -rf "$out"' EXIT
+for r in $(seq 1 "$rounds"); do
+    for setting in "1 128" "2 128" "1 16"; do
+        set -- $setting
+        tag="t$1_b$2_r$r"
+        /usr/bin/time -v build/vae --data "$data" --epochs "$epochs" --seed 1 --threads "$1" --batch "$2" \
+            --iw-samples 0 --adapt-threads 0 --metrics "$out/vae_$tag.jsonl" > /dev/null 2> "$out/vae_$tag.time"
+        /usr/bin/time -v /usr/bin/python3 examples/pytorch_vae.py "$data" "$epochs" "$1" "$2" \
+            > "$out/torch_$tag.log" 2> "$out/torch_$tag.time"
+    done
 done
-/usr/bin/python3 - "$out" "$epochs" <<'PY'
-import json, re, statistics, sys
-out, epochs = sys.argv[1], int(sys.argv[2])
+/usr/bin/python3 - "$out" "$rounds" <<'PY'
+import json, re, statistics as st, sys
+out, rounds = sys.argv[1], int(sys.argv[2])
 def rss(path):
     return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(path).read()).group(1)) / 1024
-rows = {}
-for th in (1, 2):
-    ours = [json.loads(l) for l in open(f"{out}/vae_{th}.jsonl")]
-    torch = [l.split() for l in open(f"{out}/torch_{th}.log") if l.startswith("epoch")]
-    rows[th] = dict(ours_loss=[r["test_loss"] for r in ours], torch_loss=[float(t[5]) for t in torch],
-                    ours_s=statistics.median(r["seconds"] for r in ours),
-                    torch_s=statistics.median(float(t[7]) for t in torch),
-                    ours_mb=rss(f"{out}/vae_{th}.time"), torch_mb=rss(f"{out}/torch_{th}.time"))
-print("| epoch | vae, test -ELBO | PyTorch, test -ELBO |")
-print("| --- | --- | --- |")
-for e in range(epochs):
-    print(f"| {e + 1} | {rows[1]['ours_loss'][e]:.2f} | {rows[1]['torch_loss'][e]:.2f} |")
-print()
-print("| threads | vae s/epoch | PyTorch s/epoch | ratio | vae peak RSS | PyTorch peak RSS |")
+print("| setting | vae s/epoch (first, last) | PyTorch s/epoch (first, last) | vae / PyTorch | vae peak RSS | PyTorch peak RSS |")
 print("| --- | --- | --- | --- | --- | --- |")
-for th in (1, 2):
-    r = rows[th]
-    print(f"| {th} | {r['ours_s']:.2f} | {r['torch_s']:.2f} | {r['torch_s'] / r['ours_s']:.2f}x | "
-          f"{r['ours_mb']:.0f} MiB | {r['torch_mb']:.0f} MiB |")
+for th, b in ((1, 128), (2, 128), (1, 16)):
+    runs = {"vae": [], "torch": []}
+    mem = {"vae": [], "torch": []}
+    for r in range(1, rounds + 1):
+        tag = f"t{th}_b{b}_r{r}"
+        runs["vae"].append([json.loads(l)["seconds"] for l in open(f"{out}/vae_{tag}.jsonl")])
+        runs["torch"].append([float(l.split()[7]) for l in open(f"{out}/torch_{tag}.log") if l.startswith("epoch")])
+        mem["vae"].append(rss(f"{out}/vae_{tag}.time")), mem["torch"].append(rss(f"{out}/torch_{tag}.time"))
+        print(f"  round {r}, {th} thread(s), batch {b}: vae {runs['vae'][-1]}, PyTorch {runs['torch'][-1]}", file=sys.stderr)
+    m = {k: (st.median(st.mean(e) for e in v), st.median(e[0] for e in v), st.median(e[-1] for e in v))
+         for k, v in runs.items()}
+    print(f"| batch {b}, {th} thread{'s' if th > 1 else ''} | {m['vae'][0]:.2f} ({m['vae'][1]:.2f}, {m['vae'][2]:.2f}) | "
+          f"{m['torch'][0]:.2f} ({m['torch'][1]:.2f}, {m['torch'][2]:.2f}) | {m['vae'][0] / m['torch'][0]:.2f} | "
+          f"{st.median(mem['vae']):.0f} MiB | {st.median(mem['torch']):.0f} MiB |")
+ours = [json.loads(l)["test_loss"] for l in open(f"{out}/vae_t1_b128_r1.jsonl")]
+theirs = [float(l.split()[5]) for l in open(f"{out}/torch_t1_b128_r1.log") if l.startswith("epoch")]
+print("\n| epoch | vae, test -ELBO | PyTorch, test -ELBO |\n| --- | --- | --- |")
+for e, (a, b) in enumerate(zip(ours, theirs), 1):
+    print(f"| {e} | {a:.2f} | {b:.2f} |")
 PY
-rm -rf "$out"

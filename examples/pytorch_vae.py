@@ -4,7 +4,7 @@ Bernoulli decoder, BCE summed + KL, Adam 1e-3, batch 128, seed 1), reading
 the same IDX files without torchvision, for side-by-side comparison with
 `vae`. Prints one line per epoch: test loss, train seconds.
 
-usage: examples/pytorch_vae.py DATA_DIR [EPOCHS] [THREADS]"""
+usage: examples/pytorch_vae.py DATA_DIR [EPOCHS] [THREADS] [BATCH]"""
 import gzip
 import os
 import sys
@@ -54,6 +54,8 @@ def main():
     data = sys.argv[1]
     epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else os.cpu_count())
+    batch = int(sys.argv[4]) if len(sys.argv) > 4 else 128
+    torch.set_flush_denormal(True)  # as vae does: flat epochs on both sides
     torch.manual_seed(1)
     train = torch.tensor(idx(find(data, "train-images-idx3-ubyte")).reshape(-1, 784) / 255.0, dtype=torch.float32)
     test = torch.tensor(idx(find(data, "t10k-images-idx3-ubyte")).reshape(-1, 784) / 255.0, dtype=torch.float32)
@@ -64,8 +66,8 @@ def main():
         t0 = time.perf_counter()
         perm = torch.randperm(len(train))
         total = 0.0
-        for i in range(0, len(train), 128):
-            x = train[perm[i:i + 128]]
+        for i in range(0, len(train), batch):
+            x = train[perm[i:i + batch]]
             opt.zero_grad()
             recon, mu, logvar = model(x)
             loss = loss_function(recon, x, mu, logvar)

@@ -352,6 +352,58 @@ static void bench_step(int threads, int batch, int rounds)
     nn_optim_free(o), model_free(mo), nn_dataset_free(d);
 }
 
+/* ---- the importance-weighted bound against its GEMM floor ----------------------
+ * L_5000 of the reference VAE: per sample, the decoder's two products
+ * (z 20 -> 400 -> 784); the floor is BLIS sgemm alone on them at the rows a
+ * pass of nn_latent_iwae uses (4096 samples). Ours: nn_latent_iwae on the
+ * first `images` MNIST test images (random binary ones without them). */
+static void bench_iwae(int threads, int images)
+{
+    tn_set_threads(threads);
+    tn_flush_denormals(1);
+    nn_error err;
+    nn_dataset *all = nn_load_idx("../shared/data/mnist/t10k-images-idx3-ubyte.gz", NULL, &err);
+    nn_dataset *d = all ? nn_data_head(all, (size_t)images, &err) : NULL;
+    if (d) {
+        nn_data_scale(d, 1 / 255.0);
+    } else {
+        tn_rng r;
+        tn_rng_seed(&r, 7, 1);
+        nn_dataset tmp = {.n = (size_t)images, .dim = 784, .x = calloc((size_t)images * 784, sizeof(tn_real))};
+        for (size_t i = 0; tmp.x && i < (size_t)images * 784; i++)
+            tmp.x[i] = (tn_real)(tn_rng_uniform(&r) < 0.13);
+        d = tmp.x ? nn_data_head(&tmp, (size_t)images, &err) : NULL;
+        free(tmp.x);
+    }
+    nn_dataset_free(all);
+    tn_rng r;
+    tn_rng_seed(&r, 1, 3);
+    model_config mc = model_defaults(MODEL_VAE);
+    model *mo = d ? model_new(&mc, &r, &err) : NULL;
+    if (!mo) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        exit(1);
+    }
+    nn_latent l = model_latent(mo, 28, 28);
+    double fl[3], us[3];
+    for (int k = 0; k < 3; k++) {
+        double pass = gemm_time(4096, 400, 20, 0, 0, 5) + gemm_time(4096, 784, 400, 0, 0, 5);
+        fl[k] = pass * (double)images * 5000 / 4096;
+        double t0 = now();
+        double v = nn_latent_iwae(&l, d, 5000, &r, &err);
+        us[k] = now() - t0;
+        if (isnan(v)) {
+            fprintf(stderr, "bench: %s\n", err.msg);
+            exit(1);
+        }
+    }
+    double f = median(fl, 3), u = median(us, 3);
+    printf("L_5000 of the 784-400-20 VAE over %d images, %d thread%s (medians of 3 alternate rounds): "
+           "GEMM floor %.2f s, ours %.2f s, ratio %.2f; for the 10000 test images: floor %.0f s, ours %.0f s\n",
+           images, threads, threads > 1 ? "s" : "", f, u, u / f, f * 10000 / images, u * 10000 / images);
+    model_free(mo), nn_dataset_free(d);
+}
+
 int main(int argc, char **argv)
 {
 #ifdef TN_REAL_DOUBLE
@@ -362,6 +414,11 @@ int main(int argc, char **argv)
         int rounds = argc > 4 ? atoi(argv[4]) : 5;
         bench_step(argc > 2 ? atoi(argv[2]) : 1, argc > 3 ? atoi(argv[3]) : 128,
                    rounds < 1 ? 1 : rounds > 16 ? 16 : rounds);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "iwae") == 0) { /* bench iwae THREADS [IMAGES] */
+        int images = argc > 3 ? atoi(argv[3]) : 64;
+        bench_iwae(argc > 2 ? atoi(argv[2]) : 1, images < 1 ? 1 : images);
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "ops") == 0) { /* bench ops [THREADS] */
@@ -377,5 +434,6 @@ int main(int argc, char **argv)
     bench_step(1, 128, 5);
     bench_step(2, 128, 5);
     bench_step(1, 16, 5);
+    bench_iwae(1, 32);
     return 0;
 }
