@@ -72,9 +72,22 @@ ad_var *nn_kl_normal(ad_var *mu, ad_var *logvar)
 /* β Σ_j [ρ log(ρ/ρ̂_j) + (1-ρ) log((1-ρ)/(1-ρ̂_j))], ρ̂_j = mean_n h_nj */
 ad_var *nn_sparse_kl(ad_var *h, double rho, double beta)
 {
-    /* ρ̂ kept inside [1e-6, 1 - 1e-6]: a saturated unit (ρ̂ = 1 in float)
-     * would make the KL infinite, and β = 0 times infinity NaN */
-    ad_var *rhohat = ad_clamp(ad_mean_axis(h, 0), (tn_real)1e-6, (tn_real)(1 - 1e-6));
+    /* ρ̂'s value kept inside [1e-6, 1 - 1e-6]: a saturated unit (ρ̂ = 1 in
+     * float) would make the KL infinite, and β = 0 times infinity NaN. The
+     * gradient passes through as if unclamped (ρ̂ + a constant shift), so
+     * a saturated unit is still pushed back (the KL's slope there is
+     * (1 - ρ)/1e-6): a clamp's zero gradient would leave it stuck at 1. */
+    ad_var *mean = ad_mean_axis(h, 0);
+    const tn_tensor *mv = ad_value(mean);
+    ad_var *shift = mv ? ad_const_new(ad_tape_of(mean), mv->ndim, mv->shape) : NULL;
+    if (!shift)
+        return NULL;
+    const tn_real lo = (tn_real)1e-6, hi = (tn_real)(1 - 1e-6);
+    for (size_t i = 0; i < mv->size; i++) {
+        tn_real m = mv->data[i];
+        ad_data(shift)[i] = (m < lo ? lo : m > hi ? hi : m) - m;
+    }
+    ad_var *rhohat = ad_add(mean, shift);
     const tn_tensor *r = ad_value(rhohat);
     if (!r)
         return NULL;

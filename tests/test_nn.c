@@ -138,6 +138,21 @@ void test_loss_values(void)
     CHECK_NEAR(ad_item(nn_sparse_kl(ad_const(t, H), 0.1, 3)), 3 * kl05, VAL_TOL * 10);
     CHECK_NEAR(ad_item(nn_l1_activity(ad_const(t, B), 0.5)), 0.5 * 2 / 2, VAL_TOL);
     CHECK(ad_tape_ok(t));
+    /* a saturated code (every h = 1): the KL stays finite, and its gradient
+     * still pushes the units down, even at a small β (a clamp's zero slope
+     * left them stuck at 1); at β = 0, zero and finite */
+    tn_tensor *S = test_tensor(2, SHAPE(2, 2), (const double[]){1, 1, 1, 1});
+    for (int k = 0; k < 2; k++) {
+        double beta = k ? 0 : 0.01;
+        tn_tensor *GS = tn_new(2, SHAPE(2, 2));
+        ad_tape_reset(t);
+        ad_var *kl = nn_sparse_kl(ad_param(t, S, GS), 0.05, beta);
+        CHECK(kl && ad_backward(t, kl) == 0 && isfinite(ad_item(kl)));
+        for (int i = 0; i < 4; i++)
+            CHECK(k ? GS->data[i] == 0 : GS->data[i] > 100);
+        tn_free(GS);
+    }
+    tn_free(S);
     ad_tape_free(t);
     tn_free(P), tn_free(T), tn_free(Z), tn_free(B), tn_free(LV), tn_free(MU);
     tn_free(L2), tn_free(H);
