@@ -4,7 +4,7 @@
  * the gradient checks at 1e-6 compare against. Internal; not installed.
  *
  * tn_exp_neg(x), x <= 0: e^x within 3 ulp; 0 below -87.3 (where e^x is
- * denormal in float; the trainer flushes those to zero anyway).
+ * denormal in float; the trainer flushes those to zero anyway) and for NaN.
  * tn_log_1_2(u), u in [1, 2]: log u within 3 ulp. */
 #ifndef TN_MATH_H
 #define TN_MATH_H
@@ -16,14 +16,17 @@ static inline float tn_exp_neg(float x)
 {
     /* x = n·ln2 + r, |r| <= ln2/2; e^x = 2^n·e^r, e^r by its Taylor
      * polynomial to r^6 (Horner), 2^n built in the exponent bits */
-    x = x < -87.3f ? -87.3f : x;
+    /* NaN and anything below -87.3 to -87.3 (e^x 0 below), above 0 to 0:
+     * the integer conversion below stays defined (the caller's NaN shows
+     * in its own result) */
+    x = !(x >= -87.3f) ? -87.3f : x > 0 ? 0.0f : x;
     /* round to nearest by the 1.5·2^23 trick: plain SSE2 arithmetic */
     float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693145752f; /* ln2 in two parts (Cody-Waite) */
     r = r - n * 1.42860677e-6f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666418e-2f +
                                       r * (8.33336e-3f + r * 1.38944e-3f)))));
-    int32_t bits = ((int32_t)n + 127) << 23;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23; /* n in [-126, 0] */
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return x <= -87.3f ? 0.0f : p * scale;

@@ -399,5 +399,6 @@ void test_fast_exp_log(void)
             worst_l = fmax(worst_l, ulps(tn_log_1_2(u), log((double)u)));
     CHECK(worst_e <= 3 && worst_l <= 3);
     CHECK(tn_exp_neg(0) == 1 && tn_exp_neg(-90) == 0 && tn_log_1_2(1) == 0);
+    CHECK(tn_exp_neg(NAN) == 0 && tn_exp_neg(-INFINITY) == 0 && tn_exp_neg(5) == 1); /* defined */
     printf("    worst: exp %.2f ulp, log %.2f ulp\n", worst_e, worst_l);
 }
