@@ -18,6 +18,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Set while nn_train evaluates its own shard of the test set: the
+ * evaluation functions it calls must not split that shard again. */
+static int g_local;
+int nn__dist_local(int on)
+{
+    int was = g_local;
+    g_local = on;
+    return was;
+}
+int nn__dist_local_now(void) { return g_local; }
+
 #ifdef TAPE_MPI
 #include <mpi.h>
 

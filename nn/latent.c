@@ -2,6 +2,7 @@
  * callbacks: the negative ELBO in parts, the importance-weighted bound L_k
  * (Burda et al. 2015) and the active units. Gradients are off throughout.
  * Derivations: docs/models.md. */
+#include "nn_internal.h"
 #include "train.h"
 
 #include <math.h>
@@ -26,6 +27,49 @@ static ad_tape *eval_tape(nn_error *err)
     return t;
 }
 
+/* Under MPI, rank r evaluates rows [r·n/P, (r+1)·n/P) with a generator of
+ * its own (drawn from the caller's, which every rank holds alike), and the
+ * sums are added over ranks with every rank's status: one rank's error
+ * stops all of them. In one process: all rows, the caller's generator. */
+typedef struct {
+    int P, r;
+    nn_dataset view;
+    tn_rng own, *rng;
+} ranks_part;
+
+static void part(ranks_part *p, const nn_dataset *d, tn_rng *rng)
+{
+    int local = nn__dist_local_now(); /* inside nn_train's own split */
+    *p = (ranks_part){.P = local ? 1 : nn_dist_size(), .r = local ? 0 : nn_dist_rank(), .rng = rng};
+    size_t lo = d->n * (size_t)p->r / (size_t)p->P, hi = d->n * (size_t)(p->r + 1) / (size_t)p->P;
+    p->view = nn_data_view(d, lo, hi - lo);
+    if (p->P > 1) {
+        uint64_t key = (uint64_t)tn_rng_u32(rng) << 32;
+        key |= tn_rng_u32(rng);
+        tn_rng_seed(&p->own, key, 64 + (uint64_t)p->r);
+        p->rng = &p->own;
+    }
+}
+
+/* sums[0..n) added over ranks; rc: this rank's outcome */
+static int reduce(const ranks_part *p, double *sums, size_t n, int rc, nn_error *err)
+{
+    if (p->P == 1)
+        return rc;
+    double v[8] = {0};
+    v[0] = rc ? 1 : 0;
+    for (size_t i = 0; i < n && i < 7; i++)
+        v[1 + i] = sums[i];
+    if (nn__dist_sum_double(v, 8, err))
+        return -1;
+    if (v[0] != 0)
+        return rc ? rc : nn_fail(err, "evaluation: another rank failed (its message is on its "
+                                      "standard error)");
+    for (size_t i = 0; i < n && i < 7; i++)
+        sums[i] = v[1 + i];
+    return 0;
+}
+
 int nn_latent_elbo(const nn_latent *m, const nn_dataset *d, size_t batch,
                    tn_rng *rng, nn_elbo *out, nn_error *err)
 {
@@ -37,13 +81,15 @@ int nn_latent_elbo(const nn_latent *m, const nn_dataset *d, size_t batch,
     if (batch < 1 || d->n == 0)
         return nn_fail(err, "elbo: the batch size (%zu) and the dataset (%zu examples) must be "
                             "non-empty", batch, d->n);
+    ranks_part pt;
+    part(&pt, d, rng);
+    const nn_dataset *mine = &pt.view;
     ad_tape *t = eval_tape(err);
-    if (!t)
-        return -1;
-    int rc = 0;
-    for (size_t b0 = 0; b0 < d->n; b0 += batch) {
-        size_t nb = d->n - b0 < batch ? d->n - b0 : batch;
-        nn_batch b = batch_of(d, b0, nb);
+    int rc = t ? 0 : -1;
+    double sums[2] = {0, 0}; /* -Σ log p(x|z), Σ KL over this rank's rows */
+    for (size_t b0 = 0; b0 < mine->n && rc == 0; b0 += batch) {
+        size_t nb = mine->n - b0 < batch ? mine->n - b0 : batch;
+        nn_batch b = batch_of(mine, b0, nb);
         ad_var *lv = NULL;
         ad_tape_reset(t);
         ad_var *mu = m->posterior(m->model, t, &b, &lv);
@@ -51,17 +97,18 @@ int nn_latent_elbo(const nn_latent *m, const nn_dataset *d, size_t batch,
             rc = nn_fail(err, "elbo: the posterior gave no log-variance (a deterministic code)");
             break;
         }
-        ad_var *ll = ad_sum(m->log_lik(m->model, t, &b, ad_sample_normal(mu, lv, rng)));
+        ad_var *ll = ad_sum(m->log_lik(m->model, t, &b, ad_sample_normal(mu, lv, pt.rng)));
         ad_var *kl = ad_sum(ad_kl_normal(mu, lv));
         if (!ll || !kl) {
             rc = nn_fail(err, "elbo: %s", ad_tape_error(t));
             break;
         }
-        out->recon -= ad_item(ll) / (double)d->n;
-        out->kl += ad_item(kl) / (double)d->n;
+        sums[0] -= ad_item(ll), sums[1] += ad_item(kl);
     }
-    out->neg_elbo = out->recon + out->kl;
     ad_tape_free(t);
+    rc = reduce(&pt, sums, 2, rc, err);
+    out->recon = sums[0] / (double)d->n, out->kl = sums[1] / (double)d->n;
+    out->neg_elbo = out->recon + out->kl;
     return rc;
 }
 
@@ -87,6 +134,11 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
         return nn_fail(err, "iwae: %s", "the data are bytes (x8): nn_data_floats() first"), NAN;
     if (k < 1 || d->n == 0)
         return nn_fail(err, "iwae: k = %d and %zu examples: expected k >= 1 and data", k, d->n), NAN;
+    ranks_part pt;
+    part(&pt, d, rng);
+    rng = pt.rng;
+    const nn_dataset *full = d;
+    d = &pt.view; /* this rank's rows */
     const size_t J = m->latent, D = d->dim, B = 16; /* examples at a time */
     size_t chunk = 4096 / B;                            /* samples per pass */
     if (chunk > (size_t)k)
@@ -98,7 +150,8 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
     int *L = d->labels ? malloc(chunk * B * sizeof *L) : NULL;
     if (!t || !logw || !pmq || !X || (d->labels && !L)) {
         ad_tape_free(t), free(logw), free(pmq), free(X), free(L);
-        return nn_fail(err, "iwae: out of memory"), NAN;
+        double none = 0;
+        return reduce(&pt, &none, 1, nn_fail(err, "iwae: out of memory"), err), NAN;
     }
     int failed = 0;
     for (size_t b0 = 0; b0 < d->n && !failed; b0 += B) {
@@ -149,7 +202,9 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
     if (failed)
         nn_fail(err, "iwae: %s", ad_tape_error(t));
     ad_tape_free(t), free(logw), free(pmq), free(X), free(L);
-    return failed ? NAN : total / (double)d->n;
+    if (reduce(&pt, &total, 1, failed ? -1 : 0, err))
+        return NAN;
+    return total / (double)full->n;
 }
 
 int nn_latent_active_units(const nn_latent *m, const nn_dataset *d,

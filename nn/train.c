@@ -386,6 +386,7 @@ static int eval_shards(shards *sh, nn_loss_fn loss, void *model, ad_tape *t,
                        nn_scalars *out, nn_error *err)
 {
     int was = ad_set_grad_enabled(t, 0), rc = 0;
+    int local = nn__dist_local(1); /* the eval sees this shard only */
     clear(sh);
     nn_scalars names = sh->names;
     sh->names = (nn_scalars){0};
@@ -401,6 +402,7 @@ static int eval_shards(shards *sh, nn_loss_fn loss, void *model, ad_tape *t,
             put(sh, s, &rep, hi - lo);
     }
     ad_set_grad_enabled(t, was);
+    nn__dist_local(local);
     /* every rank runs the same evaluation, so the names come in the same
      * order on each (a rank without test rows contributes nothing) */
     *out = (nn_scalars){0};

@@ -5,7 +5,7 @@
 #     (the same sums in the same order), and repeated runs are identical;
 #   - against one process with one shard, only the noise differs;
 #   - resume under MPI equals the uninterrupted run;
-#   - rank 0 alone prints and writes;
+#   - rank 0 alone prints and writes; the evaluation is split across ranks;
 #   - a rank fed a broken file, or failing mid-run, ends the job with its
 #     message and a non-zero status, within a timeout (no hang).
 # Ends with "N passed, N failed, N skipped".
@@ -70,6 +70,18 @@ timeout 300 $mpi -np 2 "$vae" $small --resume "$tmp/r/model.safetensors" --out "
 if grep -q "resumed from" "$tmp/r.out" && [ "$(strip "$tmp/a.jsonl" | tail -2)" = "$(strip "$tmp/r.jsonl")" ] &&
    cmp -s "$tmp/a/model.safetensors" "$tmp/r/model.safetensors"; then ok resume_exact
 else fail resume_exact "resumed run differs"; tail -3 "$tmp/r.out"; fi
+
+# the evaluation after training is split across ranks too: the same bound,
+# other noise (each rank draws its own), printed once
+ev="--data $data --test-limit 1000 --threads 1 --iw-samples 100"
+timeout 300 $mpi -np 2 "$vae" --eval "$tmp/a/model.safetensors" $ev > "$tmp/ev2.out" 2>&1
+rc=$?
+"$vae" --eval "$tmp/a/model.safetensors" $ev > "$tmp/ev1.out" 2>&1
+l2=$(sed -n 's/.*L_100 = \([-0-9.]*\).*/\1/p' "$tmp/ev2.out")
+l1=$(sed -n 's/.*L_100 = \([-0-9.]*\).*/\1/p' "$tmp/ev1.out")
+if [ $rc -eq 0 ] && [ "$(grep -c 'L_100 = ' "$tmp/ev2.out")" = 1 ] && [ -n "$l1" ] &&
+   /usr/bin/python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'    L_100 {a} (2 ranks) vs {b} (1 process)'); assert abs(a - b) < 0.5" "$l2" "$l1"
+then ok evaluation_split; else fail evaluation_split "exit $rc, L_100 '$l2' vs '$l1'"; tail -3 "$tmp/ev2.out"; fi
 
 # a broken file on rank 1 only: that rank's message, a non-zero status
 head -c 5000 "$data/train-images-idx3-ubyte.gz" > "$tmp/broken.gz"
