@@ -17,6 +17,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Set while nn_train evaluates its own shard of the test set: the
  * evaluation functions it calls must not split that shard again. */
@@ -72,7 +73,6 @@ static void start(void)
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
 }
 
-int nn_dist_built(void) { return 1; }
 int nn_dist_size(void) { return start(), g_size; }
 int nn_dist_rank(void) { return start(), g_rank; }
 
@@ -136,7 +136,6 @@ int nn__dist_bcast_real(tn_real *x, size_t n, nn_error *err)
 
 #else /* one process */
 
-int nn_dist_built(void) { return 0; }
 int nn_dist_size(void) { return 1; }
 int nn_dist_rank(void) { return 0; }
 int nn__dist_sum_real(tn_real *x, size_t n, nn_error *err) { return (void)x, (void)n, (void)err, 0; }
@@ -149,3 +148,32 @@ int nn__dist_bcast_bytes(void *x, size_t n, int root, nn_error *err)
 }
 
 #endif
+
+/* One outcome for every rank (both builds; one rank: rc as it is). */
+int nn__dist_sum_status(double *v, size_t n, int rc, nn_error *err)
+{
+    int P = nn_dist_size(), first = -1;
+    if (P == 1)
+        return rc;
+    memset(v, 0, (size_t)P * sizeof *v);
+    v[nn_dist_rank()] = rc ? 1 : 0;
+    if (nn__dist_sum_double(v, (size_t)P + n, err))
+        return -1;
+    for (int r = 0; r < P && first < 0; r++)
+        if (v[r] != 0)
+            first = r;
+    if (first < 0)
+        return 0;
+    /* the first failing rank's message to every rank: each stops with it
+     * (and the job's output has it even when that rank is killed first) */
+    nn_error theirs = {{0}};
+    if (rc)
+        theirs = *err;
+    if (nn__dist_bcast_bytes(theirs.msg, sizeof theirs.msg, first, err))
+        return -1;
+    if (!rc) {
+        theirs.msg[sizeof theirs.msg - 1] = '\0';
+        nn_fail(err, "rank %d: %s", first, theirs.msg);
+    }
+    return -1;
+}

@@ -51,23 +51,19 @@ static void part(ranks_part *p, const nn_dataset *d, tn_rng *rng)
     }
 }
 
-/* sums[0..n) added over ranks; rc: this rank's outcome */
+/* sums[0..n) added over ranks with every rank's outcome rc */
 static int reduce(const ranks_part *p, double *sums, size_t n, int rc, nn_error *err)
 {
     if (p->P == 1)
         return rc;
-    double v[8] = {0};
-    v[0] = rc ? 1 : 0;
-    for (size_t i = 0; i < n && i < 7; i++)
-        v[1 + i] = sums[i];
-    if (nn__dist_sum_double(v, 8, err))
-        return -1;
-    if (v[0] != 0)
-        return rc ? rc : nn_fail(err, "evaluation: another rank failed (its message is on its "
-                                      "standard error)");
-    for (size_t i = 0; i < n && i < 7; i++)
-        sums[i] = v[1 + i];
-    return 0;
+    double *v = calloc((size_t)p->P + n, sizeof *v);
+    if (!v) /* the others wait at the all-reduce; the program's exit aborts the job */
+        return nn_fail(err, "evaluation: out of memory");
+    memcpy(v + p->P, sums, n * sizeof *v);
+    rc = nn__dist_sum_status(v, n, rc, err);
+    memcpy(sums, v + p->P, n * sizeof *v);
+    free(v);
+    return rc;
 }
 
 int nn_latent_elbo(const nn_latent *m, const nn_dataset *d, size_t batch,

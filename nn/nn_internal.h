@@ -16,6 +16,11 @@ int nn__dist_sum_double(double *x, size_t n, nn_error *err);
 int nn__dist_sum_u64(uint64_t *x, size_t n, nn_error *err);
 int nn__dist_bcast_real(tn_real *x, size_t n, nn_error *err); /* rank 0's to all */
 int nn__dist_bcast_bytes(void *x, size_t n, int root, nn_error *err); /* root's to all */
+/* Every rank's outcome rc and n numbers summed in one all-reduce: v holds
+ * nn_dist_size() status slots (overwritten), then the n numbers (summed in
+ * place). A failed rank fails every rank: it keeps its message, the others
+ * get "rank R: <its message>". One rank: returns rc, v untouched. */
+int nn__dist_sum_status(double *v, size_t n, int rc, nn_error *err);
 /* 1 while nn_train evaluates its shard: evaluations then stay on this rank's
  * rows (nn_latent_* split across ranks otherwise). Returns the old value. */
 int nn__dist_local(int on);

@@ -246,24 +246,47 @@ static int check_setup(nn_params *p, const nn_dataset *train, const nn_dataset *
 }
 
 /* Reads the training state of a checkpoint's metadata strictly. */
-static int read_state(const char *path, const nn_meta *m, int *epoch, long *step,
-                      tn_rng *data, tn_rng *noise, nn_error *err)
+static void noise_key(char *key, size_t len, int s)
 {
-    const char *keys[2] = {"train.epoch", "train.step"};
-    long v[2];
-    for (int i = 0; i < 2; i++) {
+    if (s == 0)
+        snprintf(key, len, "rng.noise");
+    else
+        snprintf(key, len, "rng.noise.%d", s);
+}
+
+/* Reads the training state of a checkpoint's metadata strictly: the epoch,
+ * the step, the shards it was written with (1 when absent), which must be
+ * this run's S, and the data generator and S noise generators. */
+static int read_state(const char *path, const nn_meta *m, int *epoch, long *step,
+                      tn_rng *data, tn_rng *noise, int S, nn_error *err)
+{
+    const char *keys[3] = {"train.epoch", "train.step", "train.shards"};
+    const long hi[3] = {1000000000L, 1L << 50, 1000000};
+    const char *said[3] = {"0 to 10^9", "0 to 2^50", "1 to 1000000"};
+    long v[3];
+    for (int i = 0; i < 3; i++) {
         const char *s = nn_meta_get(m, keys[i]);
-        char *end;
+        char *end = NULL;
         errno = 0;
-        v[i] = s ? strtol(s, &end, 10) : 0;
-        if (!s || !*s || *end || errno || v[i] < 0 || (i == 0 && v[i] > 1000000000L) ||
-            (i == 1 && v[i] > (1L << 50)))
-            return nn_fail(err, "%s: metadata %s = \"%s\": expected a whole number from 0 to %s",
-                           path, keys[i], s ? s : "(missing)", i ? "2^50" : "10^9");
+        v[i] = s ? strtol(s, &end, 10) : 1;
+        if ((!s && i < 2) || (s && (!*s || *end || errno || v[i] < (i == 2) || v[i] > hi[i])))
+            return nn_fail(err, "%s: metadata %s = \"%s\": expected a whole number from %s",
+                           path, keys[i], s ? s : "(missing)", said[i]);
     }
-    if (nn_meta_get_rng(m, "rng.data", data) || nn_meta_get_rng(m, "rng.noise", noise))
+    if (v[2] != S)
+        return nn_fail(err, "%s: written by a run with %ld shards (ranks x shards a rank), this "
+                            "run has %d: resume with the same number", path, v[2], S);
+    if (nn_meta_get_rng(m, "rng.data", data))
         return nn_fail(err, "%s: metadata: expected the generators' state rng.data and rng.noise",
                        path);
+    for (int s = 0; s < S; s++) {
+        char key[32];
+        noise_key(key, sizeof key, s);
+        if (nn_meta_get_rng(m, key, &noise[s]))
+            return s ? nn_fail(err, "%s: metadata: expected the generator state %s", path, key)
+                     : nn_fail(err, "%s: metadata: expected the generators' state rng.data and "
+                                    "rng.noise", path);
+    }
     *epoch = (int)v[0], *step = v[1];
     return 0;
 }
@@ -301,40 +324,14 @@ static void put(shards *sh, int s, const nn_scalars *rep, size_t n)
     }
 }
 
-/* After the statuses were summed (status[r] != 0: rank r failed): when a rank
- * failed, the first one's message goes to every rank, so each stops with it
- * (and the job's output has it even when that rank is killed first). */
-static int failed(const double *status, int P, int local_rc, nn_error *err)
-{
-    int first = -1;
-    for (int r = 0; r < P && first < 0; r++)
-        if (status[r] != 0)
-            first = r;
-    if (first < 0)
-        return local_rc;
-    nn_error theirs = {{0}};
-    if (local_rc)
-        theirs = *err;
-    if (nn__dist_bcast_bytes(theirs.msg, sizeof theirs.msg, first, err))
-        return -1;
-    if (!local_rc) {
-        theirs.msg[sizeof theirs.msg - 1] = '\0';
-        nn_fail(err, "rank %d: %s", first, theirs.msg);
-    }
-    return -1;
-}
-
 /* Sums the slots over ranks, then: a failed rank makes every rank fail (the
  * failing one keeps its own message); else out += the shards' sums in order. */
 static int gather(shards *sh, int local_rc, nn_scalars *out, nn_error *err)
 {
     if (sh->P > 1) {
-        sh->slot[sh->rank] = local_rc ? 1 : 0;
         double t0 = now();
-        int rc = nn__dist_sum_double(sh->slot, n_slots(sh), err);
+        local_rc = nn__dist_sum_status(sh->slot, n_slots(sh) - (size_t)sh->P, local_rc, err);
         sh->comm += now() - t0;
-        if (rc || (rc = failed(sh->slot, sh->P, local_rc, err)))
-            return rc;
     }
     if (local_rc)
         return -1;
@@ -433,29 +430,11 @@ static int share_rngs(shards *sh, nn_error *err)
     return rc;
 }
 
-static void noise_key(char *key, size_t len, int s)
-{
-    if (s == 0)
-        snprintf(key, len, "rng.noise");
-    else
-        snprintf(key, len, "rng.noise.%d", s);
-}
 
 /* ---- the loop ---------------------------------------------------------------- */
 
-/* Every rank agrees on one outcome: the largest status; a rank that failed
- * keeps its message, the others get one naming it. */
-static int agree(shards *sh, int rc, nn_error *err)
-{
-    if (sh->P == 1)
-        return rc;
-    double *v = sh->slot;
-    memset(v, 0, (size_t)sh->P * sizeof *v);
-    v[sh->rank] = rc ? 1 : 0;
-    if (nn__dist_sum_double(v, (size_t)sh->P, err))
-        return -1;
-    return failed(v, sh->P, rc, err);
-}
+/* Every rank agrees on one outcome (see nn__dist_sum_status). */
+static int agree(shards *sh, int rc, nn_error *err) { return nn__dist_sum_status(sh->slot, 0, rc, err); }
 
 /* The thread team sized to the free cores: idle OpenMP workers and BLIS's
  * barriers spin, so a team larger than the cores other processes leave
@@ -537,22 +516,7 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
     if (c->resume) {
         nn_meta saved = {0};
         rc = nn_load(c->resume, p, opt, &saved, err) ||
-             read_state(c->resume, &saved, &start, &step, &data_rng, &sh.noise[0], err);
-        const char *k = nn_meta_get(&saved, "train.shards");
-        char *end = NULL;
-        long had = k ? strtol(k, &end, 10) : 1;
-        if (rc == 0 && k && (!*k || *end || had < 1 || had > 1000000))
-            rc = nn_fail(err, "%s: metadata train.shards = \"%s\": expected a whole number from 1 "
-                              "to 1000000", c->resume, k);
-        if (rc == 0 && had != sh.S)
-            rc = nn_fail(err, "%s: written by a run with %ld shards (ranks x shards a rank), this "
-                              "run has %d: resume with the same number", c->resume, had, sh.S);
-        for (int s = 1; s < sh.S && rc == 0; s++) {
-            char key[32];
-            noise_key(key, sizeof key, s);
-            if (nn_meta_get_rng(&saved, key, &sh.noise[s]))
-                rc = nn_fail(err, "%s: metadata: expected the generator state %s", c->resume, key);
-        }
+             read_state(c->resume, &saved, &start, &step, &data_rng, sh.noise, sh.S, err);
         if (rc == 0)
             nn_logf(log, c->log_ctx, NN_LOG_INFO, "resumed from %s: epoch %d, step %ld", c->resume, start, step);
     }

@@ -146,7 +146,6 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
  * so). Resume works as without MPI, with the same S. A rank that fails
  * stops every rank at the same collective, each with an error; a rank that
  * exits with a non-zero status aborts the job. */
-int nn_dist_built(void);  /* 1 in the MPI build */
 int nn_dist_size(void);   /* ranks in the job: 1 without mpirun or MPI */
 int nn_dist_rank(void);   /* this process's rank: 0 without */
 

@@ -236,6 +236,36 @@ static void bench_ops(int threads)
  * batch gathered, the loss, backward, Adam, the guard. Floor and ours are
  * measured alternately, ROUNDS times; medians. */
 
+/* The first n MNIST images of `file` scaled to [0, 1], or, without them,
+ * as many random binary images (the same work); *what says which. */
+static nn_dataset *images_or_random(const char *file, size_t n, const char **what)
+{
+    char path[256];
+    nn_error err;
+    snprintf(path, sizeof path, "../shared/data/mnist/%s", file);
+    nn_dataset *all = nn_load_idx(path, NULL, &err);
+    nn_dataset *d = all ? nn_data_head(all, n, &err) : NULL;
+    nn_dataset_free(all);
+    *what = "MNIST";
+    if (d) {
+        nn_data_scale(d, 1 / 255.0);
+        return d;
+    }
+    *what = "random binary images";
+    tn_rng r;
+    tn_rng_seed(&r, 7, 1);
+    nn_dataset tmp = {.n = n, .dim = 784, .x = calloc(n * 784, sizeof(tn_real))};
+    for (size_t i = 0; tmp.x && i < n * 784; i++)
+        tmp.x[i] = (tn_real)(tn_rng_uniform(&r) < 0.13);
+    d = tmp.x ? nn_data_head(&tmp, n, &err) : NULL;
+    free(tmp.x);
+    if (!d) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    return d;
+}
+
 static double gemm_time(int m, int n, int k, int ta, int tb, int reps)
 {
     float *A = malloc(sizeof(float) * (size_t)m * (size_t)k), *B = malloc(sizeof(float) * (size_t)k * (size_t)n);
@@ -312,26 +342,8 @@ static void bench_step(int threads, int batch, int rounds)
     tn_set_threads(threads);
     tn_flush_denormals(1);
     nn_error err;
-    nn_dataset *all = nn_load_idx("../shared/data/mnist/train-images-idx3-ubyte.gz", NULL, &err);
-    nn_dataset *d = all ? nn_data_head(all, 6400, &err) : NULL;
-    const char *what = "MNIST";
-    if (d) {
-        nn_data_scale(d, 1 / 255.0);
-    } else { /* the same work on random binary images */
-        what = "random binary images";
-        tn_rng r;
-        tn_rng_seed(&r, 7, 1);
-        nn_dataset tmp = {.n = 6400, .dim = 784, .x = calloc(6400 * 784, sizeof(tn_real))};
-        for (size_t i = 0; tmp.x && i < 6400 * 784; i++)
-            tmp.x[i] = (tn_real)(tn_rng_uniform(&r) < 0.13);
-        d = tmp.x ? nn_data_head(&tmp, 6400, &err) : NULL;
-        free(tmp.x);
-        if (!d) {
-            fprintf(stderr, "bench: out of memory\n");
-            exit(1);
-        }
-    }
-    nn_dataset_free(all);
+    const char *what;
+    nn_dataset *d = images_or_random("train-images-idx3-ubyte.gz", 6400, &what);
     tn_rng r;
     tn_rng_seed(&r, 1, 3);
     model_config mc = model_defaults(MODEL_VAE);
@@ -362,24 +374,12 @@ static void bench_iwae(int threads, int images)
     tn_set_threads(threads);
     tn_flush_denormals(1);
     nn_error err;
-    nn_dataset *all = nn_load_idx("../shared/data/mnist/t10k-images-idx3-ubyte.gz", NULL, &err);
-    nn_dataset *d = all ? nn_data_head(all, (size_t)images, &err) : NULL;
-    if (d) {
-        nn_data_scale(d, 1 / 255.0);
-    } else {
-        tn_rng r;
-        tn_rng_seed(&r, 7, 1);
-        nn_dataset tmp = {.n = (size_t)images, .dim = 784, .x = calloc((size_t)images * 784, sizeof(tn_real))};
-        for (size_t i = 0; tmp.x && i < (size_t)images * 784; i++)
-            tmp.x[i] = (tn_real)(tn_rng_uniform(&r) < 0.13);
-        d = tmp.x ? nn_data_head(&tmp, (size_t)images, &err) : NULL;
-        free(tmp.x);
-    }
-    nn_dataset_free(all);
+    const char *what;
+    nn_dataset *d = images_or_random("t10k-images-idx3-ubyte.gz", (size_t)images, &what);
     tn_rng r;
     tn_rng_seed(&r, 1, 3);
     model_config mc = model_defaults(MODEL_VAE);
-    model *mo = d ? model_new(&mc, &r, &err) : NULL;
+    model *mo = model_new(&mc, &r, &err);
     if (!mo) {
         fprintf(stderr, "bench: %s\n", err.msg);
         exit(1);
@@ -398,9 +398,9 @@ static void bench_iwae(int threads, int images)
         }
     }
     double f = median(fl, 3), u = median(us, 3);
-    printf("L_5000 of the 784-400-20 VAE over %d images, %d thread%s (medians of 3 alternate rounds): "
+    printf("L_5000 of the 784-400-20 VAE over %d images, %d thread%s (%s; medians of 3 alternate rounds): "
            "GEMM floor %.2f s, ours %.2f s, ratio %.2f; for the 10000 test images: floor %.0f s, ours %.0f s\n",
-           images, threads, threads > 1 ? "s" : "", f, u, u / f, f * 10000 / images, u * 10000 / images);
+           images, threads, threads > 1 ? "s" : "", what, f, u, u / f, f * 10000 / images, u * 10000 / images);
     model_free(mo), nn_dataset_free(d);
 }
 
