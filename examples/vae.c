@@ -40,11 +40,13 @@ static const char usage_text[] =
     "  --adapt-threads 0|1 (1: fewer threads while other processes keep cores busy)\n"
     "  --seed N (else drawn from libsodium and printed)   --out DIR (checkpoint, pictures)\n"
     "  --resume FILE (--epochs counts from 0)   --metrics FILE (JSON Lines, appended on --resume)\n"
+    "  --start-from FILE (a checkpoint's weights; the model options, objective and optimizer\n"
+    "              from this command line: e.g. a trained VAE fine-tuned with --iw-k 50)\n"
     "evaluation:\n"
     "  --eval FILE (ELBO parts, L_k, active units)   --iw-samples K (5000 with --eval, else 0)\n";
 
 typedef struct {
-    const char *data, *csv, *frey, *binarized, *out, *resume, *metrics, *eval, *hidden;
+    const char *data, *csv, *frey, *binarized, *out, *resume, *metrics, *eval, *hidden, *start;
     long epochs, threads, iw_samples, batch, train_limit, test_limit, latent, samples, warmup;
     long iw_k, classes, noise_clip, lr_step, shards, adapt_threads;
     double lr, min_lr, lr_gamma, momentum, clip, beta, rho, sparse_beta, l1, noise_level;
@@ -102,7 +104,7 @@ static const struct {
     {"schedule", CHOICE, OFF(schedule), 0, 0, "constant|step|cosine"},
     {"min-lr", NUM, OFF(min_lr), 0, 1e6, 0}, {"lr-step", INT, OFF(lr_step), 1, 1e6, 0},
     {"lr-gamma", NUM, OFF(lr_gamma), 0, 1, 0}, {"shards", INT, OFF(shards), 0, 1e6, 0},
-    {"adapt-threads", INT, OFF(adapt_threads), 0, 1, 0},
+    {"adapt-threads", INT, OFF(adapt_threads), 0, 1, 0}, {"start-from", STR, OFF(start), 0, 0, 0},
 };
 #define N_OPTS (int)(sizeof table / sizeof table[0])
 
@@ -170,6 +172,8 @@ static model_config parse(int argc, char **argv, options *o)
         die(2, "unexpected argument \"%s\" (see --help)", argv[optind]);
     if ((o->data != NULL) + (o->csv != NULL) + (o->frey != NULL) + (o->binarized != NULL) > 1)
         die(2, "give one of --data, --binarized, --frey, --csv");
+    if (o->start && (o->resume || o->eval))
+        die(2, "--start-from: give it alone, not with --%s", o->resume ? "resume" : "eval");
     if (o->act == NN_ACT_NONE)
         die(2, "--activation: expected one of relu|tanh|sigmoid|softplus, got \"none\"");
     model_config mc = model_defaults((model_kind)o->kind);
@@ -246,6 +250,8 @@ int main(int argc, char **argv)
     model *m = from ? model_load(from, &meta, &err) : model_new(&mc, &init_rng, &err);
     if (!m)
         die(1, "%s", err.msg);
+    if (o.start && nn_load(o.start, m->params, NULL, NULL, &err)) /* names and shapes checked */
+        model_free(m), nn_dataset_free(train), nn_dataset_free(test), die(1, "%s", err.msg);
     if (m->c.input_dim != train->dim) {
         size_t want = m->c.input_dim, have = train->dim;
         model_free(m), nn_dataset_free(train), nn_dataset_free(test);

@@ -56,6 +56,16 @@ resumed=$(sed -n 1p "$tmp/r.jsonl" | sed 's/"seconds":[^,]*,//')
 if [ -n "$straight" ] && [ "$straight" = "$resumed" ]; then ok resume_exact
 else fail resume_exact "straight $straight, resumed $resumed"; fi
 
+# --start-from: a checkpoint's weights under this command line's model and
+# training; with no epochs it evaluates what --eval evaluates
+"$vae" $small --epochs 0 --iw-samples 0 --start-from "$tmp/run/model.safetensors" > "$tmp/sf.out" 2>&1
+"$vae" $small --iw-samples 0 --eval "$tmp/run/model.safetensors" > "$tmp/ev.out" 2>&1
+a=$(grep "test negative ELBO" "$tmp/sf.out") b=$(grep "test negative ELBO" "$tmp/ev.out")
+if [ -n "$a" ] && [ "$a" = "$b" ]; then ok start_from_weights; else fail start_from_weights "\"$a\" against \"$b\""; fi
+expect start_from_iwae 0 "epoch 1/1" "$vae" $small --epochs 1 --iw-k 5 --start-from "$tmp/run/model.safetensors"
+expect start_from_shape 1 "shape" "$vae" $small --hidden 32 --epochs 1 --start-from "$tmp/run/model.safetensors"
+expect start_from_resume 2 "--start-from: give it alone, not with --resume" "$vae" $small --start-from a --resume b
+
 # a learning-rate schedule counts steps, so it survives a resume (a step
 # schedule does not depend on --epochs; a cosine runs over --epochs)
 sched="--schedule step --lr 2e-3 --lr-step 1 --lr-gamma 0.5"
