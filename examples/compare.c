@@ -20,9 +20,10 @@
 #define MAX_RUNS 64
 #define N_METRICS 17
 
-static const char *const variant_names[] = {"vae", "beta-vae", "iwae", "cvae", "ae", "sparse",
-                                            "sparse-hidden", "dae-mask", "dae-gauss", "dae-sp"};
-#define N_VARIANTS 10
+static const char *const variant_names[] = {"vae",      "beta-vae",  "iwae",      "cvae",
+                                            "ae",       "sparse",    "sparse-hidden", "dae-mask",
+                                            "dae-gauss", "dae-sp",   "conv-vae"};
+#define N_VARIANTS 11
 
 /* the columns: name, whether higher is better, whether only generative
  * models have it */
@@ -51,7 +52,7 @@ typedef struct {
     const char *models, *out, *data, *binarized, *frey, *csv;
     long seeds, epochs, latent, k, iw, batch, threads, train_limit, test_limit, probe_limit;
     double beta, noise, gauss, lr;
-    int no_clip;
+    int no_clip, conv;
     const char *hidden;
 } options;
 
@@ -83,8 +84,10 @@ static double number(const char *opt, const char *v, double lo, double hi, int w
 
 static const char usage[] =
     "usage: compare [options]   trains the variants, writes OUT/report.md, results.json, PNGs\n"
-    "  --models LIST   of vae,beta-vae,iwae,cvae,ae,sparse,sparse-hidden,dae-mask,dae-gauss,dae-sp\n"
-    "                  (default: all)\n"
+    "  --models LIST   of vae,beta-vae,iwae,cvae,ae,sparse,sparse-hidden,dae-mask,dae-gauss,dae-sp,\n"
+    "                  conv-vae (default: all but conv-vae)\n"
+    "  --conv          adds conv-vae: the VAE with a convolutional body (1 -> 32 -> 64 channels,\n"
+    "                  4x4 kernels, stride 2) before the encoder's layers and after the decoder's\n"
     "  --seeds N (3)  --epochs N (10)  --batch N (128)  --lr X (1e-3)  --threads N\n"
     "  --hidden LIST (400)  --latent N (20)  --beta B (4, beta-vae)  --k K (5, iwae)\n"
     "  --noise X (0.25: masking and salt-and-pepper fraction)  --gauss SD (0.25)  --no-clip\n"
@@ -101,8 +104,8 @@ static options parse(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
             fputs(usage, stdout), exit(0);
-        if (!strcmp(a, "--no-clip")) {
-            o.no_clip = 1;
+        if (!strcmp(a, "--no-clip") || !strcmp(a, "--conv")) {
+            *(a[2] == 'n' ? &o.no_clip : &o.conv) = 1;
             continue;
         }
         if (strncmp(a, "--", 2) || !v)
@@ -137,11 +140,13 @@ static options parse(int argc, char **argv)
 }
 
 /* The model of a variant, on the common architecture. */
-static model_config variant_config(int v, const options *o, size_t dim, int gaussian)
+static model_config variant_config(int v, const options *o, const nn_dataset *d)
 {
     static const model_kind kind[N_VARIANTS] = {MODEL_VAE, MODEL_VAE, MODEL_VAE, MODEL_VAE, MODEL_AE,
                                                 MODEL_SPARSE_AE, MODEL_SPARSE_AE, MODEL_DENOISING_AE,
-                                                MODEL_DENOISING_AE, MODEL_DENOISING_AE};
+                                                MODEL_DENOISING_AE, MODEL_DENOISING_AE, MODEL_VAE};
+    size_t dim = d->dim;
+    int gaussian = d->rows == 0;
     model_config c = model_defaults(kind[v]);
     if (model_hidden_parse(o->hidden, &c))
         fprintf(stderr, "compare: --hidden: expected widths like 400 or 500,500, got \"%s\"\n",
@@ -157,6 +162,8 @@ static model_config variant_config(int v, const options *o, size_t dim, int gaus
         c.classes = 10;
     if (v == 6)
         c.sparse_on = SPARSE_ON_HIDDEN;
+    if (v == 10)
+        c.conv_rows = d->rows, c.conv_cols = d->cols;
     c.noise = v == 7 ? NOISE_MASK : v == 8 ? NOISE_GAUSSIAN : NOISE_SALT_PEPPER;
     c.noise_level = v == 8 ? o->gauss : o->noise;
     c.noise_clip = !o->no_clip;
@@ -331,7 +338,7 @@ static model *run(int v, uint64_t seed, const options *o, const nn_dataset *trai
     }
     tn_rng init, evr;
     tn_rng_seed(&init, seed, 3), tn_rng_seed(&evr, seed, 6);
-    model_config c = variant_config(v, o, train->dim, train->rows == 0);
+    model_config c = variant_config(v, o, train);
     model *m = model_new(&c, &init, &err);
     nn_optim_config oc = nn_optim_defaults(NN_ADAM, o->lr);
     nn_optim *opt = m ? nn_optim_new(&oc, m->params, &err) : NULL;
@@ -551,10 +558,16 @@ int main(int argc, char **argv)
                 v = i;
         if (v < 0 || n == N_VARIANTS)
             fprintf(stderr, "compare: --models: \"%.*s\" is not one of vae, beta-vae, iwae, cvae, ae, "
-                            "sparse, sparse-hidden, dae-mask, dae-gauss, dae-sp\n", (int)len, p), exit(2);
+                            "sparse, sparse-hidden, dae-mask, dae-gauss, dae-sp, conv-vae\n", (int)len, p),
+                exit(2);
         chosen[n++] = v;
         p += len + (p[len] == ',');
     }
+    int has_conv = 0;
+    for (int i = 0; i < n; i++)
+        has_conv |= chosen[i] == 10;
+    if (o.conv && !has_conv && n < N_VARIANTS) /* --conv adds the conv VAE to the list */
+        chosen[n++] = 10, has_conv = 1;
     nn_error err;
     tn_rng split;
     tn_rng_seed(&split, 1, 4);
@@ -571,6 +584,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         if (chosen[i] == 3 && (!train->labels || !test->labels))
             die("cvae: the data have no labels to condition on");
+    if (has_conv && !train->rows)
+        die("conv-vae: the data are not images (a CSV); a convolutional body needs rows and columns");
     snprintf(runs, sizeof runs, "%s/runs", o.out);
     if (nn_make_dirs(runs, &err))
         die("%s", err.msg);

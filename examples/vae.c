@@ -31,6 +31,8 @@ static const char usage_text[] =
     "  --recon bce|mse (AEs)   --sparsity kl|l1   --rho R (0.05)   --sparse-beta B (3)   --l1 L (1e-3)\n"
     "  --noise gaussian|saltpepper|mask (mask)   --noise-level X (0.25)   --noise-clip 0|1 (1)\n"
     "  --iw-k K (1: ELBO; > 1: IWAE bound)  --classes C (conditional)  --sparse-on code|hidden\n"
+  "  --conv 0|1 (1: a convolutional body, 1 -> 32 -> 64 channels, around the layers; images\n"
+  "             whose sides are multiples of 4)\n"
     "training:\n"
     "  --epochs N (10)  --batch N (128)  --lr X (1e-3)  --optim adam|adamw|sgd|adagrad (adam)\n"
     "  --momentum X (SGD)  --clip X (global gradient norm; 0 = off)  --threads N (all cores)\n"
@@ -48,7 +50,7 @@ static const char usage_text[] =
 typedef struct {
     const char *data, *csv, *frey, *binarized, *out, *resume, *metrics, *eval, *hidden, *start;
     long epochs, threads, iw_samples, batch, train_limit, test_limit, latent, samples, warmup;
-    long iw_k, classes, noise_clip, lr_step, shards, adapt_threads;
+    long iw_k, classes, noise_clip, lr_step, shards, adapt_threads, conv;
     double lr, min_lr, lr_gamma, momentum, clip, beta, rho, sparse_beta, l1, noise_level;
     int binarize, kind, act, init, likelihood, recon, sparsity, noise, optim, have_seed, sparse_on;
     int schedule;
@@ -105,6 +107,7 @@ static const struct {
     {"min-lr", NUM, OFF(min_lr), 0, 1e6, 0}, {"lr-step", INT, OFF(lr_step), 1, 1e6, 0},
     {"lr-gamma", NUM, OFF(lr_gamma), 0, 1, 0}, {"shards", INT, OFF(shards), 0, 1e6, 0},
     {"adapt-threads", INT, OFF(adapt_threads), 0, 1, 0}, {"start-from", STR, OFF(start), 0, 0, 0},
+    {"conv", INT, OFF(conv), 0, 1, 0},
 };
 #define N_OPTS (int)(sizeof table / sizeof table[0])
 
@@ -247,6 +250,10 @@ int main(int argc, char **argv)
     nn_dataset *train, *test;
     load_data(&o, &train, &test, &split_rng);
     mc.input_dim = train->dim;
+    if (o.conv && !train->rows)
+        die(2, "--conv: the data are not images (a CSV); a convolutional body needs rows and columns");
+    if (o.conv)
+        mc.conv_rows = train->rows, mc.conv_cols = train->cols;
     model *m = from ? model_load(from, &meta, &err) : model_new(&mc, &init_rng, &err);
     if (!m)
         die(1, "%s", err.msg);

@@ -41,13 +41,13 @@ int ae__batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng, int co
         ae_corrupt(&m->c, &noisy, rng);
     }
     /* the encoder layer by layer, keeping the last hidden layer's output */
-    ad_var *code = in, *hidden = NULL;
+    ad_var *code = model__enc_input(m, t, in, NULL), *hidden = NULL;
     for (int i = 0; i < m->enc.n_layers; i++) {
         if (i == m->enc.n_layers - 1)
             hidden = code;
         code = nn_act_apply(nn_linear_forward(&m->enc.layer[i], t, m->params, code), m->enc.act[i]);
     }
-    ad_var *outp = nn_mlp_forward(&m->dec, t, m->params, code);
+    ad_var *outp = model__decoder(m, t, code);
     ad_var *rec = m->c.recon == RECON_BCE ? nn_bce_logits(outp, clean) : nn_mse(outp, clean);
     ad_var *loss = rec;
     if (m->c.kind == MODEL_SPARSE_AE) {

@@ -30,7 +30,7 @@ static ad_var *posterior(void *mp, ad_tape *t, const nn_batch *b, ad_var **logva
 static ad_var *log_lik(void *mp, ad_tape *t, const nn_batch *b, ad_var *z)
 {
     model *m = mp;
-    ad_var *out = nn_mlp_forward(&m->dec, t, m->params, vae__with_label(m, t, z, b->labels));
+    ad_var *out = model__decoder(m, t, vae__with_label(m, t, z, b->labels));
     ad_var *x = ad_const(t, &b->x);
     if (m->c.likelihood == LIK_BERNOULLI)
         return nn_bernoulli_logp(out, x);
@@ -233,6 +233,8 @@ int model_report(model *m, const nn_dataset *test, tn_rng *rng, int iw, nn_log_f
 char *model_describe(const model *m, char *buf, size_t len)
 {
     int u = snprintf(buf, len, "%s %zu", model_kind_name(m->c.kind), m->c.input_dim);
+    if (m->c.conv_rows && u > 0 && (size_t)u < len) /* the convolutional body's channels */
+        u += snprintf(buf + u, len - (size_t)u, "-conv(32,64)");
     for (int i = 0; i < m->c.n_hidden && u > 0 && (size_t)u < len; i++)
         u += snprintf(buf + u, len - (size_t)u, "-%zu", m->c.hidden[i]);
     if (u > 0 && (size_t)u < len)

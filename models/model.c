@@ -85,6 +85,7 @@ void model_config_to_meta(const model_config *c, nn_meta *m)
     nn_meta_setf(m, "model.classes", "%zu", c->classes);
     nn_meta_set(m, "model.sparse_on", c->sparse_on == SPARSE_ON_HIDDEN ? "hidden" : "code");
     nn_meta_setf(m, "model.noise_clip", "%d", c->noise_clip);
+    nn_meta_setf(m, "model.conv", "%zux%zu", c->conv_rows, c->conv_cols);
 }
 
 static const char *need(const nn_meta *m, const char *key, nn_error *err)
@@ -185,6 +186,15 @@ int model_config_from_meta(const nn_meta *m, model_config *c, nn_error *err)
         (nn_meta_get(m, "model.sparse_on") &&
          get_choice(m, "model.sparse_on", "code", "hidden", &on, err)))
         return -1;
+    if ((v = nn_meta_get(m, "model.conv"))) { /* "0x0", or the images' rows x cols */
+        char tail;
+        unsigned long long rows, cols;
+        if (sscanf(v, "%llux%llu%c", &rows, &cols, &tail) != 2 || strspn(v, "0123456789x") != strlen(v) ||
+            rows > 100000 || cols > 100000)
+            return nn_fail(err, "metadata model.conv: expected rows x cols like \"28x28\" (0x0: "
+                                "none), found \"%s\"", v);
+        r.conv_rows = (size_t)rows, r.conv_cols = (size_t)cols;
+    }
     r.iw_k = (int)iw, r.classes = classes, r.noise_clip = (int)clip;
     r.sparse_on = on ? SPARSE_ON_HIDDEN : SPARSE_ON_CODE;
     r.likelihood = lik ? LIK_GAUSSIAN : LIK_BERNOULLI;
@@ -211,6 +221,11 @@ model *model_new(const model_config *c, tn_rng *rng, nn_error *err)
         return nn_fail_null(err, "model: a penalty on the last hidden layer needs a hidden layer");
     if (c->iw_k < 1)
         return nn_fail_null(err, "model: iw_k must be >= 1, got %d", c->iw_k);
+    size_t R = c->conv_rows, C = c->conv_cols, feat = 64 * (R / 4) * (C / 4);
+    if ((R || C) && (R % 4 || C % 4 || !R || !C || R * C != c->input_dim))
+        return nn_fail_null(err, "model: a convolutional body needs images whose rows and columns "
+                                 "are multiples of 4 and make input_dim %zu, got %zux%zu",
+                            c->input_dim, R, C);
     model *m = calloc(1, sizeof *m);
     if (!m || !(m->params = nn_params_new())) {
         free(m);
@@ -222,7 +237,7 @@ model *model_new(const model_config *c, tn_rng *rng, nn_error *err)
     nn_act ea[MODEL_MAX_HIDDEN + 1], da[MODEL_MAX_HIDDEN + 1];
     int n = c->n_hidden;
     size_t cond = c->kind == MODEL_VAE ? c->classes : 0; /* the one-hot label joins x and z */
-    ew[0] = c->input_dim + cond;
+    ew[0] = (R ? feat : c->input_dim) + cond;
     dw[0] = c->latent + cond;
     for (int i = 0; i < n; i++) {
         ew[i + 1] = c->hidden[i];
@@ -235,10 +250,17 @@ model *model_new(const model_config *c, tn_rng *rng, nn_error *err)
     if (on_hidden && n > 0)
         ea[n - 1] = NN_ACT_SIGMOID; /* ρ̂ of the last hidden layer needs (0, 1) */
     ea[n] = c->kind == MODEL_SPARSE_AE && !on_hidden ? NN_ACT_SIGMOID : NN_ACT_NONE;
-    dw[n + 1] = vae && c->likelihood == LIK_GAUSSIAN ? 2 * c->input_dim : c->input_dim;
-    da[n] = NN_ACT_NONE;                                  /* logits, or the mean */
-    if (nn_mlp_init(&m->enc, m->params, "encoder", n + 2, ew, ea, err) ||
+    int two = vae && c->likelihood == LIK_GAUSSIAN;       /* the mean and log σ² */
+    dw[n + 1] = R ? feat : two ? 2 * c->input_dim : c->input_dim;
+    da[n] = R ? c->act : NN_ACT_NONE;                     /* logits, the mean, or features */
+    if ((R && (nn_conv2d_init(&m->conv[0], m->params, "encoder.conv.0", 1, 32, 4, 2, 1, err) ||
+               nn_conv2d_init(&m->conv[1], m->params, "encoder.conv.1", 32, 64, 4, 2, 1, err))) ||
+        nn_mlp_init(&m->enc, m->params, "encoder", n + 2, ew, ea, err) ||
         nn_mlp_init(&m->dec, m->params, "decoder", n + 2, dw, da, err) ||
+        (R && (nn_conv_transpose2d_init(&m->deconv[0], m->params, "decoder.conv.0", 64, 32, 4, 2, 1,
+                                        0, err) ||
+               nn_conv_transpose2d_init(&m->deconv[1], m->params, "decoder.conv.1", 32, two ? 2 : 1,
+                                        4, 2, 1, 0, err))) ||
         nn_params_alloc(m->params, err)) {
         model_free(m);
         return NULL;
@@ -258,6 +280,32 @@ void model_free(model *m)
 
 /* ---- shared entry points ------------------------------------------------------------- */
 
+ad_var *model__enc_input(model *m, ad_tape *t, ad_var *x, const int *labels)
+{
+    size_t R = m->c.conv_rows, C = m->c.conv_cols;
+    if (R && x) { /* (N, D) -> (N, 1, R, C) -> (N, 64, R/4, C/4) -> (N, 64·R/4·C/4) */
+        size_t n = ad_dim(x, 0);
+        ad_var *h = ad_reshape(x, 4, (const size_t[]){n, 1, R, C});
+        for (int i = 0; i < 2; i++)
+            h = nn_act_apply(nn_conv2d_forward(&m->conv[i], t, m->params, h), m->c.act);
+        x = ad_reshape(h, 2, (const size_t[]){n, 64 * (R / 4) * (C / 4)});
+    }
+    return m->c.kind == MODEL_VAE ? vae__with_label(m, t, x, labels) : x;
+}
+
+ad_var *model__decoder(model *m, ad_tape *t, ad_var *zin)
+{
+    ad_var *h = nn_mlp_forward(&m->dec, t, m->params, zin);
+    size_t R = m->c.conv_rows, C = m->c.conv_cols;
+    if (!R || !h)
+        return h;
+    size_t n = ad_dim(h, 0);
+    h = ad_reshape(h, 4, (const size_t[]){n, 64, R / 4, C / 4});
+    h = nn_act_apply(nn_conv2d_forward(&m->deconv[0], t, m->params, h), m->c.act);
+    h = nn_conv2d_forward(&m->deconv[1], t, m->params, h); /* (N, 1 or 2, R, C) */
+    return ad_reshape(h, 2, (const size_t[]){n, m->deconv[1].out * R * C});
+}
+
 ad_var *model_encode(model *m, ad_tape *t, ad_var *x, const int *labels)
 {
     if (m->c.kind == MODEL_VAE) {
@@ -265,12 +313,12 @@ ad_var *model_encode(model *m, ad_tape *t, ad_var *x, const int *labels)
         vae_posterior(m, t, x, labels, &mu, &lv);
         return mu;
     }
-    return nn_mlp_forward(&m->enc, t, m->params, x);
+    return nn_mlp_forward(&m->enc, t, m->params, model__enc_input(m, t, x, NULL));
 }
 
 ad_var *model_decode(model *m, ad_tape *t, ad_var *z, const int *labels)
 {
-    ad_var *out = nn_mlp_forward(&m->dec, t, m->params, vae__with_label(m, t, z, labels));
+    ad_var *out = model__decoder(m, t, vae__with_label(m, t, z, labels));
     if (m->c.kind == MODEL_VAE && m->c.likelihood == LIK_GAUSSIAN)
         return ad_slice(out, 0, m->c.input_dim);
     if (m->c.kind != MODEL_VAE && m->c.recon == RECON_MSE)

@@ -49,11 +49,20 @@ typedef struct {
     model_noise noise;                /* denoising AE */
     double noise_level;               /* σ, or the fraction of pixels */
     int noise_clip;                   /* Gaussian noise: clip x̃ to [0, 1] (default 1) */
+    /* > 0: a convolutional body for single-channel images of conv_rows x
+     * conv_cols (both divisible by 4, their product input_dim): the encoder
+     * runs 1 -> 32 -> 64 channels (4x4 kernels, stride 2, padding 1, the
+     * activation after each) before its linear layers, and the decoder's
+     * linear layers end in 64 x rows/4 x cols/4 values (activated) that
+     * transposed convolutions take back, 64 -> 32 -> 1 channel (2 for the
+     * Gaussian decoder's mean and log-variance). 0: linear layers only. */
+    size_t conv_rows, conv_cols;
 } model_config;
 
 /* The defaults a user gets: 784-400-20 ReLU VAE, Bernoulli decoder, L = 1,
- * β = 1, the ELBO (iw_k 1), unconditional; sparse AE ρ = 0.05, β = 3, on
- * the code; masking noise at 0.25 (Gaussian noise clipped to [0, 1]). */
+ * β = 1, the ELBO (iw_k 1), unconditional, linear layers only; sparse AE
+ * ρ = 0.05, β = 3, on the code; masking noise at 0.25 (Gaussian noise
+ * clipped to [0, 1]). */
 model_config model_defaults(model_kind kind);
 const char *model_kind_name(model_kind k);
 int model_kind_parse(const char *s, model_kind *out);
@@ -68,6 +77,7 @@ typedef struct {
     model_config c;
     nn_params *params;
     nn_mlp enc, dec;
+    nn_conv2d conv[2], deconv[2];     /* with conv_rows > 0 */
 } model;
 
 /* Builds and initialises (from rng) a model. */

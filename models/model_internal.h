@@ -12,6 +12,12 @@ int vae__batch_loss(model *m, ad_tape *t, ad_var *x, const int *labels, tn_rng *
 /* v with the one-hot label appended along its last axis, for a conditional
  * VAE (classes > 0; v itself otherwise). v is (N x d) or (S x N x d). */
 ad_var *vae__with_label(model *m, ad_tape *t, ad_var *v, const int *labels);
+/* What the encoder's linear layers take: x (N x input_dim) through the
+ * convolutional body when there is one, then the label (CVAE). */
+ad_var *model__enc_input(model *m, ad_tape *t, ad_var *x, const int *labels);
+/* The decoder's output (N x out) from its input (N x latent [+ classes]):
+ * the linear layers, then the transposed convolutions when there are. */
+ad_var *model__decoder(model *m, ad_tape *t, ad_var *zin);
 /* An AE's reconstruction (+ sparsity penalty); corrupts first when asked. */
 int ae__batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng, int corrupt,
                    model_loss *out);

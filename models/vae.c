@@ -30,7 +30,7 @@ ad_var *vae__with_label(model *m, ad_tape *t, ad_var *v, const int *labels)
 void vae_posterior(model *m, ad_tape *t, ad_var *x, const int *labels, ad_var **mu,
                    ad_var **logvar)
 {
-    ad_var *h = nn_mlp_forward(&m->enc, t, m->params, vae__with_label(m, t, x, labels));
+    ad_var *h = nn_mlp_forward(&m->enc, t, m->params, model__enc_input(m, t, x, labels));
     *mu = ad_slice(h, 0, m->c.latent);
     *logvar = ad_slice(h, m->c.latent, m->c.latent);
 }
@@ -38,7 +38,7 @@ void vae_posterior(model *m, ad_tape *t, ad_var *x, const int *labels, ad_var **
 /* -log p(x|z) per example, averaged over the batch. */
 static ad_var *neg_loglik(model *m, ad_tape *t, ad_var *z, ad_var *x, const int *labels)
 {
-    ad_var *out = nn_mlp_forward(&m->dec, t, m->params, vae__with_label(m, t, z, labels));
+    ad_var *out = model__decoder(m, t, vae__with_label(m, t, z, labels));
     if (m->c.likelihood == LIK_BERNOULLI)
         return nn_bce_logits(out, x);
     size_t d = m->c.input_dim;
@@ -51,7 +51,7 @@ static ad_var *log_px(model *m, ad_tape *t, ad_var *z, ad_var *x, const int *lab
     size_t k = ad_dim(z, 0), n = ad_dim(z, 1), D = m->c.input_dim;
     size_t w = m->c.latent + m->c.classes;
     ad_var *zin = ad_reshape(vae__with_label(m, t, z, labels), 2, (const size_t[]){k * n, w});
-    ad_var *out = nn_mlp_forward(&m->dec, t, m->params, zin);
+    ad_var *out = model__decoder(m, t, zin);
     size_t ow = m->c.likelihood == LIK_GAUSSIAN ? 2 * D : D;
     out = ad_reshape(out, 3, (const size_t[]){k, n, ow});
     ad_var *lp = m->c.likelihood == LIK_BERNOULLI

@@ -64,6 +64,11 @@ a=$(grep "test negative ELBO" "$tmp/sf.out") b=$(grep "test negative ELBO" "$tmp
 if [ -n "$a" ] && [ "$a" = "$b" ]; then ok start_from_weights; else fail start_from_weights "\"$a\" against \"$b\""; fi
 expect start_from_iwae 0 "epoch 1/1" "$vae" $small --epochs 1 --iw-k 5 --start-from "$tmp/run/model.safetensors"
 expect start_from_shape 1 "shape" "$vae" $small --hidden 32 --epochs 1 --start-from "$tmp/run/model.safetensors"
+# --conv: the convolutional body, trained, saved and evaluated from its file
+expect conv 0 "conv(32,64)" "$vae" $small --conv 1 --epochs 1 --threads 1 --out "$tmp/conv"
+expect conv_eval 0 "test log p(x) >= L_10" "$vae" --eval "$tmp/conv/model.safetensors" --data "$data" --test-limit 200 --iw-samples 10 --threads 1
+printf '1,2,3,4\n5,6,7,8\n1,2,3,4\n5,6,7,8\n1,2,3,4\n5,6,7,8\n1,2,3,4\n5,6,7,8\n1,2,3,4\n5,6,7,8\n' > "$tmp/four.csv"
+expect conv_csv 2 "--conv: the data are not images" "$vae" --csv "$tmp/four.csv" --conv 1 --epochs 1
 expect start_from_resume 2 "--start-from: give it alone, not with --resume" "$vae" $small --start-from a --resume b
 
 # a learning-rate schedule counts steps, so it survives a resume (a step
