@@ -187,6 +187,10 @@ ad_var *ad_conv_transpose2d(ad_var *x, ad_var *W, ad_var *b, size_t stride,
 /* Element-wise binary cross-entropy of target t given logits x:
  * max(x,0) - x·t + log(1 + e^-|x|), stable for any x. */
 ad_var *ad_bce_logits(ad_var *x, ad_var *t);
+/* The same summed over the last axis: (…, D) -> (…). t is shaped as x or
+ * as its trailing axes (k samples (k, N, D) against targets (N, D)). One
+ * fused node: the element-wise values are never stored. */
+ad_var *ad_bce_logits_rows(ad_var *x, ad_var *t);
 /* log p(x | logits) of a Bernoulli, element-wise: -bce_logits(logits, x). */
 ad_var *ad_bernoulli_logp(ad_var *x, ad_var *logits);
 /* log N(x; mu, e^lv) = -1/2 (log 2π + lv + (x - mu)² e^-lv), element-wise. */

@@ -5,6 +5,8 @@
  * All but sample_normal broadcast their inputs as add does. */
 #include "ad_internal.h"
 
+#include <omp.h>
+#include <stdio.h>
 #include <tgmath.h>
 
 #include "tn_math.h"
@@ -70,6 +72,114 @@ static void bce_backward(ad_var *v)
     }
 }
 const ad_op_def ad__op_bce_logits = {"bce_logits", 2, ad__shape_broadcast, bce_forward, bce_backward};
+
+/* bce_logits_rows: Σ over the last axis of BCE(x, t), (…, D) -> (…), t shaped
+ * as x or as its trailing axes (k samples (k, N, D) against x (N, D)): what
+ * a Bernoulli decoder's log-likelihood needs, without writing the N × D
+ * element-wise values and reading them back to sum them. */
+static const char *bce_rows_shape(ad_var *v)
+{
+    const tn_tensor *x = &v->in[0]->val, *t = &v->in[1]->val;
+    int suffix = t->ndim >= 1 && t->ndim <= x->ndim && x->ndim >= 1;
+    for (int i = 1; suffix && i <= t->ndim; i++)
+        suffix = t->shape[t->ndim - i] == x->shape[x->ndim - i];
+    if (!suffix) {
+        char a[64], b[64], *why = ad__why_buf(v->tape);
+        snprintf(why, AD_WHY_LEN, "bce_logits_rows: targets %s are not the logits' %s or their "
+                 "trailing axes", tn_shape_str(t, b, sizeof b), tn_shape_str(x, a, sizeof a));
+        return why;
+    }
+    v->val.ndim = x->ndim - 1;
+    for (int i = 0; i < v->val.ndim; i++)
+        v->val.shape[i] = x->shape[i];
+    return NULL;
+}
+
+/* One row: Σ_d BCE(x_d, t_d), e_d = e^-|x_d| kept when e is given. The
+ * element-wise part goes through buf (D values, in L1) so that it
+ * vectorizes; the sum runs over 8 accumulators in a fixed order, so the
+ * result does not depend on the vector width the CPU picked (TN_CLONES). */
+TN_CLONES static tn_real bce_row(const tn_real *restrict x, const tn_real *restrict t,
+                                 tn_real *restrict e, tn_real *restrict buf, size_t D)
+{
+    if (e)
+        for (size_t d = 0; d < D; d++) {
+            tn_real xi = x[d];
+            e[d] = EXP_NEG(-fabs(xi));
+            buf[d] = (xi > 0 ? xi : 0) - xi * t[d] + log1p_small(e[d]);
+        }
+    else
+        for (size_t d = 0; d < D; d++) {
+            tn_real xi = x[d], ei = EXP_NEG(-fabs(xi));
+            buf[d] = (xi > 0 ? xi : 0) - xi * t[d] + log1p_small(ei);
+        }
+    tn_real acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t d = 0;
+    for (; d + 8 <= D; d += 8)
+        for (int j = 0; j < 8; j++)
+            acc[j] += buf[d + j];
+    for (; d < D; d++)
+        acc[d % 8] += buf[d];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+static void bce_rows_forward(ad_var *v)
+{
+    const tn_tensor *X = &v->in[0]->val, *T = &v->in[1]->val;
+    size_t D = X->ndim ? X->shape[X->ndim - 1] : 1, R = v->val.size, TR = D ? T->size / D : 0;
+    int keep = ad_grad_enabled(v->tape) && (v->in[0]->requires_grad || v->in[1]->requires_grad);
+    tn_tensor *e = NULL;
+    if (keep && !(e = v->saved = ad__scratch(v->tape, X)))
+        return;
+    const tn_real *x = X->data, *t = T->data;
+    tn_real *y = v->val.data;
+    if (R == 0 || D == 0) {
+        for (size_t r = 0; r < R; r++)
+            y[r] = 0;
+        return;
+    }
+    int nt = R * D >= TN_PAR_MIN ? omp_get_max_threads() : 1;
+    tn_tensor lines = {.ndim = 1, .shape = {D * (size_t)nt}};
+    tn_tensor *buf = ad__scratch(v->tape, &lines); /* a row's values, a line per thread */
+    if (!buf)
+        return;
+    if (nt == 1) {
+        for (size_t r = 0; r < R; r++)
+            y[r] = bce_row(x + r * D, t + (r % TR) * D, e ? e->data + r * D : NULL, buf->data, D);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        tn_real *b = buf->data + (size_t)omp_get_thread_num() * D;
+#pragma omp for
+        for (size_t r = 0; r < R; r++)
+            y[r] = bce_row(x + r * D, t + (r % TR) * D, e ? e->data + r * D : NULL, b, D);
+    }
+}
+
+/* dx = g_r·(σ(x) - t), dt = -g_r·x (summed over the rows t is broadcast to) */
+static void bce_rows_backward(ad_var *v)
+{
+    const tn_tensor *X = &v->in[0]->val, *T = &v->in[1]->val;
+    size_t D = X->ndim ? X->shape[X->ndim - 1] : 1, R = v->val.size, TR = D ? T->size / D : 0;
+    const tn_real *x = X->data, *t = T->data, *g = v->grad->data, *e = v->saved->data;
+    tn_tensor *gx = ad__grad_buf(v->in[0]);
+    if (gx) {
+        tn_real *restrict d = gx->data;
+        TN_FOR_WORK(r, R, R * D, {
+            const tn_real *xr = x + r * D, *tr = t + (r % TR) * D, *er = e + r * D;
+            tn_real *restrict dr = d + r * D, gr = g[r];
+            for (size_t k = 0; k < D; k++)
+                dr[k] += gr * ((xr[k] >= 0 ? 1 : er[k]) / (1 + er[k]) - tr[k]);
+        });
+    }
+    tn_tensor *gt = ad__grad_buf(v->in[1]);
+    for (size_t r = 0; gt && r < R; r++) /* rows sharing a target row add up: in order */
+        for (size_t k = 0; k < D; k++)
+            gt->data[(r % TR) * D + k] -= g[r] * x[r * D + k];
+}
+const ad_op_def ad__op_bce_logits_rows = {"bce_logits_rows", 2, bce_rows_shape, bce_rows_forward,
+                                          bce_rows_backward};
 
 /* y = -1/2 (1 + lv - mu² - e^lv)  (broadcast) */
 static void kl_forward(ad_var *v)
@@ -217,6 +327,10 @@ static void dropout_backward(ad_var *v)
 const ad_op_def ad__op_dropout = {"dropout", 1, ad__shape_same, dropout_forward, dropout_backward};
 
 ad_var *ad_bce_logits(ad_var *x, ad_var *t) { return ad__record(AD_OP_BCE_LOGITS, x, t, NULL, NULL); }
+ad_var *ad_bce_logits_rows(ad_var *x, ad_var *t)
+{
+    return ad__record(AD_OP_BCE_LOGITS_ROWS, x, t, NULL, NULL);
+}
 ad_var *ad_kl_normal(ad_var *mu, ad_var *lv) { return ad__record(AD_OP_KL_NORMAL, mu, lv, NULL, NULL); }
 
 ad_var *ad_sample_normal(ad_var *mu, ad_var *logvar, tn_rng *rng)

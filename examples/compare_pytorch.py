@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """The PyTorch twins of examples/compare.c's variants: the same definitions
-(784-H-J MLPs, ReLU, the same losses, noise and sparsity conventions), the
+(784-H-J MLPs, ReLU, the same losses, noise and sparsity conventions; the
+conv VAE's convolutional body, 1 -> 32 -> 64 channels, 4x4 kernels, stride
+2, around the same layers), the
 same data (MNIST / 255), PyTorch's default initialisation, Adam, batch 128.
 Writes one JSON object per run with the numbers compare.c reports that both
 compute: the reconstruction error per image from clean and corrupted input
@@ -24,18 +26,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pytorch_vae import find, idx  # noqa: E402  the IDX reader
 
 VARIANTS = ["vae", "beta-vae", "iwae", "cvae", "ae", "sparse", "sparse-hidden",
-            "dae-mask", "dae-gauss", "dae-sp"]
+            "dae-mask", "dae-gauss", "dae-sp", "conv-vae"]
 
 
 class Twin(nn.Module):
     def __init__(self, v, a):
         super().__init__()
         self.v, self.a = v, a
-        self.vae = v in ("vae", "beta-vae", "iwae", "cvae")
+        self.vae = v in ("vae", "beta-vae", "iwae", "cvae", "conv-vae")
+        self.conv = v == "conv-vae"
         c = 10 if v == "cvae" else 0
-        J = a.latent
-        self.enc = nn.ModuleList([nn.Linear(784 + c, a.hidden), nn.Linear(a.hidden, 2 * J if self.vae else J)])
-        self.dec = nn.ModuleList([nn.Linear(J + c, a.hidden), nn.Linear(a.hidden, 784)])
+        J, D = a.latent, 64 * 7 * 7 if self.conv else 784  # what the linear layers see
+        self.enc = nn.ModuleList([nn.Linear(D + c, a.hidden), nn.Linear(a.hidden, 2 * J if self.vae else J)])
+        self.dec = nn.ModuleList([nn.Linear(J + c, a.hidden), nn.Linear(a.hidden, D)])
+        if self.conv:
+            self.c1, self.c2 = nn.Conv2d(1, 32, 4, 2, 1), nn.Conv2d(32, 64, 4, 2, 1)
+            self.t1, self.t2 = nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ConvTranspose2d(32, 1, 4, 2, 1)
 
     def onehot(self, y, rows):
         return F.one_hot(y, 10).float().expand(rows.shape[:-1] + (10,)) if self.v == "cvae" else None
@@ -44,6 +50,8 @@ class Twin(nn.Module):
         return torch.cat([t, self.onehot(y, t)], -1) if self.v == "cvae" else t
 
     def encode(self, x, y):  # (code, hidden) or (mu, logvar)
+        if self.conv:
+            x = F.relu(self.c2(F.relu(self.c1(x.reshape(-1, 1, 28, 28))))).flatten(1)
         h = self.enc[0](self.cat(x, y))
         h = torch.sigmoid(h) if self.v == "sparse-hidden" else F.relu(h)
         out = self.enc[1](h)
@@ -52,7 +60,12 @@ class Twin(nn.Module):
         return (torch.sigmoid(out) if self.v == "sparse" else out), h
 
     def logits(self, z, y):
-        return self.dec[1](F.relu(self.dec[0](self.cat(z, y))))
+        h = self.dec[1](F.relu(self.dec[0](self.cat(z, y))))
+        if not self.conv:
+            return h
+        lead = h.shape[:-1]  # (N) or (k, N): the IWAE's samples
+        h = F.relu(h).reshape(-1, 64, 7, 7)
+        return self.t2(F.relu(self.t1(h))).reshape(lead + (784,))
 
 
 def corrupt(x, kind, a, g):

@@ -54,10 +54,9 @@ static ad_var *log_px(model *m, ad_tape *t, ad_var *z, ad_var *x, const int *lab
     ad_var *out = model__decoder(m, t, zin);
     size_t ow = m->c.likelihood == LIK_GAUSSIAN ? 2 * D : D;
     out = ad_reshape(out, 3, (const size_t[]){k, n, ow});
-    ad_var *lp = m->c.likelihood == LIK_BERNOULLI
-                     ? ad_bernoulli_logp(x, out)
-                     : ad_gaussian_logp(x, ad_slice(out, 0, D), ad_slice(out, D, D));
-    return ad_sum_axis(lp, -1);
+    if (m->c.likelihood == LIK_BERNOULLI) /* x (N, D) against the k samples' logits */
+        return ad_neg(ad_bce_logits_rows(out, x));
+    return ad_sum_axis(ad_gaussian_logp(x, ad_slice(out, 0, D), ad_slice(out, D, D)), -1);
 }
 
 /* -L_k = -mean_n [logsumexp_i log w_i - log k], log w_i = log p(x | z_i) +

@@ -35,15 +35,32 @@ ad_var *nn_mse(ad_var *pred, ad_var *target)
     return ad_scale(ad_sum(ad_square(ad_sub(pred, target))), (tn_real)(1 / rows(pred)));
 }
 
+/* Whether t is l's shape: then the fused row sums serve (broadcast
+ * targets take the element-wise op). */
+static int same_shape(ad_var *l, ad_var *t)
+{
+    const tn_tensor *a = ad_value(l), *b = ad_value(t);
+    if (!a || !b || a->ndim != b->ndim)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return 0;
+    return 1;
+}
+
 /* (1/N) Σ [max(l,0) - l·t + log(1 + e^-|l|)] */
 ad_var *nn_bce_logits(ad_var *logits, ad_var *target)
 {
-    return ad_scale(ad_sum(ad_bce_logits(logits, target)), (tn_real)(1 / rows(logits)));
+    ad_var *b = same_shape(logits, target) ? ad_bce_logits_rows(logits, target)
+                                           : ad_bce_logits(logits, target);
+    return ad_scale(ad_sum(b), (tn_real)(1 / rows(logits)));
 }
 
 /* log p(x|l) = Σ_d x log σ(l) + (1-x) log(1-σ(l)) = -Σ_d BCE(l, x) */
 ad_var *nn_bernoulli_logp(ad_var *logits, ad_var *x)
 {
+    if (same_shape(logits, x) && ad_value(logits)->ndim == 2)
+        return ad_neg(ad_bce_logits_rows(logits, x)); /* one fused node */
     return ad_neg(row_sums(ad_bce_logits(logits, x)));
 }
 

@@ -12,6 +12,17 @@
 #include <stdint.h>
 #include <string.h>
 
+/* TN_CLONES before a function: compiled twice, for AVX2 and for the x86-64
+ * baseline (SSE2), the CPU picking one when the library loads (GCC's
+ * target_clones). AVX2 without FMA: the same operations on twice the
+ * lanes, so both versions compute the same bits. Elsewhere (and under the
+ * sanitizers, whose start-up the resolver would precede) one version. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define TN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TN_CLONES
+#endif
+
 static inline float tn_exp_neg(float x)
 {
     /* x = n·ln2 + r, |r| <= ln2/2; e^x = 2^n·e^r, e^r by its Taylor

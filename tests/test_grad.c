@@ -51,6 +51,7 @@ F1(concat, ad_concat(x[0], x[1]))
 F1(matmul, ad_matmul(x[0], 0, x[1], 0))
 F1(linear, ad_linear(x[0], x[1], x[2]))
 F1(bce_logits, ad_bce_logits(x[0], x[1]))
+F1(bce_logits_rows, ad_bce_logits_rows(x[0], x[1]))
 F1(kl_normal, ad_kl_normal(x[0], x[1]))
 F1(pow, ad_pow(x[0], (tn_real)2.5))
 F1(pow_int, ad_pow(x[0], 3))
@@ -178,6 +179,9 @@ static const grad_case cases[] = {
      {{2, 3, 4}, {3, 4}, {4}}, -2, 2, 0},
     {"bernoulli_logp (2x3),(2x3)", f_bernoulli_logp, 2, {2, 2}, {{2, 3}, {2, 3}}, -3, 3, 0},
     {"dropout", f_dropout, 1, {2}, {{4, 5}}, -1, 1, 0},
+    {"bce_logits_rows (3x13),(3x13)", f_bce_logits_rows, 2, {2, 2}, {{3, 13}, {3, 13}}, -3, 3, 0},
+    {"bce_logits_rows (2x3x5),(3x5)", f_bce_logits_rows, 2, {3, 2}, {{2, 3, 5}, {3, 5}}, -3, 3, 0},
+    {"bce_logits_rows (7),(7)", f_bce_logits_rows, 2, {1, 1}, {{7}, {7}}, -3, 3, 0},
 };
 
 /* Runs one case; prints and fails when the worst error is over tolerance. */
@@ -408,4 +412,50 @@ void test_grad_extreme_logits(void)
             snprintf(name, sizeof name, "%s, %s", ops[o].name, rows[r].what);
             run_fixed(name, ops[o].f, 2, SHAPE(2, 4), rows[r].v);
         }
+}
+
+/* bce_logits_rows on rows long enough to be split over threads (and
+ * longer than any fixed buffer): the element-wise op summed row by row,
+ * the same gradients, the same bits on 1 and 2 threads; a wrong shape named */
+void test_bce_rows_large(void)
+{
+    const size_t R = 6, D = 7000; /* 42 000 values: over TN_PAR_MIN */
+    tn_tensor *L = test_random(2, SHAPE(R, D), -6, 6, 41), *T = test_random(1, SHAPE(D), 0, 1, 42);
+    tn_real y[2][6];
+    for (int threads = 1; threads <= 2; threads++) {
+        tn_set_threads(threads);
+        ad_tape *t = ad_tape_new(0);
+        tn_tensor *G = tn_new(2, SHAPE(R, D)), *G2 = tn_new(2, SHAPE(R, D));
+        ad_var *l = ad_param(t, L, G), *x = ad_const(t, T);
+        ad_var *fused = ad_bce_logits_rows(l, x);
+        ad_var *plain = ad_sum_axis(ad_bce_logits(l, x), -1);
+        CHECK(fused && plain && ad_value(fused)->ndim == 1 && ad_dim(fused, 0) == R);
+        for (size_t r = 0; fused && plain && r < R; r++) {
+            CHECK_NEAR(ad_data(fused)[r], ad_data(plain)[r], VAL_TOL * D);
+            y[threads - 1][r] = ad_data(fused)[r];
+        }
+        /* the gradient of Σ_r w_r·rows against the element-wise op's */
+        tn_tensor *W = test_random(1, SHAPE(R), -1, 1, 43);
+        ad_var *w = ad_const(t, W);
+        CHECK(ad_backward(t, ad_sum(ad_mul(fused, w))) == 0);
+        ad_tape *t2 = ad_tape_new(0);
+        ad_var *l2 = ad_param(t2, L, G2);
+        ad_var *p2 = ad_sum_axis(ad_bce_logits(l2, ad_const(t2, T)), -1);
+        CHECK(ad_backward(t2, ad_sum(ad_mul(p2, ad_const(t2, W)))) == 0);
+        double worst = 0;
+        for (size_t i = 0; i < R * D; i++)
+            worst = fmax(worst, fabs(G->data[i] - G2->data[i]));
+        CHECK(worst > 0 || G->data[0] != 0); /* a gradient arrived */
+        CHECK(worst <= VAL_TOL);
+        tn_free(G), tn_free(G2), tn_free(W);
+        ad_tape_free(t), ad_tape_free(t2);
+    }
+    tn_set_threads(1);
+    for (size_t r = 0; r < R; r++)
+        CHECK(y[0][r] == y[1][r]);
+    ad_tape *t = ad_tape_new(0);
+    tn_tensor *B = tn_new(2, SHAPE(R, 3));
+    CHECK(ad_bce_logits_rows(ad_const(t, L), ad_const(t, B)) == NULL);
+    CHECK_STR_HAS(ad_tape_error(t), "bce_logits_rows: targets 6x3 are not the logits' 6x7000");
+    ad_tape_free(t), tn_free(B), tn_free(L), tn_free(T);
 }
