@@ -50,7 +50,7 @@ typedef struct {
 
 typedef struct {
     const char *models, *out, *data, *binarized, *frey, *csv;
-    long seeds, epochs, latent, k, iw, batch, threads, train_limit, test_limit, probe_limit;
+    long seeds, epochs, latent, k, iw, batch, threads, train_limit, test_limit, probe_limit, time_steps;
     double beta, noise, gauss, lr;
     int no_clip, conv;
     const char *hidden;
@@ -92,6 +92,8 @@ static const char usage[] =
     "  --hidden LIST (400)  --latent N (20)  --beta B (4, beta-vae)  --k K (5, iwae)\n"
     "  --noise X (0.25: masking and salt-and-pepper fraction)  --gauss SD (0.25)  --no-clip\n"
     "  --iw-samples K (50: L_k of the generative models)  --probe-limit N (10000 train codes)\n"
+    "  --time-steps N (30: each model's step timed in one sitting, models interleaved, 3 rounds;\n"
+    "                 0: off)\n"
     "  --data DIR | --binarized DIR | --frey FILE | --csv FILE   --train-limit N  --test-limit N\n"
     "  --out DIR (out/compare)\n";
 
@@ -99,7 +101,7 @@ static options parse(int argc, char **argv)
 {
     options o = {.out = "out/compare", .seeds = 3, .epochs = 10, .latent = 20, .k = 5, .iw = 50,
                  .batch = 128, .threads = 2, .probe_limit = 10000, .beta = 4, .noise = 0.25,
-                 .gauss = 0.25, .lr = 1e-3, .hidden = "400"};
+                 .gauss = 0.25, .lr = 1e-3, .hidden = "400", .time_steps = 30};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
@@ -128,6 +130,7 @@ static options parse(int argc, char **argv)
         else if (!strcmp(a, "train-limit")) o.train_limit = (long)number(a, v, 1, 1e9, 1);
         else if (!strcmp(a, "test-limit")) o.test_limit = (long)number(a, v, 1, 1e9, 1);
         else if (!strcmp(a, "probe-limit")) o.probe_limit = (long)number(a, v, 10, 1e9, 1);
+        else if (!strcmp(a, "time-steps")) o.time_steps = (long)number(a, v, 0, 1e6, 1);
         else if (!strcmp(a, "beta")) o.beta = number(a, v, 0, 1e6, 0);
         else if (!strcmp(a, "noise")) o.noise = number(a, v, 0, 1, 0);
         else if (!strcmp(a, "gauss")) o.gauss = number(a, v, 0, 100, 0);
@@ -397,6 +400,46 @@ static model *run(int v, uint64_t seed, const options *o, const nn_dataset *trai
     return m;
 }
 
+/* ---- speed in one sitting -------------------------------------------------------- */
+
+/* The epochs' own seconds depend on whatever else ran while each model
+ * trained. Here every model's training step is timed in one sitting: for
+ * each of 3 rounds, each model in turn runs time_steps steps (from its
+ * seed-1 checkpoint, with a fresh optimizer, on the first rows of the
+ * training set). timed[i]: the median over the rounds, as seconds an epoch
+ * of the whole training set. */
+static void time_steps(const options *o, const int *chosen, int n, const nn_dataset *train,
+                       double *timed)
+{
+    double secs[N_VARIANTS][3];
+    size_t rows = (size_t)(o->time_steps * o->batch), per_epoch = (train->n + (size_t)o->batch - 1) /
+                                                                  (size_t)o->batch;
+    nn_dataset part = nn_data_view(train, 0, rows < train->n ? rows : train->n);
+    long steps = (long)((part.n + (size_t)o->batch - 1) / (size_t)o->batch);
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < n; i++) {
+            char ckpt[1300];
+            nn_error err;
+            snprintf(ckpt, sizeof ckpt, "%s/runs/%s-s1.safetensors", o->out, variant_names[chosen[i]]);
+            model *m = model_load(ckpt, NULL, &err);
+            nn_optim_config oc = nn_optim_defaults(NN_ADAM, o->lr);
+            nn_optim *opt = m ? nn_optim_new(&oc, m->params, &err) : NULL;
+            nn_train_config tc = nn_train_defaults();
+            tc.epochs = 1, tc.batch = (size_t)o->batch, tc.seed = 1, tc.log = NULL;
+            nn_train_result res;
+            if (!opt || nn_train(m->params, opt, model_train_loss, m, &part, NULL, &tc, &res, &err))
+                die("timing %s: %s", variant_names[chosen[i]], err.msg);
+            secs[i][round] = res.seconds / (double)steps * (double)per_epoch;
+            nn_optim_free(opt), model_free(m);
+        }
+    for (int i = 0; i < n; i++) {
+        double *s = secs[i], lo = fmin(s[0], fmin(s[1], s[2])), hi = fmax(s[0], fmax(s[1], s[2]));
+        timed[i] = s[0] + s[1] + s[2] - lo - hi; /* the median of three */
+        printf("%s: %.2f s an epoch (timed: %ld steps, 3 interleaved rounds, %.2f to %.2f)\n",
+               variant_names[chosen[i]], timed[i], steps, lo, hi);
+    }
+}
+
 /* ---- the report ------------------------------------------------------------------- */
 
 static void mean_sd(const run_result *r, int n, int variant, int k, double *mean, double *sd, int *count)
@@ -411,7 +454,7 @@ static void mean_sd(const run_result *r, int n, int variant, int k, double *mean
 }
 
 static void write_report(const options *o, const int *chosen, int n_chosen, const run_result *r,
-                         int n_runs, const char *desc, size_t dim)
+                         int n_runs, const char *desc, size_t dim, const double *timed)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/report.md", o->out);
@@ -432,8 +475,8 @@ static void write_report(const options *o, const int *chosen, int n_chosen, cons
     fprintf(f, "| model |");
     for (int k = 0; k < N_METRICS - 1; k++)
         fprintf(f, " %s |", metrics[k].head);
-    fprintf(f, "\n| --- |");
-    for (int k = 0; k < N_METRICS - 1; k++)
+    fprintf(f, "%s\n| --- |", timed ? " s/epoch timed |" : "");
+    for (int k = 0; k < N_METRICS - 1 + (timed != NULL); k++)
         fprintf(f, " --- |");
     fprintf(f, "\n");
     for (int i = 0; i < n_chosen; i++) {
@@ -455,14 +498,21 @@ static void write_report(const options *o, const int *chosen, int n_chosen, cons
                 fprintf(f, " %s%.*f ± %.*f%s |", m == best ? "**" : "", k == 13 ? 4 : 2, m,
                         k == 13 ? 4 : 2, sd, m == best ? "**" : "");
         }
+        if (timed)
+            fprintf(f, " %.2f |", timed[i]);
         fprintf(f, "\n");
     }
     fprintf(f, "\nBCE and SE: reconstruction error per image (nats, squared error) from clean input "
                "and from input with each corruption, against the clean image. -ELBO, KL and L_k "
                "(an estimate of log p(x), higher is better) for the generative models. active: "
-               "latent units whose posterior mean varies by more than 0.01. Pictures: "
+               "latent units whose posterior mean varies by more than 0.01. s/epoch: the median "
+               "of each run's epochs while it trained%s. Pictures: "
                "reconstructions.png (the test images, then a row per model), samples.png (a row "
-               "per generative model)%s.\n", o->latent == 2 ? ", latent_MODEL.png (2-D codes by label)" : "");
+               "per generative model)%s.\n",
+            timed ? "; s/epoch timed: every model's step timed in one sitting, the models "
+                    "interleaved (3 rounds, the median), as seconds an epoch: the column to compare "
+                    "speeds by" : "",
+            o->latent == 2 ? ", latent_MODEL.png (2-D codes by label)" : "");
     if (nn_atomic_commit(&a, !ferror(f), &err))
         die("%s", err.msg);
     /* results.json: every run, and the summary */
@@ -483,6 +533,8 @@ static void write_report(const options *o, const int *chosen, int n_chosen, cons
             cJSON_AddNumberToObject(x, "mean", m);
             cJSON_AddNumberToObject(x, "sd", sd);
         }
+        if (timed)
+            cJSON_AddNumberToObject(mo, "sec_epoch_timed", timed[i]);
     }
     char *text = cJSON_Print(root);
     snprintf(path, sizeof path, "%s/results.json", o->out);
@@ -601,7 +653,10 @@ int main(int argc, char **argv)
             else
                 model_free(m);
         }
-    write_report(&o, chosen, n, res, nr, desc, train->dim);
+    double timed[N_VARIANTS];
+    if (o.time_steps > 0)
+        time_steps(&o, chosen, n, train, timed);
+    write_report(&o, chosen, n, res, nr, desc, train->dim, o.time_steps > 0 ? timed : NULL);
     write_pictures(&o, first, chosen, n, test);
     printf("report: %s/report.md, %s/results.json, %s/reconstructions.png, %s/samples.png\n", o.out,
            o.out, o.out, o.out);

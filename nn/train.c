@@ -439,8 +439,10 @@ static int agree(shards *sh, int rc, nn_error *err) { return nn__dist_sum_status
 /* The thread team sized to the free cores: idle OpenMP workers and BLIS's
  * barriers spin, so a team larger than the cores other processes leave
  * free spends its waits spinning on a core its other thread needs (see
- * tensor/load.c). Sampled every half second; fewer threads at once (a
- * crowded team costs most), more only after two samples agree. */
+ * tensor/load.c). Sampled a tenth of a second after the start (a short
+ * training, such as a probe or a timing, must not spend its time crowded),
+ * then every half second; fewer threads at once (a crowded team costs
+ * most), more only after two samples agree. */
 typedef struct {
     int want, cur, pending;
     double next;
@@ -536,7 +538,7 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
     r.epoch = start, r.steps = step;
     team tm = {.want = c->fixed_threads ? 1 : tn_get_threads()};
     tm.cur = tm.pending = tm.want;
-    tm.next = now() + 0.5;
+    tm.next = now() + 0.1;
     tn_load_others(&tm.load);
     for (int epoch = start + 1; rc == 0 && epoch <= c->epochs; epoch++) {
         double t0 = now(), last_said = t0;

@@ -59,15 +59,19 @@ then ok cvae_uses_labels; else fail cvae_uses_labels "true labels not better tha
 if grep -q "resumed from .*epoch 2" "$tmp/again.log" && ! grep -q "^epoch" "$tmp/again.log" &&
    [ "$(wc -l < "$tmp/cvae/metrics.jsonl")" -eq 2 ]; then ok cvae_resumes
 else fail cvae_resumes "$(head -3 "$tmp/again.log")"; fi
-# compare: two models for 200 steps each; the report, the JSON and the
-# pictures are written and well formed; a second run trains nothing
-cmp_args="--data $data --models vae,dae-mask --seeds 1 --epochs 2 --train-limit 6400 --batch 64 --test-limit 200 --iw-samples 5 --probe-limit 500 --threads 2 --out $tmp/compare"
+# compare: three models (the conv VAE among them) for 200 steps each; the
+# report, the JSON and the pictures are written and well formed, with the
+# speeds timed in one sitting; a second run trains nothing
+cmp_args="--data $data --models vae,dae-mask --conv --seeds 1 --epochs 2 --train-limit 6400 --batch 64 --test-limit 200 --iw-samples 5 --probe-limit 500 --threads 2 --out $tmp/compare"
 if "$build/compare" $cmp_args > "$tmp/compare.log" 2>&1 && /usr/bin/python3 - "$tmp/compare" <<'PY'
 import json, sys
 d = sys.argv[1]
 r = json.load(open(f"{d}/results.json"))
 models = sorted(x["model"] for x in r["runs"])
-assert models == ["dae-mask", "vae"], models
+assert models == ["conv-vae", "dae-mask", "vae"], models
+assert r["runs"][2]["params"] > 2 * r["runs"][0]["params"], r["runs"]  # the convolutions' layers
+for name, s in r["summary"].items():
+    assert s["sec_epoch_timed"] > 0, (name, s)
 for x in r["runs"]:
     for k in ("bce_clean", "se_clean", "bce_mask", "bce_sp", "bce_gauss", "active", "probe_acc", "params", "sec_epoch"):
         assert k in x, (x["model"], k)
@@ -76,14 +80,15 @@ vae = [x for x in r["runs"] if x["model"] == "vae"][0]
 assert "neg_elbo" in vae and "iwae" in vae and vae["iwae"] < 0, vae
 assert "neg_elbo" not in [x for x in r["runs"] if x["model"] == "dae-mask"][0]
 rep = open(f"{d}/report.md").read()
-assert "| vae |" in rep and "| dae-mask |" in rep and "**" in rep, rep
+assert "| vae |" in rep and "| dae-mask |" in rep and "| conv-vae |" in rep and "**" in rep, rep
+assert "s/epoch timed" in rep, rep
 for png in ("reconstructions.png", "samples.png"):
     b = open(f"{d}/{png}", "rb").read()
     assert b[:8] == b"\x89PNG\r\n\x1a\n" and len(b) > 1000, png
 PY
 then ok compare_report; else fail compare_report "$(tail -5 "$tmp/compare.log")"; fi
 "$build/compare" $cmp_args > "$tmp/compare2.log" 2>&1
-[ "$(grep -c 'done before' "$tmp/compare2.log")" = 2 ] && ! grep -q "^epoch" "$tmp/compare2.log" &&
+[ "$(grep -c 'done before' "$tmp/compare2.log")" = 3 ] && ! grep -q "^epoch" "$tmp/compare2.log" &&
     ok compare_resumes || fail compare_resumes "$(head -5 "$tmp/compare2.log")"
 "$build/compare" --models vae,gan > "$tmp/bad.log" 2>&1
 [ $? -eq 2 ] && grep -q '"gan" is not one of' "$tmp/bad.log" && ok compare_bad_model || fail compare_bad_model "$(cat "$tmp/bad.log")"
