@@ -2,6 +2,10 @@
  * x·Wᵀ + b. Every product goes to BLIS with flags, never through copies. */
 #include "ad_internal.h"
 
+#include <string.h>
+
+#include "tn_parallel.h"
+
 /* C = op(A)·op(B), flags in i[0], i[1] */
 static const char *matmul_shape(ad_var *v)
 {
@@ -67,9 +71,8 @@ static void linear_forward(ad_var *v)
     tn_tensor *y = &v->val;
     const tn_real *b = v->in[2]->val.data;
     size_t n = y->shape[0], m = y->shape[1];
-    for (size_t i = 0; i < n; i++)       /* y = b, then y += x·Wᵀ */
-        for (size_t j = 0; j < m; j++)
-            y->data[i * m + j] = b[j];
+    tn_real *yd = y->data;
+    TN_FOR_WORK(i, n, n * m, memcpy(yd + i * m, b, m * sizeof *b);); /* y = b, then y += x·Wᵀ */
     tn_matmul(y, &v->in[0]->val, 0, &v->in[1]->val, 1, 1, 1);
 }
 /* dx += G·W, dW += Gᵀ·x, db += Σ_rows G */
@@ -83,11 +86,17 @@ static void linear_backward(ad_var *v)
         tn_matmul(dx, G, 0, &v->in[1]->val, 0, 1, 1);
     if (dW)
         tn_matmul(dW, G, 1, &v->in[0]->val, 0, 1, 1);
-    if (db) {
-        size_t n = G->shape[0], m = G->shape[1];
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < m; j++)
-                db->data[j] += G->data[i * m + j];
+    if (db) { /* by blocks of 64 columns, each summed in row order: split over threads
+                 when large, the same bits on any number of them */
+        size_t n = G->shape[0], m = G->shape[1], blocks = (m + 63) / 64;
+        const tn_real *g = G->data;
+        tn_real *d = db->data;
+        TN_FOR_WORK(k, blocks, n * m, {
+            size_t j0 = k * 64, j1 = j0 + 64 < m ? j0 + 64 : m;
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = j0; j < j1; j++)
+                    d[j] += g[i * m + j];
+        });
     }
 }
 const ad_op_def ad__op_linear = {"linear", 3, linear_shape, linear_forward, linear_backward};
