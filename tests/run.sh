@@ -10,6 +10,13 @@ fi
 build=$1
 cc=${2:-cc}
 passed=0 failed=0 skipped=0
+# OpenMP workers that sleep at once at a barrier instead of spinning: the
+# tests run thousands of tiny parallel loops, and on a machine whose other
+# core is busy a spinning team waits a scheduler tick at each (a grad
+# check on 2 threads: over a minute instead of 3 s). Speed is measured by
+# make bench, never here. A caller's own setting is kept.
+OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+export OMP_WAIT_POLICY
 count() { # count LOG STATUS: adds a runner's summary line; a runner that
           # exited non-zero with no failure counted (a sanitizer's report
           # after the summary, a crash) counts as one more failure
