@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tn_parallel.h"
+
 void nn_data_scale(nn_dataset *d, double a)
 {
     if (!d->x) { /* bytes: the scale is the dataset's */
@@ -230,18 +232,23 @@ int nn_batches_next(nn_batches *b, tn_tensor *x, const int **labels)
         shuffle(b->order, d->n, b->rng);
     }
     size_t count = d->n - b->pos < b->batch ? d->n - b->pos : b->batch;
-    for (size_t i = 0; i < count; i++) {
-        size_t k = b->order[b->pos + i];
-        tn_real *dst = b->x + i * d->dim;
-        const tn_real *src = nn_data_rows(d, k, 1, dst); /* bytes: their values in dst */
-        if (b->dynamic)
-            for (size_t j = 0; j < d->dim; j++)
-                dst[j] = tn_rng_uniform(b->rng) < src[j] ? 1 : 0;
-        else if (src != dst)
-            memcpy(dst, src, d->dim * sizeof(tn_real));
-        if (b->labels)
-            b->labels[i] = d->labels[k];
+    const size_t *order = b->order + b->pos, dim = d->dim;
+    tn_real *bx = b->x;
+    if (!b->dynamic) /* rows apart from each other: split over threads when large */
+        TN_FOR_WORK(i, count, count * dim, {
+            tn_real *dst = bx + i * dim;
+            const tn_real *src = nn_data_rows(d, order[i], 1, dst); /* bytes: their values in dst */
+            if (src != dst)
+                memcpy(dst, src, dim * sizeof(tn_real));
+        });
+    for (size_t i = 0; b->dynamic && i < count; i++) { /* one generator: in order */
+        tn_real *dst = bx + i * dim;
+        const tn_real *src = nn_data_rows(d, order[i], 1, dst);
+        for (size_t j = 0; j < dim; j++)
+            dst[j] = tn_rng_uniform(b->rng) < src[j] ? 1 : 0;
     }
+    for (size_t i = 0; b->labels && i < count; i++)
+        b->labels[i] = d->labels[order[i]];
     b->pos += count;
     *x = tn_wrap(b->x, 2, (const size_t[]){count, d->dim});
     if (labels)
