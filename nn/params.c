@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tn_parallel.h"
+
 #define NAME_MAX_LEN 96
 
 typedef struct {
@@ -104,8 +106,16 @@ int nn_params_find(const nn_params *p, const char *name)
 
 void nn_params_zero_grad(nn_params *p)
 {
-    if (p->grads)
-        memset(p->grads, 0, p->size * sizeof(tn_real));
+    if (!p->grads)
+        return;
+    /* in chunks of 16 Ki values, split over threads when large: one thread
+     * alone does not reach the memory's bandwidth */
+    size_t size = p->size, chunks = (size + 16383) / 16384;
+    tn_real *g = p->grads;
+    TN_FOR_WORK(k, chunks, size, {
+        size_t lo = k * 16384, n = size - lo < 16384 ? size - lo : 16384;
+        memset(g + lo, 0, n * sizeof *g);
+    });
 }
 
 ad_var *nn_param(ad_tape *t, nn_params *p, int i)
