@@ -20,9 +20,9 @@
 #define MAX_RUNS 64
 #define N_METRICS 17
 
-static const char *const variant_names[] = {"vae",      "beta-vae",  "iwae",      "cvae",
-                                            "ae",       "sparse",    "sparse-hidden", "dae-mask",
-                                            "dae-gauss", "dae-sp",   "conv-vae"};
+static const char *const variant_names[] = {"vae",      "beta-vae",      "iwae",     "cvae",
+                                            "ae",       "sparse",        "sparse-hidden",
+                                            "dae-mask", "dae-gauss",     "dae-sp",   "conv-vae"};
 #define N_VARIANTS 11
 
 /* the columns: name, whether higher is better, whether only generative
@@ -106,8 +106,12 @@ static options parse(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
             fputs(usage, stdout), exit(0);
-        if (!strcmp(a, "--no-clip") || !strcmp(a, "--conv")) {
-            *(a[2] == 'n' ? &o.no_clip : &o.conv) = 1;
+        if (!strcmp(a, "--no-clip")) {
+            o.no_clip = 1;
+            continue;
+        }
+        if (!strcmp(a, "--conv")) {
+            o.conv = 1;
             continue;
         }
         if (strncmp(a, "--", 2) || !v)
