@@ -97,8 +97,8 @@ static const char *bce_rows_shape(ad_var *v)
 
 /* One row: Σ_d BCE(x_d, t_d), e_d = e^-|x_d| kept when e is given. The
  * element-wise part goes through buf (D values, in L1) so that it
- * vectorizes; the sum runs over 8 accumulators in a fixed order, so the
- * result does not depend on the vector width the CPU picked (TN_CLONES). */
+ * vectorizes; tn_sum8 adds them in a fixed order, so the result does not
+ * depend on the vector width the CPU picked (TN_CLONES). */
 TN_CLONES static tn_real bce_row(const tn_real *restrict x, const tn_real *restrict t,
                                  tn_real *restrict e, tn_real *restrict buf, size_t D)
 {
@@ -113,14 +113,7 @@ TN_CLONES static tn_real bce_row(const tn_real *restrict x, const tn_real *restr
             tn_real xi = x[d], ei = EXP_NEG(-fabs(xi));
             buf[d] = (xi > 0 ? xi : 0) - xi * t[d] + log1p_small(ei);
         }
-    tn_real acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t d = 0;
-    for (; d + 8 <= D; d += 8)
-        for (int j = 0; j < 8; j++)
-            acc[j] += buf[d + j];
-    for (; d < D; d++)
-        acc[d % 8] += buf[d];
-    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    return tn_sum8(buf, D);
 }
 
 static void bce_rows_forward(ad_var *v)

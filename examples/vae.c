@@ -31,8 +31,8 @@ static const char usage_text[] =
     "  --recon bce|mse (AEs)   --sparsity kl|l1   --rho R (0.05)   --sparse-beta B (3)   --l1 L (1e-3)\n"
     "  --noise gaussian|saltpepper|mask (mask)   --noise-level X (0.25)   --noise-clip 0|1 (1)\n"
     "  --iw-k K (1: ELBO; > 1: IWAE bound)  --classes C (conditional)  --sparse-on code|hidden\n"
-  "  --conv 0|1 (1: a convolutional body, 1 -> 32 -> 64 channels, around the layers; images\n"
-  "             whose sides are multiples of 4)\n"
+    "  --conv 0|1 (1: a convolutional body, 1 -> 32 -> 64 channels, around the layers; images\n"
+    "             whose sides are multiples of 4)\n"
     "training:\n"
     "  --epochs N (10)  --batch N (128)  --lr X (1e-3)  --optim adam|adamw|sgd|adagrad (adam)\n"
     "  --momentum X (SGD)  --clip X (global gradient norm; 0 = off)  --threads N (all cores)\n"
@@ -252,8 +252,7 @@ int main(int argc, char **argv)
     mc.input_dim = train->dim;
     if (o.conv && !train->rows)
         die(2, "--conv: the data are not images (a CSV); a convolutional body needs rows and columns");
-    if (o.conv)
-        mc.conv_rows = train->rows, mc.conv_cols = train->cols;
+    mc.conv_rows = o.conv ? train->rows : 0, mc.conv_cols = o.conv ? train->cols : 0;
     model *m = from ? model_load(from, &meta, &err) : model_new(&mc, &init_rng, &err);
     if (!m)
         die(1, "%s", err.msg);

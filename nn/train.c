@@ -245,7 +245,7 @@ static int check_setup(nn_params *p, const nn_dataset *train, const nn_dataset *
     return 0;
 }
 
-/* Reads the training state of a checkpoint's metadata strictly. */
+/* The metadata key of shard s's noise generator. */
 static void noise_key(char *key, size_t len, int s)
 {
     if (s == 0)
@@ -429,7 +429,6 @@ static int share_rngs(shards *sh, nn_error *err)
     free(u);
     return rc;
 }
-
 
 /* ---- the loop ---------------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
 
 #include <tgmath.h>
 
+#include "tn_math.h"
 #include "tn_parallel.h"
 
 tn_status tn_broadcast_shape(const tn_tensor *a, const tn_tensor *b,
@@ -234,21 +235,9 @@ static tn_status reduce_axis(tn_tensor *out, const tn_tensor *x, int axis,
             inner *= x->shape[i];
     }
     tn_real scale = mean && len ? (tn_real)1 / (tn_real)len : 1;
-    if (inner == 1) { /* the last axis: eight running sums a row, so the
-                       * additions vectorize (the order is fixed: the same
-                       * result on any thread count) */
-        for (size_t o = 0; o < outer; o++) {
-            const tn_real *src = x->data + o * len;
-            tn_real acc[8] = {0};
-            size_t l = 0;
-            for (; l + 8 <= len; l += 8)
-                for (int q = 0; q < 8; q++)
-                    acc[q] += src[l + q];
-            for (; l < len; l++)
-                acc[l % 8] += src[l];
-            out->data[o] = (((acc[0] + acc[4]) + (acc[1] + acc[5])) +
-                            ((acc[2] + acc[6]) + (acc[3] + acc[7]))) * scale;
-        }
+    if (inner == 1) { /* the last axis: each row by tn_sum8, which vectorizes */
+        for (size_t o = 0; o < outer; o++)
+            out->data[o] = tn_sum8(x->data + o * len, len) * scale;
         return TN_OK;
     }
     for (size_t o = 0; o < outer; o++) {

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tn.h"
+
 /* TN_CLONES before a function: compiled twice, for AVX2 and for the x86-64
  * baseline (SSE2), the CPU picking one when the library loads (GCC's
  * target_clones). AVX2 without FMA: the same operations on twice the
@@ -22,6 +24,21 @@
 #else
 #define TN_CLONES
 #endif
+
+/* Σ x[0..n) over eight running sums in a fixed order: the additions
+ * vectorize (at any width: the order is written here, not chosen by the
+ * compiler), and the result is the same on every thread count and CPU. */
+static inline tn_real tn_sum8(const tn_real *x, size_t n)
+{
+    tn_real acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            acc[j] += x[i + j];
+    for (; i < n; i++)
+        acc[i % 8] += x[i];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
 
 static inline float tn_exp_neg(float x)
 {
