@@ -58,8 +58,9 @@ struct ad_var {
 };
 
 /* An op: its shape rule sets v->val.ndim/shape from v->in and v->attr and
- * returns NULL or why the shapes do not fit; forward writes every element of
- * v->val (allocated, contents undefined); backward adds v->grad's contribution into the inputs'
+ * returns NULL or why the shapes do not fit (a view, reshape, sets all of
+ * v->val to an input's memory instead, and nothing is allocated); forward
+ * writes every element of v->val (allocated, contents undefined); backward adds v->grad's contribution into the inputs'
  * gradients (ad__grad_buf gives them, NULL for inputs that need none). */
 typedef struct {
     const char *name;

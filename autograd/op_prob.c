@@ -12,24 +12,14 @@
 #include "tn_math.h"
 #include "tn_parallel.h"
 
-/* e^x for x <= 0 and log u for u in [1, 2], vectorizable in float */
+/* e^x for x <= 0 and log(1 + e) for e in [0, 1], vectorizable in float */
 #ifdef TN_REAL_DOUBLE
 #define EXP_NEG(x) exp(x)
-#define LOG_1_2(u) log(u)
+#define log1p_small(e) log1p(e)
 #else
 #define EXP_NEG(x) tn_exp_neg(x)
-#define LOG_1_2(u) tn_log_1_2(u)
+#define log1p_small(e) tn_log1p_01(e)
 #endif
-
-/* log(1 + e) for e in [0, 1]: log(u)·e/(u - 1) with u = 1 + e is accurate
- * to a few ulps (Goldberg, "What every computer scientist should know about
- * floating-point arithmetic", thm. 4) and cheaper than log1p. */
-static inline tn_real log1p_small(tn_real e)
-{
-    tn_real u = 1 + e, d = u - 1;
-    tn_real q = LOG_1_2(u) * e / (d == 0 ? 1 : d); /* no branch: vectorizes */
-    return d == 0 ? e : q;
-}
 
 /* y = max(x,0) - x·t + log(1 + e^-|x|)  (x logits, t targets, broadcast);
  * e^-|x| is kept for backward */

@@ -269,12 +269,14 @@ ad_var *ad__record(ad_op_id op, ad_var *a, ad_var *b, ad_var *c,
         ad_tape_fail(t, "%s: %s: %s", def->name, msg, why);
         return NULL;
     }
-    tn_tensor *val = tn_arena_tensor_raw(t->arena, v->val.ndim, v->val.shape);
-    if (!val) {
-        ad_tape_fail(t, "%s: out of memory for the result", def->name);
-        return NULL;
+    if (!v->val.data) { /* else a view: the shape rule pointed it at an input's values */
+        tn_tensor *val = tn_arena_tensor_raw(t->arena, v->val.ndim, v->val.shape);
+        if (!val) {
+            ad_tape_fail(t, "%s: out of memory for the result", def->name);
+            return NULL;
+        }
+        v->val = *val;
     }
-    v->val = *val;
     def->forward(v);
     if (t->failed) /* forward may need memory too */
         return NULL;

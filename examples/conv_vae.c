@@ -68,7 +68,8 @@ int main(int argc, char **argv)
     if (rc)
         return fprintf(rc > 0 ? stdout : stderr, "%s\n", err.msg), rc > 0 ? 0 : 2;
     nn_optim *opt = cvae_init(&m, s.init, &err) ? NULL : nn_setup_optim(&s, m.p, &err);
-    nn_latent l = {&m, Z, 28, 28, 0, posterior, log_lik, decode, NULL};
+    nn_latent l = {.model = &m, .latent = Z, .rows = 28, .cols = 28,
+                   .posterior = posterior, .log_lik = log_lik, .decode = decode};
     if (!opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, &res, &err) ||
         nn_pic_all(s.out, &l, s.test, &s.rng, nn_log_stdio, NULL, &err))
         return fprintf(stderr, "conv_vae: %s\n", err.msg), 1;

@@ -62,7 +62,8 @@ int main(int argc, char **argv)
         return fprintf(rc > 0 ? stdout : stderr, "%s\n", err.msg), rc > 0 ? 0 : 2;
     nn_optim_config oc = nn_optim_defaults(NN_ADAM, s.lr);
     nn_optim *opt = cvae_init(&m, s.init, &err) ? NULL : nn_optim_new(&oc, m.p, &err);
-    nn_latent l = {&m, Z, 28, 28, C, posterior, log_lik, decode, NULL};
+    nn_latent l = {.model = &m, .latent = Z, .rows = 28, .cols = 28, .classes = C,
+                   .posterior = posterior, .log_lik = log_lik, .decode = decode};
     nn_dataset *mixed = opt ? nn_data_head(s.test, s.test->n, &err) : NULL;
     nn_data_shuffle_labels(mixed, &s.rng);
     if (!mixed || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, NULL, &err) ||

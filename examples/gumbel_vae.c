@@ -67,7 +67,8 @@ int main(int argc, char **argv)
         return fprintf(rc > 0 ? stdout : stderr, "%s\n", err.msg), rc > 0 ? 0 : 2;
     m.steps = s.cfg.epochs * (long)((s.train->n + s.cfg.batch - 1) / s.cfg.batch);
     nn_optim *opt = gvae_init(&m, s.init, &err) ? NULL : nn_setup_optim(&s, m.p, &err);
-    nn_latent l = {&m, N * K, 28, 28, 0, NULL, NULL, decode, prior};
+    nn_latent l = {.model = &m, .latent = N * K, .rows = 28, .cols = 28,
+                   .decode = decode, .prior = prior};
     nn_train_result res;
     if (!opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, &res, &err) ||
         nn_pic_samples(nn_setup_path(&s, "samples.png"), &l, 10, 10, NULL, 0, &s.rng, &err))

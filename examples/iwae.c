@@ -60,7 +60,8 @@ int main(int argc, char **argv)
     for (int run = 0; run < 2; run++) { /* the VAE (k = 1), then k = K, from the same weights */
         iwae m = {.k = run ? (size_t)k : 1};
         nn_optim *opt = iwae_init(&m, s.init, &err) ? NULL : nn_setup_optim(&s, m.p, &err);
-        nn_latent l = {&m, Z, 28, 28, 0, posterior, log_lik, NULL, NULL};
+        nn_latent l = {.model = &m, .latent = Z, .rows = 28, .cols = 28,
+                       .posterior = posterior, .log_lik = log_lik};
         double L1 = NAN, Lk = NAN, L5000 = NAN;
         nn_setup_run(&s, run ? "iwae" : "vae"); /* OUT/vae.safetensors, OUT/vae.jsonl, ... */
         if (opt && !nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, NULL, &err) &&

@@ -26,16 +26,17 @@ static ad_var *posterior(void *mp, ad_tape *t, const nn_batch *b, ad_var **logva
     return mu;
 }
 
-/* log p(x | z) per row: Bernoulli (logits) or Gaussian (mean, log σ²) */
+/* log p(x | z) per row, Bernoulli (logits) or Gaussian (mean, log σ²): z
+ * (N x latent) gives (N), z (S x N x latent) gives (S x N) */
 static ad_var *log_lik(void *mp, ad_tape *t, const nn_batch *b, ad_var *z)
 {
     model *m = mp;
-    ad_var *out = model__decoder(m, t, vae__with_label(m, t, z, b->labels));
     ad_var *x = ad_const(t, &b->x);
-    if (m->c.likelihood == LIK_BERNOULLI)
-        return nn_bernoulli_logp(out, x);
-    size_t d = m->c.input_dim;
-    return nn_gaussian_logp(ad_slice(out, 0, d), ad_slice(out, d, d), x);
+    if (z && ad_value(z)->ndim == 3)
+        return vae__log_px(m, t, z, x, b->labels);
+    size_t n = z ? ad_dim(z, 0) : 0;
+    ad_var *lp = vae__log_px(m, t, ad_reshape(z, 3, (const size_t[]){1, n, m->c.latent}), x, b->labels);
+    return ad_reshape(lp, 1, (const size_t[]){n});
 }
 
 static ad_var *decode(void *mp, ad_tape *t, ad_var *z, const int *labels)
@@ -48,7 +49,8 @@ nn_latent model_latent(model *m, size_t rows, size_t cols)
     return (nn_latent){.model = m, .latent = m->c.latent, .rows = rows, .cols = cols,
                        .classes = m->c.kind == MODEL_VAE ? m->c.classes : 0,
                        .posterior = posterior,
-                       .log_lik = m->c.kind == MODEL_VAE ? log_lik : NULL, .decode = decode};
+                       .log_lik = m->c.kind == MODEL_VAE ? log_lik : NULL, .log_lik_samples = 1,
+                       .decode = decode};
 }
 
 int model_evaluate(model *m, const nn_dataset *d, size_t batch, tn_rng *rng,

@@ -12,6 +12,9 @@ int vae__batch_loss(model *m, ad_tape *t, ad_var *x, const int *labels, tn_rng *
 /* v with the one-hot label appended along its last axis, for a conditional
  * VAE (classes > 0; v itself otherwise). v is (N x d) or (S x N x d). */
 ad_var *vae__with_label(model *m, ad_tape *t, ad_var *v, const int *labels);
+/* log p(x | z) for z (S x N x latent), S samples of each of x's N rows:
+ * (S x N), x (N x input_dim) read once for all samples. */
+ad_var *vae__log_px(model *m, ad_tape *t, ad_var *z, ad_var *x, const int *labels);
 /* What the encoder's linear layers take: x (N x input_dim) through the
  * convolutional body when there is one, then the label (CVAE). */
 ad_var *model__enc_input(model *m, ad_tape *t, ad_var *x, const int *labels);

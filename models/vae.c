@@ -46,7 +46,7 @@ static ad_var *neg_loglik(model *m, ad_tape *t, ad_var *z, ad_var *x, const int 
 }
 
 /* log p(x | z) for z (k, N, J): (k, N), x (N, D) broadcast over samples */
-static ad_var *log_px(model *m, ad_tape *t, ad_var *z, ad_var *x, const int *labels)
+ad_var *vae__log_px(model *m, ad_tape *t, ad_var *z, ad_var *x, const int *labels)
 {
     size_t k = ad_dim(z, 0), n = ad_dim(z, 1), D = m->c.input_dim;
     size_t w = m->c.latent + m->c.classes;
@@ -68,7 +68,7 @@ static int iwae_loss(model *m, ad_tape *t, ad_var *x, const int *labels, ad_var 
     size_t k = (size_t)m->c.iw_k, n = ad_dim(x, 0);
     ad_var *zero = ad_scalar(t, 0);
     ad_var *z = ad_sample_normal_eps(mu, lv, ad_randn(t, 3, (const size_t[]){k, n, m->c.latent}, rng));
-    ad_var *lpx = log_px(m, t, z, x, labels);
+    ad_var *lpx = vae__log_px(m, t, z, x, labels);
     ad_var *lw = ad_add(lpx, ad_sum_axis(ad_gaussian_logp(z, zero, zero), -1));
     lw = ad_sub(lw, ad_sum_axis(ad_gaussian_logp(z, mu, lv), -1));
     ad_var *lk = ad_add_scalar(ad_logsumexp(lw, 0, 0), (tn_real)-log((double)k));

@@ -191,6 +191,10 @@ typedef struct {
     /* n draws from the prior p(z) into z (n x latent), for samples; NULL:
      * N(0, I). A discrete latent (one-hot codes) gives its own. */
     void (*prior)(void *model, tn_rng *rng, tn_real *z, size_t n);
+    /* 1 when log_lik also takes z as (S x N x latent), S samples of each of
+     * b's N rows, and returns (S x N): L_k then passes each x once instead
+     * of S copies of it. 0 (the default): z is always (N x latent). */
+    int log_lik_samples;
 } nn_latent;
 
 /* Averages over the dataset, in nats per example, with one z ~ q(z|x) per

@@ -5,7 +5,7 @@
  *
  * tn_exp_neg(x), x <= 0: e^x within 3 ulp; 0 below -87.3 (where e^x is
  * denormal in float; the trainer flushes those to zero anyway) and for NaN.
- * tn_log_1_2(u), u in [1, 2]: log u within 3 ulp. */
+ * tn_log1p_01(e), e in [0, 1]: log(1 + e) within 3 ulp. */
 #ifndef TN_MATH_H
 #define TN_MATH_H
 
@@ -20,7 +20,7 @@
  * lanes, so both versions compute the same bits. Elsewhere (and under the
  * sanitizers, whose start-up the resolver would precede) one version. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define TN_CLONES __attribute__((target_clones("avx2", "default")))
+#define TN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define TN_CLONES
 #endif
@@ -60,11 +60,12 @@ static inline float tn_exp_neg(float x)
     return x <= -87.3f ? 0.0f : p * scale;
 }
 
-static inline float tn_log_1_2(float u)
+static inline float tn_log1p_01(float e)
 {
-    /* log u = 2 atanh(s), s = (u - 1)/(u + 1) in [0, 1/3]: the odd series
-     * to s^13 */
-    float s = (u - 1.0f) / (u + 1.0f), s2 = s * s;
+    /* log(1 + e) = 2 atanh(s), s = e/(2 + e) in [0, 1/3]: the odd series
+     * to s^13. s comes from e itself, not from 1 + e rounded, so small e
+     * keep their digits (no correction step, one division) */
+    float s = e / (2.0f + e), s2 = s * s;
     return 2.0f * s * (1.0f + s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9 +
                                     s2 * (1.0f / 11 + s2 * (1.0f / 13)))))));
 }

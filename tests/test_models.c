@@ -264,6 +264,18 @@ void test_models_evaluation(void)
     CHECK_NEAR(l1, -ev.neg_elbo, 1.0);
     /* the bound tightens with k: L_50 > L_1, and stays below 0 */
     CHECK(l50 > l1 + 0.5 && l50 < 0);
+    /* the samples of an example share its x (log_lik takes z (S, N, J)) or
+     * take copies of it: the same bound from the same draws */
+    nn_latent shared = model_latent(m, 28, 28), copies = shared;
+    copies.log_lik_samples = 0;
+    CHECK(shared.log_lik_samples == 1);
+    tn_rng r1, r2;
+    tn_rng_seed(&r1, 9, 1), tn_rng_seed(&r2, 9, 1);
+    nn_dataset *few = nn_data_head(d, 40, &err);
+    double a = nn_latent_iwae(&shared, few, 70, &r1, &err), b = nn_latent_iwae(&copies, few, 70, &r2, &err);
+    CHECK(isfinite(a) && a < 0);
+    CHECK_NEAR(a, b, 1e-5 * fabs(b));
+    nn_dataset_free(few);
     /* active units: only unit 0's mean may vary once the other rows of the
      * μ layer (the encoder's last layer) and their biases are zeroed */
     int last_w = nn_params_find(m->params, "encoder.1.weight");
