@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOG_2PI 1.8378770664093454836
 
 static nn_batch batch_of(const nn_dataset *d, size_t b0, size_t nb)
 {
@@ -145,13 +144,14 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
     ad_tape *t = eval_tape(err);
     double *logw = malloc(B * (size_t)k * sizeof *logw), total = 0;
     double *pmq = malloc(chunk * B * sizeof *pmq);  /* log p(z) - log q(z|x) */
+    double *sd = malloc(B * J * sizeof *sd);         /* σ of the block's examples */
     /* x and labels tiled, one row a sample, for a log_lik that takes z
      * (N x latent) only */
     int tile = !m->log_lik_samples;
     tn_real *X = tile ? malloc(chunk * B * D * sizeof *X) : NULL;
     int *L = tile && d->labels ? malloc(chunk * B * sizeof *L) : NULL;
-    if (!t || !logw || !pmq || (tile && !X) || (tile && d->labels && !L)) {
-        ad_tape_free(t), free(logw), free(pmq), free(X), free(L);
+    if (!t || !logw || !pmq || !sd || (tile && !X) || (tile && d->labels && !L)) {
+        ad_tape_free(t), free(logw), free(pmq), free(sd), free(X), free(L);
         double none = 0;
         return reduce(&pt, &none, 1, nn_fail(err, "iwae: out of memory"), err), NAN;
     }
@@ -171,20 +171,21 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
                     ad_tape_fail(t, "the posterior gave no log-variance (a deterministic code)");
                 break;
             }
-            /* row s·nb + i: sample s of example i */
+            /* row s·nb + i: sample s of example i, z = μ + σ ε; log N(z; 0, I)
+             * - log N(z; μ, σ²) = ½ Σ_j (ε² + log σ² - z²), the 2π's cancelling */
             const tn_real *M = ad_data(mu), *LV = ad_data(lv);
+            for (size_t c = 0; c < nb * J; c++)
+                sd[c] = exp(0.5 * LV[c]);
             for (size_t s = 0; s < ns; s++)
                 for (size_t i = 0; i < nb; i++) {
                     size_t r = s * nb + i;
-                    double lp = 0, lq = 0;
+                    double acc = 0;
                     for (size_t j = 0; j < J; j++) {
-                        double e = tn_rng_normal(rng), sd = exp(0.5 * LV[i * J + j]);
-                        double z = M[i * J + j] + sd * e;
+                        double e = tn_rng_normal(rng), z = M[i * J + j] + sd[i * J + j] * e;
                         ad_data(Z)[r * J + j] = (tn_real)z;
-                        lp += -0.5 * (z * z + LOG_2PI);
-                        lq += -0.5 * (e * e + LOG_2PI + LV[i * J + j]);
+                        acc += e * e + LV[i * J + j] - z * z;
                     }
-                    pmq[r] = lp - lq;
+                    pmq[r] = 0.5 * acc;
                     if (X)
                         memcpy(X + r * D, xb.x.data + i * D, D * sizeof *X);
                     if (L)
@@ -211,7 +212,7 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
     }
     if (failed)
         nn_fail(err, "iwae: %s", ad_tape_error(t));
-    ad_tape_free(t), free(logw), free(pmq), free(X), free(L);
+    ad_tape_free(t), free(logw), free(pmq), free(sd), free(X), free(L);
     if (reduce(&pt, &total, 1, failed ? -1 : 0, err))
         return NAN;
     return total / (double)full->n;
