@@ -145,7 +145,8 @@ ad_var *ad_softmax(ad_var *x);
 ad_var *ad_log_softmax(ad_var *x);
 
 /* A view: the result shares x's values (no copy), so write into neither
- * after reshaping (ad_data of a constant, say); its gradient is x's. */
+ * after reshaping (ad_data of a constant, say). Its gradient flows to x,
+ * and after backward may share x's gradient's memory (read x's). */
 ad_var *ad_reshape(ad_var *x, int ndim, const size_t *shape);
 ad_var *ad_transpose(ad_var *x);                          /* last two axes */
 ad_var *ad_slice(ad_var *x, size_t start, size_t len);    /* last axis */

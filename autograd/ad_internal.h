@@ -81,6 +81,16 @@ ad_var *ad__record(ad_op_id op, ad_var *a, ad_var *b, ad_var *c,
 /* The gradient buffer of an input, zero-filled on first use; NULL when that
  * input needs no gradient or memory ran out (the tape then has the error). */
 tn_tensor *ad__grad_buf(ad_var *v);
+/* The same for a backward that writes every element of v's gradient: when v
+ * has none yet, it is allocated without zero-filling and *fresh is 1, and
+ * the op writes its values (a GEMM with beta = 0) instead of adding them;
+ * else *fresh is 0 and it adds. Ask for it just before writing, so that an
+ * input that comes twice gets written once and added to once. */
+tn_tensor *ad__grad_out(ad_var *v, int *fresh);
+/* When v needs a gradient and has none yet, g's memory becomes it (in v's
+ * shape, same element count; the caller never touches g again): returns 1.
+ * Else 0, and the caller adds g as usual. */
+int ad__grad_adopt(ad_var *v, const tn_tensor *g);
 /* A scratch tensor in the tape's arena, shaped like `like`, contents
  * undefined (NULL: error set). */
 tn_tensor *ad__scratch(ad_tape *t, const tn_tensor *like);

@@ -95,7 +95,8 @@ static void div_backward(ad_var *v)
 }
 const ad_op_def ad__op_div = {"div", 2, broadcast_shape, div_forward, div_backward};
 
-/* ---- unary: y = f(x), dx += g ⊙ f'(x) written with x = X[i], y = Y[i] ---- */
+/* ---- unary: y = f(x), dx += g ⊙ f'(x) written with x = X[i], y = Y[i] ----
+ * (dx = when x has no gradient yet: ad__grad_out) */
 
 #define UNARY(name, TN_OP, dexpr)                                           \
     static void name##_forward(ad_var *v)                                   \
@@ -104,14 +105,19 @@ const ad_op_def ad__op_div = {"div", 2, broadcast_shape, div_forward, div_backwa
     }                                                                       \
     static void name##_backward(ad_var *v)                                  \
     {                                                                       \
-        tn_tensor *dx = ad__grad_buf(v->in[0]);                             \
+        int fresh;                                                          \
+        tn_tensor *dx = ad__grad_out(v->in[0], &fresh);                     \
         if (!dx)                                                            \
             return;                                                         \
         const tn_real *X = v->in[0]->val.data, *Y = v->val.data;            \
         const tn_real *G = v->grad->data;                                   \
         tn_real *restrict D = dx->data;                                     \
-        TN_FOR(i, dx->size, tn_real x = X[i], y = Y[i]; (void)x; (void)y;   \
-               D[i] += G[i] * (dexpr););                                    \
+        if (fresh)                                                          \
+            TN_FOR(i, dx->size, tn_real x = X[i], y = Y[i]; (void)x;        \
+                   (void)y; D[i] = G[i] * (dexpr););                        \
+        else                                                                \
+            TN_FOR(i, dx->size, tn_real x = X[i], y = Y[i]; (void)x;        \
+                   (void)y; D[i] += G[i] * (dexpr););                       \
     }                                                                       \
     const ad_op_def ad__op_##name = {#name, 1, ad__shape_same,              \
                                      name##_forward, name##_backward};

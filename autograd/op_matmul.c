@@ -34,19 +34,20 @@ static void matmul_backward(ad_var *v)
 {
     const tn_tensor *A = &v->in[0]->val, *B = &v->in[1]->val, *G = v->grad;
     int ta = (int)v->attr.i[0], tb = (int)v->attr.i[1];
-    tn_tensor *dA = ad__grad_buf(v->in[0]);
-    tn_tensor *dB = ad__grad_buf(v->in[1]);
+    int fresh;
+    tn_tensor *dA = ad__grad_out(v->in[0], &fresh);
     if (dA) {
         if (!ta)
-            tn_matmul(dA, G, 0, B, !tb, 1, 1);
+            tn_matmul(dA, G, 0, B, !tb, 1, fresh ? 0 : 1);
         else
-            tn_matmul(dA, B, tb, G, 1, 1, 1);
+            tn_matmul(dA, B, tb, G, 1, 1, fresh ? 0 : 1);
     }
+    tn_tensor *dB = ad__grad_out(v->in[1], &fresh);
     if (dB) {
         if (!tb)
-            tn_matmul(dB, A, !ta, G, 0, 1, 1);
+            tn_matmul(dB, A, !ta, G, 0, 1, fresh ? 0 : 1);
         else
-            tn_matmul(dB, G, 1, A, ta, 1, 1);
+            tn_matmul(dB, G, 1, A, ta, 1, fresh ? 0 : 1);
     }
 }
 const ad_op_def ad__op_matmul = {"matmul", 2, matmul_shape, matmul_forward, matmul_backward};
@@ -79,13 +80,14 @@ static void linear_forward(ad_var *v)
 static void linear_backward(ad_var *v)
 {
     const tn_tensor *G = v->grad;
-    tn_tensor *dx = ad__grad_buf(v->in[0]);
-    tn_tensor *dW = ad__grad_buf(v->in[1]);
-    tn_tensor *db = ad__grad_buf(v->in[2]);
+    int fresh;
+    tn_tensor *dx = ad__grad_out(v->in[0], &fresh);
     if (dx)
-        tn_matmul(dx, G, 0, &v->in[1]->val, 0, 1, 1);
+        tn_matmul(dx, G, 0, &v->in[1]->val, 0, 1, fresh ? 0 : 1);
+    tn_tensor *dW = ad__grad_out(v->in[1], &fresh);
     if (dW)
-        tn_matmul(dW, G, 1, &v->in[0]->val, 0, 1, 1);
+        tn_matmul(dW, G, 1, &v->in[0]->val, 0, 1, fresh ? 0 : 1);
+    tn_tensor *db = ad__grad_buf(v->in[2]);
     if (db) { /* by blocks of 64 columns, each summed in row order: split over threads
                  when large, the same bits on any number of them */
         size_t n = G->shape[0], m = G->shape[1], blocks = (m + 63) / 64;

@@ -146,14 +146,19 @@ static void bce_rows_backward(ad_var *v)
     const tn_tensor *X = &v->in[0]->val, *T = &v->in[1]->val;
     size_t D = X->ndim ? X->shape[X->ndim - 1] : 1, R = v->val.size, TR = D ? T->size / D : 0;
     const tn_real *x = X->data, *t = T->data, *g = v->grad->data, *e = v->saved->data;
-    tn_tensor *gx = ad__grad_buf(v->in[0]);
+    int fresh;
+    tn_tensor *gx = ad__grad_out(v->in[0], &fresh);
     if (gx) {
         tn_real *restrict d = gx->data;
         TN_FOR_WORK(r, R, R * D, {
             const tn_real *xr = x + r * D, *tr = t + (r % TR) * D, *er = e + r * D;
             tn_real *restrict dr = d + r * D, gr = g[r];
-            for (size_t k = 0; k < D; k++)
-                dr[k] += gr * ((xr[k] >= 0 ? 1 : er[k]) / (1 + er[k]) - tr[k]);
+            if (fresh)
+                for (size_t k = 0; k < D; k++)
+                    dr[k] = gr * ((xr[k] >= 0 ? 1 : er[k]) / (1 + er[k]) - tr[k]);
+            else
+                for (size_t k = 0; k < D; k++)
+                    dr[k] += gr * ((xr[k] >= 0 ? 1 : er[k]) / (1 + er[k]) - tr[k]);
         });
     }
     tn_tensor *gt = ad__grad_buf(v->in[1]);

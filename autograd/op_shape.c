@@ -17,9 +17,14 @@ static const char *reshape_shape(ad_var *v)
     return NULL;
 }
 static void reshape_forward(ad_var *v) { (void)v; }
-/* dx = g, read in x's shape */
+/* dx = g, read in x's shape; when x has no gradient yet it takes y's memory
+ * (y's backward is the last reader of it), and in a second backward on the
+ * tape the two are still one buffer, x's other terms already in it */
 static void reshape_backward(ad_var *v)
 {
+    const ad_var *x = v->in[0];
+    if (ad__grad_adopt(v->in[0], v->grad) || (x->grad && x->grad->data == v->grad->data))
+        return;
     tn_tensor *dx = ad__grad_buf(v->in[0]);
     if (dx)
         tn_axpy(dx, 1, v->grad);

@@ -217,6 +217,32 @@ tn_tensor *ad__grad_buf(ad_var *v)
     return v->grad;
 }
 
+tn_tensor *ad__grad_out(ad_var *v, int *fresh)
+{
+    *fresh = 0;
+    if (!v->requires_grad)
+        return NULL;
+    if (!v->grad) {
+        v->grad = tn_arena_tensor_raw(v->tape->arena, v->val.ndim, v->val.shape);
+        if (!v->grad)
+            ad_tape_fail(v->tape, "backward: out of memory for a gradient");
+        *fresh = v->grad != NULL;
+    }
+    return v->grad;
+}
+
+int ad__grad_adopt(ad_var *v, const tn_tensor *g)
+{
+    if (!v->requires_grad || v->grad || g->size != v->val.size)
+        return 0;
+    tn_tensor *dx = tn_arena_alloc(v->tape->arena, sizeof *dx);
+    if (!dx)
+        return 0; /* the caller allocates, or fails */
+    *dx = v->val, dx->data = g->data;
+    v->grad = dx;
+    return 1;
+}
+
 static int append(ad_tape *t, ad_var *v)
 {
     if (t->len == t->cap) {

@@ -240,10 +240,12 @@ static void bench_ops(int threads)
  * as many random binary images (the same work); *what says which. */
 static nn_dataset *images_or_random(const char *file, size_t n, const char **what)
 {
-    char path[256];
+    char path[256], labels[256];
     nn_error err;
     snprintf(path, sizeof path, "../shared/data/mnist/%s", file);
-    nn_dataset *all = nn_load_idx(path, NULL, &err);
+    snprintf(labels, sizeof labels, "../shared/data/mnist/%s", /* t10k- or train- */
+             file[0] == 't' && file[1] == '1' ? "t10k-labels-idx1-ubyte.gz" : "train-labels-idx1-ubyte.gz");
+    nn_dataset *all = nn_load_idx(path, labels, &err);
     nn_dataset *d = all ? nn_data_head(all, n, &err) : NULL;
     nn_dataset_free(all);
     *what = "MNIST";
@@ -254,11 +256,14 @@ static nn_dataset *images_or_random(const char *file, size_t n, const char **wha
     *what = "random binary images";
     tn_rng r;
     tn_rng_seed(&r, 7, 1);
-    nn_dataset tmp = {.n = n, .dim = 784, .x = calloc(n * 784, sizeof(tn_real))};
+    nn_dataset tmp = {.n = n, .dim = 784, .x = calloc(n * 784, sizeof(tn_real)),
+                      .labels = calloc(n, sizeof(int))};
     for (size_t i = 0; tmp.x && i < n * 784; i++)
         tmp.x[i] = (tn_real)(tn_rng_uniform(&r) < 0.13);
-    d = tmp.x ? nn_data_head(&tmp, n, &err) : NULL;
-    free(tmp.x);
+    for (size_t i = 0; tmp.labels && i < n; i++)
+        tmp.labels[i] = (int)(i % 10);
+    d = tmp.x && tmp.labels ? nn_data_head(&tmp, n, &err) : NULL;
+    free(tmp.x), free(tmp.labels);
     if (!d) {
         fprintf(stderr, "bench: out of memory\n");
         exit(1);
@@ -290,16 +295,29 @@ static double gemm_time(int m, int n, int k, int ta, int tb, int reps)
     return best;
 }
 
-/* GEMM-only step (gemm_peak.c's products) + one Adam pass (adam_floor.c's) */
-static double floor_step(int batch, size_t n_params)
+/* GEMM-only step (gemm_peak.c's products) + one Adam pass (adam_floor.c's).
+ * The products are the model's linear layers (its 2-D "weight" parameters,
+ * out x in): forward, weight gradient and (but for the first layer, whose
+ * input is the data) input gradient, the decoder's at batch x samples rows
+ * (L samples, or k for the IWAE). For the reference VAE these are
+ * gemm_peak.c's 784-400-(2x20)-400-784. */
+static double floor_step(model *mo, int batch, int reps)
 {
-    const int layers[4][2] = {{784, 400}, {400, 40}, {20, 400}, {400, 784}};
     double step = 0;
-    for (int l = 0; l < 4; l++) {
-        int in = layers[l][0], out = layers[l][1];
-        step += gemm_time(batch, out, in, 0, 0, 100) + gemm_time(in, out, batch, 1, 0, 100) +
-                (l ? gemm_time(batch, in, out, 0, 1, 100) : 0);
+    int samples = mo->c.iw_k > 1 ? mo->c.iw_k : mo->c.samples > 1 ? mo->c.samples : 1;
+    for (int i = 0; i < nn_params_count(mo->params); i++) {
+        const char *name = nn_params_name(mo->params, i);
+        const tn_tensor *w = nn_params_value(mo->params, i);
+        size_t len = strlen(name);
+        if (w->ndim != 2 || len < 7 || strcmp(name + len - 7, ".weight") != 0)
+            continue;
+        int out = (int)w->shape[0], in = (int)w->shape[1];
+        int rows = batch * (strncmp(name, "decoder", 7) == 0 ? samples : 1);
+        int first = strcmp(name, "encoder.0.weight") == 0;
+        step += gemm_time(rows, out, in, 0, 0, reps) + gemm_time(in, out, rows, 1, 0, reps) +
+                (first ? 0 : gemm_time(rows, in, out, 0, 1, reps));
     }
+    size_t n_params = nn_params_size(mo->params);
     float *p = aligned_alloc(64, n_params * 4 + 64), *g = aligned_alloc(64, n_params * 4 + 64);
     float *m = aligned_alloc(64, n_params * 4 + 64), *v = aligned_alloc(64, n_params * 4 + 64);
     for (size_t i = 0; i < n_params; i++)
@@ -353,7 +371,7 @@ static void bench_step(int threads, int batch, int rounds)
     double fl[16], us[16];
     our_step(d, batch, mo, o); /* warm up */
     for (int k = 0; k < rounds; k++) {
-        fl[k] = floor_step(batch, nn_params_size(mo->params));
+        fl[k] = floor_step(mo, batch, 100);
         us[k] = our_step(d, batch, mo, o);
     }
     double f = median(fl, rounds), u = median(us, rounds);
@@ -362,6 +380,65 @@ static void bench_step(int threads, int batch, int rounds)
            "rounds): floor %.3f ms (epoch %.2f s), ours %.3f ms (epoch %.2f s), ratio %.2f\n",
            batch, threads, threads > 1 ? "s" : "", what, rounds, f * 1e3, f * steps, u * 1e3, u * steps, u / f);
     nn_optim_free(o), model_free(mo), nn_dataset_free(d);
+}
+
+/* ---- every variant of `compare` against its own floor ------------------------
+ * compare's MLP variants (784-400-20, as `compare` trains them), each step
+ * against the floor of its own products, the rounds interleaved: floor and
+ * ours of every model, then the next round. */
+static void bench_variants(int threads, int batch, int rounds, const char *only)
+{
+    static const char *const names[] = {"vae", "beta-vae", "iwae", "cvae", "ae", "sparse",
+                                        "sparse-hidden", "dae-mask", "dae-gauss", "dae-sp"};
+    enum { NV = sizeof names / sizeof names[0] };
+    static const model_kind kinds[NV] = {MODEL_VAE, MODEL_VAE, MODEL_VAE, MODEL_VAE, MODEL_AE,
+                                         MODEL_SPARSE_AE, MODEL_SPARSE_AE, MODEL_DENOISING_AE,
+                                         MODEL_DENOISING_AE, MODEL_DENOISING_AE};
+    tn_set_threads(threads);
+    tn_flush_denormals(1);
+    nn_error err;
+    const char *what;
+    nn_dataset *d = images_or_random("train-images-idx3-ubyte.gz", 6400, &what);
+    model *mo[NV] = {0};
+    nn_optim *o[NV] = {0};
+    double fl[NV][16], us[NV][16];
+    for (int v = 0; v < NV; v++) {
+        char pad[64];
+        snprintf(pad, sizeof pad, ",%s,", names[v]);
+        if (only && !strstr(only, pad))
+            continue;
+        tn_rng r;
+        tn_rng_seed(&r, 1, 3);
+        model_config c = model_defaults(kinds[v]);
+        c.hidden[0] = 400, c.n_hidden = 1, c.latent = 20;
+        c.beta = v == 1 ? 4 : c.beta, c.iw_k = v == 2 ? 5 : 1, c.classes = v == 3 ? 10 : 0;
+        c.sparse_on = v == 6 ? SPARSE_ON_HIDDEN : SPARSE_ON_CODE;
+        c.noise = v == 7 ? NOISE_MASK : v == 8 ? NOISE_GAUSSIAN : NOISE_SALT_PEPPER;
+        nn_optim_config oc = nn_optim_defaults(NN_ADAM, 1e-3);
+        if (!(mo[v] = model_new(&c, &r, &err)) || !(o[v] = nn_optim_new(&oc, mo[v]->params, &err))) {
+            fprintf(stderr, "bench: %s: %s\n", names[v], err.msg);
+            exit(1);
+        }
+        our_step(d, batch, mo[v], o[v]); /* warm up */
+    }
+    for (int k = 0; k < rounds; k++)
+        for (int v = 0; v < NV; v++) {
+            if (!mo[v])
+                continue;
+            fl[v][k] = floor_step(mo[v], batch, 30);
+            us[v][k] = our_step(d, batch, mo[v], o[v]);
+        }
+    printf("compare's variants, 784-400-20, batch %d, %d thread%s (%s; medians of %d interleaved rounds)\n"
+           "%-14s %10s %10s %6s\n", batch, threads, threads > 1 ? "s" : "", what, rounds, "model",
+           "floor ms", "ours ms", "ratio");
+    for (int v = 0; v < NV; v++) {
+        if (!mo[v])
+            continue;
+        double f = median(fl[v], rounds), u = median(us[v], rounds);
+        printf("%-14s %10.3f %10.3f %6.2f\n", names[v], f * 1e3, u * 1e3, u / f);
+        nn_optim_free(o[v]), model_free(mo[v]);
+    }
+    nn_dataset_free(d);
 }
 
 /* ---- the importance-weighted bound against its GEMM floor ----------------------
@@ -417,6 +494,14 @@ int main(int argc, char **argv)
         int rounds = argc > 4 ? atoi(argv[4]) : 5;
         bench_step(argc > 2 ? atoi(argv[2]) : 1, argc > 3 ? atoi(argv[3]) : 128,
                    rounds < 1 ? 1 : rounds > 16 ? 16 : rounds);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "variants") == 0) { /* bench variants THREADS BATCH [ROUNDS [NAMES]] */
+        int rounds = argc > 4 ? atoi(argv[4]) : 3;
+        char only[256];
+        snprintf(only, sizeof only, ",%s,", argc > 5 ? argv[5] : "");
+        bench_variants(argc > 2 ? atoi(argv[2]) : 1, argc > 3 ? atoi(argv[3]) : 128,
+                       rounds < 1 ? 1 : rounds > 16 ? 16 : rounds, argc > 5 ? only : NULL);
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "iwae") == 0) { /* bench iwae THREADS [IMAGES] */

@@ -46,6 +46,53 @@ void test_tape_reuse_of_value(void)
     tn_free(x), tn_free(gx);
 }
 
+/* Backwards that write a fresh gradient instead of adding to a zeroed one
+ * (matmul, linear, unary, bce_logits_rows) and a reshape that hands its
+ * gradient's memory to its input: h = relu(x·Wᵀ) feeds a reshape and
+ * itself, x·x feeds matmul twice; the gradients are the plain sums, once
+ * and after a second backward on the same tape. */
+void test_tape_fresh_and_adopted_gradients(void)
+{
+    ad_tape *t = ad_tape_new(0);
+    tn_tensor *x = test_tensor(2, SHAPE(2, 3), (const double[]){1, -2, 3, 0.5, 1, -1});
+    tn_tensor *w = test_tensor(2, SHAPE(2, 3), (const double[]){0.5, 1, 0.25, -1, 2, 1});
+    tn_tensor *gx = tn_new(2, SHAPE(2, 3)), *gw = tn_new(2, SHAPE(2, 3));
+    ad_var *X = ad_param(t, x, gx), *W = ad_param(t, w, gw);
+    ad_var *h = ad_relu(ad_matmul(X, 0, W, 1)); /* (2, 2) */
+    ad_var *lin = ad_sum(ad_scale(h, 3));
+    ad_var *r = ad_reshape(h, 1, SHAPE(4));     /* h's last consumer: its backward runs first */
+    ad_var *y = ad_add(ad_sum(ad_mul(r, r)), lin); /* Σ h² + 3 Σ h */
+    y = ad_add(y, ad_sum(ad_matmul(X, 0, X, 1)));                   /* + Σ x·xᵀ */
+    CHECK(ad_backward(t, y) == 0);
+    /* by hand: dh = 2h + 3 where h > 0; dx = dh·W + 2 Σ_rows x (x·xᵀ's
+     * gradient: every row gets the sum of the rows, twice); dW = dhᵀ·x */
+    double H[4], want_x[6], want_w[6];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            double s = 0;
+            for (int k = 0; k < 3; k++)
+                s += x->data[i * 3 + k] * w->data[j * 3 + k];
+            H[i * 2 + j] = s > 0 ? 2 * s + 3 : 0;
+        }
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 3; k++) {
+            want_x[i * 3 + k] = H[i * 2] * w->data[k] + H[i * 2 + 1] * w->data[3 + k] +
+                                2 * (x->data[k] + x->data[3 + k]);
+            want_w[i * 3 + k] = H[i] * x->data[k] + H[2 + i] * x->data[3 + k];
+        }
+    for (int i = 0; i < 6; i++) {
+        CHECK_NEAR(gx->data[i], want_x[i], 1e-5);
+        CHECK_NEAR(gw->data[i], want_w[i], 1e-5);
+    }
+    CHECK(ad_backward(t, y) == 0); /* again: twice the gradients */
+    for (int i = 0; i < 6; i++) {
+        CHECK_NEAR(gx->data[i], 2 * want_x[i], 1e-5);
+        CHECK_NEAR(gw->data[i], 2 * want_w[i], 1e-5);
+    }
+    ad_tape_free(t);
+    tn_free(x), tn_free(w), tn_free(gx), tn_free(gw);
+}
+
 void test_tape_accumulates_two_backwards(void)
 {
     ad_tape *t = ad_tape_new(0);
