@@ -7,24 +7,36 @@
 
 #include <string.h>
 
+/* The noise is drawn in bulk, CHUNK pixels at a time (tn_rng_normals,
+ * tn_rng_fill_u32: loops that vectorize), into buffers on the stack. */
 void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng)
 {
-    double f = c->noise_level;
-    for (size_t i = 0; i < x->size; i++) {
-        switch (c->noise) {
-        case NOISE_GAUSSIAN: /* x̃ = x + σε, clipped to [0, 1] unless noise_clip is 0 */
-            x->data[i] += (tn_real)(f * tn_rng_normal(rng));
-            if (c->noise_clip)
-                x->data[i] = x->data[i] < 0 ? 0 : x->data[i] > 1 ? 1 : x->data[i];
-            break;
-        case NOISE_SALT_PEPPER: /* a fraction f set to 0 or 1, evenly */
-            if (tn_rng_uniform(rng) < f)
-                x->data[i] = tn_rng_uniform(rng) < 0.5 ? 0 : 1;
-            break;
-        case NOISE_MASK: /* a fraction f set to 0 */
-            if (tn_rng_uniform(rng) < f)
-                x->data[i] = 0;
-            break;
+    enum { CHUNK = 1024 };
+    const tn_real f = (tn_real)c->noise_level;
+    /* a pixel is picked when its 32-bit draw u < f·2^32, every one at f >= 1
+     * (32-bit compares, so that the loops vectorize) */
+    const int every = c->noise_level >= 1;
+    const uint32_t pick = every ? 0 : (uint32_t)(c->noise_level * 4294967296.0);
+    for (size_t i0 = 0; i0 < x->size; i0 += CHUNK) {
+        size_t n = x->size - i0 < CHUNK ? x->size - i0 : CHUNK;
+        tn_real *restrict v = x->data + i0;
+        if (c->noise == NOISE_GAUSSIAN) { /* x̃ = x + σε, clipped to [0, 1] unless noise_clip is 0 */
+            float e[CHUNK];
+            tn_rng_normals(rng, e, n);
+            for (size_t i = 0; i < n; i++)
+                v[i] += f * (tn_real)e[i];
+            for (size_t i = 0; c->noise_clip && i < n; i++)
+                v[i] = v[i] < 0 ? 0 : v[i] > 1 ? 1 : v[i];
+        } else if (c->noise == NOISE_SALT_PEPPER) { /* a fraction f set to 0 or 1, evenly */
+            uint32_t u[2 * CHUNK];                   /* the picks, then the values' bits */
+            tn_rng_fill_u32(rng, u, 2 * n);
+            for (size_t i = 0; i < n; i++)
+                v[i] = (u[i] < pick) | every ? (tn_real)(int32_t)(u[n + i] >> 31) : v[i];
+        } else { /* NOISE_MASK: a fraction f set to 0 */
+            uint32_t u[CHUNK];
+            tn_rng_fill_u32(rng, u, n);
+            for (size_t i = 0; i < n; i++)
+                v[i] = (u[i] < pick) | every ? 0 : v[i];
         }
     }
 }

@@ -145,13 +145,14 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
     double *logw = malloc(B * (size_t)k * sizeof *logw), total = 0;
     double *pmq = malloc(chunk * B * sizeof *pmq);  /* log p(z) - log q(z|x) */
     double *sd = malloc(B * J * sizeof *sd);         /* σ of the block's examples */
+    float *eps = malloc(chunk * B * J * sizeof *eps); /* a pass's ε, drawn in bulk */
     /* x and labels tiled, one row a sample, for a log_lik that takes z
      * (N x latent) only */
     int tile = !m->log_lik_samples;
     tn_real *X = tile ? malloc(chunk * B * D * sizeof *X) : NULL;
     int *L = tile && d->labels ? malloc(chunk * B * sizeof *L) : NULL;
-    if (!t || !logw || !pmq || !sd || (tile && !X) || (tile && d->labels && !L)) {
-        ad_tape_free(t), free(logw), free(pmq), free(sd), free(X), free(L);
+    if (!t || !logw || !pmq || !sd || !eps || (tile && !X) || (tile && d->labels && !L)) {
+        ad_tape_free(t), free(logw), free(pmq), free(sd), free(eps), free(X), free(L);
         double none = 0;
         return reduce(&pt, &none, 1, nn_fail(err, "iwae: out of memory"), err), NAN;
     }
@@ -176,12 +177,13 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
             const tn_real *M = ad_data(mu), *LV = ad_data(lv);
             for (size_t c = 0; c < nb * J; c++)
                 sd[c] = exp(0.5 * LV[c]);
+            tn_rng_normals(rng, eps, rows * J);
             for (size_t s = 0; s < ns; s++)
                 for (size_t i = 0; i < nb; i++) {
                     size_t r = s * nb + i;
                     double acc = 0;
                     for (size_t j = 0; j < J; j++) {
-                        double e = tn_rng_normal(rng), z = M[i * J + j] + sd[i * J + j] * e;
+                        double e = eps[r * J + j], z = M[i * J + j] + sd[i * J + j] * e;
                         ad_data(Z)[r * J + j] = (tn_real)z;
                         acc += e * e + LV[i * J + j] - z * z;
                     }
@@ -212,7 +214,7 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
     }
     if (failed)
         nn_fail(err, "iwae: %s", ad_tape_error(t));
-    ad_tape_free(t), free(logw), free(pmq), free(sd), free(X), free(L);
+    ad_tape_free(t), free(logw), free(pmq), free(sd), free(eps), free(X), free(L);
     if (reduce(&pt, &total, 1, failed ? -1 : 0, err))
         return NAN;
     return total / (double)full->n;

@@ -227,6 +227,14 @@ void tn_rng_seed(tn_rng *r, uint64_t seed, uint64_t stream);
 uint64_t tn_rng_seed_entropy(tn_rng *r, uint64_t stream, int *ok);
 
 uint32_t tn_rng_u32(tn_rng *r);
+/* The next n tn_rng_u32 draws, the same numbers, computed 16 at a time. */
+void tn_rng_fill_u32(tn_rng *r, uint32_t *out, size_t n);
+/* Skips delta draws (back for a negative delta), in O(log |delta|). */
+void tn_rng_advance(tn_rng *r, int64_t delta);
+/* n N(0, 1) draws in float precision (Box-Muller on 24-bit uniforms, tails
+ * to 5.77; two tn_rng_u32 draws per pair, vectorized): for noise in bulk.
+ * Not the stream tn_rng_normal gives, which is double and one at a time. */
+void tn_rng_normals(tn_rng *r, float *out, size_t n);
 double tn_rng_uniform(tn_rng *r);             /* [0, 1), 53 bits */
 double tn_rng_normal(tn_rng *r);              /* N(0, 1), Box-Muller */
 uint32_t tn_rng_below(tn_rng *r, uint32_t n); /* uniform in [0, n), unbiased */

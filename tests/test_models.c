@@ -355,6 +355,14 @@ void test_corruption_noise(void)
         at_zero += x->data[i] == 0, outside += x->data[i] < 0 || x->data[i] > 1;
     CHECK(outside == 0);
     CHECK_NEAR((double)at_zero / 100000, 0.5, 0.01);
+    c.noise = NOISE_MASK, c.noise_level = 1; /* every pixel, then none */
+    tn_fill(x, 1);
+    ae_corrupt(&c, x, &r);
+    CHECK(tn_mean_all(x) == 0);
+    c.noise_level = 0;
+    tn_fill(x, 1);
+    ae_corrupt(&c, x, &r);
+    CHECK(tn_mean_all(x) == 1);
     tn_free(x);
 }
 
