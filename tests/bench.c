@@ -3,7 +3,11 @@
  * at 128x784x400, interleaved so that both see the same machine state;
  * (3) loading MNIST and saving / loading a checkpoint; (4) forward and
  * backward of conv2d, conv_transpose2d, logsumexp and softmax at realistic
- * sizes (`bench ops THREADS` alone, for examples/bench_ops.sh).
+ * sizes (`bench ops THREADS` alone, for examples/bench_ops.sh); (5) a
+ * training step against its physical floor (`bench step THREADS BATCH
+ * [ROUNDS]`), every variant of `compare` against its own (`bench variants
+ * THREADS BATCH [ROUNDS [NAMES]]`), and L_5000 against its GEMM floor
+ * (`bench iwae THREADS [IMAGES]`).
  * Prints medians of repeated runs; no assertion, machines here are noisy. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -522,6 +526,7 @@ int main(int argc, char **argv)
     bench_step(1, 128, 5);
     bench_step(2, 128, 5);
     bench_step(1, 16, 5);
+    bench_variants(1, 128, 3, NULL);
     bench_iwae(1, 32);
     return 0;
 }
