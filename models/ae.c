@@ -30,13 +30,15 @@ void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng)
         } else if (c->noise == NOISE_SALT_PEPPER) { /* a fraction f set to 0 or 1, evenly */
             uint32_t u[2 * CHUNK];                   /* the picks, then the values' bits */
             tn_rng_fill_u32(rng, u, 2 * n);
-            for (size_t i = 0; i < n; i++)
-                v[i] = (u[i] < pick) | every ? (tn_real)(int32_t)(u[n + i] >> 31) : v[i];
+            for (size_t i = 0; i < n; i++) { /* p·value + (1 - p)·x, p 0 or 1: exact, and it vectorizes */
+                tn_real p = (tn_real)((u[i] < pick) | every);
+                v[i] = v[i] * (1 - p) + p * (tn_real)(int32_t)(u[n + i] >> 31);
+            }
         } else { /* NOISE_MASK: a fraction f set to 0 */
             uint32_t u[CHUNK];
             tn_rng_fill_u32(rng, u, n);
             for (size_t i = 0; i < n; i++)
-                v[i] = (u[i] < pick) | every ? 0 : v[i];
+                v[i] *= (tn_real)(1 - ((u[i] < pick) | every));
         }
     }
 }
