@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static nn_batch batch_of(const nn_dataset *d, size_t b0, size_t nb)
 {
     return (nn_batch){tn_wrap(d->x + b0 * d->dim, 2, (const size_t[]){nb, d->dim}),

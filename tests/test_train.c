@@ -46,6 +46,13 @@ static ad_var *tiny_log_lik(void *m_, ad_tape *t, const nn_batch *b, ad_var *z)
     return nn_bernoulli_logp(nn_mlp_forward(&m->dec, t, m->p, z), ad_const(t, &b->x));
 }
 
+/* a log-likelihood of the wrong shape: one number for the whole batch */
+static ad_var *summed_log_lik(void *m_, ad_tape *t, const nn_batch *b, ad_var *z)
+{
+    (void)m_, (void)t, (void)b;
+    return ad_sum(z);
+}
+
 static ad_var *tiny_decode(void *m_, ad_tape *t, ad_var *z, const int *labels)
 {
     tiny *m = m_;
@@ -434,6 +441,15 @@ void test_latent_tools(void)
     double l1 = nn_latent_iwae(&l, te, 1, &r, &err), l64 = nn_latent_iwae(&l, te, 64, &r, &err);
     CHECK(l1 < l64 && l64 < 0);
     CHECK_NEAR(-l1, e.neg_elbo, 0.05 * e.neg_elbo); /* L_1 estimates the ELBO */
+    /* a log_lik that does not take (S, N, latent) although the model says
+     * so, or that gives the wrong number of values: an error, not a bound */
+    nn_latent bad = l;
+    bad.log_lik_samples = 1;
+    CHECK(isnan(nn_latent_iwae(&bad, te, 8, &r, &err)));
+    CHECK_STR_HAS(err.msg, "iwae: linear");
+    bad.log_lik_samples = 0, bad.log_lik = summed_log_lik;
+    CHECK(isnan(nn_latent_iwae(&bad, te, 8, &r, &err)));
+    CHECK_STR_HAS(err.msg, "iwae: log_lik gave scalar for 8 samples of 16 examples: expected 128 values");
     double var[2];
     CHECK(nn_latent_active_units(&l, te, 0.01, var, &err) >= 0 && var[0] >= 0);
     const char *dir = test_tmpdir();
