@@ -205,18 +205,6 @@ tn_tensor *ad__scratch(ad_tape *t, const tn_tensor *like)
     return s;
 }
 
-tn_tensor *ad__grad_buf(ad_var *v)
-{
-    if (!v->requires_grad)
-        return NULL;
-    if (!v->grad) {
-        v->grad = tn_arena_tensor(v->tape->arena, v->val.ndim, v->val.shape);
-        if (!v->grad)
-            ad_tape_fail(v->tape, "backward: out of memory for a gradient");
-    }
-    return v->grad;
-}
-
 tn_tensor *ad__grad_out(ad_var *v, int *fresh)
 {
     *fresh = 0;
@@ -229,6 +217,15 @@ tn_tensor *ad__grad_out(ad_var *v, int *fresh)
         *fresh = v->grad != NULL;
     }
     return v->grad;
+}
+
+tn_tensor *ad__grad_buf(ad_var *v) /* ad__grad_out, a fresh buffer zeroed */
+{
+    int fresh;
+    tn_tensor *g = ad__grad_out(v, &fresh);
+    if (fresh)
+        tn_fill(g, 0);
+    return g;
 }
 
 int ad__grad_adopt(ad_var *v, const tn_tensor *g)

@@ -7,7 +7,7 @@
  * training step against its physical floor (`bench step THREADS BATCH
  * [ROUNDS]`), every variant of `compare` against its own (`bench variants
  * THREADS BATCH [ROUNDS [NAMES]]`), and L_5000 against its GEMM floor
- * (`bench iwae THREADS [IMAGES]`).
+ * (`bench iwae THREADS [IMAGES]`); (6) bulk random draws (`bench rng`).
  * Prints medians of repeated runs; no assertion, machines here are noisy. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -386,6 +386,39 @@ static void bench_step(int threads, int batch, int rounds)
     nn_optim_free(o), model_free(mo), nn_dataset_free(d);
 }
 
+/* ---- bulk random draws (`bench rng`): the denoising AEs' noise for one
+ * batch of 128 MNIST images, one draw at a time against in bulk, the two
+ * alternated, medians of REPS */
+static void bench_rng(void)
+{
+    enum { N = 128 * 784 };
+    static uint32_t u[2 * N];
+    static float f[N];
+    tn_rng r;
+    tn_rng_seed(&r, 1, 1);
+    double one_u[REPS], bulk_u[REPS], one_n[REPS], bulk_n[REPS];
+    uint32_t sink = 0;
+    for (int k = 0; k < REPS; k++) {
+        double t0 = now();
+        for (size_t i = 0; i < 2 * N; i++)
+            u[i] = tn_rng_u32(&r);
+        double t1 = now();
+        tn_rng_fill_u32(&r, u, 2 * N);
+        double t2 = now();
+        for (size_t i = 0; i < N; i++)
+            f[i] = (float)tn_rng_normal(&r);
+        double t3 = now();
+        tn_rng_normals(&r, f, N);
+        double t4 = now();
+        sink += u[k] + (uint32_t)(f[k] > 0);
+        one_u[k] = t1 - t0, bulk_u[k] = t2 - t1, one_n[k] = t3 - t2, bulk_n[k] = t4 - t3;
+    }
+    printf("random draws, %d raw: one at a time %.3f ms, tn_rng_fill_u32 %.3f ms; %d normals: "
+           "tn_rng_normal %.3f ms, tn_rng_normals %.3f ms (medians of %d)%s\n", 2 * N,
+           median(one_u, REPS) * 1e3, median(bulk_u, REPS) * 1e3, N, median(one_n, REPS) * 1e3,
+           median(bulk_n, REPS) * 1e3, REPS, sink == 1 ? " " : "");
+}
+
 /* ---- every variant of `compare` against its own floor ------------------------
  * compare's MLP variants (784-400-20, as `compare` trains them), each step
  * against the floor of its own products, the rounds interleaved: floor and
@@ -513,6 +546,10 @@ int main(int argc, char **argv)
         bench_iwae(argc > 2 ? atoi(argv[2]) : 1, images < 1 ? 1 : images);
         return 0;
     }
+    if (argc > 1 && strcmp(argv[1], "rng") == 0) { /* bench rng */
+        bench_rng();
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "ops") == 0) { /* bench ops [THREADS] */
         bench_ops(argc > 2 ? atoi(argv[2]) : 1);
         return 0;
@@ -521,6 +558,7 @@ int main(int argc, char **argv)
     bench_matmul(1);
     bench_matmul(2);
     bench_io();
+    bench_rng();
     bench_ops(1);
     bench_ops(2);
     bench_step(1, 128, 5);
