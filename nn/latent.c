@@ -6,6 +6,7 @@
 #include "train.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,6 +120,98 @@ static double log_mean_exp(const double *a, int k)
     return m + log(s / k);
 }
 
+/* One thread's buffers for L_k: its tape and a pass's samples. */
+typedef struct {
+    ad_tape *t;
+    double *logw, *pmq, *sd; /* log w of a block; log p(z) - log q(z|x); σ */
+    float *eps;              /* a pass's ε, drawn in bulk */
+    tn_real *X;              /* x and labels tiled, one row a sample, for a */
+    int *L;                  /* log_lik that takes z (N x latent) only */
+} iw_work;
+
+static void iw_work_free(iw_work *w)
+{
+    ad_tape_free(w->t), free(w->logw), free(w->pmq), free(w->sd), free(w->eps), free(w->X), free(w->L);
+}
+
+static int iw_work_new(iw_work *w, const nn_latent *m, const nn_dataset *d, size_t B, size_t chunk, int k)
+{
+    size_t J = m->latent, D = d->dim;
+    int tile = !m->log_lik_samples;
+    *w = (iw_work){ad_tape_new(0), malloc(B * (size_t)k * sizeof *w->logw),
+                   malloc(chunk * B * sizeof *w->pmq), malloc(B * J * sizeof *w->sd),
+                   malloc(chunk * B * J * sizeof *w->eps),
+                   tile ? malloc(chunk * B * D * sizeof *w->X) : NULL,
+                   tile && d->labels ? malloc(chunk * B * sizeof *w->L) : NULL};
+    if (w->t)
+        ad_set_grad_enabled(w->t, 0);
+    if (!w->t || !w->logw || !w->pmq || !w->sd || !w->eps || (tile && !w->X) ||
+        (tile && d->labels && !w->L)) {
+        iw_work_free(w);
+        return -1;
+    }
+    return 0;
+}
+
+/* Σ over the block's nb examples of log (1/k) Σ_i w_i, in passes of at most
+ * chunk samples of each; -1 with the tape's error on failure. */
+static int iw_block(const nn_latent *m, const nn_batch *xb, int k, size_t chunk, tn_rng *rng,
+                    iw_work *w, double *sum)
+{
+    const size_t J = m->latent, D = xb->x.shape[1], nb = xb->n;
+    ad_tape *t = w->t;
+    for (size_t s0 = 0; s0 < (size_t)k; s0 += chunk) {
+        size_t ns = (size_t)k - s0 < chunk ? (size_t)k - s0 : chunk, rows = ns * nb;
+        ad_tape_reset(t);
+        ad_var *lv = NULL, *mu = m->posterior(m->model, t, xb, &lv);
+        ad_var *Z = w->X ? ad_const_new(t, 2, (const size_t[]){rows, J})
+                         : ad_const_new(t, 3, (const size_t[]){ns, nb, J});
+        if (!mu || !lv || !Z) {
+            if (mu && !lv)
+                ad_tape_fail(t, "the posterior gave no log-variance (a deterministic code)");
+            return -1;
+        }
+        /* row s·nb + i: sample s of example i, z = μ + σ ε; log N(z; 0, I)
+         * - log N(z; μ, σ²) = ½ Σ_j (ε² + log σ² - z²), the 2π's cancelling */
+        const tn_real *M = ad_data(mu), *LV = ad_data(lv);
+        for (size_t c = 0; c < nb * J; c++)
+            w->sd[c] = exp(0.5 * LV[c]);
+        tn_rng_normals(rng, w->eps, rows * J);
+        for (size_t s = 0; s < ns; s++)
+            for (size_t i = 0; i < nb; i++) {
+                size_t r = s * nb + i;
+                double acc = 0;
+                for (size_t j = 0; j < J; j++) {
+                    double e = w->eps[r * J + j], z = M[i * J + j] + w->sd[i * J + j] * e;
+                    ad_data(Z)[r * J + j] = (tn_real)z;
+                    acc += e * e + LV[i * J + j] - z * z;
+                }
+                w->pmq[r] = 0.5 * acc;
+                if (w->X)
+                    memcpy(w->X + r * D, xb->x.data + i * D, D * sizeof *w->X);
+                if (w->L)
+                    w->L[r] = xb->labels[i];
+            }
+        nn_batch tiled = {tn_wrap(w->X, 2, (const size_t[]){rows, D}), w->L, rows};
+        ad_var *lpx = m->log_lik(m->model, t, w->X ? &tiled : xb, Z); /* (rows) or (ns, nb) */
+        if (lpx && ad_value(lpx)->size != rows) {
+            char s[64];
+            ad_tape_fail(t, "log_lik gave %s for %zu samples of %zu examples: expected %zu values",
+                         tn_shape_str(ad_value(lpx), s, sizeof s), ns, nb, rows);
+            lpx = NULL;
+        }
+        if (!lpx)
+            return -1;
+        for (size_t s = 0; s < ns; s++)
+            for (size_t i = 0; i < nb; i++)
+                w->logw[i * (size_t)k + s0 + s] = ad_data(lpx)[s * nb + i] + w->pmq[s * nb + i];
+    }
+    *sum = 0;
+    for (size_t i = 0; i < nb; i++)
+        *sum += log_mean_exp(w->logw + i * (size_t)k, k);
+    return 0;
+}
+
 double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
                       tn_rng *rng, nn_error *err)
 {
@@ -130,90 +223,71 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
         return nn_fail(err, "iwae: k = %d and %zu examples: expected k >= 1 and data", k, d->n), NAN;
     ranks_part pt;
     part(&pt, d, rng);
-    rng = pt.rng;
     const nn_dataset *full = d;
     d = &pt.view; /* this rank's rows */
-    /* B examples at a time, chunk samples of each per pass: 1024 rows, so
-     * that a pass's decoder output stays in a core's L2 cache for the
-     * likelihood to read (4096 rows took 1.2x as long) */
-    const size_t J = m->latent, D = d->dim, B = 16;
-    size_t chunk = 1024 / B;
-    if (chunk > (size_t)k)
-        chunk = (size_t)k;
-    ad_tape *t = eval_tape(err);
-    double *logw = malloc(B * (size_t)k * sizeof *logw), total = 0;
-    double *pmq = malloc(chunk * B * sizeof *pmq);  /* log p(z) - log q(z|x) */
-    double *sd = malloc(B * J * sizeof *sd);         /* σ of the block's examples */
-    float *eps = malloc(chunk * B * J * sizeof *eps); /* a pass's ε, drawn in bulk */
-    /* x and labels tiled, one row a sample, for a log_lik that takes z
-     * (N x latent) only */
-    int tile = !m->log_lik_samples;
-    tn_real *X = tile ? malloc(chunk * B * D * sizeof *X) : NULL;
-    int *L = tile && d->labels ? malloc(chunk * B * sizeof *L) : NULL;
-    if (!t || !logw || !pmq || !sd || !eps || (tile && !X) || (tile && d->labels && !L)) {
-        ad_tape_free(t), free(logw), free(pmq), free(sd), free(eps), free(X), free(L);
-        double none = 0;
-        return reduce(&pt, &none, 1, nn_fail(err, "iwae: out of memory"), err), NAN;
-    }
-    int failed = 0;
-    for (size_t b0 = 0; b0 < d->n && !failed; b0 += B) {
-        size_t nb = d->n - b0 < B ? d->n - b0 : B;
-        nn_batch xb = batch_of(d, b0, nb);
-        for (size_t s0 = 0; s0 < (size_t)k && !failed; s0 += chunk) {
-            size_t ns = (size_t)k - s0 < chunk ? (size_t)k - s0 : chunk, rows = ns * nb;
-            ad_tape_reset(t);
-            ad_var *lv = NULL, *mu = m->posterior(m->model, t, &xb, &lv);
-            ad_var *Z = tile ? ad_const_new(t, 2, (const size_t[]){rows, J})
-                             : ad_const_new(t, 3, (const size_t[]){ns, nb, J});
-            if (!mu || !lv || !Z) {
-                failed = 1;
-                if (mu && !lv)
-                    ad_tape_fail(t, "the posterior gave no log-variance (a deterministic code)");
-                break;
-            }
-            /* row s·nb + i: sample s of example i, z = μ + σ ε; log N(z; 0, I)
-             * - log N(z; μ, σ²) = ½ Σ_j (ε² + log σ² - z²), the 2π's cancelling */
-            const tn_real *M = ad_data(mu), *LV = ad_data(lv);
-            for (size_t c = 0; c < nb * J; c++)
-                sd[c] = exp(0.5 * LV[c]);
-            tn_rng_normals(rng, eps, rows * J);
-            for (size_t s = 0; s < ns; s++)
-                for (size_t i = 0; i < nb; i++) {
-                    size_t r = s * nb + i;
-                    double acc = 0;
-                    for (size_t j = 0; j < J; j++) {
-                        double e = eps[r * J + j], z = M[i * J + j] + sd[i * J + j] * e;
-                        ad_data(Z)[r * J + j] = (tn_real)z;
-                        acc += e * e + LV[i * J + j] - z * z;
-                    }
-                    pmq[r] = 0.5 * acc;
-                    if (X)
-                        memcpy(X + r * D, xb.x.data + i * D, D * sizeof *X);
-                    if (L)
-                        L[r] = xb.labels[i];
+    /* Blocks of B examples, each block on one thread with its own generator
+     * (stream = the block's number), so the bound does not depend on the
+     * thread count; chunk samples of each example per pass: 1024 rows, so
+     * that a pass's decoder output stays in the core's L2 cache for the
+     * likelihood to read (4096 rows took 1.2x as long). A thread's products
+     * run on that thread alone (tn_matmul inside a parallel region): one
+     * block per thread left the second thread waiting less than one product
+     * split over both. */
+    const size_t B = 16, nblocks = (d->n + B - 1) / B;
+    size_t chunk = 1024 / B < (size_t)k ? 1024 / B : (size_t)k;
+    uint64_t key = (uint64_t)tn_rng_u32(pt.rng) << 32;
+    key |= tn_rng_u32(pt.rng);
+    double *sums = malloc((nblocks ? nblocks : 1) * sizeof *sums), total = 0;
+    size_t bad = nblocks; /* the first block that failed */
+    char why[256] = "out of memory";
+    int threads = tn_get_threads();
+    if ((size_t)threads > nblocks)
+        threads = (int)nblocks;
+    if (sums) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+        {
+            iw_work w;
+            int ok = iw_work_new(&w, m, d, B, chunk, k) == 0;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+            for (size_t b = 0; b < nblocks; b++) {
+                size_t first;
+#ifdef _OPENMP
+#pragma omp atomic read
+#endif
+                first = bad;
+                if (first < b) /* a block before this one failed: the rest is moot */
+                    continue;
+                tn_rng r;
+                tn_rng_seed(&r, key, b);
+                size_t nb = d->n - b * B < B ? d->n - b * B : B;
+                nn_batch xb = batch_of(d, b * B, nb);
+                if (ok && iw_block(m, &xb, k, chunk, &r, &w, &sums[b]) == 0)
+                    continue;
+#ifdef _OPENMP
+#pragma omp critical(nn_iwae_fail)
+#endif
+                if (b < bad) {
+                    snprintf(why, sizeof why, "%s", ok ? ad_tape_error(w.t) : "out of memory");
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                    bad = b;
                 }
-            nn_batch tiled = {tn_wrap(X, 2, (const size_t[]){rows, D}), L, rows};
-            ad_var *lpx = m->log_lik(m->model, t, tile ? &tiled : &xb, Z); /* (rows) or (ns, nb) */
-            if (lpx && ad_value(lpx)->size != rows) {
-                char s[64];
-                ad_tape_fail(t, "log_lik gave %s for %zu samples of %zu examples: expected %zu values",
-                             tn_shape_str(ad_value(lpx), s, sizeof s), ns, nb, rows);
-                lpx = NULL;
             }
-            if (!lpx) {
-                failed = 1;
-                break;
-            }
-            for (size_t s = 0; s < ns; s++)
-                for (size_t i = 0; i < nb; i++)
-                    logw[i * (size_t)k + s0 + s] = ad_data(lpx)[s * nb + i] + pmq[s * nb + i];
+            if (ok)
+                iw_work_free(&w);
         }
-        for (size_t i = 0; i < nb && !failed; i++)
-            total += log_mean_exp(logw + i * (size_t)k, k);
     }
+    for (size_t b = 0; sums && b < nblocks && bad == nblocks; b++)
+        total += sums[b];
+    int failed = !sums || bad < nblocks;
+    free(sums);
     if (failed)
-        nn_fail(err, "iwae: %s", ad_tape_error(t));
-    ad_tape_free(t), free(logw), free(pmq), free(sd), free(eps), free(X), free(L);
+        nn_fail(err, "iwae: %s", why);
     if (reduce(&pt, &total, 1, failed ? -1 : 0, err))
         return NAN;
     return total / (double)full->n;

@@ -1,6 +1,7 @@
 /* matmul.c: C = alpha·op(A)·op(B) + beta·C through BLIS's typed gemm, with the
  * transposes passed as flags (no copies), and the naive reference it is
- * tested against. Also the thread count shared by BLIS and our OpenMP loops. */
+ * tested against. Also the thread count shared by BLIS and our OpenMP loops;
+ * a product called inside a parallel region runs on its calling thread. */
 /* blis.h uses pthread barriers, which strict C11 hides. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -45,12 +46,21 @@ tn_status tn_matmul(tn_tensor *C, const tn_tensor *A, int trans_a,
     inc_t rsc = (inc_t)n;
     trans_t bta = trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
     trans_t btb = trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    /* Called from inside a parallel region (a thread of nn_latent_iwae's
+     * team), the product runs on the calling thread alone. */
+    rntm_t one = BLIS_RNTM_INITIALIZER, *rntm = NULL;
+#ifdef _OPENMP
+    if (omp_in_parallel()) {
+        bli_rntm_set_num_threads(1, &one);
+        rntm = &one;
+    }
+#endif
 #ifdef TN_REAL_DOUBLE
-    bli_dgemm(bta, btb, (dim_t)m, (dim_t)n, (dim_t)k, &alpha, A->data, rsa, 1,
-              B->data, rsb, 1, &beta, C->data, rsc, 1);
+    bli_dgemm_ex(bta, btb, (dim_t)m, (dim_t)n, (dim_t)k, &alpha, A->data, rsa, 1,
+                 B->data, rsb, 1, &beta, C->data, rsc, 1, NULL, rntm);
 #else
-    bli_sgemm(bta, btb, (dim_t)m, (dim_t)n, (dim_t)k, &alpha, A->data, rsa, 1,
-              B->data, rsb, 1, &beta, C->data, rsc, 1);
+    bli_sgemm_ex(bta, btb, (dim_t)m, (dim_t)n, (dim_t)k, &alpha, A->data, rsa, 1,
+                 B->data, rsb, 1, &beta, C->data, rsc, 1, NULL, rntm);
 #endif
     return TN_OK;
 }

@@ -275,6 +275,17 @@ void test_models_evaluation(void)
     double a = nn_latent_iwae(&shared, few, 70, &r1, &err), b = nn_latent_iwae(&copies, few, 70, &r2, &err);
     CHECK(isfinite(a) && a < 0);
     CHECK_NEAR(a, b, 1e-5 * fabs(b));
+    /* blocks of 16 examples, a block per thread with a stream of its own:
+     * the same bound, to the bit, on one thread and on two */
+    int threads = tn_get_threads();
+    double on[2];
+    for (int n = 1; n <= 2; n++) {
+        tn_set_threads(n);
+        tn_rng_seed(&r1, 9, 1);
+        on[n - 1] = nn_latent_iwae(&shared, few, 70, &r1, &err);
+    }
+    tn_set_threads(threads);
+    CHECK(isfinite(on[0]) && on[0] == on[1]);
     nn_dataset_free(few);
     /* active units: only unit 0's mean may vary once the other rows of the
      * μ layer (the encoder's last layer) and their biases are zeroed */
