@@ -215,7 +215,8 @@ ad_var *ad_kl_categorical(ad_var *logits);
  * value is the one-hot of the arg-max (first on ties) while the gradient is
  * the soft sample's (straight-through). */
 ad_var *ad_gumbel_softmax(ad_var *logits, tn_real tau, int hard, tn_rng *rng);
-/* A constant of standard normal draws (like torch.randn), from rng. */
+/* A constant of standard normal draws (like torch.randn), from rng: in bulk
+ * (tn_rng_normals) in the float build, tn_rng_fill_normal in the double one. */
 ad_var *ad_randn(ad_tape *t, int ndim, const size_t *shape, tn_rng *rng);
 /* A constant of p's shape with elements 1 with probability p, else 0. */
 ad_var *ad_bernoulli_sample(ad_var *p, tn_rng *rng);
