@@ -207,7 +207,11 @@ int nn_latent_elbo(const nn_latent *m, const nn_dataset *d, size_t batch,
                    tn_rng *rng, nn_elbo *out, nn_error *err);
 /* The importance-weighted bound (Burda et al. 2015), an estimate of log p(x)
  * averaged over the dataset: L_k = E[log (1/k) Σ_i p(x, z_i) / q(z_i | x)],
- * z_i ~ q(z | x), computed with log-sum-exp. NaN with err on failure. */
+ * z_i ~ q(z | x), computed with log-sum-exp. NaN with err on failure.
+ * Blocks of 16 examples run on all threads at once, each thread with its own
+ * tape: m's callbacks are called concurrently and must not write shared
+ * state. Each block has its own stream, so the result does not depend on
+ * the thread count. */
 double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
                       tn_rng *rng, nn_error *err);
 /* Latent units whose posterior mean varies over the data by more than
