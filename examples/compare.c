@@ -20,9 +20,7 @@
 #define MAX_RUNS 64
 #define N_METRICS 17
 
-static const char *const variant_names[] = {"vae",      "beta-vae",      "iwae",     "cvae",
-                                            "ae",       "sparse",        "sparse-hidden",
-                                            "dae-mask", "dae-gauss",     "dae-sp",   "conv-vae"};
+#define variant_names model_variants /* vae, beta-vae, ... conv-vae (model.h) */
 #define N_VARIANTS 11
 
 /* the columns: name, whether higher is better, whether only generative
@@ -146,33 +144,25 @@ static options parse(int argc, char **argv)
     return o;
 }
 
-/* The model of a variant, on the common architecture. */
+/* The model of a variant (model_variant) with this comparison's options. */
 static model_config variant_config(int v, const options *o, const nn_dataset *d)
 {
-    static const model_kind kind[N_VARIANTS] = {MODEL_VAE, MODEL_VAE, MODEL_VAE, MODEL_VAE, MODEL_AE,
-                                                MODEL_SPARSE_AE, MODEL_SPARSE_AE, MODEL_DENOISING_AE,
-                                                MODEL_DENOISING_AE, MODEL_DENOISING_AE, MODEL_VAE};
-    size_t dim = d->dim;
-    int gaussian = d->rows == 0;
-    model_config c = model_defaults(kind[v]);
+    model_config c;
+    if (model_variant(variant_names[v], &c))
+        die("no variant %s", variant_names[v]);
     if (model_hidden_parse(o->hidden, &c))
         fprintf(stderr, "compare: --hidden: expected widths like 400 or 500,500, got \"%s\"\n",
                 o->hidden), exit(2);
-    c.input_dim = dim, c.latent = (size_t)o->latent;
-    if (gaussian)
+    c.input_dim = d->dim, c.latent = (size_t)o->latent;
+    if (d->rows == 0) /* continuous data */
         c.likelihood = LIK_GAUSSIAN, c.recon = RECON_MSE;
-    if (v == 1)
+    if (c.beta != 1)
         c.beta = o->beta;
-    if (v == 2)
+    if (c.iw_k > 1)
         c.iw_k = (int)o->k;
-    if (v == 3)
-        c.classes = 10;
-    if (v == 6)
-        c.sparse_on = SPARSE_ON_HIDDEN;
-    if (v == 10)
+    if (c.conv_rows)
         c.conv_rows = d->rows, c.conv_cols = d->cols;
-    c.noise = v == 7 ? NOISE_MASK : v == 8 ? NOISE_GAUSSIAN : NOISE_SALT_PEPPER;
-    c.noise_level = v == 8 ? o->gauss : o->noise;
+    c.noise_level = c.noise == NOISE_GAUSSIAN ? o->gauss : o->noise;
     c.noise_clip = !o->no_clip;
     return c;
 }

@@ -56,6 +56,36 @@ model_config model_defaults(model_kind kind)
     return c;
 }
 
+/* ---- the named variants ---------------------------------------------------------- */
+
+const char *const model_variants[] = {"vae", "beta-vae", "iwae", "cvae", "ae", "sparse", "sparse-hidden",
+                                      "dae-mask", "dae-gauss", "dae-sp", "conv-vae", NULL};
+
+int model_variant(const char *name, model_config *c)
+{
+    static const model_kind kind[] = {MODEL_VAE, MODEL_VAE, MODEL_VAE, MODEL_VAE, MODEL_AE,
+                                      MODEL_SPARSE_AE, MODEL_SPARSE_AE, MODEL_DENOISING_AE,
+                                      MODEL_DENOISING_AE, MODEL_DENOISING_AE, MODEL_VAE};
+    int v = 0;
+    while (model_variants[v] && strcmp(model_variants[v], name) != 0)
+        v++;
+    if (!model_variants[v])
+        return -1;
+    const char *n = model_variants[v];
+    *c = model_defaults(kind[v]);
+    c->latent = 20;
+    c->beta = strcmp(n, "beta-vae") == 0 ? 4 : c->beta;
+    c->iw_k = strcmp(n, "iwae") == 0 ? 5 : 1;
+    c->classes = strcmp(n, "cvae") == 0 ? 10 : 0;
+    c->sparse_on = strcmp(n, "sparse-hidden") == 0 ? SPARSE_ON_HIDDEN : SPARSE_ON_CODE;
+    c->noise = strcmp(n, "dae-gauss") == 0 ? NOISE_GAUSSIAN
+             : strcmp(n, "dae-sp") == 0    ? NOISE_SALT_PEPPER
+                                           : NOISE_MASK;
+    if (strcmp(n, "conv-vae") == 0)
+        c->conv_rows = c->conv_cols = 28;
+    return 0;
+}
+
 /* ---- configuration <-> metadata ------------------------------------------------ */
 
 void model_config_to_meta(const model_config *c, nn_meta *m)

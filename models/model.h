@@ -65,6 +65,17 @@ typedef struct {
  * clipped to [0, 1]). */
 model_config model_defaults(model_kind kind);
 const char *model_kind_name(model_kind k);
+/* The named variants that `compare` trains side by side, NULL-terminated:
+ * vae, beta-vae, iwae, cvae, ae, sparse, sparse-hidden, dae-mask,
+ * dae-gauss, dae-sp, conv-vae. */
+extern const char *const model_variants[];
+/* *c = the variant on the common architecture (784-400-20 ReLU, every kind
+ * with a code of 20): model_defaults of its kind, then β = 4 (beta-vae),
+ * k = 5 (iwae), 10 classes (cvae), the penalty on the last hidden layer
+ * (sparse-hidden), the noise named (dae-*: masking, Gaussian clipped to
+ * [0, 1], salt-and-pepper, each at 0.25), a 28 x 28 convolutional body
+ * (conv-vae). -1 for a name not in model_variants. */
+int model_variant(const char *name, model_config *c);
 int model_kind_parse(const char *s, model_kind *out);
 const char *model_noise_name(model_noise n);
 int model_noise_parse(const char *s, model_noise *out);

@@ -425,12 +425,8 @@ static void bench_rng(void)
  * ours of every model, then the next round. */
 static void bench_variants(int threads, int batch, int rounds, const char *only)
 {
-    static const char *const names[] = {"vae", "beta-vae", "iwae", "cvae", "ae", "sparse",
-                                        "sparse-hidden", "dae-mask", "dae-gauss", "dae-sp"};
-    enum { NV = sizeof names / sizeof names[0] };
-    static const model_kind kinds[NV] = {MODEL_VAE, MODEL_VAE, MODEL_VAE, MODEL_VAE, MODEL_AE,
-                                         MODEL_SPARSE_AE, MODEL_SPARSE_AE, MODEL_DENOISING_AE,
-                                         MODEL_DENOISING_AE, MODEL_DENOISING_AE};
+    const char *const *names = model_variants;
+    enum { NV = 10 }; /* the MLP variants: every one but conv-vae, the last */
     tn_set_threads(threads);
     tn_flush_denormals(1);
     nn_error err;
@@ -446,11 +442,8 @@ static void bench_variants(int threads, int batch, int rounds, const char *only)
             continue;
         tn_rng r;
         tn_rng_seed(&r, 1, 3);
-        model_config c = model_defaults(kinds[v]);
-        c.hidden[0] = 400, c.n_hidden = 1, c.latent = 20;
-        c.beta = v == 1 ? 4 : c.beta, c.iw_k = v == 2 ? 5 : 1, c.classes = v == 3 ? 10 : 0;
-        c.sparse_on = v == 6 ? SPARSE_ON_HIDDEN : SPARSE_ON_CODE;
-        c.noise = v == 7 ? NOISE_MASK : v == 8 ? NOISE_GAUSSIAN : NOISE_SALT_PEPPER;
+        model_config c;
+        model_variant(names[v], &c);
         nn_optim_config oc = nn_optim_defaults(NN_ADAM, 1e-3);
         if (!(mo[v] = model_new(&c, &r, &err)) || !(o[v] = nn_optim_new(&oc, mo[v]->params, &err))) {
             fprintf(stderr, "bench: %s: %s\n", names[v], err.msg);

@@ -380,6 +380,28 @@ void test_corruption_noise(void)
 void test_model_config_and_checkpoint(void)
 {
     nn_error err;
+    /* compare's named variants: each one's kind and own fields, all with a
+     * code of 20; an unknown name is refused */
+    int n = 0;
+    model_config v;
+    for (; model_variants[n]; n++) {
+        CHECK(model_variant(model_variants[n], &v) == 0);
+        CHECK(v.latent == 20 && v.hidden[0] == 400 && v.n_hidden == 1);
+    }
+    CHECK(n == 11);
+    CHECK(model_variant("beta-vae", &v) == 0 && v.kind == MODEL_VAE && v.beta == 4 && v.iw_k == 1);
+    CHECK(model_variant("iwae", &v) == 0 && v.iw_k == 5 && v.beta == 1);
+    CHECK(model_variant("cvae", &v) == 0 && v.classes == 10);
+    CHECK(model_variant("sparse", &v) == 0 && v.kind == MODEL_SPARSE_AE && v.sparse_on == SPARSE_ON_CODE);
+    CHECK(model_variant("sparse-hidden", &v) == 0 && v.sparse_on == SPARSE_ON_HIDDEN);
+    CHECK(model_variant("dae-gauss", &v) == 0 && v.kind == MODEL_DENOISING_AE && v.noise == NOISE_GAUSSIAN &&
+          v.noise_clip == 1 && v.noise_level == 0.25);
+    CHECK(model_variant("dae-sp", &v) == 0 && v.noise == NOISE_SALT_PEPPER);
+    CHECK(model_variant("dae-mask", &v) == 0 && v.noise == NOISE_MASK);
+    CHECK(model_variant("conv-vae", &v) == 0 && v.conv_rows == 28 && v.conv_cols == 28);
+    CHECK(model_variant("vae", &v) == 0 && v.kind == MODEL_VAE && v.conv_rows == 0 && v.classes == 0);
+    CHECK(model_variant("ae", &v) == 0 && v.kind == MODEL_AE);
+    CHECK(model_variant("gan", &v) == -1 && model_variant("", &v) == -1);
     nn_meta meta = {0};
     model_config c = model_defaults(MODEL_SPARSE_AE), back;
     c.n_hidden = 2, c.hidden[0] = 50, c.hidden[1] = 30, c.latent = 7, c.rho = 0.1, c.act = NN_ACT_TANH;
