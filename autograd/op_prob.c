@@ -12,13 +12,16 @@
 #include "tn_math.h"
 #include "tn_parallel.h"
 
-/* e^x for x <= 0 and log(1 + e) for e in [0, 1], vectorizable in float */
+/* e^x for x <= 0, log(1 + e) for e in [0, 1] and log p for p >= 1,
+ * vectorizable in float */
 #ifdef TN_REAL_DOUBLE
 #define EXP_NEG(x) exp(x)
 #define log1p_small(e) log1p(e)
+#define log_ge1(p) log(p)
 #else
 #define EXP_NEG(x) tn_exp_neg(x)
 #define log1p_small(e) tn_log1p_01(e)
+#define log_ge1(p) tn_log_ge1(p)
 #endif
 
 /* y = max(x,0) - x·t + log(1 + e^-|x|)  (x logits, t targets, broadcast);
@@ -85,25 +88,37 @@ static const char *bce_rows_shape(ad_var *v)
     return NULL;
 }
 
-/* One row: Σ_d BCE(x_d, t_d), e_d = e^-|x_d| kept when e is given. The
- * element-wise part goes through buf (D values, in L1) so that it
- * vectorizes; tn_sum8 adds them in a fixed order, so the result does not
- * depend on the vector width the CPU picked (TN_CLONES). */
+/* One row: Σ_d BCE(x_d, t_d) = Σ_d [max(x_d, 0) - x_d t_d + log(1 + e_d)],
+ * e_d = e^-|x_d| (kept in e when given, else in buf's second half). The
+ * logs are taken 8 pixels at a time, of products of their factors 1 + e_d
+ * (in [1, 256]): in each block of 128 pixels, pixel b + j carries the log
+ * of the product over b + 16g + j, g < 8; the last D mod 128 pixels take
+ * their own. One log for 8 pixels instead of 8 (3.5 times faster on
+ * AVX-512); the product's rounding costs at most 8 float roundings of the
+ * row's sum of logs. The element-wise parts go through buf (2 D values, in
+ * L1) so that they vectorize; the groups are fixed and tn_sum8 adds in a
+ * fixed order, so the result does not depend on the vector width the CPU
+ * picked (TN_CLONES). */
 TN_CLONES static tn_real bce_row(const tn_real *restrict x, const tn_real *restrict t,
                                  tn_real *restrict e, tn_real *restrict buf, size_t D)
 {
-    if (e)
-        for (size_t d = 0; d < D; d++) {
-            tn_real xi = x[d];
-            e[d] = EXP_NEG(-fabs(xi));
-            buf[d] = (xi > 0 ? xi : 0) - xi * t[d] + log1p_small(e[d]);
+    tn_real *restrict lin = buf, *restrict ex = e ? e : buf + D;
+    for (size_t d = 0; d < D; d++) {
+        tn_real xi = x[d];
+        ex[d] = EXP_NEG(-fabs(xi));
+        lin[d] = (xi > 0 ? xi : 0) - xi * t[d];
+    }
+    size_t full = D / 128 * 128;
+    for (size_t b = 0; b < full; b += 128)
+        for (size_t j = 0; j < 16; j++) {
+            tn_real p = 1 + ex[b + j];
+            for (size_t g = 1; g < 8; g++)
+                p *= 1 + ex[b + 16 * g + j];
+            lin[b + j] += log_ge1(p);
         }
-    else
-        for (size_t d = 0; d < D; d++) {
-            tn_real xi = x[d], ei = EXP_NEG(-fabs(xi));
-            buf[d] = (xi > 0 ? xi : 0) - xi * t[d] + log1p_small(ei);
-        }
-    return tn_sum8(buf, D);
+    for (size_t d = full; d < D; d++)
+        lin[d] += log1p_small(ex[d]);
+    return tn_sum8(lin, D);
 }
 
 static void bce_rows_forward(ad_var *v)
@@ -122,8 +137,8 @@ static void bce_rows_forward(ad_var *v)
         return;
     }
     int nt = R * D >= TN_PAR_MIN ? omp_get_max_threads() : 1;
-    tn_tensor lines = {.ndim = 1, .shape = {D * (size_t)nt}};
-    tn_tensor *buf = ad__scratch(v->tape, &lines); /* a row's values, a line per thread */
+    tn_tensor lines = {.ndim = 1, .shape = {2 * D * (size_t)nt}};
+    tn_tensor *buf = ad__scratch(v->tape, &lines); /* a row's values, 2 D per thread */
     if (!buf)
         return;
     if (nt == 1) {
@@ -133,7 +148,7 @@ static void bce_rows_forward(ad_var *v)
     }
 #pragma omp parallel num_threads(nt)
     {
-        tn_real *b = buf->data + (size_t)omp_get_thread_num() * D;
+        tn_real *b = buf->data + (size_t)omp_get_thread_num() * 2 * D;
 #pragma omp for
         for (size_t r = 0; r < R; r++)
             y[r] = bce_row(x + r * D, t + (r % TR) * D, e ? e->data + r * D : NULL, b, D);

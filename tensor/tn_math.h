@@ -5,7 +5,8 @@
  *
  * tn_exp_neg(x), x <= 0: e^x within 3 ulp; 0 below -87.3 (where e^x is
  * denormal in float; the trainer flushes those to zero anyway) and for NaN.
- * tn_log1p_01(e), e in [0, 1]: log(1 + e) within 3 ulp. */
+ * tn_log1p_01(e), e in [0, 1]: log(1 + e) within 3 ulp.
+ * tn_log_ge1(p), p >= 1 and finite: log p within 3 ulp (from 2^k·m). */
 #ifndef TN_MATH_H
 #define TN_MATH_H
 
@@ -68,6 +69,18 @@ static inline float tn_log1p_01(float e)
     float s = e / (2.0f + e), s2 = s * s;
     return 2.0f * s * (1.0f + s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9 +
                                     s2 * (1.0f / 11 + s2 * (1.0f / 13)))))));
+}
+
+/* p = 2^k·m with m in [1, 2): log p = k·ln2 + log(1 + (m - 1)), ln2 in two
+ * parts as in tn_exp_neg; integer operations on the bits, so it vectorizes */
+static inline float tn_log_ge1(float p)
+{
+    uint32_t b;
+    memcpy(&b, &p, sizeof b);
+    float k = (float)((int32_t)(b >> 23) - 127), m;
+    b = (b & 0x7fffffu) | 0x3f800000u;
+    memcpy(&m, &b, sizeof m);
+    return k * 0.693145752f + (tn_log1p_01(m - 1.0f) + k * 1.42860677e-6f);
 }
 
 #endif

@@ -397,8 +397,11 @@ void test_fast_exp_log(void)
         worst_e = fmax(worst_e, ulps(tn_exp_neg(x), exp((double)x)));
     for (float e = 1e-30f; e <= 1.0f; e = e < 1e-6f ? e * 1.001f : e + 1e-6f)
         worst_l = fmax(worst_l, ulps(tn_log1p_01(e), log1p((double)e)));
-    CHECK(worst_e <= 3 && worst_l <= 3);
-    CHECK(tn_exp_neg(0) == 1 && tn_exp_neg(-90) == 0 && tn_log1p_01(0) == 0);
+    double worst_g = 0; /* log p, p >= 1: over the products BCE takes, [1, 256], and beyond */
+    for (float p = 1.0f; p <= 1e6f; p *= 1.0000173f)
+        worst_g = fmax(worst_g, ulps(tn_log_ge1(p), log((double)p)));
+    CHECK(worst_e <= 3 && worst_l <= 3 && worst_g <= 3);
+    CHECK(tn_exp_neg(0) == 1 && tn_exp_neg(-90) == 0 && tn_log1p_01(0) == 0 && tn_log_ge1(1) == 0);
     CHECK(tn_exp_neg(NAN) == 0 && tn_exp_neg(-INFINITY) == 0 && tn_exp_neg(5) == 1); /* defined */
-    printf("    worst: exp %.2f ulp, log %.2f ulp\n", worst_e, worst_l);
+    printf("    worst: exp %.2f ulp, log1p %.2f ulp, log %.2f ulp\n", worst_e, worst_l, worst_g);
 }
