@@ -241,8 +241,8 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
     size_t bad = nblocks; /* the first block that failed */
     char why[256] = "out of memory";
     int threads = tn_get_threads();
-    if ((size_t)threads > nblocks)
-        threads = (int)nblocks;
+    if ((size_t)threads > nblocks) /* no more threads than blocks, and at least one (a */
+        threads = nblocks ? (int)nblocks : 1; /* rank under MPI may have no rows) */
     if (sums) {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)

@@ -83,6 +83,13 @@ if [ $rc -eq 0 ] && [ "$(grep -c 'L_100 = ' "$tmp/ev2.out")" = 1 ] && [ -n "$l1"
    /usr/bin/python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'    L_100 {a} (2 ranks) vs {b} (1 process)'); assert abs(a - b) < 0.5" "$l2" "$l1"
 then ok evaluation_split; else fail evaluation_split "exit $rc, L_100 '$l2' vs '$l1'"; tail -3 "$tmp/ev2.out"; fi
 
+# one test image for two ranks: rank 0 has none, and still takes part
+timeout 120 $mpi -np 2 "$vae" --eval "$tmp/a/model.safetensors" --data "$data" --test-limit 1 --threads 2 \
+    --iw-samples 10 > "$tmp/ev3.out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q 'L_10 = -[0-9]' "$tmp/ev3.out"; then ok evaluation_empty_rank
+else fail evaluation_empty_rank "exit $rc"; tail -3 "$tmp/ev3.out"; fi
+
 # a broken file on rank 1 only: that rank's message, a non-zero status
 head -c 5000 "$data/train-images-idx3-ubyte.gz" > "$tmp/broken.gz"
 mkdir -p "$tmp/bad"
