@@ -400,7 +400,14 @@ void test_fast_exp_log(void)
     double worst_g = 0; /* log p, p >= 1: over the products BCE takes, [1, 256], and beyond */
     for (float p = 1.0f; p <= 1e6f; p *= 1.0000173f)
         worst_g = fmax(worst_g, ulps(tn_log_ge1(p), log((double)p)));
-    CHECK(worst_e <= 3 && worst_l <= 3 && worst_g <= 3);
+    double worst_t = 0; /* tanh, both signs, through both branches and its saturation */
+    for (float x = 1e-30f; x <= 12.0f; x = x < 1e-3f ? x * 1.001f : x + 3e-6f) {
+        worst_t = fmax(worst_t, ulps(tn_tanh_f(x), tanh((double)x)));
+        worst_t = fmax(worst_t, ulps(tn_tanh_f(-x), tanh(-(double)x)));
+    }
+    CHECK(tn_tanh_f(0) == 0 && tn_tanh_f(40) == 1 && tn_tanh_f(-40) == -1 && isnan(tn_tanh_f(NAN)));
+    printf("    worst: tanh %.2f ulp\n", worst_t);
+    CHECK(worst_e <= 3 && worst_l <= 3 && worst_g <= 3 && worst_t <= 3);
     CHECK(tn_exp_neg(0) == 1 && tn_exp_neg(-90) == 0 && tn_log1p_01(0) == 0 && tn_log_ge1(1) == 0);
     CHECK(tn_exp_neg(NAN) == 0 && tn_exp_neg(-INFINITY) == 0 && tn_exp_neg(5) == 1); /* defined */
     printf("    worst: exp %.2f ulp, log1p %.2f ulp, log %.2f ulp\n", worst_e, worst_l, worst_g);
