@@ -93,8 +93,8 @@ static const char *bce_rows_shape(ad_var *v)
  * logs are taken 8 pixels at a time, of products of their factors 1 + e_d
  * (in [1, 256]): in each block of 128 pixels, pixel b + j carries the log
  * of the product over b + 16g + j, g < 8; the last D mod 128 pixels take
- * their own. One log for 8 pixels instead of 8 (3.5 times faster on
- * AVX-512); the product's rounding costs at most 8 float roundings of the
+ * their own. One log for 8 pixels instead of 8 (the row loop 1.5 times
+ * as fast on AVX-512); the product's rounding costs at most 8 float roundings of the
  * row's sum of logs. The element-wise parts go through buf (2 D values, in
  * L1) so that they vectorize; the groups are fixed and tn_sum8 adds in a
  * fixed order, so the result does not depend on the vector width the CPU
@@ -405,7 +405,7 @@ ad_var *ad_randn(ad_tape *t, int ndim, const size_t *shape, tn_rng *rng)
     if (v)
         tn_rng_fill_normal(rng, &v->val, 0, 1);
 #else
-    if (v) /* in bulk: an IWAE step's k·N·latent draws, 12 times faster */
+    if (v) /* in bulk: an IWAE step's k·N·latent draws (`bench rng`) */
         tn_rng_normals(rng, v->val.data, v->val.size);
 #endif
     return v;

@@ -20,8 +20,7 @@
 #define MAX_RUNS 64
 #define N_METRICS 17
 
-#define variant_names model_variants /* vae, beta-vae, ... conv-vae (model.h) */
-#define N_VARIANTS 11
+#define N_VARIANTS 11 /* the names in model_variants (model.h): vae ... conv-vae */
 
 /* the columns: name, whether higher is better, whether only generative
  * models have it */
@@ -148,17 +147,17 @@ static options parse(int argc, char **argv)
 static model_config variant_config(int v, const options *o, const nn_dataset *d)
 {
     model_config c;
-    if (model_variant(variant_names[v], &c))
-        die("no variant %s", variant_names[v]);
+    if (model_variant(model_variants[v], &c))
+        die("no variant %s", model_variants[v]);
     if (model_hidden_parse(o->hidden, &c))
         fprintf(stderr, "compare: --hidden: expected widths like 400 or 500,500, got \"%s\"\n",
                 o->hidden), exit(2);
     c.input_dim = d->dim, c.latent = (size_t)o->latent;
     if (d->rows == 0) /* continuous data */
         c.likelihood = LIK_GAUSSIAN, c.recon = RECON_MSE;
-    if (c.beta != 1)
+    if (c.beta != 1) /* the beta-vae */
         c.beta = o->beta;
-    if (c.iw_k > 1)
+    if (c.iw_k > 1) /* the iwae */
         c.iw_k = (int)o->k;
     if (c.conv_rows)
         c.conv_rows = d->rows, c.conv_cols = d->cols;
@@ -306,7 +305,7 @@ static int read_result(const char *path, run_result *r)
 static cJSON *result_json(const run_result *r)
 {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "model", variant_names[r->variant]);
+    cJSON_AddStringToObject(j, "model", model_variants[r->variant]);
     cJSON_AddNumberToObject(j, "seed", (double)r->seed);
     for (int k = 0; k < N_METRICS; k++)
         if (!isnan(r->v[k]))
@@ -320,7 +319,7 @@ static model *run(int v, uint64_t seed, const options *o, const nn_dataset *trai
                   const nn_dataset *test, run_result *r)
 {
     char base[1200], ckpt[1300], metr[1300], res[1300];
-    snprintf(base, sizeof base, "%s/runs/%s-s%llu", o->out, variant_names[v], (unsigned long long)seed);
+    snprintf(base, sizeof base, "%s/runs/%s-s%llu", o->out, model_variants[v], (unsigned long long)seed);
     snprintf(ckpt, sizeof ckpt, "%s.safetensors", base);
     snprintf(metr, sizeof metr, "%s.jsonl", base);
     snprintf(res, sizeof res, "%s.json", base);
@@ -330,7 +329,7 @@ static model *run(int v, uint64_t seed, const options *o, const nn_dataset *trai
         model *m = model_load(ckpt, NULL, &err);
         if (!m)
             die("%s", err.msg);
-        printf("%s, seed %llu: done before (%s)\n", variant_names[v], (unsigned long long)seed, res);
+        printf("%s, seed %llu: done before (%s)\n", model_variants[v], (unsigned long long)seed, res);
         return m;
     }
     tn_rng init, evr;
@@ -340,17 +339,17 @@ static model *run(int v, uint64_t seed, const options *o, const nn_dataset *trai
     nn_optim_config oc = nn_optim_defaults(NN_ADAM, o->lr);
     nn_optim *opt = m ? nn_optim_new(&oc, m->params, &err) : NULL;
     if (!opt)
-        die("%s: %s", variant_names[v], err.msg);
+        die("%s: %s", model_variants[v], err.msg);
     nn_meta meta = {0};
     model_config_to_meta(&m->c, &meta);
     nn_train_config tc = nn_train_defaults();
     tc.epochs = (int)o->epochs, tc.batch = (size_t)o->batch, tc.seed = seed, tc.checkpoint = ckpt;
     tc.resume = nn_train_resumable(ckpt), tc.metrics = metr, tc.meta = &meta;
     tc.eval = model_train_eval;
-    printf("== %s, seed %llu: %zu parameters\n", variant_names[v], (unsigned long long)seed,
+    printf("== %s, seed %llu: %zu parameters\n", model_variants[v], (unsigned long long)seed,
            nn_params_size(m->params));
     if (nn_train(m->params, opt, model_train_loss, m, train, test, &tc, NULL, &err))
-        die("%s, seed %llu: %s", variant_names[v], (unsigned long long)seed, err.msg);
+        die("%s, seed %llu: %s", model_variants[v], (unsigned long long)seed, err.msg);
     for (int k = 0; k < N_METRICS; k++)
         r->v[k] = NAN;
     static const model_noise noise[3] = {NOISE_MASK, NOISE_SALT_PEPPER, NOISE_GAUSSIAN};
@@ -414,7 +413,7 @@ static void time_steps(const options *o, const int *chosen, int n, const nn_data
         for (int i = 0; i < n; i++) {
             char ckpt[1300];
             nn_error err;
-            snprintf(ckpt, sizeof ckpt, "%s/runs/%s-s1.safetensors", o->out, variant_names[chosen[i]]);
+            snprintf(ckpt, sizeof ckpt, "%s/runs/%s-s1.safetensors", o->out, model_variants[chosen[i]]);
             model *m = model_load(ckpt, NULL, &err);
             nn_optim_config oc = nn_optim_defaults(NN_ADAM, o->lr);
             nn_optim *opt = m ? nn_optim_new(&oc, m->params, &err) : NULL;
@@ -422,7 +421,7 @@ static void time_steps(const options *o, const int *chosen, int n, const nn_data
             tc.epochs = 1, tc.batch = (size_t)o->batch, tc.seed = 1, tc.log = NULL;
             nn_train_result res;
             if (!opt || nn_train(m->params, opt, model_train_loss, m, &part, NULL, &tc, &res, &err))
-                die("timing %s: %s", variant_names[chosen[i]], err.msg);
+                die("timing %s: %s", model_variants[chosen[i]], err.msg);
             secs[i][round] = res.seconds / (double)steps * (double)per_epoch;
             nn_optim_free(opt), model_free(m);
         }
@@ -430,7 +429,7 @@ static void time_steps(const options *o, const int *chosen, int n, const nn_data
         double *s = secs[i], lo = fmin(s[0], fmin(s[1], s[2])), hi = fmax(s[0], fmax(s[1], s[2]));
         timed[i] = s[0] + s[1] + s[2] - lo - hi; /* the median of three */
         printf("%s: %.2f s an epoch (timed: %ld steps, 3 interleaved rounds, %.2f to %.2f)\n",
-               variant_names[chosen[i]], timed[i], steps, lo, hi);
+               model_variants[chosen[i]], timed[i], steps, lo, hi);
     }
 }
 
@@ -474,7 +473,7 @@ static void write_report(const options *o, const int *chosen, int n_chosen, cons
         fprintf(f, " --- |");
     fprintf(f, "\n");
     for (int i = 0; i < n_chosen; i++) {
-        fprintf(f, "| %s |", variant_names[chosen[i]]);
+        fprintf(f, "| %s |", model_variants[chosen[i]]);
         for (int k = 0; k < N_METRICS - 1; k++) {
             double m, sd, best = NAN, bm, bsd;
             int c, bc;
@@ -516,7 +515,7 @@ static void write_report(const options *o, const int *chosen, int n_chosen, cons
     for (int i = 0; i < n_runs; i++)
         cJSON_AddItemToArray(runs, result_json(&r[i]));
     for (int i = 0; i < n_chosen; i++) {
-        cJSON *mo = cJSON_AddObjectToObject(sum, variant_names[chosen[i]]);
+        cJSON *mo = cJSON_AddObjectToObject(sum, model_variants[chosen[i]]);
         for (int k = 0; k < N_METRICS; k++) {
             double m, sd;
             int c;
@@ -581,7 +580,7 @@ static void write_pictures(const options *o, model **models, const int *chosen, 
         die("%s", err.msg);
     for (int i = 0; o->latent == 2 && test->labels && i < n; i++) {
         nn_latent l = model_latent(models[i], test->rows, test->cols);
-        snprintf(path, sizeof path, "%s/latent_%s.png", o->out, variant_names[chosen[i]]);
+        snprintf(path, sizeof path, "%s/latent_%s.png", o->out, model_variants[chosen[i]]);
         if (nn_pic_scatter(path, &l, test, &err))
             die("%s", err.msg);
     }
@@ -600,7 +599,7 @@ int main(int argc, char **argv)
         size_t len = strcspn(p, ",");
         int v = -1;
         for (int i = 0; i < N_VARIANTS; i++)
-            if (strlen(variant_names[i]) == len && !strncmp(p, variant_names[i], len))
+            if (strlen(model_variants[i]) == len && !strncmp(p, model_variants[i], len))
                 v = i;
         if (v < 0 || n == N_VARIANTS)
             fprintf(stderr, "compare: --models: \"%.*s\" is not one of vae, beta-vae, iwae, cvae, ae, "

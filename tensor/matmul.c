@@ -46,8 +46,8 @@ tn_status tn_matmul(tn_tensor *C, const tn_tensor *A, int trans_a,
     inc_t rsc = (inc_t)n;
     trans_t bta = trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
     trans_t btb = trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-    /* Called from inside a parallel region (a thread of nn_latent_iwae's
-     * team), the product runs on the calling thread alone. */
+    /* Called from inside a parallel region (each thread with work of its
+     * own), the product runs on the calling thread alone. */
     rntm_t one = BLIS_RNTM_INITIALIZER, *rntm = NULL;
 #ifdef _OPENMP
     if (omp_in_parallel()) {
