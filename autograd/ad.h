@@ -30,7 +30,8 @@ typedef struct ad_var ad_var;
 ad_tape *ad_tape_new(size_t arena_bytes);
 void ad_tape_free(ad_tape *t);
 /* Forgets every node, value and gradient of the step and the error.
- * Parameters' gradients are untouched (zero them yourself). */
+ * Parameters' gradients are untouched (zero them yourself, or let backward
+ * write them: ad_tape_write_grads). */
 void ad_tape_reset(ad_tape *t);
 
 int ad_tape_ok(const ad_tape *t);             /* 1 while no error */
@@ -51,8 +52,20 @@ void ad_tape_fail(ad_tape *t, const char *fmt, ...)
 int ad_set_grad_enabled(ad_tape *t, int enabled);
 int ad_grad_enabled(const ad_tape *t);
 
+/* For a training loop: block[0..n) (the gradients of all the parameters,
+ * nn_params_grads) is written whole by each ad_backward on this tape, not
+ * added to. A parameter made (ad_param) with its gradient inside the block
+ * gets d loss / d p written by its first writer (a GEMM with beta = 0), and
+ * zeros when the loss does not reach it; the rest of the block, parameters
+ * not made in this step, gets zeros. So the loop zeroes nothing and no
+ * gradient is read before it is written. Gradients that overlap (one
+ * tensor made a parameter twice) are zeroed and added to. NULL: off (as on
+ * a new tape). nn_train sets it. */
+void ad_tape_write_grads(ad_tape *t, tn_real *block, size_t n);
+
 /* d loss / d p for every parameter p the loss depends on, *added* to the
- * parameter's gradient tensor. loss must have exactly one element.
+ * parameter's gradient tensor (written, with ad_tape_write_grads). loss
+ * must have exactly one element.
  * Returns 0, or -1 with ad_tape_error() set. Intermediate gradients are
  * cleared at the start, so backward may be called twice on one tape (the
  * parameters then receive both contributions). */
@@ -61,7 +74,7 @@ int ad_backward(ad_tape *t, ad_var *loss);
 /* ---- leaves ---------------------------------------------------------------- */
 
 /* A parameter: `value` and `grad` (same shape) are borrowed and must outlive
- * the step; backward adds into `grad`. */
+ * the step; backward adds into `grad` (or writes it: ad_tape_write_grads). */
 ad_var *ad_param(ad_tape *t, tn_tensor *value, tn_tensor *grad);
 /* Constants get no gradient. They are made even on a tape that has already
  * failed (ops on them then return NULL), so a program may fill a constant it

@@ -55,6 +55,8 @@ struct ad_var {
     ad_op_id op;
     int requires_grad;
     int is_param;
+    int grad_pending;   /* a param whose gradient backward overwrites, not yet written
+                           (ad_tape_overwrite_grads): its next writer writes it fresh */
 };
 
 /* An op: its shape rule sets v->val.ndim/shape from v->in and v->attr and

@@ -14,6 +14,10 @@ struct ad_tape {
     ad_var **nodes;     /* recorded ops, in order; heap, kept across resets */
     size_t len, cap;
     int grad_enabled;
+    tn_real *block;     /* ad_tape_write_grads: the gradient block backward writes */
+    size_t block_len;
+    ad_var **params;    /* the step's params with gradients in it; heap, kept across resets */
+    size_t n_params, cap_params;
     int failed;
     char error[400];
     char why[AD_WHY_LEN]; /* a shape rule's reason, see ad__why_buf */
@@ -41,6 +45,7 @@ void ad_tape_free(ad_tape *t)
         return;
     tn_arena_free(t->arena);
     free(t->nodes);
+    free(t->params);
     free(t);
 }
 
@@ -48,6 +53,7 @@ void ad_tape_reset(ad_tape *t)
 {
     tn_arena_reset(t->arena);
     t->len = 0;
+    t->n_params = 0;
     t->failed = 0;
     t->error[0] = '\0';
 }
@@ -57,6 +63,12 @@ const char *ad_tape_error(const ad_tape *t) { return t->error; }
 size_t ad_tape_len(const ad_tape *t) { return t->len; }
 tn_arena *ad_tape_arena(ad_tape *t) { return t->arena; }
 int ad_grad_enabled(const ad_tape *t) { return t->grad_enabled; }
+
+void ad_tape_write_grads(ad_tape *t, tn_real *block, size_t n)
+{
+    t->block = block;
+    t->block_len = block ? n : 0;
+}
 
 int ad_set_grad_enabled(ad_tape *t, int enabled)
 {
@@ -110,6 +122,19 @@ ad_var *ad_param(ad_tape *t, tn_tensor *value, tn_tensor *grad)
     v->grad = grad;
     v->is_param = 1;
     v->requires_grad = t->grad_enabled;
+    if (v->requires_grad && t->block && grad->data >= t->block &&
+        grad->data + grad->size <= t->block + t->block_len) { /* backward writes it (arm_params) */
+        if (t->n_params == t->cap_params) {
+            size_t cap = t->cap_params ? 2 * t->cap_params : 64;
+            ad_var **n = realloc(t->params, cap * sizeof *n);
+            if (!n) {
+                ad_tape_fail(t, "param: out of memory for the tape");
+                return NULL;
+            }
+            t->params = n, t->cap_params = cap;
+        }
+        t->params[t->n_params++] = v;
+    }
     return v;
 }
 
@@ -210,6 +235,10 @@ tn_tensor *ad__grad_out(ad_var *v, int *fresh)
     *fresh = 0;
     if (!v->requires_grad)
         return NULL;
+    if (v->grad_pending) { /* a param's gradient, overwritten by its first writer */
+        v->grad_pending = 0;
+        *fresh = 1;
+    }
     if (!v->grad) {
         v->grad = tn_arena_tensor_raw(v->tape->arena, v->val.ndim, v->val.shape);
         if (!v->grad)
@@ -386,6 +415,58 @@ void ad__axis_split(const tn_tensor *x, int ax, size_t *outer, size_t *len,
 
 /* ---- backward ------------------------------------------------------------------- */
 
+/* With a gradient block (ad_tape_write_grads), the gradient of each param
+ * in it is written by its first writer in this backward (a GEMM with
+ * beta = 0, an op writing instead of adding) and added to by the others.
+ * Params whose gradients share memory (one tensor made a param twice, say)
+ * cannot tell which writes first: they are zeroed here and added to. */
+static void arm_params(ad_tape *t)
+{
+    for (size_t i = 0; i < t->n_params; i++)
+        t->params[i]->grad_pending = 1;
+    for (size_t i = 0; i < t->n_params; i++) {
+        const tn_tensor *a = t->params[i]->grad;
+        for (size_t j = i + 1; j < t->n_params; j++) {
+            const tn_tensor *b = t->params[j]->grad;
+            if (a->data < b->data + b->size && b->data < a->data + a->size) {
+                if (t->params[i]->grad_pending)
+                    tn_fill(t->params[i]->grad, 0);
+                if (t->params[j]->grad_pending)
+                    tn_fill(t->params[j]->grad, 0);
+                t->params[i]->grad_pending = t->params[j]->grad_pending = 0;
+            }
+        }
+    }
+}
+
+/* After backward, with a gradient block: zeros where nothing wrote, the
+ * params the loss did not reach and the block's parts no param of this step
+ * covers (a parameter the model left out this step). The params' ranges in
+ * address order (insertion sort: a model has tens), the gaps between them
+ * filled. */
+static void zero_unwritten(ad_tape *t)
+{
+    ad_var **p = t->params;
+    for (size_t i = 0; i < t->n_params; i++) {
+        if (p[i]->grad_pending) /* d loss / d p = 0 */
+            tn_fill(p[i]->grad, 0), p[i]->grad_pending = 0;
+        for (size_t j = i; j > 0 && p[j]->grad->data < p[j - 1]->grad->data; j--) {
+            ad_var *s = p[j];
+            p[j] = p[j - 1], p[j - 1] = s;
+        }
+    }
+    tn_real *at = t->block, *end = t->block + t->block_len;
+    for (size_t i = 0; i < t->n_params; i++) {
+        tn_real *a = p[i]->grad->data, *b = a + p[i]->grad->size;
+        if (a > at)
+            memset(at, 0, (size_t)(a - at) * sizeof *at);
+        if (b > at)
+            at = b;
+    }
+    if (end > at)
+        memset(at, 0, (size_t)(end - at) * sizeof *at);
+}
+
 int ad_backward(ad_tape *t, ad_var *loss)
 {
     char s[64];
@@ -412,6 +493,7 @@ int ad_backward(ad_tape *t, ad_var *loss)
     for (size_t i = 0; i < t->len; i++)
         if (t->nodes[i]->grad)
             tn_fill(t->nodes[i]->grad, 0);
+    arm_params(t);
     tn_tensor *g = ad__grad_buf(loss);
     if (!g)
         return -1;
@@ -423,5 +505,7 @@ int ad_backward(ad_tape *t, ad_var *loss)
         if (t->failed)
             return -1;
     }
+    if (t->block)
+        zero_unwritten(t);
     return 0;
 }

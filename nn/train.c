@@ -533,6 +533,8 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
     nn_batches *batches = nn_batches_new(train, c->batch, &data_rng, c->dynamic_binarize, err);
     ad_tape *t = ad_tape_new(0);
     rc = batches && t ? 0 : (batches ? nn_fail(err, "train: out of memory") : -1);
+    if (t) /* backward writes the gradient block whole: nothing to zero, GEMMs write with beta = 0 */
+        ad_tape_write_grads(t, nn_params_grads(p), nn_params_size(p));
     size_t per = batches ? nn_batches_per_epoch(batches) : 0;
     r.epoch = start, r.steps = step;
     team tm = {.want = c->fixed_threads ? 1 : tn_get_threads()};
@@ -559,7 +561,6 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
                  * order, as the all-reduce adds the ranks') */
                 if (!first)
                     memcpy(sh.acc, nn_params_grads(p), nn_params_size(p) * sizeof *sh.acc);
-                nn_params_zero_grad(p);
                 nn_batch bs = {tn_wrap(b.x.data + lo * dim, 2, (const size_t[]){hi - lo, dim}),
                                b.labels ? b.labels + lo : NULL, hi - lo};
                 nn_scalars rep = {0};

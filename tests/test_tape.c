@@ -93,6 +93,66 @@ void test_tape_fresh_and_adopted_gradients(void)
     tn_free(x), tn_free(w), tn_free(gx), tn_free(gw);
 }
 
+/* ad_tape_write_grads: a block of 4 gradients (W 2x3 at 0, b 3 at 6, u 2
+ * at 9, an unused 2 at 11, 13 values) full of NaN before each backward.
+ * The step makes W twice (its two gradients share memory: added), b (an
+ * add, whose backward adds to a zeroed buffer), u (not reached by the loss)
+ * and leaves the last out: W and b get their gradients, u and the rest
+ * zeros, twice in a row (written, not added), on a new step too; a param
+ * outside the block is added to as before. */
+void test_tape_write_grads(void)
+{
+    ad_tape *t = ad_tape_new(0);
+    tn_real vals[13], block[13];
+    for (int i = 0; i < 13; i++)
+        vals[i] = (tn_real)(0.5 * i - 2);
+    tn_tensor W = tn_wrap(vals, 2, SHAPE(2, 3)), b = tn_wrap(vals + 6, 1, SHAPE(3));
+    tn_tensor u = tn_wrap(vals + 9, 1, SHAPE(2));
+    tn_tensor gW = tn_wrap(block, 2, SHAPE(2, 3)), gb = tn_wrap(block + 6, 1, SHAPE(3));
+    tn_tensor gu = tn_wrap(block + 9, 1, SHAPE(2));
+    tn_tensor *o = test_tensor(1, SHAPE(3), (const double[]){1, 2, 3}), *go = tn_new(1, SHAPE(3));
+    tn_tensor *x = test_tensor(2, SHAPE(1, 3), (const double[]){1, -1, 2});
+    ad_tape_write_grads(t, block, 13);
+    for (int round = 0; round < 3; round++) {
+        ad_tape_reset(t);
+        for (int i = 0; i < 13; i++)
+            block[i] = NAN;
+        ad_var *Wv = ad_param(t, &W, &gW), *W2 = ad_param(t, &W, &gW);
+        ad_var *h = ad_add(ad_matmul(ad_const(t, x), 0, Wv, 1), ad_matmul(ad_const(t, x), 0, W2, 1));
+        ad_var *B = ad_param(t, &b, &gb);
+        (void)ad_param(t, &u, &gu);
+        ad_var *O = ad_param(t, o, go); /* outside the block */
+        /* y = Σ_j h_j·b_j-ish: h (1x2) against b's first two, plus Σ b ⊙ o */
+        ad_var *y = ad_add(ad_sum(ad_mul(h, ad_slice(ad_reshape(B, 2, SHAPE(1, 3)), 0, 2))),
+                           ad_sum(ad_mul(B, O)));
+        CHECK(ad_backward(t, y) == 0);
+        if (round == 1)
+            CHECK(ad_backward(t, y) == 0); /* a second backward writes the same */
+        /* h_j = 2 Σ_k x_k W_jk: dW_jk = 2 b_j x_k; db_j = h_j (j < 2) + o_j; do_j = b_j */
+        for (int j = 0; j < 2; j++)
+            for (int k = 0; k < 3; k++)
+                CHECK_NEAR(block[j * 3 + k], 2 * vals[6 + j] * x->data[k], 1e-6);
+        for (int j = 0; j < 3; j++) {
+            double hj = 0;
+            for (int k = 0; j < 2 && k < 3; k++)
+                hj += 2 * x->data[k] * vals[j * 3 + k];
+            CHECK_NEAR(block[6 + j], hj + o->data[j], 1e-5);
+        }
+        for (int i = 9; i < 13; i++)
+            CHECK(block[i] == 0);
+        for (int j = 0; j < 3; j++) /* added: 1, 3 (two backwards), then 4 */
+            CHECK_NEAR(go->data[j], (round == 0 ? 1 : round == 1 ? 3 : 4) * vals[6 + j], 1e-6);
+    }
+    ad_tape_write_grads(t, NULL, 0); /* off: added to again */
+    ad_tape_reset(t);
+    for (int i = 0; i < 13; i++)
+        block[i] = 1;
+    CHECK(ad_backward(t, ad_sum(ad_param(t, &b, &gb))) == 0);
+    CHECK(block[6] == 2 && block[8] == 2 && block[0] == 1 && block[12] == 1);
+    ad_tape_free(t);
+    tn_free(o), tn_free(go), tn_free(x);
+}
+
 void test_tape_accumulates_two_backwards(void)
 {
     ad_tape *t = ad_tape_new(0);
