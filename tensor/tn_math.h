@@ -16,11 +16,13 @@
 
 #include "tn.h"
 
-/* TN_CLONES before a function: compiled twice, for AVX2 and for the x86-64
- * baseline (SSE2), the CPU picking one when the library loads (GCC's
- * target_clones). AVX2 without FMA: the same operations on twice the
- * lanes, so both versions compute the same bits. Elsewhere (and under the
- * sanitizers, whose start-up the resolver would precede) one version. */
+/* TN_CLONES before a function: compiled three times, for AVX-512, AVX2 and
+ * the x86-64 baseline (SSE2), the CPU picking one when the library loads
+ * (GCC's target_clones). -std=c11 keeps GCC from fusing a multiply and an
+ * add into an FMA (-ffp-contract=off; checked: the clones hold no vfmadd),
+ * so every version does the same operations on more lanes and computes
+ * the same bits. Elsewhere (and under the sanitizers, whose start-up the
+ * resolver would precede) one version. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 #define TN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
