@@ -6,8 +6,9 @@
  * sizes (`bench ops THREADS` alone, for examples/bench_ops.sh); (5) a
  * training step against its physical floor (`bench step THREADS BATCH
  * [ROUNDS]`), every variant of `compare` against its own (`bench variants
- * THREADS BATCH [ROUNDS [NAMES]]`), and L_5000 against its GEMM floor
- * (`bench iwae THREADS [IMAGES]`); (6) bulk random draws (`bench rng`).
+ * THREADS BATCH [ROUNDS [NAMES]]`; one alone for a profiler, `bench train
+ * NAME [THREADS [EPOCHS]]`), and L_5000 against its GEMM floor (`bench iwae
+ * THREADS [IMAGES]`); (6) bulk random draws (`bench rng`).
  * Prints medians of repeated runs; no assertion, machines here are noisy. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -359,6 +360,37 @@ static double our_step(const nn_dataset *d, int batch, model *mo, nn_optim *o)
     return r.seconds / (double)((d->n + (size_t)batch - 1) / (size_t)batch);
 }
 
+/* One variant's training steps alone, no floor: what to run under `perf
+ * record` (`bench train NAME THREADS EPOCHS`, epochs of 50 steps of 128). */
+static void bench_train(const char *name, int threads, int epochs)
+{
+    tn_set_threads(threads);
+    tn_flush_denormals(1);
+    nn_error err;
+    const char *what;
+    nn_dataset *d = images_or_random("train-images-idx3-ubyte.gz", 6400, &what);
+    tn_rng r;
+    tn_rng_seed(&r, 1, 3);
+    model_config c;
+    nn_optim_config oc = nn_optim_defaults(NN_ADAM, 1e-3);
+    int known = model_variant(name, &c) == 0;
+    model *mo = known ? model_new(&c, &r, &err) : NULL;
+    nn_optim *o = mo ? nn_optim_new(&oc, mo->params, &err) : NULL;
+    if (!o) {
+        fprintf(stderr, "bench: %s: %s\n", name, known ? err.msg : "no such variant");
+        exit(1);
+    }
+    double ms[64];
+    epochs = epochs < 1 ? 1 : epochs > 64 ? 64 : epochs;
+    for (int e = 0; e < epochs; e++)
+        ms[e] = our_step(d, 128, mo, o) * 1e3;
+    double first = ms[0], last = ms[epochs - 1]; /* median sorts */
+    printf("%s, batch 128, %d thread%s (%s): %d epochs of 50 steps, median %.3f ms a step "
+           "(first %.3f, last %.3f)\n", name, threads, threads > 1 ? "s" : "", what, epochs,
+           median(ms, epochs), first, last);
+    nn_optim_free(o), model_free(mo), nn_dataset_free(d);
+}
+
 static void bench_step(int threads, int batch, int rounds)
 {
     tn_set_threads(threads);
@@ -534,6 +566,10 @@ int main(int argc, char **argv)
         snprintf(only, sizeof only, ",%s,", argc > 5 ? argv[5] : "");
         bench_variants(argc > 2 ? atoi(argv[2]) : 1, argc > 3 ? atoi(argv[3]) : 128,
                        rounds < 1 ? 1 : rounds > 16 ? 16 : rounds, argc > 5 ? only : NULL);
+        return 0;
+    }
+    if (argc > 2 && strcmp(argv[1], "train") == 0) { /* bench train NAME [THREADS [EPOCHS]] */
+        bench_train(argv[2], argc > 3 ? atoi(argv[3]) : 1, argc > 4 ? atoi(argv[4]) : 10);
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "iwae") == 0) { /* bench iwae THREADS [IMAGES] */
