@@ -360,15 +360,22 @@ static double our_step(const nn_dataset *d, int batch, model *mo, nn_optim *o)
     return r.seconds / (double)((d->n + (size_t)batch - 1) / (size_t)batch);
 }
 
+/* The training benchmarks' start: the thread count, denormals flushed, and
+ * the first 6400 MNIST training images (random binary ones without them). */
+static nn_dataset *train_setup(int threads, const char **what)
+{
+    tn_set_threads(threads);
+    tn_flush_denormals(1);
+    return images_or_random("train-images-idx3-ubyte.gz", 6400, what);
+}
+
 /* One variant's training steps alone, no floor: what to run under `perf
  * record` (`bench train NAME THREADS EPOCHS`, epochs of 50 steps of 128). */
 static void bench_train(const char *name, int threads, int epochs)
 {
-    tn_set_threads(threads);
-    tn_flush_denormals(1);
     nn_error err;
     const char *what;
-    nn_dataset *d = images_or_random("train-images-idx3-ubyte.gz", 6400, &what);
+    nn_dataset *d = train_setup(threads, &what);
     tn_rng r;
     tn_rng_seed(&r, 1, 3);
     model_config c;
@@ -393,11 +400,9 @@ static void bench_train(const char *name, int threads, int epochs)
 
 static void bench_step(int threads, int batch, int rounds)
 {
-    tn_set_threads(threads);
-    tn_flush_denormals(1);
     nn_error err;
     const char *what;
-    nn_dataset *d = images_or_random("train-images-idx3-ubyte.gz", 6400, &what);
+    nn_dataset *d = train_setup(threads, &what);
     tn_rng r;
     tn_rng_seed(&r, 1, 3);
     model_config mc = model_defaults(MODEL_VAE);
@@ -459,11 +464,9 @@ static void bench_variants(int threads, int batch, int rounds, const char *only)
 {
     const char *const *names = model_variants;
     enum { NV = 16 }; /* room for the MLP variants: every one but conv-vae */
-    tn_set_threads(threads);
-    tn_flush_denormals(1);
     nn_error err;
     const char *what;
-    nn_dataset *d = images_or_random("train-images-idx3-ubyte.gz", 6400, &what);
+    nn_dataset *d = train_setup(threads, &what);
     model *mo[NV] = {0};
     nn_optim *o[NV] = {0};
     double fl[NV][16], us[NV][16];
