@@ -117,6 +117,12 @@ const tn_real *ad__expanded(ad_var *v, int k);
  * no gradient (or memory ran out). */
 tn_real *ad__grad_full(ad_var *v, int k, tn_tensor **tmp);
 void ad__grad_reduce(ad_var *v, int k, tn_tensor *tmp);
+/* The period with which input k's values repeat along v's flat index: its
+ * size when its shape is v's trailing axes (leading 1s aside: a scalar, a
+ * row, the (N, d) under k samples (k, N, d)), else 0. Element i of v then
+ * reads input k's element i mod the period, with no expanded copy, and its
+ * gradient adds there in the order ad__grad_reduce would. */
+size_t ad__period(const ad_var *v, int k);
 
 /* x viewed as (outer, len, inner) around axis ax. */
 void ad__axis_split(const tn_tensor *x, int ax, size_t *outer, size_t *len,

@@ -238,66 +238,136 @@ static void sample_backward(ad_var *v)
 }
 const ad_op_def ad__op_sample_normal = {"sample_normal", 2, ad__shape_same2, sample_forward, sample_backward};
 
+/* The next index of an input read with period p (ad__period). */
+static inline size_t wrap(size_t j, size_t p) { return j + 1 < p ? j + 1 : 0; }
+
+/* e^(a·x) over input k's own elements, in the arena: where an input
+ * broadcasts (μ, log σ² under k samples), each of its exponentials is
+ * taken once, not once per sample */
+static const tn_real *exp_of(ad_var *v, int k, tn_real a)
+{
+    const tn_tensor *x = &v->in[k]->val;
+    tn_tensor *e = ad__scratch(v->tape, x);
+    if (!e)
+        return NULL;
+    for (size_t j = 0; j < x->size; j++)
+        e->data[j] = exp(a * x->data[j]);
+    return e->data;
+}
+
 /* z = mu + e^(lv/2) ⊙ eps with the caller's eps, all three broadcast:
- * mu, lv (N x d) and eps (k x N x d) give k samples per example */
+ * mu, lv (N x d) and eps (k x N x d) give k samples per example. Inputs
+ * that repeat along z (ad__period) are read in place, the others expanded. */
 static void sample_eps_forward(ad_var *v)
 {
+    size_t n = v->val.size, pm = ad__period(v, 0), pl = ad__period(v, 1), pe = ad__period(v, 2);
+    tn_real *z = v->val.data;
+    if (pm && pl && pe) {
+        const tn_real *mu = v->in[0]->val.data, *eps = v->in[2]->val.data, *s = exp_of(v, 1, 0.5);
+        for (size_t i = 0, a = 0, b = 0, c = 0; s && i < n; i++) {
+            z[i] = mu[a] + s[b] * eps[c];
+            a = wrap(a, pm), b = wrap(b, pl), c = wrap(c, pe);
+        }
+        return;
+    }
     const tn_real *mu = ad__expanded(v, 0), *lv = ad__expanded(v, 1);
     const tn_real *eps = ad__expanded(v, 2);
     if (!mu || !lv || !eps)
         return;
-    for (size_t i = 0; i < v->val.size; i++)
-        v->val.data[i] = mu[i] + exp((tn_real)0.5 * lv[i]) * eps[i];
+    for (size_t i = 0; i < n; i++)
+        z[i] = mu[i] + exp((tn_real)0.5 * lv[i]) * eps[i];
 }
 /* dmu = g, dlv = g·eps·e^(lv/2)/2, deps = g·e^(lv/2) (summed over broadcasts) */
 static void sample_eps_backward(ad_var *v)
 {
+    size_t n = v->val.size, pm = ad__period(v, 0), pl = ad__period(v, 1), pe = ad__period(v, 2);
+    const tn_real *g = v->grad->data;
+    if (pm && pl && pe) {
+        const tn_real *eps = v->in[2]->val.data, *s = exp_of(v, 1, 0.5);
+        tn_tensor *gm = ad__grad_buf(v->in[0]), *gl = ad__grad_buf(v->in[1]);
+        tn_tensor *ge = ad__grad_buf(v->in[2]);
+        for (size_t i = 0, a = 0; gm && i < n; i++, a = wrap(a, pm))
+            gm->data[a] += g[i];
+        for (size_t i = 0, b = 0, c = 0; s && gl && i < n; i++, b = wrap(b, pl), c = wrap(c, pe))
+            gl->data[b] += g[i] * eps[c] * (tn_real)0.5 * s[b];
+        for (size_t i = 0, b = 0, c = 0; s && ge && i < n; i++, b = wrap(b, pl), c = wrap(c, pe))
+            ge->data[c] += g[i] * s[b];
+        return;
+    }
     const tn_real *lv = ad__expanded(v, 1), *eps = ad__expanded(v, 2);
     if (!lv || !eps)
         return;
-    const tn_real *g = v->grad->data;
     tn_tensor *tmp;
     tn_real *d = ad__grad_full(v, 0, &tmp);
-    for (size_t i = 0; d && i < v->val.size; i++)
+    for (size_t i = 0; d && i < n; i++)
         d[i] += g[i];
     ad__grad_reduce(v, 0, tmp);
     d = ad__grad_full(v, 1, &tmp);
-    for (size_t i = 0; d && i < v->val.size; i++)
+    for (size_t i = 0; d && i < n; i++)
         d[i] += g[i] * eps[i] * (tn_real)0.5 * exp((tn_real)0.5 * lv[i]);
     ad__grad_reduce(v, 1, tmp);
     d = ad__grad_full(v, 2, &tmp);
-    for (size_t i = 0; d && i < v->val.size; i++)
+    for (size_t i = 0; d && i < n; i++)
         d[i] += g[i] * exp((tn_real)0.5 * lv[i]);
     ad__grad_reduce(v, 2, tmp);
 }
 const ad_op_def ad__op_sample_normal_eps = {"sample_normal_eps", 3, ad__shape_broadcast,
                                             sample_eps_forward, sample_eps_backward};
 
-/* y = log N(x; mu, e^lv) = -1/2 (log 2π + lv + (x - mu)² e^-lv), broadcast */
+/* y = log N(x; mu, e^lv) = -1/2 (log 2π + lv + (x - mu)² e^-lv), broadcast;
+ * periodic inputs (the prior's scalar 0s, μ and log σ² under k samples) are
+ * read in place and e^-lv taken once per element of lv */
 #define LOG_2PI 1.8378770664093454836
 static void gauss_forward(ad_var *v)
 {
+    size_t n = v->val.size, px = ad__period(v, 0), pm = ad__period(v, 1), pl = ad__period(v, 2);
+    tn_real *y = v->val.data;
+    if (px && pm && pl) {
+        const tn_real *x = v->in[0]->val.data, *mu = v->in[1]->val.data;
+        const tn_real *lv = v->in[2]->val.data, *w = exp_of(v, 2, -1);
+        for (size_t i = 0, a = 0, b = 0, c = 0; w && i < n; i++) {
+            tn_real d = x[a] - mu[b];
+            y[i] = (tn_real)-0.5 * ((tn_real)LOG_2PI + lv[c] + d * d * w[c]);
+            a = wrap(a, px), b = wrap(b, pm), c = wrap(c, pl);
+        }
+        return;
+    }
     const tn_real *x = ad__expanded(v, 0), *mu = ad__expanded(v, 1);
     const tn_real *lv = ad__expanded(v, 2);
     if (!x || !mu || !lv)
         return;
-    for (size_t i = 0; i < v->val.size; i++) {
+    for (size_t i = 0; i < n; i++) {
         tn_real d = x[i] - mu[i];
-        v->val.data[i] = (tn_real)-0.5 * ((tn_real)LOG_2PI + lv[i] + d * d * exp(-lv[i]));
+        y[i] = (tn_real)-0.5 * ((tn_real)LOG_2PI + lv[i] + d * d * exp(-lv[i]));
     }
 }
 /* dx = -g (x - mu) e^-lv, dmu = -dx, dlv = g ((x - mu)² e^-lv - 1)/2 */
 static void gauss_backward(ad_var *v)
 {
+    size_t n = v->val.size, p[3] = {ad__period(v, 0), ad__period(v, 1), ad__period(v, 2)};
+    const tn_real *g = v->grad->data;
+    if (p[0] && p[1] && p[2]) {
+        const tn_real *x = v->in[0]->val.data, *mu = v->in[1]->val.data, *w = exp_of(v, 2, -1);
+        for (int k = 0; w && k < 3; k++) { /* one input at a time, as the copies' path */
+            tn_tensor *gk = ad__grad_buf(v->in[k]);
+            for (size_t i = 0, a = 0, b = 0, c = 0, j = 0; gk && i < n; i++) {
+                tn_real r = (x[a] - mu[b]) * w[c];
+                gk->data[j] += k == 0 ? -g[i] * r
+                             : k == 1 ? g[i] * r
+                                      : g[i] * (tn_real)0.5 * (r * (x[a] - mu[b]) - 1);
+                a = wrap(a, p[0]), b = wrap(b, p[1]), c = wrap(c, p[2]), j = wrap(j, p[k]);
+            }
+        }
+        return;
+    }
     const tn_real *x = ad__expanded(v, 0), *mu = ad__expanded(v, 1);
     const tn_real *lv = ad__expanded(v, 2);
     if (!x || !mu || !lv)
         return;
-    const tn_real *g = v->grad->data;
     for (int k = 0; k < 3; k++) {
         tn_tensor *tmp;
         tn_real *d = ad__grad_full(v, k, &tmp);
-        for (size_t i = 0; d && i < v->val.size; i++) {
+        for (size_t i = 0; d && i < n; i++) {
             tn_real r = (x[i] - mu[i]) * exp(-lv[i]);
             d[i] += k == 0 ? -g[i] * r
                   : k == 1 ? g[i] * r

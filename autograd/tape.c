@@ -403,6 +403,21 @@ void ad__grad_reduce(ad_var *v, int k, tn_tensor *tmp)
         tn_sum_to_acc(v->in[k]->grad, tmp, 1);
 }
 
+size_t ad__period(const ad_var *v, int k)
+{
+    const tn_tensor *x = &v->in[k]->val, *y = &v->val;
+    int lead = 0;
+    while (lead < x->ndim && x->shape[lead] == 1)
+        lead++;
+    int n = x->ndim - lead;
+    if (n > y->ndim)
+        return 0;
+    for (int i = 1; i <= n; i++)
+        if (x->shape[x->ndim - i] != y->shape[y->ndim - i])
+            return 0;
+    return x->size;
+}
+
 void ad__axis_split(const tn_tensor *x, int ax, size_t *outer, size_t *len,
                     size_t *inner)
 {

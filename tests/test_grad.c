@@ -177,6 +177,12 @@ static const grad_case cases[] = {
      {{3, 4}, {3, 4}, {2, 3, 4}}, -2, 2, 0},
     {"gaussian_logp (2x3x4),(3x4),(4)", f_gaussian_logp, 3, {3, 2, 1},
      {{2, 3, 4}, {3, 4}, {4}}, -2, 2, 0},
+    /* inputs that do not repeat along the output (expanded copies) */
+    {"sample_normal_eps (3x1),(3x4),(2x3x4)", f_sample_normal_eps, 3, {2, 2, 3},
+     {{3, 1}, {3, 4}, {2, 3, 4}}, -2, 2, 0},
+    {"gaussian_logp (2x3x4),(3x1),(2x1x4)", f_gaussian_logp, 3, {3, 2, 3},
+     {{2, 3, 4}, {3, 1}, {2, 1, 4}}, -2, 2, 0},
+    {"gaussian_logp (3x4),(1),(1)", f_gaussian_logp, 3, {2, 1, 1}, {{3, 4}, {1}, {1}}, -2, 2, 0},
     {"bernoulli_logp (2x3),(2x3)", f_bernoulli_logp, 2, {2, 2}, {{2, 3}, {2, 3}}, -3, 3, 0},
     {"dropout", f_dropout, 1, {2}, {{4, 5}}, -1, 1, 0},
     {"bce_logits_rows (3x13),(3x13)", f_bce_logits_rows, 2, {2, 2}, {{3, 13}, {3, 13}}, -3, 3, 0},

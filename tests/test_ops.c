@@ -262,6 +262,50 @@ void test_dropout_and_samples(void)
     tn_free(X), tn_free(G), tn_free(E), tn_free(M), tn_free(V);
 }
 
+/* The Gaussian ops read an input that repeats along the output (μ, log σ²
+ * (N, d) under k samples (k, N, d); a scalar) in place: the values and
+ * gradients are those of the same inputs repeated out in full first. */
+void test_broadcast_in_place(void)
+{
+    ad_tape *t = ad_tape_new(0);
+    const size_t K = 3, N = 4, D = 5;
+    tn_tensor *E = test_random(3, SHAPE(K, N, D), -2, 2, 11);
+    tn_tensor *M = test_random(2, SHAPE(N, D), -1, 1, 12), *V = test_random(2, SHAPE(N, D), -1, 1, 13);
+    tn_tensor *S = test_random(0, SHAPE(0), -1, 1, 14); /* a scalar log-variance */
+    tn_tensor *GM[2], *GV[2], *GE[2], *GS[2];
+    double val[2][K * N * D];
+    for (int full = 0; full < 2; full++) {
+        GM[full] = tn_new(2, SHAPE(N, D)), GV[full] = tn_new(2, SHAPE(N, D));
+        GE[full] = tn_new(3, SHAPE(K, N, D)), GS[full] = tn_new(0, SHAPE(0));
+        ad_var *mu = ad_param(t, M, GM[full]), *lv = ad_param(t, V, GV[full]);
+        ad_var *eps = ad_param(t, E, GE[full]), *s = ad_param(t, S, GS[full]);
+        ad_var *m = full ? ad_repeat(mu, K) : mu, *l = full ? ad_repeat(lv, K) : lv;
+        ad_var *z = ad_sample_normal_eps(m, l, eps);
+        ad_var *lq = ad_gaussian_logp(z, m, l), *lp = ad_gaussian_logp(z, ad_scalar(t, 0), s);
+        ad_var *loss = ad_sum(ad_add(ad_scale(lq, 0.5), lp));
+        CHECK(ad_backward(t, loss) == 0);
+        for (size_t i = 0; i < K * N * D; i++)
+            val[full][i] = ad_data(lq)[i] + 3 * ad_data(lp)[i] + 7 * ad_data(z)[i];
+        ad_tape_reset(t);
+    }
+    int same = 1;
+    for (size_t i = 0; i < K * N * D; i++)
+        same &= val[0][i] == val[1][i];
+    CHECK(same);
+    for (size_t i = 0; i < N * D; i++) {
+        CHECK_NEAR(GM[0]->data[i], GM[1]->data[i], VAL_TOL * 10);
+        CHECK_NEAR(GV[0]->data[i], GV[1]->data[i], VAL_TOL * 10);
+    }
+    for (size_t i = 0; i < K * N * D; i++)
+        CHECK_NEAR(GE[0]->data[i], GE[1]->data[i], VAL_TOL * 10);
+    CHECK_NEAR(GS[0]->data[0], GS[1]->data[0], VAL_TOL * 100);
+    CHECK(GS[0]->data[0] != 0);
+    ad_tape_free(t);
+    for (int f = 0; f < 2; f++)
+        tn_free(GM[f]), tn_free(GV[f]), tn_free(GE[f]), tn_free(GS[f]);
+    tn_free(E), tn_free(M), tn_free(V), tn_free(S);
+}
+
 /* Constants: copies, one-hot, writable values, and a failed tape still
  * hands out constants a program can write (issue: writing through
  * ad_data() of a NULL constant crashed). */
