@@ -87,17 +87,13 @@ static void linear_forward(ad_var *v)
     } else
         tn_matmul(y, &v->in[0]->val, 0, W, 1, 1, 1);
 }
-/* dx += G·W, dW += Gᵀ·x, db += Σ_rows G */
+/* db += Σ_rows G, dW += Gᵀ·x, dx += G·W: in this order, so that G is read
+ * while the op before wrote it, and dx is written last, for the op before
+ * this one in the walk, which reads it next */
 static void linear_backward(ad_var *v)
 {
     const tn_tensor *G = v->grad;
     int fresh;
-    tn_tensor *dx = ad__grad_out(v->in[0], &fresh);
-    if (dx)
-        tn_matmul(dx, G, 0, &v->in[1]->val, 0, 1, fresh ? 0 : 1);
-    tn_tensor *dW = ad__grad_out(v->in[1], &fresh);
-    if (dW)
-        tn_matmul(dW, G, 1, &v->in[0]->val, 0, 1, fresh ? 0 : 1);
     tn_tensor *db = ad__grad_buf(v->in[2]);
     if (db) { /* by blocks of 64 columns, each summed in row order: split over threads
                  when large, the same bits on any number of them */
@@ -111,6 +107,12 @@ static void linear_backward(ad_var *v)
                     d[j] += g[i * m + j];
         });
     }
+    tn_tensor *dW = ad__grad_out(v->in[1], &fresh);
+    if (dW)
+        tn_matmul(dW, G, 1, &v->in[0]->val, 0, 1, fresh ? 0 : 1);
+    tn_tensor *dx = ad__grad_out(v->in[0], &fresh);
+    if (dx)
+        tn_matmul(dx, G, 0, &v->in[1]->val, 0, 1, fresh ? 0 : 1);
 }
 const ad_op_def ad__op_linear = {"linear", 3, linear_shape, linear_forward, linear_backward};
 
