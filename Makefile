@@ -165,6 +165,11 @@ $(BUILD)/bench: tests/bench.c $(BUILD)/lib$(NAME).a | deps
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $^ $(LDLIBS)
 bench: deps $(BUILD)/bench
 	$(BUILD)/bench
+	$(BUILD)/bench step 1 128 5
+	$(BUILD)/bench step 2 128 5
+	$(BUILD)/bench step 1 16 5
+	$(BUILD)/bench variants 1 128 3
+	$(BUILD)/bench iwae 1 32
 
 # ---- install -------------------------------------------------------------
 # Headers go to include/tape/: users write #include <tape/model.h> and

@@ -49,7 +49,7 @@ typedef struct {
     const char *models, *out, *data, *binarized, *frey, *csv;
     long seeds, epochs, latent, k, iw, batch, threads, train_limit, test_limit, probe_limit, time_steps;
     double beta, noise, gauss, lr;
-    int no_clip, conv;
+    int no_clip, conv, kernels;
     const char *hidden;
 } options;
 
@@ -92,7 +92,8 @@ static const char usage[] =
     "  --time-steps N (30: each model's step timed in one sitting, models interleaved, 3 rounds;\n"
     "                 0: off)\n"
     "  --data DIR | --binarized DIR | --frey FILE | --csv FILE   --train-limit N  --test-limit N\n"
-    "  --out DIR (out/compare)\n";
+    "  --out DIR (out/compare)   --kernels auto|avx512|blis (BLIS's products; auto: its AVX-512\n"
+    "                 kernels for batches of 64 and more when the CPU has them)\n";
 
 static options parse(int argc, char **argv)
 {
@@ -136,6 +137,12 @@ static options parse(int argc, char **argv)
         else if (!strcmp(a, "noise")) o.noise = number(a, v, 0, 1, 0);
         else if (!strcmp(a, "gauss")) o.gauss = number(a, v, 0, 100, 0);
         else if (!strcmp(a, "lr")) o.lr = number(a, v, 0, 1e3, 0);
+        else if (!strcmp(a, "kernels")) {
+            o.kernels = !strcmp(v, "auto") ? 0 : !strcmp(v, "avx512") ? 1 : !strcmp(v, "blis") ? 2 : -1;
+            if (o.kernels < 0)
+                fprintf(stderr, "compare: --kernels: expected one of auto|avx512|blis, got \"%s\"\n", v),
+                    exit(2);
+        }
         else fprintf(stderr, "compare: --%s: unknown option\n%s", a, usage), exit(2);
     }
     if ((o.data != NULL) + (o.binarized != NULL) + (o.frey != NULL) + (o.csv != NULL) > 1)
@@ -592,6 +599,8 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     nn_dist_size(); /* under mpirun (make MPI=1): MPI starts; rank 0 alone prints */
     options o = parse(argc, argv);
+    if (o.kernels == 1 || (o.kernels == 0 && o.batch >= 64)) /* before BLIS's first call */
+        tn_blas_avx512();
     tn_set_threads((int)o.threads);
     int chosen[N_VARIANTS], n = 0;
     for (const char *p = o.models ? o.models : "vae,beta-vae,iwae,cvae,ae,sparse,sparse-hidden,"
@@ -634,7 +643,8 @@ int main(int argc, char **argv)
     snprintf(runs, sizeof runs, "%s/runs", o.out);
     if (nn_make_dirs(runs, &err))
         die("%s", err.msg);
-    printf("data: %s\n", desc);
+    printf("data: %s\n%ld thread%s, BLIS's %s kernels\n", desc, o.threads, o.threads > 1 ? "s" : "",
+           tn_blas_config());
     run_result *res = calloc(MAX_RUNS, sizeof *res);
     model *first[N_VARIANTS];
     int nr = 0;

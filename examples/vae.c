@@ -40,6 +40,8 @@ static const char usage_text[] =
     "  --lr-step EPOCHS  --lr-gamma G (step: lr times G every EPOCHS epochs; 10, 0.1)\n"
     "  --shards S (each batch in S row shards, gradients summed; under mpirun one a rank)\n"
     "  --adapt-threads 0|1 (1: fewer threads while other processes keep cores busy)\n"
+    "  --kernels auto|avx512|blis (BLIS's products; auto: its AVX-512 kernels for batches of\n"
+    "            64 and more and for --eval when the CPU has them, else BLIS's own choice)\n"
     "  --seed N (else drawn from libsodium and printed)   --out DIR (checkpoint, pictures)\n"
     "  --resume FILE (--epochs counts from 0)   --metrics FILE (JSON Lines, appended on --resume)\n"
     "  --start-from FILE (a checkpoint's weights; the model options, objective and optimizer\n"
@@ -53,7 +55,7 @@ typedef struct {
     long iw_k, classes, noise_clip, lr_step, shards, adapt_threads, conv;
     double lr, min_lr, lr_gamma, momentum, clip, beta, rho, sparse_beta, l1, noise_level;
     int binarize, kind, act, init, likelihood, recon, sparsity, noise, optim, have_seed, sparse_on;
-    int schedule;
+    int schedule, kernels;
     uint64_t seed;
 } options;
 
@@ -107,7 +109,7 @@ static const struct {
     {"min-lr", NUM, OFF(min_lr), 0, 1e6, 0}, {"lr-step", INT, OFF(lr_step), 1, 1e6, 0},
     {"lr-gamma", NUM, OFF(lr_gamma), 0, 1, 0}, {"shards", INT, OFF(shards), 0, 1e6, 0},
     {"adapt-threads", INT, OFF(adapt_threads), 0, 1, 0}, {"start-from", STR, OFF(start), 0, 0, 0},
-    {"conv", INT, OFF(conv), 0, 1, 0},
+    {"conv", INT, OFF(conv), 0, 1, 0}, {"kernels", CHOICE, OFF(kernels), 0, 0, "auto|avx512|blis"},
 };
 #define N_OPTS (int)(sizeof table / sizeof table[0])
 
@@ -223,6 +225,9 @@ int main(int argc, char **argv)
     nn_dist_size(); /* under mpirun (make MPI=1): MPI starts; rank 0 alone prints */
     options o;
     model_config mc = parse(argc, argv, &o);
+    /* before BLIS's first call: it picks its kernels then (tensor/tn.h) */
+    if (o.kernels == 1 || (o.kernels == 0 && (o.eval || o.batch >= 64)))
+        tn_blas_avx512();
     tn_set_threads((int)o.threads);
     nn_error err;
     nn_meta meta = {0};
@@ -283,9 +288,9 @@ int main(int argc, char **argv)
     if (!opt)
         die(1, "%s", err.msg);
     char desc[256];
-    printf("model: %s; %s lr %g, batch %ld, seed %" PRIu64 ", %ld thread%s\n",
+    printf("model: %s; %s lr %g, batch %ld, seed %" PRIu64 ", %ld thread%s, BLIS's %s kernels\n",
            model_describe(m, desc, sizeof desc), nn_optim_name(oc.kind), o.lr, o.batch, o.seed,
-           o.threads, o.threads > 1 ? "s" : "");
+           o.threads, o.threads > 1 ? "s" : "", tn_blas_config());
     char ckpt[4096];
     if (o.out && (nn_make_dirs(o.out, &err) ||
                   (size_t)snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", o.out) >= sizeof ckpt))

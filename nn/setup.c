@@ -32,7 +32,8 @@ int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int defa
     s->cfg.epochs = default_epochs;
     s->lr = 1e-3;
     const char *data = NULL, *binarized = NULL;
-    double v = 0, train_limit = 0, test_limit = 0, seed = 1;
+    double v = 0, train_limit = 0, test_limit = 0, seed = 1, threads = 0;
+    int kernels = 0; /* auto, avx512, blis: tn_blas_avx512 */
     char out[512];
     snprintf(out, sizeof out, "out/%s", name);
     for (int i = 1; i < argc; i++) {
@@ -41,7 +42,8 @@ int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int defa
             snprintf(err->msg, sizeof err->msg,
                      "usage: %s [--data DIR | --binarized DIR] [--epochs N (%d)] [--batch N (128)] "
                      "[--lr X (1e-3)] [--train-limit N] [--test-limit N] [--seed N (1)] "
-                     "[--threads N] [--out DIR (out/%s)]%s%s%s", name, default_epochs, name,
+                     "[--threads N] [--kernels auto|avx512|blis] [--out DIR (out/%s)]%s%s%s",
+                     name, default_epochs, name,
                      extra_name ? " [--" : "", extra_name ? extra_name : "", extra_name ? " N]" : "");
             return 1;
         }
@@ -54,6 +56,11 @@ int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int defa
             binarized = val;
         else if (!strcmp(o, "out"))
             snprintf(out, sizeof out, "%s", val);
+        else if (!strcmp(o, "kernels")) {
+            kernels = !strcmp(val, "auto") ? 0 : !strcmp(val, "avx512") ? 1 : !strcmp(val, "blis") ? 2 : -1;
+            if (kernels < 0)
+                return nn_fail(err, "--kernels: expected one of auto|avx512|blis, got \"%s\"", val);
+        }
         else if (!strcmp(o, "lr")) {
             if (number(o, val, 0, 1e3, 0, &s->lr, err))
                 return -1;
@@ -73,13 +80,19 @@ int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int defa
             else if (!strcmp(o, "batch"))
                 s->cfg.batch = (size_t)v;
             else if (!strcmp(o, "threads"))
-                tn_set_threads((int)v);
+                threads = v;
             else
                 *extra = (long)v;
         } else {
             return nn_fail(err, "--%s: unknown option (see --help)", o);
         }
     }
+    /* BLIS's kernels before its first call (tensor/tn.h): its AVX-512 ones
+     * for batches of 64 and more, where they are faster, when the CPU has them */
+    if (kernels == 1 || (kernels == 0 && s->cfg.batch >= 64))
+        tn_blas_avx512();
+    if (threads > 0)
+        tn_set_threads((int)threads);
     char desc[8400];
     tn_rng split;
     s->cfg.seed = (uint64_t)seed;
@@ -104,8 +117,8 @@ int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int defa
     s->cfg.metrics = s->metrics;
     if (s->cfg.log) {
         char line[9100];
-        snprintf(line, sizeof line, "data: %s; %zu train / %zu test used; output in %s", desc,
-                 s->train->n, s->test->n, out);
+        snprintf(line, sizeof line, "data: %s; %zu train / %zu test used; output in %s; BLIS's %s kernels",
+                 desc, s->train->n, s->test->n, out, tn_blas_config());
         s->cfg.log(s->cfg.log_ctx, NN_LOG_INFO, line);
     }
     return 0;

@@ -8,6 +8,8 @@
 #include "tn.h"
 
 #include <blis.h>
+#include <stdio.h>
+#include <stdlib.h>
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
 #endif
@@ -118,6 +120,43 @@ void tn_flush_denormals(int on)
 #else
     (void)on;
 #endif
+}
+
+/* BLIS chooses its kernels at its first call, from the CPU it sees, and
+ * reads BLIS_ARCH_TYPE (an arch_t number) then, once. */
+static int cpu_has_avx512(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}
+
+int tn_blas_avx512(void)
+{
+#if defined(__x86_64__)
+    if (!getenv("BLIS_ARCH_TYPE") && cpu_has_avx512()) {
+        char id[16];
+        snprintf(id, sizeof id, "%d", (int)BLIS_ARCH_SKX);
+        setenv("BLIS_ARCH_TYPE", id, 0);
+        bli_init(); /* BLIS registers its configurations, then reads it (or did already) */
+        unsetenv("BLIS_ARCH_TYPE"); /* not passed on to child processes */
+    }
+    bli_init(); /* before any query: BLIS checks a BLIS_ARCH_TYPE against its registry */
+    return bli_arch_query_id() == BLIS_ARCH_SKX;
+#else
+    return 0;
+#endif
+}
+
+const char *tn_blas_config(void)
+{
+    bli_init();
+    return bli_arch_string(bli_arch_query_id());
 }
 
 int tn_get_threads(void)

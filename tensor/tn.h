@@ -256,6 +256,23 @@ int tn_get_threads(void);
  * elsewhere it does nothing. */
 void tn_flush_denormals(int on);
 
+/* ---- BLIS's kernels -------------------------------------------------------- */
+
+/* BLIS picks its kernels once, at its first call, from the CPU it sees. On
+ * an AVX-512 CPU whose model it cannot name (a virtual machine's, say) it
+ * cannot count the FMA units and takes its AVX2 kernels ("haswell"). Called
+ * before anything else uses BLIS (tn_set_threads does), tn_blas_avx512
+ * selects BLIS's AVX-512 kernels ("skx") when the CPU has AVX-512 F, DQ, CD,
+ * BW and VL and BLIS_ARCH_TYPE is not set (a user's choice wins). Measured on
+ * such a machine (docs/results.md): products of 128 and more rows 1.6 times
+ * as fast, of 16 rows twice as slow; so a program chooses by its batch. Needs
+ * a BLIS built with the x86_64 family of configurations (Debian's is).
+ * Returns 1 when BLIS runs the AVX-512 kernels after the call, else 0. */
+int tn_blas_avx512(void);
+/* The name of the kernels' configuration BLIS runs ("haswell", "skx", ...);
+ * from then on BLIS's choice is made. */
+const char *tn_blas_config(void);
+
 /* The cores other processes keep busy, measured between two calls on the
  * same tn_load (zeroed before the first): Linux's busy time of all CPUs
  * (/proc/stat) minus this process's CPU time, over the wall time between.

@@ -9,6 +9,9 @@
  * THREADS BATCH [ROUNDS [NAMES]]`; one alone for a profiler, `bench train
  * NAME [THREADS [EPOCHS]]`), and L_5000 against its GEMM floor (`bench iwae
  * THREADS [IMAGES]`); (6) bulk random draws (`bench rng`).
+ * `bench --kernels auto|avx512|blis ...` first chooses BLIS's kernels as the
+ * programs do (tn_blas_avx512; auto: AVX-512 for products of 64 rows and
+ * more); floor and ours then run the same kernels, named in the output.
  * Prints medians of repeated runs; no assertion, machines here are noisy. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -24,6 +27,14 @@
 #include "ad.h"
 #include "model.h"
 #include "tn.h"
+
+/* --kernels: 0 auto, 1 avx512, 2 BLIS's own choice */
+static int kernels;
+static void pick_kernels(int rows)
+{
+    if (kernels == 1 || (kernels == 0 && rows >= 64))
+        tn_blas_avx512();
+}
 
 static double now(void)
 {
@@ -417,9 +428,10 @@ static void bench_step(int threads, int batch, int rounds)
     }
     double f = median(fl, rounds), u = median(us, rounds);
     int steps = (60000 + batch - 1) / batch;
-    printf("step of the 784-400-20 VAE, batch %d, %d thread%s (%s; medians of %d alternate "
-           "rounds): floor %.3f ms (epoch %.2f s), ours %.3f ms (epoch %.2f s), ratio %.2f\n",
-           batch, threads, threads > 1 ? "s" : "", what, rounds, f * 1e3, f * steps, u * 1e3, u * steps, u / f);
+    printf("step of the 784-400-20 VAE, batch %d, %d thread%s (%s, BLIS's %s kernels; medians of %d "
+           "alternate rounds): floor %.3f ms (epoch %.2f s), ours %.3f ms (epoch %.2f s), ratio %.2f\n",
+           batch, threads, threads > 1 ? "s" : "", what, tn_blas_config(), rounds, f * 1e3, f * steps,
+           u * 1e3, u * steps, u / f);
     nn_optim_free(o), model_free(mo), nn_dataset_free(d);
 }
 
@@ -546,8 +558,10 @@ static void bench_iwae(int threads, int images)
     }
     double f = median(fl, 3), u = median(us, 3);
     printf("L_5000 of the 784-400-20 VAE over %d images, %d thread%s (%s; medians of 3 alternate rounds): "
-           "GEMM floor %.2f s, ours %.2f s, ratio %.2f; for the 10000 test images: floor %.0f s, ours %.0f s\n",
-           images, threads, threads > 1 ? "s" : "", what, f, u, u / f, f * 10000 / images, u * 10000 / images);
+           "GEMM floor %.2f s, ours %.2f s, ratio %.2f; for the 10000 test images: floor %.0f s, ours %.0f s "
+           "(BLIS's %s kernels)\n",
+           images, threads, threads > 1 ? "s" : "", what, f, u, u / f, f * 10000 / images, u * 10000 / images,
+           tn_blas_config());
     model_free(mo), nn_dataset_free(d);
 }
 
@@ -557,26 +571,38 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench: build the float library\n");
     return 1;
 #endif
+    if (argc > 2 && strcmp(argv[1], "--kernels") == 0) {
+        kernels = !strcmp(argv[2], "auto") ? 0 : !strcmp(argv[2], "avx512") ? 1 : !strcmp(argv[2], "blis") ? 2 : -1;
+        if (kernels < 0) {
+            fprintf(stderr, "bench: --kernels: expected one of auto|avx512|blis, got \"%s\"\n", argv[2]);
+            return 2;
+        }
+        argc -= 2, argv += 2;
+    }
     if (argc > 1 && strcmp(argv[1], "step") == 0) { /* bench step THREADS BATCH [ROUNDS] */
-        int rounds = argc > 4 ? atoi(argv[4]) : 5;
-        bench_step(argc > 2 ? atoi(argv[2]) : 1, argc > 3 ? atoi(argv[3]) : 128,
-                   rounds < 1 ? 1 : rounds > 16 ? 16 : rounds);
+        int rounds = argc > 4 ? atoi(argv[4]) : 5, batch = argc > 3 ? atoi(argv[3]) : 128;
+        pick_kernels(batch);
+        bench_step(argc > 2 ? atoi(argv[2]) : 1, batch, rounds < 1 ? 1 : rounds > 16 ? 16 : rounds);
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "variants") == 0) { /* bench variants THREADS BATCH [ROUNDS [NAMES]] */
-        int rounds = argc > 4 ? atoi(argv[4]) : 3;
+        int rounds = argc > 4 ? atoi(argv[4]) : 3, batch = argc > 3 ? atoi(argv[3]) : 128;
         char only[256];
         snprintf(only, sizeof only, ",%s,", argc > 5 ? argv[5] : "");
-        bench_variants(argc > 2 ? atoi(argv[2]) : 1, argc > 3 ? atoi(argv[3]) : 128,
-                       rounds < 1 ? 1 : rounds > 16 ? 16 : rounds, argc > 5 ? only : NULL);
+        pick_kernels(batch);
+        printf("(BLIS's %s kernels)\n", tn_blas_config());
+        bench_variants(argc > 2 ? atoi(argv[2]) : 1, batch, rounds < 1 ? 1 : rounds > 16 ? 16 : rounds,
+                       argc > 5 ? only : NULL);
         return 0;
     }
     if (argc > 2 && strcmp(argv[1], "train") == 0) { /* bench train NAME [THREADS [EPOCHS]] */
+        pick_kernels(128);
         bench_train(argv[2], argc > 3 ? atoi(argv[3]) : 1, argc > 4 ? atoi(argv[4]) : 10);
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "iwae") == 0) { /* bench iwae THREADS [IMAGES] */
         int images = argc > 3 ? atoi(argv[3]) : 64;
+        pick_kernels(1024);
         bench_iwae(argc > 2 ? atoi(argv[2]) : 1, images < 1 ? 1 : images);
         return 0;
     }
@@ -588,6 +614,10 @@ int main(int argc, char **argv)
         bench_ops(argc > 2 ? atoi(argv[2]) : 1);
         return 0;
     }
+    /* the rest; the training steps run one setting a process (make bench),
+     * each with the kernels its batch picks */
+    pick_kernels(128);
+    printf("(BLIS's %s kernels)\n", tn_blas_config());
     bench_tape();
     bench_matmul(1);
     bench_matmul(2);
@@ -595,10 +625,5 @@ int main(int argc, char **argv)
     bench_rng();
     bench_ops(1);
     bench_ops(2);
-    bench_step(1, 128, 5);
-    bench_step(2, 128, 5);
-    bench_step(1, 16, 5);
-    bench_variants(1, 128, 3, NULL);
-    bench_iwae(1, 32);
     return 0;
 }

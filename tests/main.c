@@ -70,7 +70,7 @@ tn_tensor *test_random(int ndim, const size_t *shape, double lo, double hi,
     X(matmul_matches_reference) X(matmul_alpha_beta) X(matmul_bad_shapes)    \
     X(broadcast_values) X(broadcast_errors) X(sum_to_acc) X(unary_values)    \
     X(sigmoid_softplus_stable) X(affine_axpy) X(reductions)                  \
-    X(reshape_transpose) X(slice_concat) X(threads_setting) X(flush_denormals) X(load_others) X(fast_exp_log)                  \
+    X(reshape_transpose) X(slice_concat) X(threads_setting) X(blas_kernels) X(flush_denormals) X(load_others) X(fast_exp_log)                  \
     X(rng_same_seed) X(rng_streams_differ) X(rng_normal_moments) X(rng_fill_u32_and_advance) X(rng_normals_float)             \
     X(rng_uniform_bernoulli) X(rng_below) X(rng_entropy_seed)                \
     X(op_table_complete) X(grad_all_ops) X(bce_rows_large) X(bce_rows_accuracy) X(grad_matmul_transposes)           \

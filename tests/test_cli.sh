@@ -24,6 +24,7 @@ expect bad_choice 2 "--model: expected one of vae|ae|sparse|denoising, got \"gan
 expect bad_hidden 2 "--hidden: expected 1 to 8 widths" "$vae" --hidden 400,,3
 expect two_sources 2 "give one of" "$vae" --data a --csv b
 expect missing_data 1 "/nonexistent: expected train-images-idx3-ubyte" "$vae" --data /nonexistent --epochs 1
+expect bad_kernels 2 "--kernels: expected one of auto|avx512|blis, got \"x\"" "$vae" --kernels x
 
 if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
     if [ "${TAPE_REQUIRE_DATA:-0}" = 1 ]; then fail data "no $data"; else
@@ -33,6 +34,16 @@ fi
 
 small="--data $data --train-limit 3000 --test-limit 500 --hidden 64 --latent 2 --batch 100 --seed 7 --threads 2"
 expect train 0 "active latent units" "$vae" $small --epochs 2 --out "$tmp/run" --metrics "$tmp/m.jsonl" --iw-samples 5
+# BLIS's kernels: AVX-512 ones when asked on a CPU with AVX-512; a user's
+# BLIS_ARCH_TYPE (3: haswell) wins over --kernels
+tiny="$small --epochs 1 --train-limit 500 --test-limit 100 --iw-samples 0"
+if grep -q avx512f /proc/cpuinfo && grep -q avx512dq /proc/cpuinfo && grep -q avx512bw /proc/cpuinfo &&
+   grep -q avx512vl /proc/cpuinfo && grep -q avx512cd /proc/cpuinfo; then
+    expect kernels_avx512 0 "BLIS's skx kernels" "$vae" $tiny --kernels avx512
+else
+    expect kernels_avx512 0 "BLIS's .* kernels" "$vae" $tiny --kernels avx512
+fi
+expect kernels_user_env 0 "BLIS's haswell kernels" env BLIS_ARCH_TYPE=3 "$vae" $tiny --kernels avx512
 missing=""
 for f in model.safetensors reconstructions.png samples.png interpolation.png manifold.png latent_scatter.png; do
     [ -s "$tmp/run/$f" ] || missing="$missing $f"

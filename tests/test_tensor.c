@@ -314,6 +314,22 @@ void test_threads_setting(void)
     tn_free(A), tn_free(B), tn_free(C1), tn_free(C2);
 }
 
+/* BLIS's kernels: once BLIS runs (the tests before this one used it), its
+ * choice is made; tn_blas_avx512 then only reports whether it runs the
+ * AVX-512 ones, names them as tn_blas_config does, and leaves no
+ * BLIS_ARCH_TYPE behind. (Choosing them before BLIS's first call: the CLI
+ * test, kernels_avx512.) */
+void test_blas_kernels(void)
+{
+    const char *before = getenv("BLIS_ARCH_TYPE");
+    const char *name = tn_blas_config();
+    CHECK(name != NULL && name[0] != 0);
+    int skx = tn_blas_avx512();
+    CHECK(skx == (strcmp(tn_blas_config(), "skx") == 0));
+    CHECK(strcmp(tn_blas_config(), name) == 0); /* made once */
+    CHECK((getenv("BLIS_ARCH_TYPE") == NULL) == (before == NULL));
+}
+
 /* Denormals flushed to zero in the calling thread and in the OpenMP pool's
  * threads (where BLIS and the loops compute), and restored. */
 void test_flush_denormals(void)
