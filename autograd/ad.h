@@ -214,7 +214,9 @@ ad_var *ad_gaussian_logp(ad_var *x, ad_var *mu, ad_var *logvar);
 /* Element-wise KL(N(mu, e^lv) || N(0, 1)) = -1/2 (1 + lv - mu² - e^lv). */
 ad_var *ad_kl_normal(ad_var *mu, ad_var *logvar);
 /* z = mu + exp(lv/2) ⊙ eps, eps ~ N(0, I) drawn from rng (reparameterization
- * trick: gradients reach mu and lv). mu and lv of one shape. */
+ * trick: gradients reach mu and lv). mu and lv of one shape. The float
+ * build draws eps in bulk (tn_rng_normals), the double build one at a time
+ * (tn_rng_normal): the two draw different numbers from one seed. */
 ad_var *ad_sample_normal(ad_var *mu, ad_var *logvar, tn_rng *rng);
 /* The same with the caller's eps (a constant, e.g. shared with another
  * framework or op), broadcasting: eps (k, N, d) gives k samples of each

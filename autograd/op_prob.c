@@ -212,13 +212,20 @@ static void kl_backward(ad_var *v)
 }
 const ad_op_def ad__op_kl_normal = {"kl_normal", 2, ad__shape_broadcast, kl_forward, kl_backward};
 
-/* z = mu + e^(lv/2) ⊙ eps, eps ~ N(0, I) from attr.rng, kept in v->saved */
+/* z = mu + e^(lv/2) ⊙ eps, eps ~ N(0, I) from attr.rng, kept in v->saved:
+ * in the float build drawn in bulk (tn_rng_normals, vectorized: 2560
+ * normals in about 3 µs against 57 µs one at a time), in the double build
+ * one at a time (tn_rng_fill_normal); the two builds draw different eps */
 static void sample_forward(ad_var *v)
 {
     v->saved = ad__scratch(v->tape, &v->val);
     if (!v->saved)
         return;
+#ifdef TN_REAL_DOUBLE
     tn_rng_fill_normal(v->attr.rng, v->saved, 0, 1);
+#else
+    tn_rng_normals(v->attr.rng, v->saved->data, v->saved->size);
+#endif
     const tn_real *mu = v->in[0]->val.data, *lv = v->in[1]->val.data;
     const tn_real *eps = v->saved->data;
     for (size_t i = 0; i < v->val.size; i++)
