@@ -9,38 +9,72 @@
 
 /* The noise is drawn in bulk, CHUNK pixels at a time (tn_rng_normals,
  * tn_rng_fill_u32: loops that vectorize), into buffers on the stack. */
-void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng)
+enum { CHUNK = 1024 };
+
+/* The 32-bit draws n pixels of noise take from the stream. */
+static int64_t draws(const model_config *c, size_t n)
 {
-    enum { CHUNK = 1024 };
+    return c->noise == NOISE_GAUSSIAN ? 2 * (int64_t)((n + 1) / 2) /* normals come in pairs */
+         : c->noise == NOISE_SALT_PEPPER ? 2 * (int64_t)n : (int64_t)n;
+}
+
+/* n <= CHUNK pixels v corrupted from rng */
+static void corrupt_chunk(const model_config *c, tn_real *restrict v, size_t n, tn_rng *rng)
+{
     const tn_real f = (tn_real)c->noise_level;
     /* a pixel is picked when its 32-bit draw u < f·2^32, every one at f >= 1
      * (32-bit compares, so that the loops vectorize) */
     const int every = c->noise_level >= 1;
     const uint32_t pick = every ? 0 : (uint32_t)(c->noise_level * 4294967296.0);
-    for (size_t i0 = 0; i0 < x->size; i0 += CHUNK) {
-        size_t n = x->size - i0 < CHUNK ? x->size - i0 : CHUNK;
-        tn_real *restrict v = x->data + i0;
-        if (c->noise == NOISE_GAUSSIAN) { /* x̃ = x + σε, clipped to [0, 1] unless noise_clip is 0 */
-            float e[CHUNK];
-            tn_rng_normals(rng, e, n);
-            for (size_t i = 0; i < n; i++)
-                v[i] += f * (tn_real)e[i];
-            for (size_t i = 0; c->noise_clip && i < n; i++)
-                v[i] = v[i] < 0 ? 0 : v[i] > 1 ? 1 : v[i];
-        } else if (c->noise == NOISE_SALT_PEPPER) { /* a fraction f set to 0 or 1, evenly */
-            uint32_t u[2 * CHUNK];                   /* the picks, then the values' bits */
-            tn_rng_fill_u32(rng, u, 2 * n);
-            for (size_t i = 0; i < n; i++) { /* p·value + (1 - p)·x, p 0 or 1: exact, and it vectorizes */
-                tn_real p = (tn_real)((u[i] < pick) | every);
-                v[i] = v[i] * (1 - p) + p * (tn_real)(int32_t)(u[n + i] >> 31);
-            }
-        } else { /* NOISE_MASK: a fraction f set to 0 */
-            uint32_t u[CHUNK];
-            tn_rng_fill_u32(rng, u, n);
-            for (size_t i = 0; i < n; i++)
-                v[i] *= (tn_real)(1 - ((u[i] < pick) | every));
+    if (c->noise == NOISE_GAUSSIAN) { /* x̃ = x + σε, clipped to [0, 1] unless noise_clip is 0 */
+        float e[CHUNK];
+        tn_rng_normals(rng, e, n);
+        for (size_t i = 0; i < n; i++)
+            v[i] += f * (tn_real)e[i];
+        for (size_t i = 0; c->noise_clip && i < n; i++)
+            v[i] = v[i] < 0 ? 0 : v[i] > 1 ? 1 : v[i];
+    } else if (c->noise == NOISE_SALT_PEPPER) { /* a fraction f set to 0 or 1, evenly */
+        uint32_t u[2 * CHUNK];                   /* the picks, then the values' bits */
+        tn_rng_fill_u32(rng, u, 2 * n);
+        for (size_t i = 0; i < n; i++) { /* p·value + (1 - p)·x, p 0 or 1: exact, and it vectorizes */
+            tn_real p = (tn_real)((u[i] < pick) | every);
+            v[i] = v[i] * (1 - p) + p * (tn_real)(int32_t)(u[n + i] >> 31);
         }
+    } else { /* NOISE_MASK: a fraction f set to 0 */
+        uint32_t u[CHUNK];
+        tn_rng_fill_u32(rng, u, n);
+        for (size_t i = 0; i < n; i++)
+            v[i] *= (tn_real)(1 - ((u[i] < pick) | every));
     }
+}
+
+/* Chunk k draws from its own copy of rng moved to where the chunks before
+ * it end (tn_rng_advance), so the chunks run on any number of threads and
+ * the pixels get the numbers one pass in order would give them; rng ends
+ * where that pass would leave it. */
+void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng)
+{
+    size_t chunks = (x->size + CHUNK - 1) / CHUNK;
+    if (chunks == 0)
+        return;
+    const int64_t per = draws(c, CHUNK);
+#define CORRUPT_CHUNK(k)                                                         \
+    {                                                                            \
+        tn_rng r = *rng;                                                         \
+        tn_rng_advance(&r, (int64_t)(k)*per);                                    \
+        size_t i0 = (k) * (size_t)CHUNK;                                         \
+        corrupt_chunk(c, x->data + i0, x->size - i0 < CHUNK ? x->size - i0 : CHUNK, &r); \
+    }
+    if (chunks >= 32) { /* 32 768 pixels and more: split over threads */
+#pragma omp parallel for
+        for (size_t k = 0; k < chunks; k++)
+            CORRUPT_CHUNK(k)
+    } else {
+        for (size_t k = 0; k < chunks; k++)
+            CORRUPT_CHUNK(k)
+    }
+#undef CORRUPT_CHUNK
+    tn_rng_advance(rng, (int64_t)(chunks - 1) * per + draws(c, x->size - (chunks - 1) * CHUNK));
 }
 
 int ae__batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng, int corrupt, model_loss *out)

@@ -366,6 +366,47 @@ void test_corruption_noise(void)
         at_zero += x->data[i] == 0, outside += x->data[i] < 0 || x->data[i] > 1;
     CHECK(outside == 0);
     CHECK_NEAR((double)at_zero / 100000, 0.5, 0.01);
+    /* the stream, on 1 and 2 threads: pixel i of masking noise is picked by
+     * the stream's i-th 32-bit draw, Gaussian noise is the stream's i-th
+     * normal, salt-and-pepper the same on both; the generator ends where
+     * one pass in order would leave it (98 chunks of 1024 and a short one) */
+    int threads = tn_get_threads();
+    const size_t N = 100353;
+    tn_tensor *y = tn_new(1, SHAPE(N)), *y1 = tn_new(1, SHAPE(N));
+    uint32_t *u = malloc(N * sizeof *u);
+    float *e = malloc(N * sizeof *e);
+    for (int th = 1; th <= 2; th++) {
+        tn_set_threads(th);
+        tn_rng copy = r;
+        c.noise = NOISE_MASK, c.noise_level = 0.3;
+        tn_fill(y, 1);
+        ae_corrupt(&c, y, &r);
+        tn_rng_fill_u32(&copy, u, N);
+        int same = tn_rng_u32(&r) == tn_rng_u32(&copy);
+        for (size_t i = 0; i < N; i++)
+            same &= y->data[i] == (u[i] < (uint32_t)(0.3 * 4294967296.0) ? 0 : 1);
+        CHECK(same);
+        c.noise = NOISE_GAUSSIAN, c.noise_level = 0.4, c.noise_clip = 0;
+        tn_fill(y, 0);
+        ae_corrupt(&c, y, &r);
+        tn_rng_normals(&copy, e, N);
+        same = tn_rng_u32(&r) == tn_rng_u32(&copy);
+        for (size_t i = 0; i < N; i++)
+            same &= y->data[i] == (tn_real)0.4 * (tn_real)e[i];
+        CHECK(same);
+        c.noise = NOISE_SALT_PEPPER, c.noise_level = 0.2;
+        tn_rng sp;
+        tn_rng_seed(&sp, 9, 9);
+        tn_fill(y, (tn_real)0.5);
+        ae_corrupt(&c, y, &sp);
+        if (th == 1)
+            memcpy(y1->data, y->data, N * sizeof *y->data);
+        else
+            CHECK(memcmp(y1->data, y->data, N * sizeof *y->data) == 0);
+    }
+    tn_set_threads(threads);
+    c.noise_clip = 1;
+    free(u), free(e), tn_free(y), tn_free(y1);
     c.noise = NOISE_MASK, c.noise_level = 1; /* every pixel, then none */
     tn_fill(x, 1);
     ae_corrupt(&c, x, &r);
