@@ -49,7 +49,8 @@ typedef struct {
     const char *models, *out, *data, *binarized, *frey, *csv;
     long seeds, epochs, latent, k, iw, batch, threads, train_limit, test_limit, probe_limit, time_steps;
     double beta, noise, gauss, lr;
-    int no_clip, conv, kernels;
+    int no_clip, conv;
+    const char *kernels;
     const char *hidden;
 } options;
 
@@ -99,7 +100,7 @@ static options parse(int argc, char **argv)
 {
     options o = {.out = "out/compare", .seeds = 3, .epochs = 10, .latent = 20, .k = 5, .iw = 50,
                  .batch = 128, .threads = 2, .probe_limit = 10000, .beta = 4, .noise = 0.25,
-                 .gauss = 0.25, .lr = 1e-3, .hidden = "400", .time_steps = 30};
+                 .gauss = 0.25, .lr = 1e-3, .hidden = "400", .time_steps = 30, .kernels = "auto"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
@@ -137,12 +138,7 @@ static options parse(int argc, char **argv)
         else if (!strcmp(a, "noise")) o.noise = number(a, v, 0, 1, 0);
         else if (!strcmp(a, "gauss")) o.gauss = number(a, v, 0, 100, 0);
         else if (!strcmp(a, "lr")) o.lr = number(a, v, 0, 1e3, 0);
-        else if (!strcmp(a, "kernels")) {
-            o.kernels = !strcmp(v, "auto") ? 0 : !strcmp(v, "avx512") ? 1 : !strcmp(v, "blis") ? 2 : -1;
-            if (o.kernels < 0)
-                fprintf(stderr, "compare: --kernels: expected one of auto|avx512|blis, got \"%s\"\n", v),
-                    exit(2);
-        }
+        else if (!strcmp(a, "kernels")) o.kernels = v;
         else fprintf(stderr, "compare: --%s: unknown option\n%s", a, usage), exit(2);
     }
     if ((o.data != NULL) + (o.binarized != NULL) + (o.frey != NULL) + (o.csv != NULL) > 1)
@@ -599,8 +595,9 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     nn_dist_size(); /* under mpirun (make MPI=1): MPI starts; rank 0 alone prints */
     options o = parse(argc, argv);
-    if (o.kernels == 1 || (o.kernels == 0 && o.batch >= 64)) /* before BLIS's first call */
-        tn_blas_avx512();
+    if (tn_blas_kernels(o.kernels, (size_t)o.batch)) /* before BLIS's first call */
+        fprintf(stderr, "compare: --kernels: expected one of auto|avx512|blis, got \"%s\"\n", o.kernels),
+            exit(2);
     tn_set_threads((int)o.threads);
     int chosen[N_VARIANTS], n = 0;
     for (const char *p = o.models ? o.models : "vae,beta-vae,iwae,cvae,ae,sparse,sparse-hidden,"

@@ -225,9 +225,10 @@ int main(int argc, char **argv)
     nn_dist_size(); /* under mpirun (make MPI=1): MPI starts; rank 0 alone prints */
     options o;
     model_config mc = parse(argc, argv, &o);
-    /* before BLIS's first call: it picks its kernels then (tensor/tn.h) */
-    if (o.kernels == 1 || (o.kernels == 0 && (o.eval || o.batch >= 64)))
-        tn_blas_avx512();
+    /* before BLIS's first call: it picks its kernels then (tensor/tn.h);
+     * --eval's products have 1024 rows */
+    static const char *const kernels[] = {"auto", "avx512", "blis"};
+    tn_blas_kernels(kernels[o.kernels], o.eval ? 1024 : (size_t)o.batch);
     tn_set_threads((int)o.threads);
     nn_error err;
     nn_meta meta = {0};

@@ -33,7 +33,7 @@ int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int defa
     s->lr = 1e-3;
     const char *data = NULL, *binarized = NULL;
     double v = 0, train_limit = 0, test_limit = 0, seed = 1, threads = 0;
-    int kernels = 0; /* auto, avx512, blis: tn_blas_avx512 */
+    const char *kernels = "auto"; /* tn_blas_kernels */
     char out[512];
     snprintf(out, sizeof out, "out/%s", name);
     for (int i = 1; i < argc; i++) {
@@ -56,11 +56,8 @@ int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int defa
             binarized = val;
         else if (!strcmp(o, "out"))
             snprintf(out, sizeof out, "%s", val);
-        else if (!strcmp(o, "kernels")) {
-            kernels = !strcmp(val, "auto") ? 0 : !strcmp(val, "avx512") ? 1 : !strcmp(val, "blis") ? 2 : -1;
-            if (kernels < 0)
-                return nn_fail(err, "--kernels: expected one of auto|avx512|blis, got \"%s\"", val);
-        }
+        else if (!strcmp(o, "kernels"))
+            kernels = val;
         else if (!strcmp(o, "lr")) {
             if (number(o, val, 0, 1e3, 0, &s->lr, err))
                 return -1;
@@ -87,10 +84,9 @@ int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int defa
             return nn_fail(err, "--%s: unknown option (see --help)", o);
         }
     }
-    /* BLIS's kernels before its first call (tensor/tn.h): its AVX-512 ones
-     * for batches of 64 and more, where they are faster, when the CPU has them */
-    if (kernels == 1 || (kernels == 0 && s->cfg.batch >= 64))
-        tn_blas_avx512();
+    /* BLIS's kernels before its first call (tensor/tn.h) */
+    if (tn_blas_kernels(kernels, s->cfg.batch))
+        return nn_fail(err, "--kernels: expected one of auto|avx512|blis, got \"%s\"", kernels);
     if (threads > 0)
         tn_set_threads((int)threads);
     char desc[8400];

@@ -265,10 +265,17 @@ void tn_flush_denormals(int on);
  * selects BLIS's AVX-512 kernels ("skx") when the CPU has AVX-512 F, DQ, CD,
  * BW and VL and BLIS_ARCH_TYPE is not set (a user's choice wins). Measured on
  * such a machine (docs/results.md): products of 128 and more rows 1.6 times
- * as fast, of 16 rows twice as slow; so a program chooses by its batch. Needs
+ * as fast, of 16 rows twice as slow; so a program chooses by its batch
+ * (tn_blas_kernels). Needs
  * a BLIS built with the x86_64 family of configurations (Debian's is).
  * Returns 1 when BLIS runs the AVX-512 kernels after the call, else 0. */
 int tn_blas_avx512(void);
+/* A program's choice of kernels (its --kernels), before BLIS's first call:
+ * "auto" takes the AVX-512 kernels (tn_blas_avx512) when the products have
+ * `rows` >= 64 rows (the batch), where they are faster, "avx512" takes them
+ * always, "blis" leaves BLIS's choice. Returns 0, or -1 for another word
+ * (then nothing is done). */
+int tn_blas_kernels(const char *choice, size_t rows);
 /* The name of the kernels' configuration BLIS runs ("haswell", "skx", ...);
  * from then on BLIS's choice is made. */
 const char *tn_blas_config(void);

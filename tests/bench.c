@@ -28,12 +28,14 @@
 #include "model.h"
 #include "tn.h"
 
-/* --kernels: 0 auto, 1 avx512, 2 BLIS's own choice */
-static int kernels;
+/* --kernels: auto, avx512 or blis (tn_blas_kernels) */
+static const char *kernels = "auto";
 static void pick_kernels(int rows)
 {
-    if (kernels == 1 || (kernels == 0 && rows >= 64))
-        tn_blas_avx512();
+    if (tn_blas_kernels(kernels, (size_t)rows)) {
+        fprintf(stderr, "bench: --kernels: expected one of auto|avx512|blis, got \"%s\"\n", kernels);
+        exit(2);
+    }
 }
 
 static double now(void)
@@ -571,14 +573,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench: build the float library\n");
     return 1;
 #endif
-    if (argc > 2 && strcmp(argv[1], "--kernels") == 0) {
-        kernels = !strcmp(argv[2], "auto") ? 0 : !strcmp(argv[2], "avx512") ? 1 : !strcmp(argv[2], "blis") ? 2 : -1;
-        if (kernels < 0) {
-            fprintf(stderr, "bench: --kernels: expected one of auto|avx512|blis, got \"%s\"\n", argv[2]);
-            return 2;
-        }
-        argc -= 2, argv += 2;
-    }
+    if (argc > 2 && strcmp(argv[1], "--kernels") == 0)
+        kernels = argv[2], argc -= 2, argv += 2;
     if (argc > 1 && strcmp(argv[1], "step") == 0) { /* bench step THREADS BATCH [ROUNDS] */
         int rounds = argc > 4 ? atoi(argv[4]) : 5, batch = argc > 3 ? atoi(argv[3]) : 128;
         pick_kernels(batch);

@@ -327,6 +327,9 @@ void test_blas_kernels(void)
     int skx = tn_blas_avx512();
     CHECK(skx == (strcmp(tn_blas_config(), "skx") == 0));
     CHECK(strcmp(tn_blas_config(), name) == 0); /* made once */
+    CHECK(tn_blas_kernels("fast", 128) == -1);
+    CHECK(tn_blas_kernels("blis", 128) == 0 && tn_blas_kernels("auto", 16) == 0);
+    CHECK(strcmp(tn_blas_config(), name) == 0);
     CHECK((getenv("BLIS_ARCH_TYPE") == NULL) == (before == NULL));
 }
 
