@@ -123,8 +123,7 @@ void tn_flush_denormals(int on)
 #endif
 }
 
-/* BLIS chooses its kernels at its first call, from the CPU it sees, and
- * reads BLIS_ARCH_TYPE (an arch_t number) then, once. */
+/* What BLIS's skx configuration needs of the CPU. */
 static int cpu_has_avx512(void)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -137,6 +136,8 @@ static int cpu_has_avx512(void)
 #endif
 }
 
+/* BLIS reads BLIS_ARCH_TYPE (an arch_t number) once, when it initializes:
+ * set for that moment only. */
 int tn_blas_avx512(void)
 {
 #if defined(__x86_64__)

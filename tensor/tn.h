@@ -266,9 +266,10 @@ void tn_flush_denormals(int on);
  * BW and VL and BLIS_ARCH_TYPE is not set (a user's choice wins). Measured on
  * such a machine (docs/results.md): products of 128 and more rows 1.6 times
  * as fast, of 16 rows twice as slow; so a program chooses by its batch
- * (tn_blas_kernels). Needs
- * a BLIS built with the x86_64 family of configurations (Debian's is).
- * Returns 1 when BLIS runs the AVX-512 kernels after the call, else 0. */
+ * (tn_blas_kernels). It sets the environment (setenv), so call it before
+ * starting threads. Needs a BLIS built with the x86_64 family of
+ * configurations (Debian's is). Returns 1 when BLIS runs the AVX-512
+ * kernels after the call, else 0. */
 int tn_blas_avx512(void);
 /* A program's choice of kernels (its --kernels), before BLIS's first call:
  * "auto" takes the AVX-512 kernels (tn_blas_avx512) when the products have
