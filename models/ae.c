@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "tn_parallel.h"
+
 /* The noise is drawn in bulk, CHUNK pixels at a time (tn_rng_normals,
  * tn_rng_fill_u32: loops that vectorize), into buffers on the stack. */
 enum { CHUNK = 1024 };
@@ -58,22 +60,12 @@ void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng)
     if (chunks == 0)
         return;
     const int64_t per = draws(c, CHUNK);
-#define CORRUPT_CHUNK(k)                                                         \
-    {                                                                            \
-        tn_rng r = *rng;                                                         \
-        tn_rng_advance(&r, (int64_t)(k)*per);                                    \
-        size_t i0 = (k) * (size_t)CHUNK;                                         \
-        corrupt_chunk(c, x->data + i0, x->size - i0 < CHUNK ? x->size - i0 : CHUNK, &r); \
-    }
-    if (chunks >= 32) { /* 32 768 pixels and more: split over threads */
-#pragma omp parallel for
-        for (size_t k = 0; k < chunks; k++)
-            CORRUPT_CHUNK(k)
-    } else {
-        for (size_t k = 0; k < chunks; k++)
-            CORRUPT_CHUNK(k)
-    }
-#undef CORRUPT_CHUNK
+    TN_FOR_WORK(k, chunks, x->size, { /* split over threads when there are many pixels */
+        tn_rng r = *rng;
+        tn_rng_advance(&r, (int64_t)k * per);
+        size_t i0 = k * (size_t)CHUNK;
+        corrupt_chunk(c, x->data + i0, x->size - i0 < CHUNK ? x->size - i0 : CHUNK, &r);
+    });
     tn_rng_advance(rng, (int64_t)(chunks - 1) * per + draws(c, x->size - (chunks - 1) * CHUNK));
 }
 
