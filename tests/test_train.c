@@ -526,3 +526,53 @@ void test_optim_nonfinite_flag(void)
     }
     nn_params_free(p);
 }
+
+/* Adam and AdamW over a block long enough to be split over threads, of a
+ * length that is no multiple of the chunks' 16: the same weights and
+ * moments, to the bit, on 1 and 2 threads (a chunk that skipped or repeated
+ * an element would differ), and a weight made non-finite in the last
+ * thread's chunk is flagged */
+void test_optim_threads_same_numbers(void)
+{
+    nn_error err;
+    int was = tn_get_threads();
+    for (int kind = NN_ADAM; kind <= NN_ADAMW; kind++) {
+        tn_real *out[2][3] = {{NULL}};
+        size_t n = 0;
+        for (int threads = 1; threads <= 2; threads++) {
+            tn_set_threads(threads);
+            nn_params *p = nn_params_new();
+            nn_linear l;
+            nn_linear_init(&l, p, "fc", 301, 199, &err); /* 60 098 values */
+            CHECK(nn_params_alloc(p, &err) == 0);
+            n = nn_params_size(p);
+            CHECK(n % 16 != 0 && n >= 32768);
+            tn_real *w = nn_params_values(p), *g = nn_params_grads(p);
+            nn_optim_config oc = nn_optim_defaults((nn_optim_kind)kind, 1e-2);
+            oc.weight_decay = 0.1;
+            nn_optim *o = nn_optim_new(&oc, p, &err);
+            for (size_t i = 0; i < n; i++)
+                w[i] = (tn_real)sin(0.37 * (double)i);
+            for (int s = 0; o && s < 3; s++) {
+                for (size_t i = 0; i < n; i++)
+                    g[i] = (tn_real)cos(0.11 * (double)(i + 7 * (size_t)s));
+                nn_optim_step(o, p);
+                CHECK(nn_optim_nonfinite(o) == 0);
+            }
+            for (int k = 0; o && k < 3; k++) {
+                out[threads - 1][k] = malloc(n * sizeof(tn_real));
+                memcpy(out[threads - 1][k], k == 0 ? w : nn_optim_slot(o, k - 1), n * sizeof(tn_real));
+            }
+            g[n - 1] = INFINITY;
+            nn_optim_step(o, p);
+            CHECK(nn_optim_nonfinite(o) == 1);
+            nn_optim_free(o);
+            nn_params_free(p);
+        }
+        for (int k = 0; k < 3; k++) {
+            CHECK(out[0][k] && out[1][k] && memcmp(out[0][k], out[1][k], n * sizeof(tn_real)) == 0);
+            free(out[0][k]), free(out[1][k]);
+        }
+    }
+    tn_set_threads(was);
+}
