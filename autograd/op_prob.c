@@ -245,35 +245,98 @@ static void sample_backward(ad_var *v)
 }
 const ad_op_def ad__op_sample_normal = {"sample_normal", 2, ad__shape_same2, sample_forward, sample_backward};
 
-/* The next index of an input read with period p (ad__period). */
-static inline size_t wrap(size_t j, size_t p) { return j + 1 < p ? j + 1 : 0; }
+/* Inputs that repeat (ad__period), read in place, in runs: the output's n
+ * elements in runs of m, m the shortest period above 1 among the inputs.
+ * A period is the product of some of the output's trailing sizes, so each
+ * is a multiple of m, and input k's values for the run at i0 are the p[k]
+ * - (i0 % p[k]) >= m values from i0 % p[k] on. A scalar input (period 1)
+ * is filled out to m values in the arena. Within a run the loops are plain
+ * element-wise loops, which vectorize (the wrap-around index they replace,
+ * one branch an element, did not: 22 µs for the IWAE's 640 x 20 values). */
+typedef struct {
+    const tn_real *x[3];
+    size_t p[3], m;
+    int scalar[3];
+} runs;
 
-/* e^(a·x) over input k's own elements, in the arena and kept in v->saved
- * for backward: where an input broadcasts (μ, log σ² under k samples),
- * each of its exponentials is taken once, not once per sample */
-static const tn_real *exp_of(ad_var *v, int k, tn_real a)
+/* 1: r set; 0: an input does not repeat (the copies' path); -1: no memory */
+static int runs_of(ad_var *v, runs *r)
 {
-    const tn_tensor *x = &v->in[k]->val;
-    tn_tensor *e = v->saved = ad__scratch(v->tape, x);
+    r->m = v->val.size;
+    for (int k = 0; k < 3; k++) {
+        if (!(r->p[k] = ad__period(v, k)))
+            return 0;
+        if (r->p[k] > 1 && r->p[k] < r->m)
+            r->m = r->p[k];
+    }
+    for (int k = 0; k < 3; k++) {
+        r->x[k] = v->in[k]->val.data;
+        r->scalar[k] = r->p[k] == 1 && r->m > 1;
+        if (r->scalar[k]) {
+            tn_tensor *s = ad__scratch(v->tape, &(tn_tensor){.ndim = 1, .shape = {r->m}});
+            if (!s)
+                return -1;
+            tn_fill(s, r->x[k][0]);
+            r->x[k] = s->data, r->p[k] = r->m;
+        }
+    }
+    return 1;
+}
+
+/* e^(a·x) over input k's values as runs_of reads them (a scalar's taken
+ * once and filled out), in the arena and kept in v->saved for backward:
+ * where the input repeats (μ, log σ² under k samples) each exponential is
+ * taken once, not once per sample */
+static const tn_real *exp_of(ad_var *v, int k, const runs *r, tn_real a)
+{
+    tn_tensor *e = v->saved = ad__scratch(v->tape, &(tn_tensor){.ndim = 1, .shape = {r->p[k]}});
     if (!e)
         return NULL;
-    for (size_t j = 0; j < x->size; j++)
-        e->data[j] = exp(a * x->data[j]);
+    if (r->scalar[k])
+        tn_fill(e, exp(a * r->x[k][0]));
+    else
+        for (size_t j = 0; j < r->p[k]; j++)
+            e->data[j] = exp(a * r->x[k][j]);
     return e->data;
+}
+
+/* A gradient over input k's values in runs: the input's own buffer, or for
+ * a scalar, m zeros in the arena that scalar_done adds up into it */
+static tn_real *runs_grad(ad_var *v, int k, const runs *r, tn_tensor **gk)
+{
+    *gk = ad__grad_buf(v->in[k]);
+    if (!*gk || !r->scalar[k])
+        return *gk ? (*gk)->data : NULL;
+    tn_tensor *s = ad__scratch(v->tape, &(tn_tensor){.ndim = 1, .shape = {r->m}});
+    if (s)
+        tn_fill(s, 0);
+    return s ? s->data : NULL;
+}
+static void scalar_done(const runs *r, int k, tn_tensor *gk, const tn_real *d)
+{
+    if (gk && d && r->scalar[k])
+        for (size_t j = 0; j < r->m; j++)
+            gk->data[0] += d[j];
 }
 
 /* z = mu + e^(lv/2) ⊙ eps with the caller's eps, all three broadcast:
  * mu, lv (N x d) and eps (k x N x d) give k samples per example. Inputs
- * that repeat along z (ad__period) are read in place, the others expanded. */
+ * that repeat along z are read in place (runs_of), the others expanded. */
 static void sample_eps_forward(ad_var *v)
 {
-    size_t n = v->val.size, pm = ad__period(v, 0), pl = ad__period(v, 1), pe = ad__period(v, 2);
-    tn_real *z = v->val.data;
-    if (pm && pl && pe) {
-        const tn_real *mu = v->in[0]->val.data, *eps = v->in[2]->val.data, *s = exp_of(v, 1, 0.5);
-        for (size_t i = 0, a = 0, b = 0, c = 0; s && i < n; i++) {
-            z[i] = mu[a] + s[b] * eps[c];
-            a = wrap(a, pm), b = wrap(b, pl), c = wrap(c, pe);
+    size_t n = v->val.size;
+    runs r;
+    int in_place = runs_of(v, &r);
+    if (in_place < 0)
+        return;
+    if (in_place) {
+        const tn_real *s = exp_of(v, 1, &r, 0.5);
+        for (size_t i0 = 0; s && i0 < n; i0 += r.m) {
+            const tn_real *restrict mu = r.x[0] + i0 % r.p[0], *restrict e = s + i0 % r.p[1];
+            const tn_real *restrict eps = r.x[2] + i0 % r.p[2];
+            tn_real *restrict z = v->val.data + i0;
+            for (size_t j = 0; j < r.m; j++)
+                z[j] = mu[j] + e[j] * eps[j];
         }
         return;
     }
@@ -281,24 +344,37 @@ static void sample_eps_forward(ad_var *v)
     const tn_real *eps = ad__expanded(v, 2);
     if (!mu || !lv || !eps)
         return;
+    tn_real *z = v->val.data;
     for (size_t i = 0; i < n; i++)
         z[i] = mu[i] + exp((tn_real)0.5 * lv[i]) * eps[i];
 }
 /* dmu = g, dlv = g·eps·e^(lv/2)/2, deps = g·e^(lv/2) (summed over broadcasts) */
 static void sample_eps_backward(ad_var *v)
 {
-    size_t n = v->val.size, pm = ad__period(v, 0), pl = ad__period(v, 1), pe = ad__period(v, 2);
+    size_t n = v->val.size;
     const tn_real *g = v->grad->data;
-    if (pm && pl && pe) {
-        const tn_real *eps = v->in[2]->val.data, *s = v->saved->data; /* e^(lv/2), forward's */
-        tn_tensor *gm = ad__grad_buf(v->in[0]), *gl = ad__grad_buf(v->in[1]);
-        tn_tensor *ge = ad__grad_buf(v->in[2]);
-        for (size_t i = 0, a = 0; gm && i < n; i++, a = wrap(a, pm))
-            gm->data[a] += g[i];
-        for (size_t i = 0, b = 0, c = 0; gl && i < n; i++, b = wrap(b, pl), c = wrap(c, pe))
-            gl->data[b] += g[i] * eps[c] * (tn_real)0.5 * s[b];
-        for (size_t i = 0, b = 0, c = 0; ge && i < n; i++, b = wrap(b, pl), c = wrap(c, pe))
-            ge->data[c] += g[i] * s[b];
+    runs r;
+    int in_place = runs_of(v, &r);
+    if (in_place < 0)
+        return;
+    if (in_place) {
+        const tn_real *s = v->saved->data; /* e^(lv/2), forward's */
+        tn_tensor *gk[3];
+        tn_real *gm = runs_grad(v, 0, &r, &gk[0]), *gl = runs_grad(v, 1, &r, &gk[1]);
+        tn_real *ge = runs_grad(v, 2, &r, &gk[2]);
+        for (size_t i0 = 0; i0 < n; i0 += r.m) {
+            const tn_real *restrict gi = g + i0, *restrict e = s + i0 % r.p[1];
+            const tn_real *restrict eps = r.x[2] + i0 % r.p[2];
+            tn_real *restrict dm = gm ? gm + i0 % r.p[0] : NULL, *restrict dl = gl ? gl + i0 % r.p[1] : NULL;
+            tn_real *restrict de = ge ? ge + i0 % r.p[2] : NULL;
+            for (size_t j = 0; dm && j < r.m; j++)
+                dm[j] += gi[j];
+            for (size_t j = 0; dl && j < r.m; j++)
+                dl[j] += gi[j] * eps[j] * (tn_real)0.5 * e[j];
+            for (size_t j = 0; de && j < r.m; j++)
+                de[j] += gi[j] * e[j];
+        }
+        scalar_done(&r, 0, gk[0], gm), scalar_done(&r, 1, gk[1], gl), scalar_done(&r, 2, gk[2], ge);
         return;
     }
     const tn_real *lv = ad__expanded(v, 1), *eps = ad__expanded(v, 2);
@@ -322,20 +398,26 @@ const ad_op_def ad__op_sample_normal_eps = {"sample_normal_eps", 3, ad__shape_br
                                             sample_eps_forward, sample_eps_backward};
 
 /* y = log N(x; mu, e^lv) = -1/2 (log 2π + lv + (x - mu)² e^-lv), broadcast;
- * periodic inputs (the prior's scalar 0s, μ and log σ² under k samples) are
- * read in place and e^-lv taken once per element of lv */
+ * inputs that repeat (the prior's scalar 0s, μ and log σ² under k samples)
+ * are read in place (runs_of) and e^-lv taken once per element of lv */
 #define LOG_2PI 1.8378770664093454836
 static void gauss_forward(ad_var *v)
 {
-    size_t n = v->val.size, px = ad__period(v, 0), pm = ad__period(v, 1), pl = ad__period(v, 2);
-    tn_real *y = v->val.data;
-    if (px && pm && pl) {
-        const tn_real *x = v->in[0]->val.data, *mu = v->in[1]->val.data;
-        const tn_real *lv = v->in[2]->val.data, *w = exp_of(v, 2, -1);
-        for (size_t i = 0, a = 0, b = 0, c = 0; w && i < n; i++) {
-            tn_real d = x[a] - mu[b];
-            y[i] = (tn_real)-0.5 * ((tn_real)LOG_2PI + lv[c] + d * d * w[c]);
-            a = wrap(a, px), b = wrap(b, pm), c = wrap(c, pl);
+    size_t n = v->val.size;
+    runs r;
+    int in_place = runs_of(v, &r);
+    if (in_place < 0)
+        return;
+    if (in_place) {
+        const tn_real *w = exp_of(v, 2, &r, -1);
+        for (size_t i0 = 0; w && i0 < n; i0 += r.m) {
+            const tn_real *restrict x = r.x[0] + i0 % r.p[0], *restrict mu = r.x[1] + i0 % r.p[1];
+            const tn_real *restrict lv = r.x[2] + i0 % r.p[2], *restrict e = w + i0 % r.p[2];
+            tn_real *restrict y = v->val.data + i0;
+            for (size_t j = 0; j < r.m; j++) {
+                tn_real d = x[j] - mu[j];
+                y[j] = (tn_real)-0.5 * ((tn_real)LOG_2PI + lv[j] + d * d * e[j]);
+            }
         }
         return;
     }
@@ -343,6 +425,7 @@ static void gauss_forward(ad_var *v)
     const tn_real *lv = ad__expanded(v, 2);
     if (!x || !mu || !lv)
         return;
+    tn_real *y = v->val.data;
     for (size_t i = 0; i < n; i++) {
         tn_real d = x[i] - mu[i];
         y[i] = (tn_real)-0.5 * ((tn_real)LOG_2PI + lv[i] + d * d * exp(-lv[i]));
@@ -351,20 +434,32 @@ static void gauss_forward(ad_var *v)
 /* dx = -g (x - mu) e^-lv, dmu = -dx, dlv = g ((x - mu)² e^-lv - 1)/2 */
 static void gauss_backward(ad_var *v)
 {
-    size_t n = v->val.size, p[3] = {ad__period(v, 0), ad__period(v, 1), ad__period(v, 2)};
+    size_t n = v->val.size;
     const tn_real *g = v->grad->data;
-    if (p[0] && p[1] && p[2]) {
-        const tn_real *x = v->in[0]->val.data, *mu = v->in[1]->val.data;
+    runs r;
+    int in_place = runs_of(v, &r);
+    if (in_place < 0)
+        return;
+    if (in_place) {
         const tn_real *w = v->saved->data; /* e^-lv, forward's */
         for (int k = 0; k < 3; k++) { /* one input at a time, as the copies' path */
-            tn_tensor *gk = ad__grad_buf(v->in[k]);
-            for (size_t i = 0, a = 0, b = 0, c = 0, j = 0; gk && i < n; i++) {
-                tn_real r = (x[a] - mu[b]) * w[c];
-                gk->data[j] += k == 0 ? -g[i] * r
-                             : k == 1 ? g[i] * r
-                                      : g[i] * (tn_real)0.5 * (r * (x[a] - mu[b]) - 1);
-                a = wrap(a, p[0]), b = wrap(b, p[1]), c = wrap(c, p[2]), j = wrap(j, p[k]);
+            tn_tensor *gk;
+            tn_real *d = runs_grad(v, k, &r, &gk);
+            for (size_t i0 = 0; d && i0 < n; i0 += r.m) {
+                const tn_real *restrict x = r.x[0] + i0 % r.p[0], *restrict mu = r.x[1] + i0 % r.p[1];
+                const tn_real *restrict e = w + i0 % r.p[2], *restrict gi = g + i0;
+                tn_real *restrict dk = d + i0 % r.p[k];
+                if (k == 0)
+                    for (size_t j = 0; j < r.m; j++)
+                        dk[j] += -gi[j] * ((x[j] - mu[j]) * e[j]);
+                else if (k == 1)
+                    for (size_t j = 0; j < r.m; j++)
+                        dk[j] += gi[j] * ((x[j] - mu[j]) * e[j]);
+                else
+                    for (size_t j = 0; j < r.m; j++)
+                        dk[j] += gi[j] * (tn_real)0.5 * ((x[j] - mu[j]) * e[j] * (x[j] - mu[j]) - 1);
             }
+            scalar_done(&r, k, gk, d);
         }
         return;
     }

@@ -67,6 +67,14 @@ static void axis_backward(ad_var *v, int mean)
     size_t outer, inner, len;
     ad__axis_split(dx, ax, &outer, &len, &inner);
     tn_real scale = mean && len ? (tn_real)1 / (tn_real)len : 1;
+    if (inner == 1) { /* the last axis (a row's log-density summed): along the row */
+        for (size_t o = 0; o < outer; o++) {
+            tn_real *d = dx->data + o * len, s = scale * v->grad->data[o];
+            for (size_t l = 0; l < len; l++)
+                d[l] += s;
+        }
+        return;
+    }
     for (size_t o = 0; o < outer; o++)
         for (size_t l = 0; l < len; l++) {
             tn_real *d = dx->data + (o * len + l) * inner;

@@ -263,7 +263,7 @@ void test_dropout_and_samples(void)
 }
 
 /* The Gaussian ops read an input that repeats along the output (μ, log σ²
- * (N, d) under k samples (k, N, d); a scalar) in place: the values and
+ * (N, d) under k samples (k, N, d); a column (d); a scalar) in place: the values and
  * gradients are those of the same inputs repeated out in full first. */
 void test_broadcast_in_place(void)
 {
@@ -272,20 +272,26 @@ void test_broadcast_in_place(void)
     tn_tensor *E = test_random(3, SHAPE(K, N, D), -2, 2, 11);
     tn_tensor *M = test_random(2, SHAPE(N, D), -1, 1, 12), *V = test_random(2, SHAPE(N, D), -1, 1, 13);
     tn_tensor *S = test_random(0, SHAPE(0), -1, 1, 14); /* a scalar log-variance */
-    tn_tensor *GM[2], *GV[2], *GE[2], *GS[2];
+    tn_tensor *R = test_random(1, SHAPE(D), -1, 1, 15); /* one a column: runs of D */
+    tn_tensor *Z = tn_new(3, SHAPE(K, N, D));
+    tn_tensor *GM[2], *GV[2], *GE[2], *GS[2], *GR[2];
     double val[2][K * N * D];
     for (int full = 0; full < 2; full++) {
         GM[full] = tn_new(2, SHAPE(N, D)), GV[full] = tn_new(2, SHAPE(N, D));
-        GE[full] = tn_new(3, SHAPE(K, N, D)), GS[full] = tn_new(0, SHAPE(0));
+        GE[full] = tn_new(3, SHAPE(K, N, D)), GS[full] = tn_new(0, SHAPE(0)), GR[full] = tn_new(1, SHAPE(D));
         ad_var *mu = ad_param(t, M, GM[full]), *lv = ad_param(t, V, GV[full]);
-        ad_var *eps = ad_param(t, E, GE[full]), *s = ad_param(t, S, GS[full]);
+        ad_var *eps = ad_param(t, E, GE[full]), *s = ad_param(t, S, GS[full]), *rc = ad_param(t, R, GR[full]);
         ad_var *m = full ? ad_repeat(mu, K) : mu, *l = full ? ad_repeat(lv, K) : lv;
         ad_var *z = ad_sample_normal_eps(m, l, eps);
-        ad_var *lq = ad_gaussian_logp(z, m, l), *lp = ad_gaussian_logp(z, ad_scalar(t, 0), s);
-        ad_var *loss = ad_sum(ad_add(ad_scale(lq, 0.5), lp));
+        ad_var *sf = full ? ad_add(s, ad_const(t, Z)) : s; /* (K, N, D) copies of the scalar */
+        ad_var *lq = ad_gaussian_logp(z, m, l), *lp = ad_gaussian_logp(z, ad_scalar(t, 0), sf);
+        ad_var *r = full ? ad_repeat(ad_repeat(rc, N), K) : rc;
+        ad_var *lr = ad_gaussian_logp(z, m, r), *zr = ad_sample_normal_eps(m, r, eps);
+        ad_var *loss = ad_sum(ad_add(ad_add(ad_scale(lq, 0.5), lp), ad_add(ad_scale(lr, 0.25), ad_scale(zr, 0.125))));
         CHECK(ad_backward(t, loss) == 0);
         for (size_t i = 0; i < K * N * D; i++)
-            val[full][i] = ad_data(lq)[i] + 3 * ad_data(lp)[i] + 7 * ad_data(z)[i];
+            val[full][i] = ad_data(lq)[i] + 3 * ad_data(lp)[i] + 7 * ad_data(z)[i] + 11 * ad_data(lr)[i] +
+                           13 * ad_data(zr)[i];
         ad_tape_reset(t);
     }
     int same = 1;
@@ -298,12 +304,14 @@ void test_broadcast_in_place(void)
     }
     for (size_t i = 0; i < K * N * D; i++)
         CHECK_NEAR(GE[0]->data[i], GE[1]->data[i], VAL_TOL * 10);
+    for (size_t i = 0; i < D; i++)
+        CHECK_NEAR(GR[0]->data[i], GR[1]->data[i], VAL_TOL * 100);
     CHECK_NEAR(GS[0]->data[0], GS[1]->data[0], VAL_TOL * 100);
     CHECK(GS[0]->data[0] != 0);
     ad_tape_free(t);
     for (int f = 0; f < 2; f++)
-        tn_free(GM[f]), tn_free(GV[f]), tn_free(GE[f]), tn_free(GS[f]);
-    tn_free(E), tn_free(M), tn_free(V), tn_free(S);
+        tn_free(GM[f]), tn_free(GV[f]), tn_free(GE[f]), tn_free(GS[f]), tn_free(GR[f]);
+    tn_free(E), tn_free(M), tn_free(V), tn_free(S), tn_free(R), tn_free(Z);
 }
 
 /* Constants: copies, one-hot, writable values, and a failed tape still
