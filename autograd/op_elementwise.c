@@ -5,7 +5,16 @@
 
 #include <tgmath.h>
 
+#include "tn_math.h"
 #include "tn_parallel.h"
+
+/* σ as tn_sigmoid1 computes it, inline so that softplus's backward loop
+ * vectorizes in float */
+#ifdef TN_REAL_DOUBLE
+#define SIGMOID(x) tn_sigmoid1(x)
+#else
+#define SIGMOID(x) tn_sigmoid_f(x)
+#endif
 
 static const char *broadcast_shape(ad_var *v)
 {
@@ -130,7 +139,7 @@ UNARY(neg, TN_NEG, -1)                                /* dx = -g */
 UNARY(abs, TN_ABS, (tn_real)((x > 0) - (x < 0)))      /* dx = g·sign(x) */
 UNARY(relu, TN_RELU, (tn_real)(x > 0))                /* dx = g·[x > 0] */
 UNARY(sigmoid, TN_SIGMOID, y * (1 - y))               /* dx = g·σ(1-σ) */
-UNARY(softplus, TN_SOFTPLUS, tn_sigmoid1(x))          /* dx = g·σ(x) */
+UNARY(softplus, TN_SOFTPLUS, SIGMOID(x))              /* dx = g·σ(x) */
 UNARY(tanh, TN_TANH, 1 - y * y)                       /* dx = g·(1-y²) */
 
 /* y = a·x + b with scalars a = f[0], b = f[1] */

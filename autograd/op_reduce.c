@@ -57,31 +57,42 @@ static const char *axis_shape(ad_var *v)
     return NULL;
 }
 
-/* dx[o, l, j] += scale · g[o, j], with x viewed as (outer, len, inner). */
+/* dx[o, l, j] += scale · g[o, j], with x viewed as (outer, len, inner)
+ * (written, not added, when dx is fresh: no zeroing first). Each (o, l)
+ * is its own run of dx: split over threads when large. */
 static void axis_backward(ad_var *v, int mean)
 {
-    tn_tensor *dx = ad__grad_buf(v->in[0]);
+    int fresh;
+    tn_tensor *dx = ad__grad_out(v->in[0], &fresh);
     if (!dx)
         return;
     int ax = (int)v->attr.i[0];
     size_t outer, inner, len;
     ad__axis_split(dx, ax, &outer, &len, &inner);
     tn_real scale = mean && len ? (tn_real)1 / (tn_real)len : 1;
-    if (inner == 1) { /* the last axis (a row's log-density summed): along the row */
-        for (size_t o = 0; o < outer; o++) {
-            tn_real *d = dx->data + o * len, s = scale * v->grad->data[o];
-            for (size_t l = 0; l < len; l++)
-                d[l] += s;
-        }
-        return;
-    }
-    for (size_t o = 0; o < outer; o++)
-        for (size_t l = 0; l < len; l++) {
-            tn_real *d = dx->data + (o * len + l) * inner;
-            const tn_real *g = v->grad->data + o * inner;
-            for (size_t j = 0; j < inner; j++)
-                d[j] += scale * g[j];
-        }
+    tn_real *dd = dx->data;
+    const tn_real *gd = v->grad->data;
+    if (inner == 1) /* the last axis (a row's log-density summed): along the row */
+        TN_FOR_WORK(o, outer, outer * len, {
+            tn_real *d = dd + o * len, s = scale * gd[o];
+            if (fresh)
+                for (size_t l = 0; l < len; l++)
+                    d[l] = s;
+            else
+                for (size_t l = 0; l < len; l++)
+                    d[l] += s;
+        });
+    else
+        TN_FOR_WORK(r, outer * len, outer * len * inner, {
+            tn_real *d = dd + r * inner;
+            const tn_real *g = gd + r / len * inner;
+            if (fresh)
+                for (size_t j = 0; j < inner; j++)
+                    d[j] = scale * g[j];
+            else
+                for (size_t j = 0; j < inner; j++)
+                    d[j] += scale * g[j];
+        });
 }
 
 /* The output seen without the reduced axis, as tn_sum_axis expects it. */

@@ -7,7 +7,10 @@
  * denormal in float; the trainer flushes those to zero anyway) and for NaN.
  * tn_log1p_01(e), e in [0, 1]: log(1 + e) within 3 ulp.
  * tn_log_ge1(p), p >= 1 and finite: log p within 3 ulp (from 2^k·m).
- * tn_tanh_f(x): tanh x within 3 ulp; NaN for NaN. */
+ * tn_tanh_f(x): tanh x within 3 ulp; NaN for NaN.
+ * tn_sigmoid_f(x), tn_softplus_f(x): σ(x) and log(1 + e^x) from e^-|x|,
+ * within 4.1 and 5.1 ulp for x in [-87, 87] (every float there checked
+ * against libm in double once; the tests sweep a grid); NaN for NaN. */
 #ifndef TN_MATH_H
 #define TN_MATH_H
 
@@ -27,6 +30,23 @@
 #define TN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define TN_CLONES
+/* σ(x) = 1/(1 + e^-x) with e = e^-|x| (never overflows): 1/(1 + e) for
+ * x >= 0, e/(1 + e) below, one division; NaN for NaN. Both branches are
+ * selected, not taken, so the loop vectorizes. */
+static inline float tn_sigmoid_f(float x)
+{
+    float e = tn_exp_neg(x < 0 ? x : -x);
+    float s = (x >= 0 ? 1.0f : e) / (1.0f + e);
+    return x == x ? s : x;
+}
+
+/* log(1 + e^x) = max(x, 0) + log(1 + e^-|x|); NaN for NaN */
+static inline float tn_softplus_f(float x)
+{
+    float s = (x > 0 ? x : 0.0f) + tn_log1p_01(tn_exp_neg(x < 0 ? x : -x));
+    return x == x ? s : x;
+}
+
 #endif
 
 /* Σ x[0..n) over eight running sums in a fixed order: the additions
@@ -98,6 +118,23 @@ static inline float tn_tanh_f(float x)
     float e = tn_exp_neg(-2.0f * a), big = (1.0f - e) / (1.0f + e);
     big = x < 0 ? -big : big;
     return a < 0.625f ? small : a >= 0.625f ? big : x; /* the last: NaN */
+}
+
+/* σ(x) = 1/(1 + e^-x) with e = e^-|x| (never overflows): 1/(1 + e) for
+ * x >= 0, e/(1 + e) below, one division; NaN for NaN. Both branches are
+ * selected, not taken, so the loop vectorizes. */
+static inline float tn_sigmoid_f(float x)
+{
+    float e = tn_exp_neg(x < 0 ? x : -x);
+    float s = (x >= 0 ? 1.0f : e) / (1.0f + e);
+    return x == x ? s : x;
+}
+
+/* log(1 + e^x) = max(x, 0) + log(1 + e^-|x|); NaN for NaN */
+static inline float tn_softplus_f(float x)
+{
+    float s = (x > 0 ? x : 0.0f) + tn_log1p_01(tn_exp_neg(x < 0 ? x : -x));
+    return x == x ? s : x;
 }
 
 #endif

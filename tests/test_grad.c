@@ -44,6 +44,16 @@ F1(mean, ad_mean(x[0]))
 F1(sum_axis0, ad_sum_axis(x[0], 0))
 F1(sum_axis1, ad_sum_axis(x[0], 1))
 F1(mean_axis_last, ad_mean_axis(x[0], -1))
+/* x's gradient already written when the reduction's backward adds to it:
+ * the reduction of x recorded first, so that its backward runs last */
+static ad_var *reduce_twice(ad_var *x, int mean, int ax)
+{
+    ad_var *a = mean ? ad_mean_axis(x, ax) : ad_sum_axis(x, ax);
+    ad_var *sq = ad_square(x);
+    return ad_add(a, mean ? ad_mean_axis(sq, ax) : ad_sum_axis(sq, ax));
+}
+F1(sum_axis_last_twice, reduce_twice(x[0], 0, -1))
+F1(mean_axis0_twice, reduce_twice(x[0], 1, 0))
 F1(reshape, ad_reshape(x[0], 3, SHAPE(2, 2, 3)))
 F1(transpose, ad_transpose(x[0]))
 F1(slice, ad_slice(x[0], 1, 3))
@@ -139,6 +149,8 @@ static const grad_case cases[] = {
     {"sum_axis 0", f_sum_axis0, 1, {3}, {{2, 3, 4}}, -1, 1, 0},
     {"sum_axis 1", f_sum_axis1, 1, {3}, {{2, 3, 4}}, -1, 1, 0},
     {"mean_axis -1", f_mean_axis_last, 1, {3}, {{2, 3, 4}}, -1, 1, 0},
+    {"sum_axis -1, x twice", f_sum_axis_last_twice, 1, {3}, {{2, 3, 4}}, -1, 1, 0},
+    {"mean_axis 0, x twice", f_mean_axis0_twice, 1, {3}, {{2, 3, 4}}, -1, 1, 0},
     {"reshape", f_reshape, 1, {2}, {{3, 4}}, -1, 1, 0},
     {"transpose", f_transpose, 1, {3}, {{2, 3, 4}}, -1, 1, 0},
     {"slice", f_slice, 1, {2}, {{3, 5}}, -1, 1, 0},
