@@ -20,8 +20,8 @@ static int64_t draws(const model_config *c, size_t n)
          : c->noise == NOISE_SALT_PEPPER ? 2 * (int64_t)n : (int64_t)n;
 }
 
-/* n <= CHUNK pixels v corrupted from rng */
-static void corrupt_chunk(const model_config *c, tn_real *restrict v, size_t n, tn_rng *rng)
+/* n <= CHUNK pixels: v = x corrupted from rng (v may be x) */
+static void corrupt_chunk(const model_config *c, tn_real *v, const tn_real *x, size_t n, tn_rng *rng)
 {
     const tn_real f = (tn_real)c->noise_level;
     /* a pixel is picked when its 32-bit draw u < f·2^32, every one at f >= 1
@@ -32,7 +32,7 @@ static void corrupt_chunk(const model_config *c, tn_real *restrict v, size_t n, 
         float e[CHUNK];
         tn_rng_normals(rng, e, n);
         for (size_t i = 0; i < n; i++)
-            v[i] += f * (tn_real)e[i];
+            v[i] = x[i] + f * (tn_real)e[i];
         for (size_t i = 0; c->noise_clip && i < n; i++)
             v[i] = v[i] < 0 ? 0 : v[i] > 1 ? 1 : v[i];
     } else if (c->noise == NOISE_SALT_PEPPER) { /* a fraction f set to 0 or 1, evenly */
@@ -40,13 +40,13 @@ static void corrupt_chunk(const model_config *c, tn_real *restrict v, size_t n, 
         tn_rng_fill_u32(rng, u, 2 * n);
         for (size_t i = 0; i < n; i++) { /* p·value + (1 - p)·x, p 0 or 1: exact, and it vectorizes */
             tn_real p = (tn_real)((u[i] < pick) | every);
-            v[i] = v[i] * (1 - p) + p * (tn_real)(int32_t)(u[n + i] >> 31);
+            v[i] = x[i] * (1 - p) + p * (tn_real)(int32_t)(u[n + i] >> 31);
         }
     } else { /* NOISE_MASK: a fraction f set to 0 */
         uint32_t u[CHUNK];
         tn_rng_fill_u32(rng, u, n);
         for (size_t i = 0; i < n; i++)
-            v[i] *= (tn_real)(1 - ((u[i] < pick) | every));
+            v[i] = x[i] * (tn_real)(1 - ((u[i] < pick) | every));
     }
 }
 
@@ -54,7 +54,7 @@ static void corrupt_chunk(const model_config *c, tn_real *restrict v, size_t n, 
  * it end (tn_rng_advance), so the chunks run on any number of threads and
  * the pixels get the numbers one pass in order would give them; rng ends
  * where that pass would leave it. */
-void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng)
+void ae_corrupt_from(const model_config *c, tn_tensor *out, const tn_tensor *x, tn_rng *rng)
 {
     size_t chunks = (x->size + CHUNK - 1) / CHUNK;
     if (chunks == 0)
@@ -64,10 +64,12 @@ void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng)
         tn_rng r = *rng;
         tn_rng_advance(&r, (int64_t)k * per);
         size_t i0 = k * (size_t)CHUNK;
-        corrupt_chunk(c, x->data + i0, x->size - i0 < CHUNK ? x->size - i0 : CHUNK, &r);
+        corrupt_chunk(c, out->data + i0, x->data + i0, x->size - i0 < CHUNK ? x->size - i0 : CHUNK, &r);
     });
     tn_rng_advance(rng, (int64_t)(chunks - 1) * per + draws(c, x->size - (chunks - 1) * CHUNK));
 }
+
+void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng) { ae_corrupt_from(c, x, x, rng); }
 
 int ae__batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng, int corrupt, model_loss *out)
 {
@@ -76,9 +78,8 @@ int ae__batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng, int co
         in = ad_const_new(t, x->ndim, x->shape);
         if (!in)
             return -1;
-        memcpy(ad_data(in), x->data, x->size * sizeof(tn_real));
         tn_tensor noisy = *ad_value(in);
-        ae_corrupt(&m->c, &noisy, rng);
+        ae_corrupt_from(&m->c, &noisy, x, rng); /* x̃ written from x: no copy first */
     }
     /* the encoder layer by layer, keeping the last hidden layer's output */
     ad_var *code = model__enc_input(m, t, in, NULL), *hidden = NULL;
