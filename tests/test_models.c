@@ -3,6 +3,7 @@
  * evaluations (IWAE bound, active units, reconstruction), corruption noise,
  * and configurations and checkpoints of models. */
 #include "model.h"
+#include "model_internal.h"
 #include "test.h"
 
 #define SHAPE(...) (const size_t[]){__VA_ARGS__}
@@ -407,6 +408,26 @@ void test_corruption_noise(void)
     tn_set_threads(threads);
     c.noise_clip = 1;
     free(u), free(e), tn_free(y), tn_free(y1);
+    /* written from x into another tensor (training's way): the numbers
+     * corrupting a copy in place gives, and x as it was */
+    tn_tensor *src = tn_new(1, SHAPE(N)), *keep = tn_new(1, SHAPE(N));
+    tn_tensor *from = tn_new(1, SHAPE(N)), *inplace = tn_new(1, SHAPE(N));
+    for (size_t i = 0; i < N; i++)
+        src->data[i] = (tn_real)(i % 257) / 256;
+    memcpy(keep->data, src->data, N * sizeof *src->data);
+    for (int kind = 0; kind < 3; kind++) {
+        c.noise = kind == 0 ? NOISE_MASK : kind == 1 ? NOISE_SALT_PEPPER : NOISE_GAUSSIAN;
+        c.noise_level = 0.25;
+        tn_rng r1, r2;
+        tn_rng_seed(&r1, 5, 5), tn_rng_seed(&r2, 5, 5);
+        ae_corrupt_from(&c, from, src, &r1);
+        memcpy(inplace->data, src->data, N * sizeof *src->data);
+        ae_corrupt(&c, inplace, &r2);
+        CHECK(memcmp(from->data, inplace->data, N * sizeof *src->data) == 0);
+        CHECK(memcmp(src->data, keep->data, N * sizeof *src->data) == 0);
+        CHECK(tn_rng_u32(&r1) == tn_rng_u32(&r2));
+    }
+    tn_free(src), tn_free(keep), tn_free(from), tn_free(inplace);
     c.noise = NOISE_MASK, c.noise_level = 1; /* every pixel, then none */
     tn_fill(x, 1);
     ae_corrupt(&c, x, &r);
