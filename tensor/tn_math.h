@@ -30,23 +30,6 @@
 #define TN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define TN_CLONES
-/* σ(x) = 1/(1 + e^-x) with e = e^-|x| (never overflows): 1/(1 + e) for
- * x >= 0, e/(1 + e) below, one division; NaN for NaN. Both branches are
- * selected, not taken, so the loop vectorizes. */
-static inline float tn_sigmoid_f(float x)
-{
-    float e = tn_exp_neg(x < 0 ? x : -x);
-    float s = (x >= 0 ? 1.0f : e) / (1.0f + e);
-    return x == x ? s : x;
-}
-
-/* log(1 + e^x) = max(x, 0) + log(1 + e^-|x|); NaN for NaN */
-static inline float tn_softplus_f(float x)
-{
-    float s = (x > 0 ? x : 0.0f) + tn_log1p_01(tn_exp_neg(x < 0 ? x : -x));
-    return x == x ? s : x;
-}
-
 #endif
 
 /* Σ x[0..n) over eight running sums in a fixed order: the additions
