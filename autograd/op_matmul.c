@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "tn_math.h"
 #include "tn_parallel.h"
 
 /* C = op(A)·op(B), flags in i[0], i[1] */
@@ -87,6 +88,28 @@ static void linear_forward(ad_var *v)
     } else
         tn_matmul(y, &v->in[0]->val, 0, W, 1, 1, 1);
 }
+/* d[j] += Σ_i g[i, j] for columns [j0, j1) (at most 64) of n rows of m,
+ * each column summed in row order: the sums kept in a local block while
+ * the rows stream by (TN_CLONES: 4 AVX-512 registers a row) */
+TN_CLONES static void col_sums(const tn_real *restrict g, tn_real *restrict d, size_t n, size_t m,
+                               size_t j0, size_t j1)
+{
+    tn_real acc[64];
+    size_t w = j1 - j0;
+    for (size_t j = 0; j < w; j++)
+        acc[j] = d[j0 + j];
+    if (w == 64)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < 64; j++)
+                acc[j] += g[i * m + j0 + j];
+    else
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < w; j++)
+                acc[j] += g[i * m + j0 + j];
+    for (size_t j = 0; j < w; j++)
+        d[j0 + j] = acc[j];
+}
+
 /* db += Σ_rows G, dW += Gᵀ·x, dx += G·W: in this order, so that G is read
  * while the op before wrote it, and dx is written last, for the op before
  * this one in the walk, which reads it next */
@@ -101,10 +124,8 @@ static void linear_backward(ad_var *v)
         const tn_real *g = G->data;
         tn_real *d = db->data;
         TN_FOR_WORK(k, blocks, n * m, {
-            size_t j0 = k * 64, j1 = j0 + 64 < m ? j0 + 64 : m;
-            for (size_t i = 0; i < n; i++)
-                for (size_t j = j0; j < j1; j++)
-                    d[j] += g[i * m + j];
+            size_t j0 = k * 64;
+            col_sums(g, d, n, m, j0, j0 + 64 < m ? j0 + 64 : m);
         });
     }
     tn_tensor *dW = ad__grad_out(v->in[1], &fresh);
