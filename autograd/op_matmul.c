@@ -129,8 +129,18 @@ static void linear_backward(ad_var *v)
         });
     }
     tn_tensor *dW = ad__grad_out(v->in[1], &fresh);
-    if (dW)
-        tn_matmul(dW, G, 1, &v->in[0]->val, 0, 1, fresh ? 0 : 1);
+    const tn_tensor *x = &v->in[0]->val;
+    /* a W of short rows (in <= 128, as forward) and many rows of x: Wᵀ's
+     * gradient xᵀ·G, a product of few rows and long ones, then turned, is
+     * quicker (the IWAE's 640 x 20 -> 400 in a step: 155 -> 133 µs on 2
+     * threads, 224 -> 184 µs on 1; at 128 rows no faster on 2 threads) */
+    tn_tensor dwt = {.ndim = 2, .shape = {x->shape[1], G->shape[1]}};
+    tn_tensor *dWt = dW && fresh && x->shape[1] <= 128 && x->shape[0] >= 256 ? ad__scratch(v->tape, &dwt) : NULL;
+    if (dWt) {
+        tn_matmul(dWt, x, 1, G, 0, 1, 0);
+        tn_transpose(dW, dWt);
+    } else if (dW)
+        tn_matmul(dW, G, 1, x, 0, 1, fresh ? 0 : 1);
     tn_tensor *dx = ad__grad_out(v->in[0], &fresh);
     if (dx)
         tn_matmul(dx, G, 0, &v->in[1]->val, 0, 1, fresh ? 0 : 1);

@@ -427,3 +427,39 @@ void test_conv_layers(void)
     tn_free(x);
     nn_params_free(p);
 }
+
+/* linear's gradients against matmul's for a W of short rows and many rows
+ * of x (where forward transposes W first and backward makes Wᵀ's gradient
+ * and turns it): x (300 x 20), W (50 x 20) */
+void test_linear_short_rows(void)
+{
+    const size_t N = 300, IN = 20, OUT = 50;
+    tn_tensor *X = test_random(2, SHAPE(N, IN), -1, 1, 71), *W = test_random(2, SHAPE(OUT, IN), -1, 1, 72);
+    tn_tensor *B = test_random(1, SHAPE(OUT), -1, 1, 73), *R = test_random(2, SHAPE(N, OUT), -1, 1, 74);
+    tn_tensor *G[2][3];
+    tn_real *val[2];
+    ad_tape *t = ad_tape_new(0);
+    for (int k = 0; k < 2; k++) {
+        G[k][0] = tn_new(2, SHAPE(N, IN)), G[k][1] = tn_new(2, SHAPE(OUT, IN)), G[k][2] = tn_new(1, SHAPE(OUT));
+        ad_var *x = ad_param(t, X, G[k][0]), *w = ad_param(t, W, G[k][1]), *b = ad_param(t, B, G[k][2]);
+        ad_var *wi = ad_scale(w, 1); /* an op's result: its gradient buffer is new (fresh), as a
+                                        parameter's is in training */
+        ad_var *y = k ? ad_linear(x, wi, b) : ad_add(ad_matmul(x, 0, wi, 1), b);
+        CHECK(ad_backward(t, ad_sum(ad_mul(y, ad_const(t, R)))) == 0);
+        val[k] = malloc(N * OUT * sizeof(tn_real));
+        memcpy(val[k], ad_data(y), N * OUT * sizeof(tn_real));
+        ad_tape_reset(t);
+    }
+    for (size_t i = 0; i < N * OUT; i++)
+        CHECK_NEAR(val[1][i], val[0][i], VAL_TOL * 10);
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < G[0][k]->size; i++)
+            CHECK_NEAR(G[1][k]->data[i], G[0][k]->data[i], VAL_TOL * 100);
+    for (int k = 0; k < 2; k++) {
+        free(val[k]);
+        for (int j = 0; j < 3; j++)
+            tn_free(G[k][j]);
+    }
+    ad_tape_free(t);
+    tn_free(X), tn_free(W), tn_free(B), tn_free(R);
+}
