@@ -120,8 +120,9 @@ void ad__grad_reduce(ad_var *v, int k, tn_tensor *tmp);
 /* The period with which input k's values repeat along v's flat index: its
  * size when its shape is v's trailing axes (leading 1s aside: a scalar, a
  * row, the (N, d) under k samples (k, N, d)), else 0. Element i of v then
- * reads input k's element i mod the period, with no expanded copy, and its
- * gradient adds there in the order ad__grad_reduce would. */
+ * reads input k's element i mod the period, with no expanded copy; summing
+ * its gradient there in v's order is the order ad__grad_reduce would add in
+ * (op_prob.c's runs sum a scalar's over lanes first). */
 size_t ad__period(const ad_var *v, int k);
 
 /* x viewed as (outer, len, inner) around axis ax. */

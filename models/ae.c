@@ -5,8 +5,6 @@
  * 2008): the encoder sees a corrupted x̃, the loss compares with the clean x. */
 #include "model_internal.h"
 
-#include <string.h>
-
 #include "tn_parallel.h"
 
 /* The noise is drawn in bulk, CHUNK pixels at a time (tn_rng_normals,

@@ -7,7 +7,6 @@
 
 #include "tn_math.h"
 #include "tn_parallel.h"
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,9 +210,9 @@ double nn_optim_step(nn_optim *o, nn_params *p)
                     c->kind == NN_ADAM ? wd : 0};
         if (n >= TN_PAR_MIN) {
 #pragma omp parallel reduction(| : bad)
-            { /* one chunk a thread, cut at multiples of 16 (a cache line) */
-                size_t T = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
-                size_t lo = n * id / T / 16 * 16, hi = id + 1 == T ? n : n * (id + 1) / T / 16 * 16;
+            {
+                size_t lo, hi;
+                tn_thread_part(n, &lo, &hi);
                 bad |= adam_chunk(w, g, o->slot[0], o->slot[1], lo, hi, &k);
             }
         } else

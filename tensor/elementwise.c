@@ -7,7 +7,6 @@
 
 #include "tn_math.h"
 #include "tn_parallel.h"
-#include <omp.h>
 
 tn_status tn_broadcast_shape(const tn_tensor *a, const tn_tensor *b,
                              int *ndim, size_t *shape)
@@ -195,9 +194,9 @@ tn_status tn_unary(tn_tensor *out, const tn_tensor *x, tn_unary_op op)
         return TN_OK;
     }
 #pragma omp parallel
-    { /* one run a thread, cut at multiples of 16 (a cache line) */
-        size_t T = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
-        size_t lo = n * id / T / 16 * 16, hi = id + 1 == T ? n : n * (id + 1) / T / 16 * 16;
+    {
+        size_t lo, hi;
+        tn_thread_part(n, &lo, &hi);
         unary_run(op, x->data + lo, out->data + lo, hi - lo);
     }
     return TN_OK;

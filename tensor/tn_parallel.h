@@ -6,6 +6,9 @@
 #ifndef TN_PARALLEL_H
 #define TN_PARALLEL_H
 
+#include <omp.h>
+#include <stddef.h>
+
 #define TN_PAR_MIN 32768
 
 #define TN_FOR(i, n, ...) TN_FOR_WORK(i, n, n, __VA_ARGS__)
@@ -23,5 +26,16 @@
             for (size_t i = 0; i < n_; i++) { __VA_ARGS__ }                 \
         }                                                                   \
     } while (0)
+
+/* Inside `#pragma omp parallel`: this thread's part [lo, hi) of n elements,
+ * the parts in thread order, cut at multiples of 16 (a cache line of
+ * floats). For a loop that runs as one call a thread, to a TN_CLONES
+ * function (tn_math.h), which the body of an OpenMP loop cannot be. */
+static inline void tn_thread_part(size_t n, size_t *lo, size_t *hi)
+{
+    size_t T = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
+    *lo = n * id / T / 16 * 16;
+    *hi = id + 1 == T ? n : n * (id + 1) / T / 16 * 16;
+}
 
 #endif
