@@ -6,7 +6,11 @@
  *   1. Parameters, their gradients (and, in nn/, optimizer state) are tensors
  *      the caller owns and that outlive every step; ad_param borrows them.
  *   2. Every ad_var, every value and gradient computed in a step, lives in the
- *      tape's arena and is gone at ad_tape_reset (call it once per step).
+ *      tape's arena and is gone at ad_tape_reset (call it once per step). A
+ *      variable kept past the reset and given to an op or to ad_backward is
+ *      refused with a message while its memory has not been reused (each
+ *      variable carries the tape's reset count); the sanitizer build
+ *      (make SANITIZE=1) poisons the arena at reset, so any use is caught.
  *   3. ad_tape_new returns a tape the caller frees with ad_tape_free.
  *
  * Errors: an op whose shapes do not fit records a message naming the op and
@@ -81,7 +85,9 @@ ad_var *ad_param(ad_tape *t, tn_tensor *value, tn_tensor *grad);
  * just made without checking: they are NULL only when memory runs out (or
  * the shape is impossible), which the tape then reports.
  *
- * A constant over the caller's tensor (no copy; it must outlive the step). */
+ * A constant over the caller's tensor (no copy; it must outlive the step).
+ * A tensor without data (x.data NULL, e.g. a byte-stored dataset's x) fails
+ * the tape with a message and gives NULL. */
 ad_var *ad_const(ad_tape *t, const tn_tensor *value);
 /* A zero-filled constant in the arena; write it through ad_value_mut() or
  * ad_data(). Gone at reset. */
@@ -182,7 +188,8 @@ ad_var *ad_dropout(ad_var *x, tn_real p, tn_rng *rng);
 
 /* op(a)·op(b), 2-D, op = transpose when the flag is nonzero. */
 ad_var *ad_matmul(ad_var *a, int trans_a, ad_var *b, int trans_b);
-/* x·Wᵀ + b: x (N x in), W (out x in) as PyTorch stores it, b (out). */
+/* x·Wᵀ + b: x (N x in), W (out x in) as PyTorch stores it, b (out), or
+ * NULL for a layer without a bias (x·Wᵀ). */
 ad_var *ad_linear(ad_var *x, ad_var *W, ad_var *b);
 
 /* Convolutions on NCHW tensors with PyTorch's layouts (so safetensors

@@ -57,6 +57,8 @@ struct ad_var {
     int is_param;
     int grad_pending;   /* a param whose gradient backward overwrites, not yet written
                            (ad_tape_overwrite_grads): its next writer writes it fresh */
+    unsigned gen;       /* the tape's generation when it was made: a variable of
+                           an earlier step (before ad_tape_reset) is refused */
 };
 
 /* An op: its shape rule sets v->val.ndim/shape from v->in and v->attr and

@@ -155,5 +155,7 @@ ad_var *ad_matmul(ad_var *a, int trans_a, ad_var *b, int trans_b)
 
 ad_var *ad_linear(ad_var *x, ad_var *W, ad_var *b)
 {
+    if (x && W && !b) /* no bias: x·Wᵀ */
+        return ad_matmul(x, 0, W, 1);
     return ad__record(AD_OP_LINEAR, x, W, b, NULL);
 }

@@ -14,6 +14,12 @@ static const char *scalar_shape(ad_var *v)
     return NULL;
 }
 
+/* a mean needs something to average */
+static const char *mean_shape(ad_var *v)
+{
+    return v->in[0]->val.size ? scalar_shape(v) : "the mean of no elements";
+}
+
 /* y = Σ x */
 static void sum_forward(ad_var *v) { v->val.data[0] = (tn_real)tn_sum_all(&v->in[0]->val); }
 /* dx = g (every element) */
@@ -34,7 +40,7 @@ static void mean_backward(ad_var *v)
     if (dx && dx->size)
         tn_affine(dx, dx, 1, v->grad->data[0] / (tn_real)dx->size);
 }
-const ad_op_def ad__op_mean = {"mean", 1, scalar_shape, mean_forward, mean_backward};
+const ad_op_def ad__op_mean = {"mean", 1, mean_shape, mean_forward, mean_backward};
 
 /* Output: x's shape without axis i[0] (resolved here, kept in i[0]), or
  * with it at length 1 when i[1] (keepdim) is set. Either way the output's

@@ -19,6 +19,7 @@ struct ad_tape {
     ad_var **params;    /* the step's params with gradients in it; heap, kept across resets */
     size_t n_params, cap_params;
     int failed;
+    unsigned gen;       /* resets so far: variables carry the one they were made in */
     char error[400];
     char why[AD_WHY_LEN]; /* a shape rule's reason, see ad__why_buf */
 };
@@ -56,6 +57,7 @@ void ad_tape_reset(ad_tape *t)
     t->n_params = 0;
     t->failed = 0;
     t->error[0] = '\0';
+    t->gen++;
 }
 
 int ad_tape_ok(const ad_tape *t) { return !t->failed; }
@@ -100,6 +102,7 @@ static ad_var *node_new(ad_tape *t)
     }
     memset(v, 0, sizeof *v);
     v->tape = t;
+    v->gen = t->gen;
     v->op = AD_OP_LEAF;
     return v;
 }
@@ -109,6 +112,11 @@ ad_var *ad_param(ad_tape *t, tn_tensor *value, tn_tensor *grad)
     char a[64], b[64];
     if (!t || t->failed)
         return NULL;
+    if (value && grad && tn_same_shape(value, grad) && value->size && (!value->data || !grad->data)) {
+        ad_tape_fail(t, "param (%s): the %s has no data (NULL)", tn_shape_str(value, a, sizeof a),
+                     value->data ? "gradient" : "value");
+        return NULL;
+    }
     if (!value || !grad || !tn_same_shape(value, grad)) {
         ad_tape_fail(t, "param: value (%s) and gradient (%s) must have one shape",
              value ? tn_shape_str(value, a, sizeof a) : "NULL",
@@ -140,13 +148,19 @@ ad_var *ad_param(ad_tape *t, tn_tensor *value, tn_tensor *grad)
 
 /* Constants are made even on a failed tape (ops on them then return NULL),
  * so that a program may write into a constant it just made without a check:
- * only running out of memory makes these NULL. */
+ * only running out of memory, or a tensor without data, makes these NULL. */
 ad_var *ad_const(ad_tape *t, const tn_tensor *value)
 {
     if (!t)
         return NULL;
     if (!value) {
         ad_tape_fail(t, "const: NULL tensor");
+        return NULL;
+    }
+    if (value->size && !value->data) {
+        char a[64];
+        ad_tape_fail(t, "const (%s): the tensor has no data (NULL; a dataset stored as bytes gives its "
+                        "rows as floats through nn_data_rows)", tn_shape_str(value, a, sizeof a));
         return NULL;
     }
     ad_var *v = node_new(t);
@@ -184,11 +198,18 @@ ad_var *ad_one_hot(ad_tape *t, const int *labels, size_t n, size_t classes)
     ad_var *v = ad_const_new(t, 2, (const size_t[]){n, classes});
     if (!v)
         return NULL;
+    if (n && !labels) {
+        ad_tape_fail(t, "one_hot: no labels (NULL) for %zu rows: the data have none", n);
+        return v; /* still a valid (zero) constant; the tape has failed */
+    }
+    if (n && classes == 0) {
+        ad_tape_fail(t, "one_hot: 0 classes for %zu labels: expected 1 or more", n);
+        return v;
+    }
     for (size_t i = 0; i < n; i++) {
-        if (!labels || labels[i] < 0 || (size_t)labels[i] >= classes) {
-            ad_tape_fail(t, "one_hot: label %d at row %zu is outside 0..%zu",
-                         labels ? labels[i] : -1, i, classes ? classes - 1 : 0);
-            return v; /* still a valid (zero) constant; the tape has failed */
+        if (labels[i] < 0 || (size_t)labels[i] >= classes) {
+            ad_tape_fail(t, "one_hot: label %d at row %zu is outside 0..%zu", labels[i], i, classes - 1);
+            return v;
         }
         v->val.data[i * classes + (size_t)labels[i]] = 1;
     }
@@ -296,6 +317,11 @@ ad_var *ad__record(ad_op_id op, ad_var *a, ad_var *b, ad_var *c,
             t = in[i]->tape;
         else if (in[i]->tape != t) {
             ad_tape_fail(t, "%s: inputs come from different tapes", def->name);
+            return NULL;
+        }
+        if (in[i]->gen != t->gen) {
+            ad_tape_fail(t, "%s: input %d was recorded before the tape's last reset (ad_tape_reset ends "
+                            "every variable of the step)", def->name, i + 1);
             return NULL;
         }
     }
@@ -493,6 +519,11 @@ int ad_backward(ad_tape *t, ad_var *loss)
     }
     if (loss->tape != t) {
         ad_tape_fail(t, "backward: the loss belongs to another tape");
+        return -1;
+    }
+    if (loss->gen != t->gen) {
+        ad_tape_fail(t, "backward: the loss was recorded before the tape's last reset (ad_tape_reset "
+                        "ends every variable of the step)");
         return -1;
     }
     if (loss->val.size != 1) {

@@ -181,6 +181,11 @@ static model_config parse(int argc, char **argv, options *o)
         die(2, "--start-from: give it alone, not with --%s", o->resume ? "resume" : "eval");
     if (o->act == NN_ACT_NONE)
         die(2, "--activation: expected one of relu|tanh|sigmoid|softplus, got \"none\"");
+    if (o->shards > o->batch)
+        die(2, "--shards %ld: expected at most --batch (%ld): each shard needs a row", o->shards, o->batch);
+    if (o->schedule == 2 && o->min_lr > o->lr)
+        die(2, "--min-lr %g: expected at most --lr (%g): the cosine schedule decays from --lr to --min-lr",
+            o->min_lr, o->lr);
     model_config mc = model_defaults((model_kind)o->kind);
     if (o->hidden && model_hidden_parse(o->hidden, &mc))
         die(2, "--hidden: expected 1 to 8 widths from 1 to 100000 like 400 or 500,500, got \"%s\"",
@@ -212,6 +217,15 @@ static void load_data(const options *o, nn_dataset **train, nn_dataset **test, t
     if (nn_data_limit(train, (size_t)o->train_limit, &err) ||
         nn_data_limit(test, (size_t)o->test_limit, &err))
         die(1, "%s", err.msg);
+    if (o->binarize == 2) { /* dynamic: each value is a probability */
+        const nn_dataset *sets[2] = {*train, *test};
+        for (int s = 0; s < 2; s++)
+            for (size_t i = 0; sets[s]->x && i < sets[s]->n * sets[s]->dim; i++)
+                if (!(sets[s]->x[i] >= 0 && sets[s]->x[i] <= 1))
+                    die(1, "%s: %s value %zu is %g: --binarize dynamic draws each pixel from its value, "
+                        "expected values from 0 to 1", path ? path : "the data", s ? "test" : "training",
+                        i, (double)sets[s]->x[i]);
+    }
     if (o->binarize == 1) /* static: once, for good */
         nn_data_binarize(*train, 0.5), nn_data_binarize(*test, 0.5);
     printf("data: %s\n", desc);
@@ -231,7 +245,7 @@ int main(int argc, char **argv)
     tn_blas_kernels(kernels[o.kernels], o.eval ? 1024 : (size_t)o.batch);
     tn_set_threads((int)o.threads);
     nn_error err;
-    nn_meta meta = {0};
+    nn_meta meta = NN_META_INIT;
     const char *from = o.eval ? o.eval : o.resume, *s;
     if (from && !o.have_seed) { /* the same split and streams as the run it continues */
         if (nn_load_meta(from, &meta, &err))
@@ -262,6 +276,9 @@ int main(int argc, char **argv)
     model *m = from ? model_load(from, &meta, &err) : model_new(&mc, &init_rng, &err);
     if (!m)
         die(1, "%s", err.msg);
+    if (m->c.classes && (!train->labels || !test->labels))
+        die(1, "--classes %zu: the %s set has no labels to condition on", m->c.classes,
+            train->labels ? "test" : "training");
     if (o.start && nn_load(o.start, m->params, NULL, NULL, &err)) /* names and shapes checked */
         model_free(m), nn_dataset_free(train), nn_dataset_free(test), die(1, "%s", err.msg);
     if (m->c.input_dim != train->dim) {
@@ -275,9 +292,10 @@ int main(int argc, char **argv)
         if (model_report(m, test, &eval_rng, o.iw_samples < 0 ? 5000 : (int)o.iw_samples,
                          nn_log_stdio, NULL, &err))
             die(1, "%s", err.msg);
-        model_free(m), nn_dataset_free(train), nn_dataset_free(test);
+        model_free(m), nn_dataset_free(train), nn_dataset_free(test), nn_meta_free(&meta);
         return 0;
     }
+    nn_meta_free(&meta);
     nn_optim_config oc = nn_optim_defaults((nn_optim_kind)o.optim, o.lr);
     oc.momentum = o.momentum, oc.clip_norm = o.clip;
     /* the schedule counts steps: an epoch is ceil(rows / batch) of them */
@@ -292,12 +310,28 @@ int main(int argc, char **argv)
     printf("model: %s; %s lr %g, batch %ld, seed %" PRIu64 ", %ld thread%s, BLIS's %s kernels\n",
            model_describe(m, desc, sizeof desc), nn_optim_name(oc.kind), o.lr, o.batch, o.seed,
            o.threads, o.threads > 1 ? "s" : "", tn_blas_config());
-    char ckpt[4096];
-    if (o.out && (nn_make_dirs(o.out, &err) ||
-                  (size_t)snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", o.out) >= sizeof ckpt))
+    char ckpt[4096], pics[5][4096];
+    if (o.out && (size_t)snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", o.out) >= sizeof ckpt)
+        die(2, "--out: %zu bytes: expected a folder name of at most %zu bytes", strlen(o.out),
+            sizeof ckpt - sizeof "/model.safetensors");
+    if (o.out && nn_make_dirs(o.out, &err))
         die(1, "%s", err.msg);
-    nn_meta save_meta = {0};
-    model_config_to_meta(&m->c, &save_meta);
+    /* every output before the first step: files or new names, none twice */
+    nn_latent pl = model_latent(m, test->rows, test->cols);
+    int np = o.out && test->rows ? nn_pic_all_files(o.out, &pl, test, pics, &err) : 0;
+    if (np < 0)
+        die(1, "%s", err.msg);
+    const char *outs[7] = {o.out ? ckpt : NULL, o.metrics};
+    for (int i = 0; i < np; i++)
+        outs[2 + i] = pics[i];
+    for (int i = 0; i < 2 + np; i++)
+        if (outs[i] && nn_output_check(outs[i], &err))
+            die(1, "%s", err.msg);
+    if (nn_outputs_distinct(outs, 2 + np, &err))
+        die(1, "%s", err.msg);
+    nn_meta save_meta = NN_META_INIT;
+    if (model_config_to_meta(&m->c, &save_meta))
+        die(1, "out of memory");
     nn_train_config tc = nn_train_defaults();
     tc.epochs = (int)o.epochs, tc.batch = (size_t)o.batch, tc.seed = o.seed;
     tc.dynamic_binarize = o.binarize == 2, tc.checkpoint = o.out ? ckpt : NULL;
@@ -305,6 +339,7 @@ int main(int argc, char **argv)
     tc.shards = (int)o.shards, tc.fixed_threads = !o.adapt_threads;
     if (nn_train(m->params, opt, model_train_loss, m, train, test, &tc, NULL, &err))
         die(1, "%s", err.msg);
+    nn_meta_free(&save_meta);
     if (o.out) {
         nn_latent l = model_latent(m, test->rows, test->cols);
         printf("checkpoint: %s\npictures:\n", ckpt);

@@ -206,15 +206,14 @@ int model_report(model *m, const nn_dataset *test, tn_rng *rng, int iw, nn_log_f
             nn_logf(log, ctx, NN_LOG_INFO, "test reconstruction from z = mu: %.6f nats (BCE per image), squared "
                            "error %.6f", bce, se);
         }
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        double t0 = tn_seconds();
         double lk = iw > 0 ? vae_iwae(m, test, iw, rng, err) : 0;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double took = tn_seconds() - t0;
         if (isnan(lk))
             return -1;
         if (iw > 0)
             nn_logf(log, ctx, NN_LOG_INFO, "test log p(x) >= L_%d = %.2f nats (importance-weighted bound, %.0f s)",
-                 iw, lk, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+                 iw, lk, took);
     } else {
         nn_logf(log, ctx, NN_LOG_INFO, "test reconstruction %.3f (%s per example, clean input)", ev.recon,
              m->c.recon == RECON_BCE ? "BCE nats" : "squared error");

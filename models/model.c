@@ -88,34 +88,36 @@ int model_variant(const char *name, model_config *c)
 
 /* ---- configuration <-> metadata ------------------------------------------------ */
 
-void model_config_to_meta(const model_config *c, nn_meta *m)
+int model_config_to_meta(const model_config *c, nn_meta *m)
 {
     char hidden[200] = "";
     size_t used = 0;
     for (int i = 0; i < c->n_hidden && used < sizeof hidden; i++)
         used += (size_t)snprintf(hidden + used, sizeof hidden - used, i ? ",%zu" : "%zu", c->hidden[i]);
-    nn_meta_set(m, "model.kind", model_kind_name(c->kind));
-    nn_meta_setf(m, "model.input_dim", "%zu", c->input_dim);
-    nn_meta_set(m, "model.hidden", hidden);
-    nn_meta_setf(m, "model.latent", "%zu", c->latent);
-    nn_meta_set(m, "model.activation", nn_act_name(c->act));
-    nn_meta_set(m, "model.init", nn_init_name(c->init));
-    nn_meta_set(m, "model.likelihood", c->likelihood == LIK_GAUSSIAN ? "gaussian" : "bernoulli");
-    nn_meta_setf(m, "model.samples", "%d", c->samples);
-    nn_meta_setf(m, "model.beta", "%.17g", c->beta);
-    nn_meta_setf(m, "model.warmup", "%ld", c->warmup);
-    nn_meta_set(m, "model.recon", c->recon == RECON_MSE ? "mse" : "bce");
-    nn_meta_set(m, "model.sparsity", c->sparsity == SPARSE_L1 ? "l1" : "kl");
-    nn_meta_setf(m, "model.rho", "%.17g", c->rho);
-    nn_meta_setf(m, "model.sparse_beta", "%.17g", c->sparse_beta);
-    nn_meta_setf(m, "model.l1", "%.17g", c->l1);
-    nn_meta_set(m, "model.noise", model_noise_name(c->noise));
-    nn_meta_setf(m, "model.noise_level", "%.17g", c->noise_level);
-    nn_meta_setf(m, "model.iw_k", "%d", c->iw_k);
-    nn_meta_setf(m, "model.classes", "%zu", c->classes);
-    nn_meta_set(m, "model.sparse_on", c->sparse_on == SPARSE_ON_HIDDEN ? "hidden" : "code");
-    nn_meta_setf(m, "model.noise_clip", "%d", c->noise_clip);
-    nn_meta_setf(m, "model.conv", "%zux%zu", c->conv_rows, c->conv_cols);
+    int rc = 0;
+    rc |= nn_meta_set(m, "model.kind", model_kind_name(c->kind));
+    rc |= nn_meta_setf(m, "model.input_dim", "%zu", c->input_dim);
+    rc |= nn_meta_set(m, "model.hidden", hidden);
+    rc |= nn_meta_setf(m, "model.latent", "%zu", c->latent);
+    rc |= nn_meta_set(m, "model.activation", nn_act_name(c->act));
+    rc |= nn_meta_set(m, "model.init", nn_init_name(c->init));
+    rc |= nn_meta_set(m, "model.likelihood", c->likelihood == LIK_GAUSSIAN ? "gaussian" : "bernoulli");
+    rc |= nn_meta_setf(m, "model.samples", "%d", c->samples);
+    rc |= nn_meta_setf(m, "model.beta", "%.17g", c->beta);
+    rc |= nn_meta_setf(m, "model.warmup", "%ld", c->warmup);
+    rc |= nn_meta_set(m, "model.recon", c->recon == RECON_MSE ? "mse" : "bce");
+    rc |= nn_meta_set(m, "model.sparsity", c->sparsity == SPARSE_L1 ? "l1" : "kl");
+    rc |= nn_meta_setf(m, "model.rho", "%.17g", c->rho);
+    rc |= nn_meta_setf(m, "model.sparse_beta", "%.17g", c->sparse_beta);
+    rc |= nn_meta_setf(m, "model.l1", "%.17g", c->l1);
+    rc |= nn_meta_set(m, "model.noise", model_noise_name(c->noise));
+    rc |= nn_meta_setf(m, "model.noise_level", "%.17g", c->noise_level);
+    rc |= nn_meta_setf(m, "model.iw_k", "%d", c->iw_k);
+    rc |= nn_meta_setf(m, "model.classes", "%zu", c->classes);
+    rc |= nn_meta_set(m, "model.sparse_on", c->sparse_on == SPARSE_ON_HIDDEN ? "hidden" : "code");
+    rc |= nn_meta_setf(m, "model.noise_clip", "%d", c->noise_clip);
+    rc |= nn_meta_setf(m, "model.conv", "%zux%zu", c->conv_rows, c->conv_cols);
+    return rc ? -1 : 0;
 }
 
 static const char *need(const nn_meta *m, const char *key, nn_error *err)
@@ -375,20 +377,23 @@ int model_batch_loss(model *m, ad_tape *t, const tn_tensor *x, const int *labels
 
 int model_save(model *m, const char *path, nn_optim *o, const nn_meta *extra, nn_error *err)
 {
-    nn_meta meta = {0};
-    if (extra)
-        meta = *extra;
-    model_config_to_meta(&m->c, &meta);
-    return nn_save(path, m->params, o, &meta, err);
+    nn_meta meta = NN_META_INIT;
+    int rc = (extra && nn_meta_copy(&meta, extra)) || model_config_to_meta(&m->c, &meta)
+                 ? nn_fail(err, "%s: out of memory for the metadata", path)
+                 : nn_save(path, m->params, o, &meta, err);
+    nn_meta_free(&meta);
+    return rc;
 }
 
 model *model_load(const char *path, nn_meta *meta, nn_error *err)
 {
-    nn_meta local;
+    nn_meta local = NN_META_INIT;
     model_config c;
     if (nn_load_meta(path, &local, err))
         return NULL;
-    if (model_config_from_meta(&local, &c, err)) {
+    int bad = model_config_from_meta(&local, &c, err);
+    nn_meta_free(&local);
+    if (bad) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
         return nn_fail_null(err, "%s: %s", path, msg);

@@ -80,8 +80,9 @@ int model_kind_parse(const char *s, model_kind *out);
 const char *model_noise_name(model_noise n);
 int model_noise_parse(const char *s, model_noise *out);
 /* The configuration as checkpoint metadata ("model.kind", ...) and back;
- * reading checks every field and names the one that is wrong. */
-void model_config_to_meta(const model_config *c, nn_meta *m);
+ * reading checks every field and names the one that is wrong. to_meta: 0,
+ * or -1 when out of memory. */
+int model_config_to_meta(const model_config *c, nn_meta *m);
 int model_config_from_meta(const nn_meta *m, model_config *c, nn_error *err);
 
 typedef struct {

@@ -22,6 +22,15 @@ double nn_gradcheck_loss(nn_loss_fn loss, void *model, nn_params *p, const nn_ba
     if (!rep)
         rep = &local;
     *rep = (ad_gradcheck_report){0};
+    if (!(eps > 0 && isfinite(eps))) {
+        snprintf(rep->error, sizeof rep->error, "gradient check: eps %g: expected a finite number > 0", eps);
+        return -1;
+    }
+    if (!b || (b->x.size && !b->x.data)) {
+        snprintf(rep->error, sizeof rep->error, "gradient check: the batch has no values (x.data is NULL; "
+                 "a dataset stored as bytes gives its rows as floats through nn_data_rows)");
+        return -1;
+    }
     ad_tape *t = ad_tape_new(0);
     if (!t) {
         snprintf(rep->error, sizeof rep->error, "gradient check: out of memory");
@@ -57,6 +66,12 @@ double nn_gradcheck_loss(nn_loss_fn loss, void *model, nn_params *p, const nn_ba
             }
             /* the step actually taken, after rounding to tn_real */
             double h = (double)(tn_real)(keep + eps) - (double)(tn_real)(keep - eps);
+            if (h == 0) {
+                snprintf(rep->error, sizeof rep->error, "gradient check: eps %g does not change %s[%zu] = %g "
+                         "in %s: give a larger eps", eps, nn_params_name(p, i), j, (double)keep, TN_REAL_NAME);
+                ad_tape_free(t);
+                return -1;
+            }
             double num = (up - down) / h, ana = g->data[j];
             double err = fabs(ana - num) / fmax(1.0, fmax(fabs(ana), fabs(num)));
             if (!(err <= worst)) { /* NaN too */

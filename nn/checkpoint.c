@@ -26,33 +26,83 @@
 
 /* ---- metadata --------------------------------------------------------------- */
 
+void nn_meta_free(nn_meta *m)
+{
+    for (int i = 0; i < m->n; i++)
+        free(m->key[i]), free(m->value[i]);
+    free(m->key), free(m->value);
+    *m = (nn_meta)NN_META_INIT;
+}
+
+int nn_meta_copy(nn_meta *dst, const nn_meta *src)
+{
+    nn_meta c = NN_META_INIT;
+    for (int i = 0; i < src->n; i++)
+        if (nn_meta_set(&c, src->key[i], src->value[i])) {
+            nn_meta_free(&c);
+            nn_meta_free(dst);
+            return -1;
+        }
+    nn_meta_free(dst);
+    *dst = c;
+    return 0;
+}
+
+static char *dup_text(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    return d ? memcpy(d, s, n) : NULL;
+}
+
 int nn_meta_set(nn_meta *m, const char *key, const char *value)
 {
-    if (strlen(key) >= sizeof m->key[0] || strlen(value) >= sizeof m->value[0])
+    if (!key || !*key || !value)
         return -1;
-    int i = 0;
-    while (i < m->n && strcmp(m->key[i], key) != 0)
-        i++;
-    if (i == m->n) {
-        if (m->n == NN_META_MAX)
+    char *v = dup_text(value);
+    if (!v)
+        return -1;
+    for (int i = 0; i < m->n; i++)
+        if (strcmp(m->key[i], key) == 0) {
+            free(m->value[i]);
+            m->value[i] = v;
+            return 0;
+        }
+    if (m->n == m->cap) {
+        int cap = m->cap ? 2 * m->cap : 32;
+        char **k = realloc(m->key, (size_t)cap * sizeof *k);
+        if (k)
+            m->key = k;
+        char **vs = k ? realloc(m->value, (size_t)cap * sizeof *vs) : NULL;
+        if (!vs) {
+            free(v);
             return -1;
-        m->n++;
+        }
+        m->value = vs, m->cap = cap;
     }
-    strcpy(m->key[i], key);
-    strcpy(m->value[i], value);
+    if (!(m->key[m->n] = dup_text(key))) {
+        free(v);
+        return -1;
+    }
+    m->value[m->n++] = v;
     return 0;
 }
 
 int nn_meta_setf(nn_meta *m, const char *key, const char *fmt, ...)
 {
-    char buf[256];
     va_list ap;
     va_start(ap, fmt);
-    int w = vsnprintf(buf, sizeof buf, fmt, ap);
+    int w = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (w < 0 || (size_t)w >= sizeof buf)
+    char *buf = w >= 0 ? malloc((size_t)w + 1) : NULL;
+    if (!buf)
         return -1;
-    return nn_meta_set(m, key, buf);
+    va_start(ap, fmt);
+    vsnprintf(buf, (size_t)w + 1, fmt, ap);
+    va_end(ap);
+    int rc = nn_meta_set(m, key, buf);
+    free(buf);
+    return rc;
 }
 
 const char *nn_meta_get(const nn_meta *m, const char *key)
@@ -63,26 +113,24 @@ const char *nn_meta_get(const nn_meta *m, const char *key)
     return NULL;
 }
 
-void nn_meta_put_rng(nn_meta *m, const char *prefix, const tn_rng *r)
+int nn_meta_put_rng(nn_meta *m, const char *prefix, const tn_rng *r)
 {
-    char k[64];
-    snprintf(k, sizeof k, "%s.state", prefix);
-    nn_meta_setf(m, k, "%" PRIu64, r->state);
-    snprintf(k, sizeof k, "%s.inc", prefix);
-    nn_meta_setf(m, k, "%" PRIu64, r->inc);
-    snprintf(k, sizeof k, "%s.seed", prefix);
-    nn_meta_setf(m, k, "%" PRIu64, r->seed);
-    snprintf(k, sizeof k, "%s.spare", prefix);
-    if (r->has_spare)
-        nn_meta_setf(m, k, "%a", r->spare); /* hex: exact round trip */
-    else
-        nn_meta_set(m, k, "");
+    char k[4][300];
+    static const char *const field[4] = {"state", "inc", "seed", "spare"};
+    for (int i = 0; i < 4; i++)
+        if ((size_t)snprintf(k[i], sizeof k[i], "%s.%s", prefix, field[i]) >= sizeof k[i])
+            return -1;
+    int rc = nn_meta_setf(m, k[0], "%" PRIu64, r->state) | nn_meta_setf(m, k[1], "%" PRIu64, r->inc) |
+             nn_meta_setf(m, k[2], "%" PRIu64, r->seed);
+    rc |= r->has_spare ? nn_meta_setf(m, k[3], "%a", r->spare) /* hex: exact round trip */
+                       : nn_meta_set(m, k[3], "");
+    return rc ? -1 : 0;
 }
 
 static int get_u64(const nn_meta *m, const char *prefix, const char *field,
                    uint64_t *out)
 {
-    char k[64], *end;
+    char k[300], *end;
     snprintf(k, sizeof k, "%s.%s", prefix, field);
     const char *v = nn_meta_get(m, k);
     if (!v || !*v)
@@ -95,7 +143,7 @@ static int get_u64(const nn_meta *m, const char *prefix, const char *field,
 int nn_meta_get_rng(const nn_meta *m, const char *prefix, tn_rng *r)
 {
     tn_rng t = {0};
-    char k[64], *end;
+    char k[300], *end;
     if (get_u64(m, prefix, "state", &t.state) || get_u64(m, prefix, "inc", &t.inc) ||
         get_u64(m, prefix, "seed", &t.seed))
         return -1;
@@ -174,12 +222,14 @@ int nn_save(const char *path, nn_params *p, nn_optim *o, const nn_meta *meta,
     cJSON_AddItemToObject(root, "__metadata__", md);
     md_owned = 0;
     for (int i = 0; meta && i < meta->n; i++)
-        cJSON_AddStringToObject(md, meta->key[i], meta->value[i]);
+        if (!cJSON_AddStringToObject(md, meta->key[i], meta->value[i]))
+            goto oom;
     if (o) {
         char buf[32];
-        cJSON_AddStringToObject(md, "optim.kind", nn_optim_name(nn_optim_config_of(o)->kind));
         snprintf(buf, sizeof buf, "%ld", nn_optim_steps(o));
-        cJSON_AddStringToObject(md, "optim.steps", buf);
+        if (!cJSON_AddStringToObject(md, "optim.kind", nn_optim_name(nn_optim_config_of(o)->kind)) ||
+            !cJSON_AddStringToObject(md, "optim.steps", buf))
+            goto oom;
     }
     size_t off = 0;
     for (int i = 0; i < n; i++) {
@@ -329,9 +379,7 @@ static int parse_file(const char *path, unsigned char **buf, size_t *size,
     *list = calloc((size_t)n + 1, sizeof **list);
     if (!*list)
         return nn_fail(err, "%s: out of memory", path);
-    if (meta)
-        memset(meta, 0, sizeof *meta);
-    const cJSON *it;
+    const cJSON *it; /* meta: an empty one of the caller's, who frees it */
     cJSON_ArrayForEach(it, *root) {
         const char *name = it->string;
         if (strcmp(name, "__metadata__") == 0) {
@@ -346,8 +394,8 @@ static int parse_file(const char *path, unsigned char **buf, size_t *size,
                         return nn_fail(err, "%s: __metadata__.%s: the key appears twice", path,
                                        kv->string);
                 if (meta && nn_meta_set(meta, kv->string, kv->valuestring) != 0)
-                    return nn_fail(err, "%s: __metadata__.%s: key or value too long, or too many entries",
-                                    path, kv->string);
+                    return nn_fail(err, "%s: __metadata__.%s: an empty key, or out of memory",
+                                   path, kv->string);
             }
             continue;
         }
@@ -421,8 +469,15 @@ int nn_load_meta(const char *path, nn_meta *meta, nn_error *err)
     found *list;
     int count;
     const unsigned char *data;
-    int rc = parse_file(path, &buf, &size, &root, &list, &count, &data, meta, err);
+    nn_meta local = NN_META_INIT;
+    int rc = parse_file(path, &buf, &size, &root, &list, &count, &data, &local, err);
     free(buf), cJSON_Delete(root), free(list);
+    if (rc == 0 && meta) { /* the caller's entries replaced */
+        nn_meta_free(meta);
+        *meta = local;
+    } else {
+        nn_meta_free(&local);
+    }
     return rc;
 }
 
@@ -435,7 +490,7 @@ int nn_load(const char *path, nn_params *p, nn_optim *o, nn_meta *meta,
     found *list;
     int count, n = 0, rc = -1;
     const unsigned char *data;
-    nn_meta local;
+    nn_meta local = NN_META_INIT;
     entry *e = NULL;
     const found **match = NULL;
     if (parse_file(path, &buf, &size, &root, &list, &count, &data, &local, err))
@@ -535,10 +590,14 @@ int nn_load(const char *path, nn_params *p, nn_optim *o, nn_meta *meta,
     }
     if (o) /* checked above: digits, at most 2^50 */
         nn_optim_set_steps(o, strtol(nn_meta_get(&local, "optim.steps"), NULL, 10));
-    if (meta)
+    if (meta) { /* the caller's entries replaced */
+        nn_meta_free(meta);
         *meta = local;
+        local = (nn_meta)NN_META_INIT;
+    }
     rc = 0;
 out:
+    nn_meta_free(&local);
     free(buf), cJSON_Delete(root), free(list), free(e), free(match);
     return rc;
 }

@@ -40,19 +40,45 @@ void *nn_fail_null(nn_error *err, const char *fmt, ...)
  * of nn/ and models/ share. */
 int nn_name_index(const char *s, const char *const *names, int n);
 
-/* Writing a file that is never seen half-written: nn_atomic_open creates
- * "<path>.tmp.XXXXXX" beside path (write to a->f); nn_atomic_commit(a,
- * written, err), with written = whether every write succeeded, flushes,
- * fsyncs, closes and renames it over path; on any failure, and with
- * nn_atomic_abort, the temporary file is removed and path is untouched. */
+/* ---- output files ----------------------------------------------------------
+ * A path is resolved first: symbolic links are followed (to a target that
+ * may not exist yet), never replaced. The target must be a regular file or
+ * not exist yet; a folder, device, FIFO or socket is refused. */
+
+/* 0 when path can be written as an output: it resolves to a regular file or
+ * to nothing yet, within the path limit, in a folder that can be written;
+ * else -1 with err naming the path and what it is. Nothing is created. */
+int nn_output_check(const char *path, nn_error *err);
+/* 0 when the n paths (NULL entries skipped) name n different files after
+ * resolution; -1 with err naming the two that coincide. */
+int nn_outputs_distinct(const char *const *paths, int n, nn_error *err);
+
+/* Writing a file that is never seen half-written: nn_atomic_open checks
+ * path (nn_output_check) and creates "<target>.tmp.<pid>.XXXXXX" beside its
+ * resolved target (write to a->f); nn_atomic_commit(a, written, err) flushes,
+ * fsyncs, closes and renames it over the target; on any failure, and with
+ * nn_atomic_abort, the temporary file is removed and the target untouched.
+ * Temporary files of processes that no longer run are removed on open. */
 typedef struct {
     FILE *f;
-    const char *path;
-    char tmp[4096];
+    const char *path;       /* as given */
+    char target[4096];      /* resolved */
+    char tmp[4160];
 } nn_atomic;
 int nn_atomic_open(nn_atomic *a, const char *path, nn_error *err);
 int nn_atomic_commit(nn_atomic *a, int written, nn_error *err);
 void nn_atomic_abort(nn_atomic *a);
+
+/* One owner an output: a lock on ".<name>.lock" beside path's target, held
+ * until nn_lock_release (or the process ends, however it ends). A second
+ * lock of the same output, from this process or another, fails with err
+ * naming the path and the owner's process id. */
+typedef struct {
+    int fd;
+    char path[4200];
+} nn_lock;
+int nn_lock_take(nn_lock *l, const char *path, nn_error *err);
+void nn_lock_release(nn_lock *l); /* removes the lock file */
 
 /* mkdir -p: path and every missing folder above it. */
 int nn_make_dirs(const char *path, nn_error *err);
@@ -205,6 +231,10 @@ const char *nn_optim_name(nn_optim_kind k);
 int nn_optim_parse(const char *s, nn_optim_kind *out);
 
 typedef struct nn_optim nn_optim;
+/* Every number of c is checked: lr > 0 and finite, Adam's betas in [0, 1),
+ * eps >= 0, weight decay >= 0, momentum in [0, 1], clip norm >= 0, a cosine
+ * schedule's min_lr in [0, lr], a step schedule's gamma in (0, 1]. NULL with
+ * err naming the number otherwise. */
 nn_optim *nn_optim_new(const nn_optim_config *c, const nn_params *p,
                        nn_error *err);
 void nn_optim_free(nn_optim *o);
@@ -214,8 +244,9 @@ void nn_optim_free(nn_optim *o);
 double nn_optim_step(nn_optim *o, nn_params *p);
 double nn_optim_lr(const nn_optim *o);   /* the schedule's rate for the next step */
 long nn_optim_steps(const nn_optim *o);  /* updates so far */
-/* 1 when the last step wrote a weight that is not finite (checked within
- * the update's own pass over the weights, so it costs nothing). */
+/* 1 when the last step wrote a weight or a state value (a moment, a sum of
+ * squares) that is not finite (checked within the update's own pass, so it
+ * costs nothing). */
 int nn_optim_nonfinite(const nn_optim *o);
 const nn_optim_config *nn_optim_config_of(const nn_optim *o);
 /* State slots (SGD momentum 1 or 0, Adagrad 1, Adam(W) 2), each a block of
@@ -231,13 +262,21 @@ double nn_clip_grad_norm(nn_params *p, double max_norm);
 
 /* ---- checkpoints (safetensors) ------------------------------------------ */
 
-/* String metadata: the model's configuration, the step, the RNG state. */
-#define NN_META_MAX 48
+/* String metadata: the model's configuration, the step, the RNG state. Any
+ * number of entries of any length, on the heap: start from NN_META_INIT (or
+ * all zeros) and release with nn_meta_free. A copy made with `=` shares the
+ * entries; nn_meta_copy makes one of its own. */
 typedef struct {
-    int n;
-    char key[NN_META_MAX][64];
-    char value[NN_META_MAX][256];
+    int n, cap;
+    char **key, **value; /* n of each */
 } nn_meta;
+#define NN_META_INIT {0, 0, NULL, NULL}
+void nn_meta_free(nn_meta *m); /* frees the entries; m is empty afterwards */
+/* dst (empty or holding entries, which are freed) becomes a copy of src.
+ * 0, or -1 when out of memory (dst then empty). */
+int nn_meta_copy(nn_meta *dst, const nn_meta *src);
+/* Sets key to value, adding it when new. 0, or -1 when out of memory or the
+ * key is empty (m unchanged). */
 int nn_meta_set(nn_meta *m, const char *key, const char *value);
 int nn_meta_setf(nn_meta *m, const char *key, const char *fmt, ...)
 #ifdef __GNUC__
@@ -245,8 +284,9 @@ int nn_meta_setf(nn_meta *m, const char *key, const char *fmt, ...)
 #endif
     ;
 const char *nn_meta_get(const nn_meta *m, const char *key); /* NULL if none */
-/* The generator's state as metadata "<prefix>.state"/".inc", and back. */
-void nn_meta_put_rng(nn_meta *m, const char *prefix, const tn_rng *r);
+/* The generator's state as metadata "<prefix>.state"/".inc"/".seed"/".spare",
+ * and back. put: 0, or -1 when out of memory. */
+int nn_meta_put_rng(nn_meta *m, const char *prefix, const tn_rng *r);
 int nn_meta_get_rng(const nn_meta *m, const char *prefix, tn_rng *r);
 
 /* Writes the parameters (F32, or F64 in the double build), the optimizer's
@@ -257,10 +297,12 @@ int nn_save(const char *path, nn_params *p, nn_optim *o, const nn_meta *meta,
 /* Reads `path` into p (and o's state and step when o is given; meta when
  * given). Everything is validated before anything is copied: header length,
  * JSON, dtypes, shapes against byte spans, spans inside the data and not
- * overlapping, and names and shapes against p. F32 and F64 are accepted. */
+ * overlapping, and names and shapes against p. F32 and F64 are accepted.
+ * meta, when given, must be empty or hold entries (NN_META_INIT first): on
+ * success its entries are replaced by the file's; on failure it is kept. */
 int nn_load(const char *path, nn_params *p, nn_optim *o, nn_meta *meta,
             nn_error *err);
-/* Only the metadata (to build a model before loading it). */
+/* Only the metadata (to build a model before loading it); meta as nn_load. */
 int nn_load_meta(const char *path, nn_meta *meta, nn_error *err);
 
 /* ---- data ----------------------------------------------------------------- */

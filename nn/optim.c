@@ -16,7 +16,7 @@ struct nn_optim {
     size_t size;
     int n_slots;
     tn_real *slot[2]; /* one block each: momentum | sum of g² | m, v */
-    int nonfinite;    /* the last step wrote a weight that is not finite */
+    int nonfinite;    /* the last step wrote a weight or a state value that is not finite */
 };
 
 static const char *const optim_names[] = {"sgd", "adagrad", "adam", "adamw"};
@@ -56,6 +56,28 @@ nn_optim *nn_optim_new(const nn_optim_config *c, const nn_params *p,
     if (!(c->lr > 0))
         return nn_fail_null(err, "optimizer %s: lr must be > 0, got %g",
                              nn_optim_name(c->kind), c->lr);
+    const char *name = nn_optim_name(c->kind);
+    if (!isfinite(c->lr))
+        return nn_fail_null(err, "optimizer %s: lr must be finite, got %g", name, c->lr);
+    if (c->kind >= NN_ADAM && !(c->beta1 >= 0 && c->beta1 < 1 && c->beta2 >= 0 && c->beta2 < 1))
+        return nn_fail_null(err, "optimizer %s: betas (%g, %g): expected each in [0, 1)", name, c->beta1,
+                            c->beta2);
+    if (c->kind != NN_SGD && !(c->eps >= 0 && isfinite(c->eps)))
+        return nn_fail_null(err, "optimizer %s: eps %g: expected a finite number >= 0", name, c->eps);
+    if (!(c->weight_decay >= 0 && isfinite(c->weight_decay)))
+        return nn_fail_null(err, "optimizer %s: weight decay %g: expected a finite number >= 0", name,
+                            c->weight_decay);
+    if (c->kind == NN_SGD && !(c->momentum >= 0 && c->momentum <= 1))
+        return nn_fail_null(err, "optimizer sgd: momentum %g: expected a number from 0 to 1", c->momentum);
+    if (!(c->clip_norm >= 0 && isfinite(c->clip_norm)))
+        return nn_fail_null(err, "optimizer %s: clip norm %g: expected a finite number >= 0 (0: off)", name,
+                            c->clip_norm);
+    if (c->sched == NN_SCHED_COSINE && !(c->min_lr >= 0 && c->min_lr <= c->lr))
+        return nn_fail_null(err, "optimizer %s: cosine schedule from lr %g to min_lr %g: expected 0 <= "
+                                 "min_lr <= lr", name, c->lr, c->min_lr);
+    if (c->sched == NN_SCHED_STEP && !(c->gamma > 0 && c->gamma <= 1))
+        return nn_fail_null(err, "optimizer %s: step schedule's gamma %g: expected a number in (0, 1]", name,
+                            c->gamma);
     if (c->sched == NN_SCHED_STEP && c->step_size < 1)
         return nn_fail_null(err, "optimizer: step schedule needs step_size >= 1");
     if (c->sched == NN_SCHED_COSINE && c->total_steps < 1)
@@ -155,7 +177,7 @@ TN_CLONES static int adam_chunk(tn_real *restrict w, const tn_real *restrict g, 
         m[i] = b1 * m[i] + (1 - b1) * d;
         v[i] = b2 * v[i] + (1 - b2) * d * d;
         w[i] = wi - step * m[i] / (sqrt(v[i]) * inv_sqrt_bc2 + eps);
-        bad |= w[i] - w[i] != 0;
+        bad |= (w[i] - w[i] != 0) | (v[i] - v[i] != 0); /* v overflows before w does */
     }
     return bad;
 }
@@ -182,7 +204,7 @@ double nn_optim_step(nn_optim *o, nn_params *p)
                 d = c->nesterov ? d + mu * v[i] : v[i];
             }
             w[i] -= a * d;
-            bad |= w[i] - w[i] != 0;
+            bad |= (w[i] - w[i] != 0) | (v && v[i] - v[i] != 0);
         }
         break;
     }
@@ -193,7 +215,7 @@ double nn_optim_step(nn_optim *o, nn_params *p)
             tn_real d = g[i] + wd * w[i];
             G[i] += d * d;
             w[i] -= a * d / (sqrt(G[i]) + eps);
-            bad |= w[i] - w[i] != 0;
+            bad |= (w[i] - w[i] != 0) | (G[i] - G[i] != 0);
         }
         break;
     }

@@ -194,12 +194,14 @@ static ad_tape *pic_tape(const nn_latent *m, const char *path, nn_error *err)
 int nn_pic_reconstructions(const char *path, const nn_latent *m,
                            const nn_dataset *d, nn_error *err)
 {
-    const size_t per = 10, pairs = 4, n = per * pairs, D = m->rows * m->cols;
+    /* up to 4 rows of 10; fewer with fewer images */
+    const size_t D = m->rows * m->cols, per = d->n < 10 ? d->n : 10;
+    const size_t pairs = per ? (d->n / per < 4 ? d->n / per : 4) : 0, n = per * pairs;
     if (!d->x)
         return nn_fail(err, "%s: %s", path, "the data are bytes (x8): nn_data_floats() first");
-    if (d->n < n || d->dim != D)
-        return nn_fail(err, "%s: needs %zu images of %zu values, the data have %zu of %zu", path,
-                       n, D, d->n, d->dim);
+    if (n == 0 || d->dim != D)
+        return nn_fail(err, "%s: needs 1 or more images of %zu values, the data have %zu of %zu", path,
+                       D, d->n, d->dim);
     ad_tape *t = pic_tape(m, path, err);
     tn_real *grid = t ? malloc(2 * n * D * sizeof *grid) : NULL;
     const tn_real *mu = grid ? encode(m, t, d, 0, n, path, err) : NULL;
@@ -249,9 +251,10 @@ int nn_pic_samples(const char *path, const nn_latent *m, size_t grid_rows,
 int nn_pic_interpolation(const char *path, const nn_latent *m,
                          const nn_dataset *d, nn_error *err)
 {
-    const size_t rows = 6, steps = 10, J = m->latent;
-    if (d->n < 2 * rows)
-        return nn_fail(err, "%s: needs %zu examples, the data have %zu", path, 2 * rows, d->n);
+    /* 6 rows, fewer with fewer than 12 examples */
+    const size_t rows = d->n / 2 < 6 ? d->n / 2 : 6, steps = 10, J = m->latent;
+    if (rows == 0)
+        return nn_fail(err, "%s: needs 2 or more examples, the data have %zu", path, d->n);
     ad_tape *t = pic_tape(m, path, err);
     const tn_real *mu = t ? encode(m, t, d, 0, 2 * rows, path, err) : NULL;
     tn_real *z = mu ? malloc(rows * steps * J * sizeof *z) : NULL;
@@ -347,12 +350,32 @@ int nn_pic_scatter(const char *path, const nn_latent *m, const nn_dataset *d, nn
     return canvas_save(&c, path, err);
 }
 
+static const char *const pic_names[5] = {"reconstructions.png", "samples.png", "interpolation.png",
+                                         "manifold.png", "latent_scatter.png"};
+
+/* Whether nn_pic_all draws picture k for m and d. */
+static int pic_wanted(int k, const nn_latent *m, const nn_dataset *d)
+{
+    return !((k == 1 && !m->log_lik) || (k >= 3 && m->latent != 2) || (k == 4 && !d->labels) ||
+             (k == 3 && m->classes) || (k == 2 && d->n < 2) || (k == 0 && d->n < 1));
+}
+
+int nn_pic_all_files(const char *dir, const nn_latent *m, const nn_dataset *d, char paths[][4096],
+                     nn_error *err)
+{
+    int n = 0;
+    for (int k = 0; k < 5; k++)
+        if (pic_wanted(k, m, d) &&
+            (size_t)snprintf(paths[n++], 4096, "%s/%s", dir, pic_names[k]) >= 4096)
+            return nn_fail(err, "%s: the folder's name is too long (%zu bytes)", dir, strlen(dir));
+    return n;
+}
+
 int nn_pic_all(const char *dir, const nn_latent *m, const nn_dataset *d,
                tn_rng *rng, nn_log_fn log, void *log_ctx, nn_error *err)
 {
     char path[4096];
-    const char *names[5] = {"reconstructions.png", "samples.png", "interpolation.png",
-                            "manifold.png", "latent_scatter.png"};
+    const char *const *names = pic_names;
     int *classes = NULL;
     size_t rows = 10;
     if (m->classes) { /* one row per class */
@@ -363,8 +386,7 @@ int nn_pic_all(const char *dir, const nn_latent *m, const nn_dataset *d,
             classes[i] = (int)(i / 10);
     }
     for (int k = 0; k < 5; k++) {
-        if ((k == 1 && !m->log_lik) || (k >= 3 && m->latent != 2) || (k == 4 && !d->labels) ||
-            (k == 3 && m->classes))
+        if (!pic_wanted(k, m, d))
             continue;
         if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[k]) >= sizeof path) {
             free(classes);

@@ -1,6 +1,6 @@
 /* sources.c: the datasets the example programs name on their command line
  * (an IDX folder, binarized MNIST, Frey Face, a CSV), loaded as a training
- * and a test set scaled to [0, 1]; and mkdir -p for output folders. */
+ * and a test set scaled to [0, 1]. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "nn_internal.h"
@@ -10,29 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-int nn_make_dirs(const char *path, nn_error *err)
-{
-    char buf[4096];
-    if (!path || !*path)
-        return nn_fail(err, "an empty folder name");
-    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
-        return nn_fail(err, "%.64s...: the folder's name is too long (%zu bytes, at most %zu)", path,
-                       strlen(path), sizeof buf - 1);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p)
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return nn_fail(err, "%s: cannot create the folder: %s", buf, strerror(errno));
-        struct stat st;
-        if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-            return nn_fail(err, "%s: exists and is not a folder", buf);
-        if (!(*p = c))
-            return 0;
-    }
-}
 
 /* DIR/NAME or DIR/NAME.gz, whichever exists, in buf; NULL if neither. */
 static const char *find_file(const char *dir, const char *name, char *buf, size_t len)
@@ -69,6 +46,26 @@ static int held_out(nn_dataset *all, tn_rng *split, nn_dataset **train, nn_datas
     return rc;
 }
 
+/* Both sets have examples with values, of one width; else both are freed
+ * and the message names the file. */
+static int usable(nn_dataset **train, nn_dataset **test, const char *tr, const char *te, nn_error *err)
+{
+    const nn_dataset *a = *train, *b = *test;
+    int rc = 0;
+    if (a->n == 0 || a->dim == 0)
+        rc = nn_fail(err, "%s: %zu examples of %zu values: expected 1 or more of each", tr, a->n, a->dim);
+    else if (b->n == 0 || b->dim == 0)
+        rc = nn_fail(err, "%s: %zu examples of %zu values: expected 1 or more of each", te, b->n, b->dim);
+    else if (a->dim != b->dim)
+        rc = nn_fail(err, "%s: %zu values per example (%zux%zu), but %s has %zu (%zux%zu): expected the same",
+                     te, b->dim, b->rows, b->cols, tr, a->dim, a->rows, a->cols);
+    if (rc) {
+        nn_dataset_free(*train), nn_dataset_free(*test);
+        *train = *test = NULL;
+    }
+    return rc;
+}
+
 int nn_load_source(nn_source kind, const char *path, tn_rng *split, nn_dataset **train,
                    nn_dataset **test, char *desc, size_t desc_len, nn_error *err)
 {
@@ -80,7 +77,7 @@ int nn_load_source(nn_source kind, const char *path, tn_rng *split, nn_dataset *
             return -1;
         if (kind == NN_SOURCE_FREY)
             nn_data_scale(all, 1 / 255.0);
-        if (held_out(all, split, train, test, path, err))
+        if (held_out(all, split, train, test, path, err) || usable(train, test, path, path, err))
             return -1;
         snprintf(desc, desc_len, "%s, %zu train / %zu test examples of %zu values%s", path,
                  (*train)->n, (*test)->n, (*train)->dim, kind == NN_SOURCE_FREY ? " (28x20)" : "");
@@ -105,6 +102,8 @@ int nn_load_source(nn_source kind, const char *path, tn_rng *split, nn_dataset *
             *test = NULL;
             return -1;
         }
+        if (usable(train, test, tr, te, err))
+            return -1;
         snprintf(desc, desc_len, "%s, %zu train / %zu test binarized images", path, (*train)->n,
                  (*test)->n);
         return 0;
@@ -127,6 +126,8 @@ int nn_load_source(nn_source kind, const char *path, tn_rng *split, nn_dataset *
         *train = NULL;
         return -1;
     }
+    if (usable(train, test, ti, si, err))
+        return -1;
     nn_data_scale(*train, 1 / 255.0);
     nn_data_scale(*test, 1 / 255.0);
     snprintf(desc, desc_len, "%s, %zu train / %zu test images of %zux%zu", dir, (*train)->n,

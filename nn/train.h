@@ -127,6 +127,26 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
              const nn_dataset *train, const nn_dataset *test,
              const nn_train_config *c, nn_train_result *res, nn_error *err);
 
+/* ---- the metrics file ----------------------------------------------------------
+ * JSON Lines: one object an epoch with an "epoch" number. nn_train writes
+ * it through these; a program of its own may too. */
+
+/* Appends line (one JSON object with an "epoch" number, no newline) and a
+ * newline in one write: the file gains the whole line or, on any failure
+ * (a full disk), nothing. path must be a regular file or new (symbolic
+ * links followed). 0, or -1 with err. */
+int nn_metrics_append(const char *path, const char *line, nn_error *err);
+/* Brings path back to a run at the end of epoch `keep` (0: a fresh run):
+ * lines of later epochs go, a last line cut off by a failed write goes, and
+ * when the line of epoch keep is missing (a run killed between its
+ * checkpoint and its metrics line) saved_line (that epoch's line, from the
+ * checkpoint; may be NULL) is put back. A line that is not a metrics object
+ * is an error naming the line. The file is rewritten atomically only when
+ * something changes; a fresh run creates it empty. *dropped (may be NULL):
+ * the lines that went. 0, or -1 with err. */
+int nn_metrics_resume(const char *path, int keep, const char *saved_line, int *dropped,
+                      nn_error *err);
+
 /* ---- Data-parallel: shards and MPI ------------------------------------------
  * A step splits its global batch of B rows into S shards of contiguous rows
  * (shard s: rows s·B/S to (s+1)·B/S), runs the loss and backward on each
@@ -227,7 +247,8 @@ int nn_latent_active_units(const nn_latent *m, const nn_dataset *d,
 int nn_png_grid(const char *path, const tn_real *imgs, size_t n, size_t rows,
                 size_t cols, size_t grid_cols, size_t zoom, nn_error *err);
 /* Rows of 10 test images, each row of inputs above its reconstructions
- * (decoded from the posterior mean). */
+ * (decoded from the posterior mean): 4 such pairs of rows, fewer (and
+ * shorter) with fewer than 40 images. */
 int nn_pic_reconstructions(const char *path, const nn_latent *m,
                            const nn_dataset *d, nn_error *err);
 /* grid_rows x grid_cols samples decoded from z ~ N(0, I). labels (one per
@@ -238,7 +259,8 @@ int nn_pic_samples(const char *path, const nn_latent *m, size_t grid_rows,
                    size_t grid_cols, const int *labels, int share_z_by_column,
                    tn_rng *rng, nn_error *err);
 /* Between the codes of test images 2r and 2r+1, 10 evenly spaced steps, 6
- * rows (labels of the first image condition a conditional model). */
+ * rows, fewer with fewer than 12 images (labels of the first image condition
+ * a conditional model). */
 int nn_pic_interpolation(const char *path, const nn_latent *m,
                          const nn_dataset *d, nn_error *err);
 /* A 2-D latent space: z on an n x n grid through Φ⁻¹ of evenly spaced
@@ -256,6 +278,11 @@ int nn_pic_scatter(const char *path, const nn_latent *m, const nn_dataset *d,
  * (unconditional models) and latent_scatter.png (labelled data). */
 int nn_pic_all(const char *dir, const nn_latent *m, const nn_dataset *d,
                tn_rng *rng, nn_log_fn log, void *log_ctx, nn_error *err);
+/* The files nn_pic_all would write for m and d, each "dir/name" into
+ * paths (5 rows at most): the count, or -1 with err (a path too long). For
+ * checking a run's outputs before it trains (nn_outputs_distinct). */
+int nn_pic_all_files(const char *dir, const nn_latent *m, const nn_dataset *d, char paths[][4096],
+                     nn_error *err);
 
 /* ---- a small model program's command line --------------------------------- */
 

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double wall_now(void)
+double tn_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -49,7 +49,7 @@ static double self_cpu(void)
 
 double tn_load_others(tn_load *l)
 {
-    double w = wall_now(), b = busy_all(), s = self_cpu();
+    double w = tn_seconds(), b = busy_all(), s = self_cpu();
     double others = -1;
     if (b < 0 || s < 0) {
         l->primed = 0;

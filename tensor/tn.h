@@ -292,5 +292,7 @@ typedef struct {
 } tn_load;
 double tn_load_others(tn_load *l);
 int tn_cores(void); /* online CPUs */
+/* Seconds on a monotonic clock (CLOCK_MONOTONIC): differences time things. */
+double tn_seconds(void);
 
 #endif

@@ -221,11 +221,13 @@ void test_model_metadata_limits(void)
         {"model.samples", "4294967296", "metadata model.samples"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        nn_meta bad = meta;
+        nn_meta bad = NN_META_INIT;
+        CHECK(nn_meta_copy(&bad, &meta) == 0);
         nn_meta_set(&bad, cases[i].key, cases[i].value);
         model_config out;
         CHECK(model_config_from_meta(&bad, &out, &err) == -1);
         CHECK_STR_HAS(err.msg, cases[i].expect);
+        nn_meta_free(&bad);
     }
     /* a small checkpoint whose metadata promise a huge model */
     char path[256];
@@ -240,6 +242,7 @@ void test_model_metadata_limits(void)
     CHECK(model_load(path, NULL, &err) == NULL);
     CHECK_STR_HAS(err.msg, "parameters, but the file holds only");
     CHECK(test_allocs - before < 100); /* refused before allocating the model */
+    nn_meta_free(&meta), nn_meta_free(&bigmeta);
     model_free(m);
 }
 
@@ -252,18 +255,28 @@ void test_saving_files(void)
     nn_linear l;
     nn_linear_init(&l, p, "fc", 2, 2, &err);
     nn_params_alloc(p, &err);
-    char path[256], stale[300];
+    char path[256], stale[300], live[300], recent[300];
     test_tmp_path("perm.safetensors", path, sizeof path);
-    snprintf(stale, sizeof stale, "%s.tmp.AbC123", path);
-    FILE *f = fopen(stale, "w");
-    fputs("half a checkpoint", f);
-    fclose(f);
+    /* a dead process's temporary file (no process has a pid this high),
+     * a live one's (this test's parent), one of the old form just written */
+    snprintf(stale, sizeof stale, "%s.tmp.%ld.AbC123", path, 4194304L + 7);
+    snprintf(live, sizeof live, "%s.tmp.%ld.AbC123", path, (long)getppid());
+    snprintf(recent, sizeof recent, "%s.tmp.AbC123", path);
+    const char *tmps[3] = {stale, live, recent};
+    for (int i = 0; i < 3; i++) {
+        FILE *f = fopen(tmps[i], "w");
+        fputs("half a checkpoint", f);
+        fclose(f);
+    }
     mode_t old = umask(022);
     CHECK(nn_save(path, p, NULL, NULL, &err) == 0);
     umask(old);
     struct stat st;
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644);
     CHECK(access(stale, F_OK) != 0); /* cleaned up */
+    CHECK(access(live, F_OK) == 0);  /* another run's, still writing: kept */
+    CHECK(access(recent, F_OK) == 0);
+    unlink(live), unlink(recent);
     /* a very long path: the message keeps its end */
     char longp[5000];
     memset(longp, 'd', sizeof longp - 1);

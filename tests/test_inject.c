@@ -87,10 +87,11 @@ static int save_op(void *c_, nn_error *err)
 static int load_ckpt_op(void *c_, nn_error *err)
 {
     model_ctx *c = c_;
-    nn_meta meta;
+    nn_meta meta = NN_META_INIT;
     model *m = model_load(c->path, &meta, err);
     int rc = m ? model_load_optim(m, c->path, c->o, err) : -1;
     model_free(m);
+    nn_meta_free(&meta);
     return rc;
 }
 

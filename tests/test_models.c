@@ -478,7 +478,7 @@ void test_model_config_and_checkpoint(void)
     nn_meta_set(&meta, "model.kind", "gan");
     CHECK(model_config_from_meta(&meta, &back, &err) == -1);
     CHECK_STR_HAS(err.msg, "metadata model.kind");
-    nn_meta empty = {0};
+    nn_meta empty = NN_META_INIT;
     CHECK(model_config_from_meta(&empty, &back, &err) == -1);
     CHECK_STR_HAS(err.msg, "metadata model.kind: missing");
     /* the convolutional body: its image size, strictly; absent in older files */
@@ -491,6 +491,7 @@ void test_model_config_and_checkpoint(void)
         CHECK(model_config_from_meta(&meta, &back, &err) == -1);
         CHECK_STR_HAS(err.msg, "metadata model.conv: expected rows x cols");
     }
+    nn_meta_free(&meta);
     model_config cc = tiny_conv(MODEL_VAE);
     cc.conv_cols = 6, cc.input_dim = 24;
     CHECK(model_new(&cc, NULL, &err) == NULL);
@@ -508,7 +509,7 @@ void test_model_config_and_checkpoint(void)
     nn_meta extra = {0};
     nn_meta_set(&extra, "train.epoch", "3");
     CHECK(model_save(m, path, NULL, &extra, &err) == 0);
-    nn_meta got;
+    nn_meta got = NN_META_INIT;
     model *m2 = model_load(path, &got, &err);
     CHECK(m2 != NULL);
     if (m2) {
@@ -531,6 +532,7 @@ void test_model_config_and_checkpoint(void)
     CHECK(nn_load(path, m->params, NULL, NULL, &err) == -1);
     CHECK_STR_HAS(err.msg, "field shape");
     model_free(ae), model_free(m), model_free(m2);
+    nn_meta_free(&extra), nn_meta_free(&got);
     /* a batch of the wrong width is an error, not a crash */
     model_config bc = tiny(MODEL_AE);
     m = model_new(&bc, &r, &err);

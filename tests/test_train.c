@@ -376,7 +376,7 @@ void test_train_setup_errors(void)
     tiny_init(&m, 1);
     nn_train_config c = quiet(1, NULL, dir);
     CHECK(train_tiny(&m, &tr, NULL, &c, NULL, &err) == -1);
-    CHECK_STR_HAS(err.msg, "metrics-dir: the metrics path is a folder, expected a file");
+    CHECK_STR_HAS(err.msg, "metrics-dir: is a folder, expected a regular file or a new file name");
     c = quiet(1, bad, NULL);
     CHECK(train_tiny(&m, &tr, NULL, &c, NULL, &err) == -1);
     CHECK_STR_HAS(err.msg, "plain-file/model.safetensors");

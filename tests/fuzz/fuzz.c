@@ -45,9 +45,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nn_dataset_free(nn_load_frey(p, &err));
 #elif defined(FUZZ_SAFETENSORS)
     /* the header alone, then a whole model with its optimizer's state */
-    nn_meta meta;
+    nn_meta meta = NN_META_INIT;
     nn_load_meta(p, &meta, &err);
     model *m = model_load(p, &meta, &err);
+    nn_meta_free(&meta);
     if (m) {
         nn_optim_config oc = nn_optim_defaults(NN_ADAM, 1e-3);
         nn_optim *o = nn_optim_new(&oc, m->params, &err);

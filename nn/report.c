@@ -1,0 +1,65 @@
+/* report.c: what a run reports: named numbers (nn_scalars) that a loss
+ * fills and the trainer averages, and the log hook every line goes
+ * through. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "train.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int nn_scalars_set(nn_scalars *s, const char *name, double v)
+{
+    if (strlen(name) >= sizeof s->name[0])
+        return -1;
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->name[i], name) == 0) {
+            s->value[i] = v;
+            return 0;
+        }
+    if (s->n == NN_SCALARS_MAX)
+        return -1;
+    strcpy(s->name[s->n], name);
+    s->value[s->n++] = v;
+    return 0;
+}
+
+double nn_scalars_get(const nn_scalars *s, const char *name)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->name[i], name) == 0)
+            return s->value[i];
+    return NAN;
+}
+
+void nn_log_stdio(void *ctx, nn_log_level level, const char *line)
+{
+    (void)ctx;
+    if (nn_dist_rank() != 0) /* under MPI, rank 0 alone speaks */
+        return;
+    int tty = isatty(STDERR_FILENO);
+    if (level == NN_LOG_PROGRESS) {
+        if (tty)
+            fprintf(stderr, "\r%s\033[K", line);
+        return;
+    }
+    if (tty)
+        fputs("\r\033[K", stderr); /* clear a progress line first */
+    printf("%s\n", line);
+    fflush(stdout);
+}
+
+void nn_logf(nn_log_fn log, void *ctx, nn_log_level level, const char *fmt, ...)
+{
+    if (!log)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log(ctx, level, line);
+}
