@@ -17,7 +17,6 @@
 
 #include "model.h"
 
-#define MAX_RUNS 64
 #define N_METRICS 17
 
 #define N_VARIANTS 11 /* the names in model_variants (model.h): vae ... conv-vae */
@@ -286,30 +285,83 @@ static double median_seconds(const char *metrics)
     return n ? v[n / 2] : NAN;
 }
 
-static int read_result(const char *path, run_result *r)
+/* What makes a run the run asked for: every option that changes its
+ * numbers and the data's identity (its description: path, sizes; and its
+ * kind). A stored run is reused only when this text is the same. */
+static void run_identity(char *buf, size_t len, int v, uint64_t seed, const options *o, const char *data)
 {
-    FILE *f = fopen(path, "r");
-    char buf[8192];
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    cJSON *j = n ? cJSON_Parse(buf) : NULL;
-    if (!j)
-        return -1;
-    for (int k = 0; k < N_METRICS; k++) {
-        const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, metrics[k].key);
-        r->v[k] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
-    }
-    cJSON_Delete(j);
-    return 0;
+    snprintf(buf, len, "model=%s seed=%llu epochs=%ld batch=%ld lr=%.17g hidden=%s latent=%ld beta=%.17g "
+                       "k=%ld noise=%.17g gauss=%.17g clip=%d iw=%ld probe=%ld data=%s",
+             model_variants[v], (unsigned long long)seed, o->epochs, o->batch, o->lr, o->hidden, o->latent,
+             o->beta, o->k, o->noise, o->gauss, !o->no_clip, o->iw, o->probe_limit, data);
 }
 
-static cJSON *result_json(const run_result *r)
+/* Where two identities first differ, as "lr=0.002 here, lr=0.001 stored". */
+static void first_difference(const char *want, const char *have, char *out, size_t len)
+{
+    while (*want && *have) {
+        size_t a = strcspn(want, " "), b = strcspn(have, " ");
+        if (!strncmp(want, "data=", 5)) /* the data's description: the rest of the line */
+            a = strlen(want), b = strlen(have);
+        if (a != b || strncmp(want, have, a) != 0) {
+            snprintf(out, len, "%.*s here, %.*s stored", (int)a, want, (int)b, have);
+            return;
+        }
+        want += a + (want[a] == ' '), have += b + (have[b] == ' ');
+    }
+    snprintf(out, len, "%s", "options differ");
+}
+
+/* A stored run's numbers when its file names this run (model, seed and
+ * identity) and holds every number a run of its kind has; 1 when the file
+ * is absent; -1 with why (a run of other options or data, or a broken
+ * file), which the caller reports before training it again. */
+static int read_result(const char *path, const char *identity, int v, uint64_t seed, int generative,
+                       long iw, run_result *r, char *why, size_t why_len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 1;
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    cJSON *j = cJSON_Parse(buf);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "identity");
+    const cJSON *mo = cJSON_GetObjectItemCaseSensitive(j, "model");
+    const cJSON *se = cJSON_GetObjectItemCaseSensitive(j, "seed");
+    int rc = 0;
+    if (!cJSON_IsObject(j))
+        rc = -1, snprintf(why, why_len, "not a JSON object");
+    else if (!cJSON_IsString(mo) || strcmp(mo->valuestring, model_variants[v]) != 0 || !cJSON_IsNumber(se) ||
+             se->valuedouble != (double)seed)
+        rc = -1, snprintf(why, why_len, "the run of another model or seed");
+    else if (!cJSON_IsString(id) || strcmp(id->valuestring, identity) != 0) {
+        char d[8000] = "no options stored";
+        if (cJSON_IsString(id))
+            first_difference(identity, id->valuestring, d, sizeof d);
+        rc = -1, snprintf(why, why_len, "made with other options or data (%s)", d);
+    }
+    for (int k = 0; rc == 0 && k < N_METRICS; k++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, metrics[k].key);
+        r->v[k] = cJSON_IsNumber(x) && isfinite(x->valuedouble) ? x->valuedouble : NAN;
+        /* every number a run of this kind writes must be there (the probe's
+         * and the epochs' seconds may be absent: no labels, no metrics) */
+        int needed = k != 13 && k != 15 && (!metrics[k].generative || generative) && (k != 10 || iw > 0);
+        if (needed && isnan(r->v[k]))
+            rc = -1, snprintf(why, why_len, "its %s is missing", metrics[k].key);
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+static cJSON *result_json(const run_result *r, const char *identity)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "model", model_variants[r->variant]);
     cJSON_AddNumberToObject(j, "seed", (double)r->seed);
+    if (identity)
+        cJSON_AddStringToObject(j, "identity", identity);
     for (int k = 0; k < N_METRICS; k++)
         if (!isnan(r->v[k]))
             cJSON_AddNumberToObject(j, metrics[k].key, r->v[k]);
@@ -319,32 +371,49 @@ static cJSON *result_json(const run_result *r)
 /* Trains variant v with seed s unless OUT/runs/NAME.json holds its numbers;
  * returns the model (trained or loaded) for the pictures. */
 static model *run(int v, uint64_t seed, const options *o, const nn_dataset *train,
-                  const nn_dataset *test, run_result *r)
+                  const nn_dataset *test, const char *data_id, run_result *r)
 {
-    char base[1200], ckpt[1300], metr[1300], res[1300];
+    char base[1200], ckpt[1300], metr[1300], res[1300], id[10000], why[10100];
     snprintf(base, sizeof base, "%s/runs/%s-s%llu", o->out, model_variants[v], (unsigned long long)seed);
     snprintf(ckpt, sizeof ckpt, "%s.safetensors", base);
     snprintf(metr, sizeof metr, "%s.jsonl", base);
     snprintf(res, sizeof res, "%s.json", base);
     nn_error err;
     r->variant = v, r->seed = seed;
-    if (read_result(res, r) == 0 && r->v[16] == (double)o->epochs) { /* done before */
+    run_identity(id, sizeof id, v, seed, o, data_id);
+    model_config c = variant_config(v, o, train);
+    int stored = read_result(res, id, v, seed, c.kind == MODEL_VAE, o->iw, r, why, sizeof why);
+    if (stored < 0)
+        die("%s: %s; give another --out, or remove the file to train this run again", res, why);
+    if (!stored) { /* done before, with these options on this data */
         model *m = model_load(ckpt, NULL, &err);
         if (!m)
             die("%s", err.msg);
         printf("%s, seed %llu: done before (%s)\n", model_variants[v], (unsigned long long)seed, res);
         return m;
     }
+    nn_meta meta = NN_META_INIT;
+    if (nn_train_resumable(ckpt)) { /* a run cut short: resumed only when it is this run */
+        const char *was;
+        if (nn_load_meta(ckpt, &meta, &err))
+            die("%s", err.msg);
+        char d[8000] = "no options stored";
+        if ((was = nn_meta_get(&meta, "compare.identity")))
+            first_difference(id, was, d, sizeof d);
+        if (!was || strcmp(was, id) != 0)
+            die("%s: made with other options or data (%s); give another --out, or remove the file to "
+                "train this run again", ckpt, d);
+        nn_meta_free(&meta);
+    }
     tn_rng init, evr;
     tn_rng_seed(&init, seed, 3), tn_rng_seed(&evr, seed, 6);
-    model_config c = variant_config(v, o, train);
     model *m = model_new(&c, &init, &err);
     nn_optim_config oc = nn_optim_defaults(NN_ADAM, o->lr);
     nn_optim *opt = m ? nn_optim_new(&oc, m->params, &err) : NULL;
     if (!opt)
         die("%s: %s", model_variants[v], err.msg);
-    nn_meta meta = {0};
-    model_config_to_meta(&m->c, &meta);
+    if (model_config_to_meta(&m->c, &meta) || nn_meta_set(&meta, "compare.identity", id))
+        die("out of memory");
     nn_train_config tc = nn_train_defaults();
     tc.epochs = (int)o->epochs, tc.batch = (size_t)o->batch, tc.seed = seed, tc.checkpoint = ckpt;
     tc.resume = nn_train_resumable(ckpt), tc.metrics = metr, tc.meta = &meta;
@@ -386,7 +455,8 @@ static model *run(int v, uint64_t seed, const options *o, const nn_dataset *trai
     r->v[13] = probe_accuracy(m, train, test, o);
     r->v[14] = (double)nn_params_size(m->params), r->v[15] = median_seconds(metr);
     r->v[16] = (double)o->epochs;
-    cJSON *j = result_json(r);
+    nn_meta_free(&meta);
+    cJSON *j = result_json(r, id);
     char *text = cJSON_Print(j);
     nn_atomic a;
     if (nn_dist_rank() == 0 && /* under MPI, rank 0 alone writes */
@@ -516,7 +586,7 @@ static void write_report(const options *o, const int *chosen, int n_chosen, cons
     cJSON *sum = cJSON_AddObjectToObject(root, "summary");
     cJSON_AddStringToObject(root, "data", desc);
     for (int i = 0; i < n_runs; i++)
-        cJSON_AddItemToArray(runs, result_json(&r[i]));
+        cJSON_AddItemToArray(runs, result_json(&r[i], NULL));
     for (int i = 0; i < n_chosen; i++) {
         cJSON *mo = cJSON_AddObjectToObject(sum, model_variants[chosen[i]]);
         for (int k = 0; k < N_METRICS; k++) {
@@ -544,14 +614,14 @@ static void write_report(const options *o, const int *chosen, int n_chosen, cons
 static void write_pictures(const options *o, model **models, const int *chosen, int n,
                            const nn_dataset *test)
 {
-    size_t D = test->dim, per = 10;
+    size_t D = test->dim, per = test->n < 10 ? test->n : 10; /* a row of 10, or what there is */
     tn_real *rec = malloc((size_t)(n + 1) * per * D * sizeof *rec);
     tn_real *smp = malloc((size_t)n * per * D * sizeof *smp);
     ad_tape *t = ad_tape_new(0);
     tn_rng r;
     tn_rng_seed(&r, 5, 5);
-    if (!rec || !smp || !t || test->n < per)
-        die("pictures: out of memory (or fewer than 10 test images)");
+    if (!rec || !smp || !t)
+        die("pictures: out of memory");
     ad_set_grad_enabled(t, 0);
     memcpy(rec, test->x, per * D * sizeof *rec);
     tn_tensor x = tn_wrap(test->x, 2, (const size_t[]){per, D});
@@ -600,19 +670,27 @@ int main(int argc, char **argv)
             exit(2);
     tn_set_threads((int)o.threads);
     int chosen[N_VARIANTS], n = 0;
-    for (const char *p = o.models ? o.models : "vae,beta-vae,iwae,cvae,ae,sparse,sparse-hidden,"
-                                               "dae-mask,dae-gauss,dae-sp"; *p;) {
+    const char *list = o.models ? o.models : "vae,beta-vae,iwae,cvae,ae,sparse,sparse-hidden,"
+                                             "dae-mask,dae-gauss,dae-sp";
+    if (!*list)
+        fprintf(stderr, "compare: --models: expected a list of names like vae,iwae, got \"\"\n"), exit(2);
+    for (const char *p = list;;) {
         size_t len = strcspn(p, ",");
         int v = -1;
         for (int i = 0; i < N_VARIANTS; i++)
             if (strlen(model_variants[i]) == len && !strncmp(p, model_variants[i], len))
                 v = i;
-        if (v < 0 || n == N_VARIANTS)
+        if (v < 0)
             fprintf(stderr, "compare: --models: \"%.*s\" is not one of vae, beta-vae, iwae, cvae, ae, "
                             "sparse, sparse-hidden, dae-mask, dae-gauss, dae-sp, conv-vae\n", (int)len, p),
                 exit(2);
+        for (int i = 0; i < n; i++)
+            if (chosen[i] == v)
+                fprintf(stderr, "compare: --models: %s is named twice\n", model_variants[v]), exit(2);
         chosen[n++] = v;
-        p += len + (p[len] == ',');
+        if (!p[len])
+            break;
+        p += len + 1;
     }
     int has_conv = 0;
     for (int i = 0; i < n; i++)
@@ -640,14 +718,31 @@ int main(int argc, char **argv)
     snprintf(runs, sizeof runs, "%s/runs", o.out);
     if (nn_make_dirs(runs, &err))
         die("%s", err.msg);
+    /* the report's files, before any training: each a file or new, none twice */
+    static const char *const names[4] = {"report.md", "results.json", "reconstructions.png", "samples.png"};
+    char outs[4][1200];
+    const char *out_list[4];
+    for (int i = 0; i < 4; i++) {
+        if ((size_t)snprintf(outs[i], sizeof outs[i], "%s/%s", o.out, names[i]) >= sizeof outs[i])
+            fprintf(stderr, "compare: --out: the folder's name is too long\n"), exit(2);
+        out_list[i] = outs[i];
+        if (nn_output_check(outs[i], &err))
+            die("%s", err.msg);
+    }
+    if (nn_outputs_distinct(out_list, 4, &err))
+        die("%s", err.msg);
+    char data_id[9000];
+    snprintf(data_id, sizeof data_id, "%s; %zu train / %zu test used", desc, train->n, test->n);
     printf("data: %s\n%ld thread%s, BLIS's %s kernels\n", desc, o.threads, o.threads > 1 ? "s" : "",
            tn_blas_config());
-    run_result *res = calloc(MAX_RUNS, sizeof *res);
+    run_result *res = calloc((size_t)n * (size_t)o.seeds, sizeof *res); /* every model x seed */
+    if (!res)
+        die("out of memory");
     model *first[N_VARIANTS];
     int nr = 0;
     for (int i = 0; i < n; i++)
-        for (long s = 1; s <= o.seeds && nr < MAX_RUNS; s++) {
-            model *m = run(chosen[i], (uint64_t)s, &o, train, test, &res[nr++]);
+        for (long s = 1; s <= o.seeds; s++) {
+            model *m = run(chosen[i], (uint64_t)s, &o, train, test, data_id, &res[nr++]);
             if (s == 1)
                 first[i] = m;
             else
