@@ -68,7 +68,7 @@ deps:
 
 # Every compile waits for `deps` (order-only: it never forces a rebuild), so
 # under any -j no compiler starts before apt has installed BLIS.
-$(BUILD)/float/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h | deps
+$(BUILD)/float/%.o: %.c $(HEADERS) examples/compare_runs.h autograd/ad_internal.h nn/nn_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -96,7 +96,7 @@ MODELS    := cvae iwae gumbel_vae conv_vae
 examples: $(BUILD)/vae $(BUILD)/compare $(MODELS:%=$(BUILD)/%)
 $(BUILD)/vae: $(BUILD)/float/examples/vae.o $(BUILD)/lib$(NAME).a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/compare: $(BUILD)/float/examples/compare.o $(BUILD)/lib$(NAME).a
+$(BUILD)/compare: $(BUILD)/float/examples/compare.o $(BUILD)/float/examples/compare_runs.o $(BUILD)/lib$(NAME).a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/include/$(NAME)/.staged: $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -146,12 +146,12 @@ test: deps $(BUILD)/test_float $(BUILD)/test_double lib examples
 # FUZZ_TIME seconds each from its seed corpus (new inputs go to a scratch
 # copy; the repository's corpus stays small). Fails on any finding.
 FUZZ_TIME    ?= 60
-FUZZ_TARGETS := idx csv amat mat safetensors
-FUZZ_CFLAGS  := -std=c11 -g -O1 -fopenmp -Itensor -Iautograd -Inn -Imodels -isystem $(BLIS_INC) \
+FUZZ_TARGETS := idx csv amat mat safetensors metrics runcache
+FUZZ_CFLAGS  := -std=c11 -g -O1 -fopenmp -Itensor -Iautograd -Inn -Imodels -Iexamples -isystem $(BLIS_INC) \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-FUZZ_OBJ     := $(LIB_SRC:%.c=build/fuzz/%.o)
+FUZZ_OBJ     := $(LIB_SRC:%.c=build/fuzz/%.o) build/fuzz/examples/compare_runs.o
 .SECONDARY: $(FUZZ_OBJ)
-build/fuzz/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h | deps
+build/fuzz/%.o: %.c $(HEADERS) examples/compare_runs.h autograd/ad_internal.h nn/nn_internal.h models/model_internal.h | deps
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c $< -o $@
 build/fuzz/fuzz_%: tests/fuzz/fuzz.c $(FUZZ_OBJ)

@@ -17,32 +17,8 @@
 
 #include "model.h"
 
-#define N_METRICS 17
+#include "compare_runs.h"
 
-#define N_VARIANTS 11 /* the names in model_variants (model.h): vae ... conv-vae */
-
-/* the columns: name, whether higher is better, whether only generative
- * models have it */
-static const struct {
-    const char *key, *head;
-    int higher, generative;
-} metrics[N_METRICS] = {
-    {"bce_clean", "BCE clean", 0, 0},       {"se_clean", "SE clean", 0, 0},
-    {"bce_mask", "BCE mask", 0, 0},         {"se_mask", "SE mask", 0, 0},
-    {"bce_sp", "BCE s&p", 0, 0},            {"se_sp", "SE s&p", 0, 0},
-    {"bce_gauss", "BCE gauss", 0, 0},       {"se_gauss", "SE gauss", 0, 0},
-    {"neg_elbo", "-ELBO", 0, 1},            {"kl", "KL", 0, 1},
-    {"iwae", "L_k", 1, 1},                  {"active", "active", 1, 0},
-    {"mean_code", "mean code", 0, 0},       {"probe_acc", "probe acc", 1, 0},
-    {"params", "params", 0, 0},             {"sec_epoch", "s/epoch", 0, 0},
-    {"epochs", "epochs", 0, 0},
-};
-
-typedef struct {
-    int variant;
-    uint64_t seed;
-    double v[N_METRICS];
-} run_result;
 
 typedef struct {
     const char *models, *out, *data, *binarized, *frey, *csv;
@@ -294,78 +270,6 @@ static void run_identity(char *buf, size_t len, int v, uint64_t seed, const opti
                        "k=%ld noise=%.17g gauss=%.17g clip=%d iw=%ld probe=%ld data=%s",
              model_variants[v], (unsigned long long)seed, o->epochs, o->batch, o->lr, o->hidden, o->latent,
              o->beta, o->k, o->noise, o->gauss, !o->no_clip, o->iw, o->probe_limit, data);
-}
-
-/* Where two identities first differ, as "lr=0.002 here, lr=0.001 stored". */
-static void first_difference(const char *want, const char *have, char *out, size_t len)
-{
-    while (*want && *have) {
-        size_t a = strcspn(want, " "), b = strcspn(have, " ");
-        if (!strncmp(want, "data=", 5)) /* the data's description: the rest of the line */
-            a = strlen(want), b = strlen(have);
-        if (a != b || strncmp(want, have, a) != 0) {
-            snprintf(out, len, "%.*s here, %.*s stored", (int)a, want, (int)b, have);
-            return;
-        }
-        want += a + (want[a] == ' '), have += b + (have[b] == ' ');
-    }
-    snprintf(out, len, "%s", "options differ");
-}
-
-/* A stored run's numbers when its file names this run (model, seed and
- * identity) and holds every number a run of its kind has; 1 when the file
- * is absent; -1 with why (a run of other options or data, or a broken
- * file), which the caller reports before training it again. */
-static int read_result(const char *path, const char *identity, int v, uint64_t seed, int generative,
-                       long iw, run_result *r, char *why, size_t why_len)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 1;
-    char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    cJSON *j = cJSON_Parse(buf);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "identity");
-    const cJSON *mo = cJSON_GetObjectItemCaseSensitive(j, "model");
-    const cJSON *se = cJSON_GetObjectItemCaseSensitive(j, "seed");
-    int rc = 0;
-    if (!cJSON_IsObject(j))
-        rc = -1, snprintf(why, why_len, "not a JSON object");
-    else if (!cJSON_IsString(mo) || strcmp(mo->valuestring, model_variants[v]) != 0 || !cJSON_IsNumber(se) ||
-             se->valuedouble != (double)seed)
-        rc = -1, snprintf(why, why_len, "the run of another model or seed");
-    else if (!cJSON_IsString(id) || strcmp(id->valuestring, identity) != 0) {
-        char d[8000] = "no options stored";
-        if (cJSON_IsString(id))
-            first_difference(identity, id->valuestring, d, sizeof d);
-        rc = -1, snprintf(why, why_len, "made with other options or data (%s)", d);
-    }
-    for (int k = 0; rc == 0 && k < N_METRICS; k++) {
-        const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, metrics[k].key);
-        r->v[k] = cJSON_IsNumber(x) && isfinite(x->valuedouble) ? x->valuedouble : NAN;
-        /* every number a run of this kind writes must be there (the probe's
-         * and the epochs' seconds may be absent: no labels, no metrics) */
-        int needed = k != 13 && k != 15 && (!metrics[k].generative || generative) && (k != 10 || iw > 0);
-        if (needed && isnan(r->v[k]))
-            rc = -1, snprintf(why, why_len, "its %s is missing", metrics[k].key);
-    }
-    cJSON_Delete(j);
-    return rc;
-}
-
-static cJSON *result_json(const run_result *r, const char *identity)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "model", model_variants[r->variant]);
-    cJSON_AddNumberToObject(j, "seed", (double)r->seed);
-    if (identity)
-        cJSON_AddStringToObject(j, "identity", identity);
-    for (int k = 0; k < N_METRICS; k++)
-        if (!isnan(r->v[k]))
-            cJSON_AddNumberToObject(j, metrics[k].key, r->v[k]);
-    return j;
 }
 
 /* Trains variant v with seed s unless OUT/runs/NAME.json holds its numbers;

@@ -59,20 +59,22 @@ int main(int argc, char **argv)
     nn_elbo real, shuffled;
     int rc = nn_setup_args(&s, argc, argv, "cvae", 10, NULL, NULL, &err);
     if (rc)
-        return fprintf(rc > 0 ? stdout : stderr, "%s\n", err.msg), rc > 0 ? 0 : 2;
+        return nn_setup_exit(rc, &err);
     nn_optim_config oc = nn_optim_defaults(NN_ADAM, s.lr);
     nn_optim *opt = cvae_init(&m, s.init, &err) ? NULL : nn_optim_new(&oc, m.p, &err);
     nn_latent l = {.model = &m, .latent = Z, .rows = 28, .cols = 28, .classes = C,
                    .posterior = posterior, .log_lik = log_lik, .decode = decode};
     nn_dataset *mixed = opt ? nn_data_head(s.test, s.test->n, &err) : NULL;
     nn_data_shuffle_labels(mixed, &s.rng);
-    if (!mixed || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, NULL, &err) ||
-        nn_pic_all(s.out, &l, s.test, &s.rng, nn_log_stdio, NULL, &err) ||
-        nn_latent_elbo(&l, s.test, 500, &s.rng, &real, &err) ||
-        nn_latent_elbo(&l, mixed, 500, &s.rng, &shuffled, &err))
-        return fprintf(stderr, "cvae: %s\n", err.msg), 1;
-    printf("test -ELBO %.2f with the true labels, %.2f with shuffled labels\n", real.neg_elbo,
-           shuffled.neg_elbo);
+    rc = !mixed || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, NULL, &err) ||
+         nn_pic_all(s.out, &l, s.test, &s.rng, nn_log_stdio, NULL, &err) ||
+         nn_latent_elbo(&l, s.test, 500, &s.rng, &real, &err) ||
+         nn_latent_elbo(&l, mixed, 500, &s.rng, &shuffled, &err);
+    if (rc)
+        fprintf(stderr, "cvae: %s\n", err.msg);
+    else
+        printf("test -ELBO %.2f with the true labels, %.2f with shuffled labels\n", real.neg_elbo,
+               shuffled.neg_elbo);
     nn_dataset_free(mixed), nn_optim_free(opt), nn_params_free(m.p), nn_setup_free(&s);
-    return 0;
+    return rc;
 }

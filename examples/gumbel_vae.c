@@ -64,18 +64,20 @@ int main(int argc, char **argv)
     gvae m = {0};
     int rc = nn_setup_args(&s, argc, argv, "gumbel_vae", 10, NULL, NULL, &err);
     if (rc)
-        return fprintf(rc > 0 ? stdout : stderr, "%s\n", err.msg), rc > 0 ? 0 : 2;
+        return nn_setup_exit(rc, &err);
     m.steps = s.cfg.epochs * (long)((s.train->n + s.cfg.batch - 1) / s.cfg.batch);
     nn_optim *opt = gvae_init(&m, s.init, &err) ? NULL : nn_setup_optim(&s, m.p, &err);
     nn_latent l = {.model = &m, .latent = N * K, .rows = 28, .cols = 28,
                    .decode = decode, .prior = prior};
     nn_train_result res;
-    if (!opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, &res, &err) ||
-        nn_pic_samples(nn_setup_path(&s, "samples.png"), &l, 10, 10, NULL, 0, &s.rng, &err))
-        return fprintf(stderr, "gumbel_vae: %s\n", err.msg), 1;
-    printf("test -ELBO %.2f (recon %.2f + KL %.2f) at tau %.2f; samples.png in %s\n",
-           nn_scalars_get(&res.test, "loss"), nn_scalars_get(&res.test, "recon"),
-           nn_scalars_get(&res.test, "kl"), nn_scalars_get(&res.test, "tau"), s.out);
+    rc = !opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, &res, &err) ||
+         nn_pic_samples(nn_setup_path(&s, "samples.png"), &l, 10, 10, NULL, 0, &s.rng, &err);
+    if (rc)
+        fprintf(stderr, "gumbel_vae: %s\n", err.msg);
+    else
+        printf("test -ELBO %.2f (recon %.2f + KL %.2f) at tau %.2f; samples.png in %s\n",
+               nn_scalars_get(&res.test, "loss"), nn_scalars_get(&res.test, "recon"),
+               nn_scalars_get(&res.test, "kl"), nn_scalars_get(&res.test, "tau"), s.out);
     nn_optim_free(opt), nn_params_free(m.p), nn_setup_free(&s);
-    return 0;
+    return rc;
 }

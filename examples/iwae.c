@@ -55,7 +55,7 @@ int main(int argc, char **argv)
     long k = 5;
     int rc = nn_setup_args(&s, argc, argv, "iwae", 10, "k", &k, &err);
     if (rc)
-        return fprintf(rc > 0 ? stdout : stderr, "%s\n", err.msg), rc > 0 ? 0 : 2;
+        return nn_setup_exit(rc, &err);
     nn_dataset head = nn_data_view(s.test, 0, 1000);
     for (int run = 0; run < 2; run++) { /* the VAE (k = 1), then k = K, from the same weights */
         iwae m = {.k = run ? (size_t)k : 1};
@@ -68,12 +68,15 @@ int main(int argc, char **argv)
             !isnan(L1 = nn_latent_iwae(&l, s.test, 1, &s.rng, &err)) &&
             !isnan(Lk = nn_latent_iwae(&l, s.test, (int)k, &s.rng, &err)))
             L5000 = nn_latent_iwae(&l, &head, 5000, &s.rng, &err);
-        if (isnan(L5000))
-            return fprintf(stderr, "iwae: %s\n", err.msg), 1;
-        printf("%s (k = %zu): test L_1 %.2f  L_%ld %.2f  L_5000 %.2f (first %zu test images)\n",
-               run ? "IWAE" : "VAE", m.k, L1, k, Lk, L5000, head.n);
+        if ((rc = isnan(L5000)))
+            fprintf(stderr, "iwae: %s\n", err.msg);
+        else
+            printf("%s (k = %zu): test L_1 %.2f  L_%ld %.2f  L_5000 %.2f (first %zu test images)\n",
+                   run ? "IWAE" : "VAE", m.k, L1, k, Lk, L5000, head.n);
         nn_optim_free(opt), nn_params_free(m.p);
+        if (rc)
+            break;
     }
     nn_setup_free(&s);
-    return 0;
+    return rc;
 }

@@ -11,6 +11,19 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The seed as a whole number of 64 bits, read exactly (not through a double). */
+static int seed_of(const char *v, uint64_t *out, nn_error *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = v ? strtoull(v, &end, 10) : 0;
+    if (!v || !*v || *end || errno || *v == '-' || *v == '+')
+        return nn_fail(err, "--seed: expected a whole number from 0 to 18446744073709551615, got \"%s\"",
+                       v ? v : "(nothing)");
+    *out = (uint64_t)x;
+    return 0;
+}
+
 static int number(const char *opt, const char *v, double lo, double hi, int whole, double *out,
                   nn_error *err)
 {
@@ -24,17 +37,20 @@ static int number(const char *opt, const char *v, double lo, double hi, int whol
     return 0;
 }
 
-int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
-                  const char *extra_name, long *extra, nn_error *err)
+/* The options and the data; 0, NN_SETUP_HELP, NN_SETUP_USAGE (a bad option)
+ * or NN_SETUP_FAILED (a file), with the message in err (unprefixed). */
+static int setup(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
+                 const char *extra_name, long *extra, nn_error *err)
 {
     memset(s, 0, sizeof *s);
     s->cfg = nn_train_defaults();
     s->cfg.epochs = default_epochs;
     s->lr = 1e-3;
     const char *data = NULL, *binarized = NULL;
-    double v = 0, train_limit = 0, test_limit = 0, seed = 1, threads = 0;
+    double v = 0, train_limit = 0, test_limit = 0, threads = 0;
+    uint64_t seed = 1;
     const char *kernels = "auto"; /* tn_blas_kernels */
-    char out[512];
+    char out[sizeof s->dir];
     snprintf(out, sizeof out, "out/%s", name);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -45,33 +61,36 @@ int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int defa
                      "[--threads N] [--kernels auto|avx512|blis] [--out DIR (out/%s)]%s%s%s",
                      name, default_epochs, name,
                      extra_name ? " [--" : "", extra_name ? extra_name : "", extra_name ? " N]" : "");
-            return 1;
+            return NN_SETUP_HELP;
         }
         if (strncmp(o, "--", 2) != 0 || !val)
-            return nn_fail(err, "%s: expected an option and its value (see --help)", o);
+            return nn_fail(err, "%s: expected an option and its value (see --help)", o), NN_SETUP_USAGE;
         o += 2, i++;
         if (!strcmp(o, "data"))
             data = val;
         else if (!strcmp(o, "binarized"))
             binarized = val;
-        else if (!strcmp(o, "out"))
-            snprintf(out, sizeof out, "%s", val);
-        else if (!strcmp(o, "kernels"))
+        else if (!strcmp(o, "out")) {
+            if (!*val || (size_t)snprintf(out, sizeof out, "%s", val) >= sizeof out - 32)
+                return nn_fail(err, "--out: %zu bytes: expected a folder name of 1 to %zu bytes", strlen(val),
+                               sizeof out - 33), NN_SETUP_USAGE;
+        } else if (!strcmp(o, "kernels"))
             kernels = val;
         else if (!strcmp(o, "lr")) {
-            if (number(o, val, 0, 1e3, 0, &s->lr, err))
-                return -1;
+            if (number(o, val, 0, 1e3, 0, &s->lr, err) || !(s->lr > 0))
+                return nn_fail(err, "--lr: expected a number above 0 and at most 1000, got \"%s\"", val),
+                       NN_SETUP_USAGE;
         } else if (!strcmp(o, "train-limit") || !strcmp(o, "test-limit")) {
             if (number(o, val, 1, 1e9, 1, o[1] == 'r' ? &train_limit : &test_limit, err))
-                return -1;
-        } else if (!strcmp(o, "seed")) { /* up to 2^53: exact in a double */
-            if (number(o, val, 0, 9007199254740992.0, 1, &seed, err))
-                return -1;
+                return NN_SETUP_USAGE;
+        } else if (!strcmp(o, "seed")) {
+            if (seed_of(val, &seed, err))
+                return NN_SETUP_USAGE;
         } else if (!strcmp(o, "epochs") || !strcmp(o, "batch") || !strcmp(o, "threads") ||
                    (extra_name && !strcmp(o, extra_name))) {
             double hi = !strcmp(o, "threads") ? 1024 : 1e9;
             if (number(o, val, !strcmp(o, "epochs") ? 0 : 1, hi, 1, &v, err))
-                return -1;
+                return NN_SETUP_USAGE;
             if (!strcmp(o, "epochs"))
                 s->cfg.epochs = (int)v;
             else if (!strcmp(o, "batch"))
@@ -81,30 +100,30 @@ int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int defa
             else
                 *extra = (long)v;
         } else {
-            return nn_fail(err, "--%s: unknown option (see --help)", o);
+            return nn_fail(err, "--%s: unknown option (see --help)", o), NN_SETUP_USAGE;
         }
     }
+    if (data && binarized)
+        return nn_fail(err, "--data and --binarized: give one of them"), NN_SETUP_USAGE;
     /* BLIS's kernels before its first call (tensor/tn.h) */
     if (tn_blas_kernels(kernels, s->cfg.batch))
-        return nn_fail(err, "--kernels: expected one of auto|avx512|blis, got \"%s\"", kernels);
+        return nn_fail(err, "--kernels: expected one of auto|avx512|blis, got \"%s\"", kernels), NN_SETUP_USAGE;
     if (threads > 0)
         tn_set_threads((int)threads);
     char desc[8400];
     tn_rng split;
-    s->cfg.seed = (uint64_t)seed;
+    s->cfg.seed = seed;
     tn_rng_seed(&s->init, s->cfg.seed, 3);
     tn_rng_seed(&s->rng, s->cfg.seed, 5);
     tn_rng_seed(&split, s->cfg.seed, 4);
-    if (data && binarized)
-        return nn_fail(err, "--data and --binarized: give one of them");
     if (nn_load_source(binarized ? NN_SOURCE_BINARIZED : NN_SOURCE_IDX, binarized ? binarized : data,
                        &split, &s->train, &s->test, desc, sizeof desc, err))
-        return -1;
+        return NN_SETUP_FAILED;
     if (nn_data_limit(&s->train, (size_t)train_limit, err) ||
         nn_data_limit(&s->test, (size_t)test_limit, err))
-        return nn_setup_free(s), -1;
+        return nn_setup_free(s), NN_SETUP_FAILED;
     if (nn_make_dirs(out, err))
-        return nn_setup_free(s), -1;
+        return nn_setup_free(s), NN_SETUP_FAILED;
     s->out = strcpy(s->dir, out);
     snprintf(s->checkpoint, sizeof s->checkpoint, "%s/model.safetensors", out);
     snprintf(s->metrics, sizeof s->metrics, "%s/metrics.jsonl", out);
@@ -112,12 +131,35 @@ int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int defa
     s->cfg.resume = nn_train_resumable(s->checkpoint);
     s->cfg.metrics = s->metrics;
     if (s->cfg.log) {
-        char line[9100];
+        char line[16384];
         snprintf(line, sizeof line, "data: %s; %zu train / %zu test used; output in %s; BLIS's %s kernels",
                  desc, s->train->n, s->test->n, out, tn_blas_config());
         s->cfg.log(s->cfg.log_ctx, NN_LOG_INFO, line);
     }
     return 0;
+}
+
+int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
+                  const char *extra_name, long *extra, nn_error *err)
+{
+    nn_error scratch;
+    if (!err)
+        err = &scratch;
+    err->msg[0] = '\0';
+    int rc = setup(s, argc, argv, name, default_epochs, extra_name, extra, err);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    if (rc == NN_SETUP_USAGE || rc == NN_SETUP_FAILED) { /* "name: what went wrong" */
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        nn_fail(err, "%s: %s", name, msg);
+    }
+    return rc;
+}
+
+int nn_setup_exit(int rc, const nn_error *err)
+{
+    fprintf(rc == NN_SETUP_HELP ? stdout : stderr, "%s\n", err->msg);
+    return rc == NN_SETUP_HELP ? 0 : rc == NN_SETUP_USAGE ? 2 : 1;
 }
 
 void nn_setup_free(nn_setup *s)

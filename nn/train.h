@@ -297,8 +297,13 @@ int nn_pic_all_files(const char *dir, const nn_latent *m, const nn_dataset *d, c
  * and, when extra_name is given, --EXTRA_NAME N into *extra; loads the data
  * (scaled to [0, 1]), creates the folder, and fills cfg: the checkpoint
  * OUT/model.safetensors (resumed when it is there), the metrics
- * OUT/metrics.jsonl, the seed. Returns 0; 1 for --help (the usage is in
- * err->msg); -1 with err (the option or file named). */
+ * OUT/metrics.jsonl, the seed. Returns 0 to go on, or NN_SETUP_HELP (the
+ * usage in err->msg), NN_SETUP_USAGE (a bad option) or NN_SETUP_FAILED (a
+ * file that cannot be read or written), with err->msg starting with the
+ * program's name; then `return nn_setup_exit(rc, &err);` prints it where it
+ * belongs and gives the exit status (0, 2 and 1). err may be NULL. On any
+ * return but 0 nothing is left to free. */
+enum { NN_SETUP_HELP = 1, NN_SETUP_USAGE = 2, NN_SETUP_FAILED = 3 };
 typedef struct {
     nn_dataset *train, *test;
     nn_train_config cfg;
@@ -306,11 +311,13 @@ typedef struct {
     const char *out;        /* the output folder */
     tn_rng init;            /* the seed's stream 3: initial weights */
     tn_rng rng;             /* stream 5: pictures and final evaluation */
-    char dir[512], checkpoint[600], metrics[600], scratch[1024];
+    char name[64];          /* the program's, for messages */
+    char dir[4096], checkpoint[4200], metrics[4200], scratch[4200];
 } nn_setup;
 int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name,
                   int default_epochs, const char *extra_name, long *extra,
                   nn_error *err);
+int nn_setup_exit(int rc, const nn_error *err);
 void nn_setup_free(nn_setup *s);
 /* A path in the output folder, "OUT/file", in a buffer of the setup's
  * (valid until the next call). */

@@ -120,14 +120,14 @@ expect eval_folder 1 "is a folder, expected a checkpoint file" "$vae" --eval "$t
 awk 'BEGIN { srand(1); for (i = 0; i < 40; i++) { for (j = 0; j < 5; j++) printf "%s%.3f", j ? "," : "", rand(); print "" } }' > "$tmp/five.csv"
 expect eval_width 1 "the model takes 784 values per example, the data have 5" "$vae" --eval "$tmp/run/model.safetensors" --csv "$tmp/five.csv"
 mkdir -p "$tmp/mdir"
-expect metrics_folder 1 "mdir: the metrics path is a folder, expected a file" "$vae" $small --epochs 1 --metrics "$tmp/mdir"
+expect metrics_folder 1 "mdir: is a folder, expected a regular file" "$vae" $small --epochs 1 --metrics "$tmp/mdir"
 grep -q "^epoch 1" "$tmp/out" && fail metrics_folder_early "trained before reporting the bad path" || ok metrics_folder_early
 printf '1,2\n' > "$tmp/one.csv"
 expect one_row 1 "one.csv: 1 example: expected at least 2" "$vae" --csv "$tmp/one.csv"
 printf '1,2\nnan,3\n' > "$tmp/nan.csv"
 expect csv_nan 1 "nan.csv: line 2, column 1: \"nan\" is not a finite number" "$vae" --csv "$tmp/nan.csv"
 long=$(printf 'd%.0s' $(seq 1 700))
-expect long_out 1 "the folder's name is too long" "$vae" $small --epochs 1 --out "$tmp/$long/$long/$long/$long/$long/$long/x"
+expect long_out 2 "--out: 4227 bytes: expected a folder name of at most" "$vae" $small --epochs 1 --out "$tmp/$long/$long/$long/$long/$long/$long/x"
 # a diverging run stops with the step named and keeps the last good checkpoint
 mkdir -p "$tmp/div"
 "$vae" $small --epochs 1 --optim sgd --lr 0.01 --out "$tmp/div" > /dev/null 2>&1
@@ -176,5 +176,51 @@ frey=${TAPE_DATA:-../shared/data}/freyface/frey_rawface.mat
 if [ -f "$frey" ]; then
     expect frey_face 0 "28x20\|1769 train" "$vae" --frey "$frey" --likelihood gaussian --hidden 64 --latent 4 --epochs 1 --seed 1
 fi
+
+# ---- issue 25: outputs, owners, checks before training -----------------------
+# /dev/null as the metrics: refused, and /dev/null is still the device
+expect metrics_devnull 1 "/dev/null: is a character device, expected a regular file" "$vae" $tiny --metrics /dev/null --out "$tmp/dn"
+[ -c /dev/null ] && ok devnull_intact || fail devnull_intact "/dev/null is no longer a character device"
+# a FIFO: refused at once (no hang)
+mkfifo "$tmp/fifo"
+expect metrics_fifo 1 "fifo: is a FIFO" timeout 60 "$vae" $tiny --metrics "$tmp/fifo" --out "$tmp/ff"
+# a link to the user's log: followed, the log gets the line, the link stays
+: > "$tmp/log.jsonl"; ln -s log.jsonl "$tmp/link.jsonl"
+expect metrics_symlink 0 "epoch 1/1" "$vae" $tiny --metrics "$tmp/link.jsonl" --out "$tmp/sl"
+if [ -L "$tmp/link.jsonl" ] && [ "$(wc -l < "$tmp/log.jsonl")" = 1 ]; then ok symlink_followed
+else fail symlink_followed "the link was replaced or the log got no line"; fi
+# the metrics onto the checkpoint or a picture of the same run
+expect metrics_is_checkpoint 1 "the same file" "$vae" $tiny --out "$tmp/same" --metrics "$tmp/same/model.safetensors"
+expect metrics_is_picture 1 "the same file" "$vae" $tiny --out "$tmp/same2" --metrics "$tmp/same2/samples.png"
+[ ! -e "$tmp/same2/model.safetensors" ] && ok checked_before_training || fail checked_before_training "a checkpoint was written"
+# two trainers on one --out: the second refused by name, the first unharmed
+"$vae" $small --epochs 100000 --out "$tmp/busy" --metrics "$tmp/busy.jsonl" > "$tmp/busy.out" 2>&1 &
+first=$!
+for i in $(seq 1 300); do [ -e "$tmp/busy/.model.safetensors.lock" ] && break; sleep 0.1; done
+expect second_trainer 1 "in use by another run (process $first)" "$vae" $small --epochs 4 --out "$tmp/busy" --metrics "$tmp/busy2.jsonl"
+for i in $(seq 1 300); do [ -s "$tmp/busy/model.safetensors" ] && break; sleep 0.1; done
+kill $first; wait $first
+# the first run's history is its own (epochs 1, 2, ... in order) and its checkpoint loads
+if /usr/bin/python3 -c "
+import json, sys
+e = [json.loads(l)['epoch'] for l in open(sys.argv[1])]
+assert e == list(range(1, len(e) + 1)) and e, e" "$tmp/busy.jsonl" && [ ! -e "$tmp/busy2.jsonl" ] &&
+   "$vae" --eval "$tmp/busy/model.safetensors" --data "$data" --test-limit 100 --iw-samples 0 > /dev/null 2>&1
+then ok first_trainer_whole; else fail first_trainer_whole "mixed metrics or a broken checkpoint"; fi
+# every check that can be made before training is made before training
+expect shards_gt_batch 2 "--shards 200: expected at most --batch (100)" "$vae" $small --shards 200
+expect min_lr_above_lr 2 "--min-lr 0.01: expected at most --lr" "$vae" $small --schedule cosine --min-lr 1e-2
+long=$(head -c 4085 /dev/zero | tr '\0' a)
+expect out_4085 2 "--out: 4085 bytes: expected a folder name" "$vae" $tiny --out "$long"
+for i in 1 2 3 4 5 6 7 8 9 10; do echo "0.5,2"; done > "$tmp/big.csv"
+expect binarize_range 1 "big.csv: training value [0-9]* is 2: --binarize dynamic" "$vae" --csv "$tmp/big.csv" --binarize dynamic --epochs 1
+expect few_test_images 0 "wrote .*reconstructions.png" "$vae" $tiny --test-limit 5 --out "$tmp/few"
+bin=${TAPE_DATA:-../shared/data}/binarized_mnist
+if [ -d "$bin" ]; then
+    expect classes_unlabelled 1 "--classes 10: the training set has no labels" "$vae" --binarized "$bin" --classes 10 --train-limit 500 --test-limit 100 --epochs 1
+fi
+# the checkpoint of 8 shards (metadata of every shard's generator) resumes
+expect shards_8 0 "epoch 1/1" "$vae" $tiny --shards 8 --out "$tmp/s8"
+expect shards_8_resume 0 "resumed from .*epoch 1" "$vae" $tiny --shards 8 --epochs 2 --resume "$tmp/s8/model.safetensors" --out "$tmp/s8"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

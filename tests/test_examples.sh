@@ -92,8 +92,46 @@ then ok compare_report; else fail compare_report "$(tail -5 "$tmp/compare.log")"
     ok compare_resumes || fail compare_resumes "$(head -5 "$tmp/compare2.log")"
 "$build/compare" --models vae,gan > "$tmp/bad.log" 2>&1
 [ $? -eq 2 ] && grep -q '"gan" is not one of' "$tmp/bad.log" && ok compare_bad_model || fail compare_bad_model "$(cat "$tmp/bad.log")"
+# a comparison into a folder of other options: refused, naming the difference
+"$build/compare" $cmp_args --lr 0.002 > "$tmp/other.log" 2>&1
+[ $? -eq 1 ] && grep -q "made with other options or data (lr=0.002 here, lr=0.001 stored)" "$tmp/other.log" &&
+    ok compare_other_options || fail compare_other_options "$(tail -2 "$tmp/other.log")"
+"$build/compare" $cmp_args --train-limit 6000 > "$tmp/other.log" 2>&1
+[ $? -eq 1 ] && grep -q "6000 train / 200 test used here" "$tmp/other.log" &&
+    ok compare_other_data || fail compare_other_data "$(tail -2 "$tmp/other.log")"
+# a run's file stripped of its numbers, or another model's, is not reused
+cp "$tmp/compare/runs/dae-mask-s1.json" "$tmp/compare/runs/vae-s1.json.bak"
+echo '{"model": "vae", "seed": 1}' > "$tmp/compare/runs/vae-s1.json"
+"$build/compare" $cmp_args > "$tmp/other.log" 2>&1
+[ $? -eq 1 ] && grep -q "vae-s1.json: made with other options" "$tmp/other.log" &&
+    ok compare_stripped_run || fail compare_stripped_run "$(tail -2 "$tmp/other.log")"
+cp "$tmp/compare/runs/vae-s1.json.bak" "$tmp/compare/runs/vae-s1.json"
+"$build/compare" $cmp_args > "$tmp/other.log" 2>&1
+[ $? -eq 1 ] && grep -q "the run of another model or seed" "$tmp/other.log" &&
+    ok compare_other_model_run || fail compare_other_model_run "$(tail -2 "$tmp/other.log")"
+for bad in "vae,vae:is named twice" ":expected a list of names" "vae,,ae:is not one of"; do
+    "$build/compare" --models "${bad%%:*}" > "$tmp/bad.log" 2>&1
+    [ $? -eq 2 ] && grep -q "${bad#*:}" "$tmp/bad.log" && ok "compare_models_${bad%%:*}" ||
+        fail "compare_models_${bad%%:*}" "$(cat "$tmp/bad.log")"
+done
+# more runs than the old table held (11 models x 7 seeds), each model with
+# every seed: the table is sized to them (checked without training: --epochs 0)
+"$build/compare" --data "$data" --models vae,beta-vae,iwae,cvae,ae,sparse,sparse-hidden,dae-mask,dae-gauss,dae-sp,conv-vae \
+    --seeds 7 --epochs 0 --train-limit 200 --test-limit 20 --iw-samples 0 --probe-limit 100 --time-steps 0 \
+    --threads 2 --out "$tmp/many" > "$tmp/many.log" 2>&1
+if [ $? -eq 0 ] && /usr/bin/python3 - "$tmp/many/results.json" <<'PY'
+import json, sys, collections
+r = json.load(open(sys.argv[1]))
+c = collections.Counter(x["model"] for x in r["runs"])
+assert len(c) == 11 and set(c.values()) == {7}, c
+PY
+then ok compare_77_runs; else fail compare_77_runs "$(tail -3 "$tmp/many.log")"; fi
+# the model programs: a missing data folder is a bad file (exit 1), named
+"$build/cvae" --data /nonexistent > "$tmp/bad.log" 2>&1
+[ $? -eq 1 ] && grep -q "^cvae: /nonexistent: expected train-images" "$tmp/bad.log" &&
+    ok example_missing_data || fail example_missing_data "$(cat "$tmp/bad.log")"
 "$build/cvae" --epochs x > "$tmp/bad.log" 2>&1
-[ $? -eq 2 ] && grep -q -- "--epochs: expected a whole number from 0 to 1e+09, got \"x\"" "$tmp/bad.log" &&
+[ $? -eq 2 ] && grep -q -- "^cvae: --epochs: expected a whole number from 0 to 1e+09, got \"x\"" "$tmp/bad.log" &&
     ok example_bad_option || fail example_bad_option "$(cat "$tmp/bad.log")"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include "model.h"
+#if defined(FUZZ_RUNCACHE)
+#include "compare_runs.h"
+#endif
 
 static char path[64];
 
@@ -57,8 +60,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         nn_optim_free(o);
         model_free(m);
     }
+#elif defined(FUZZ_METRICS)
+    /* a metrics file brought back to epoch 2 on resume, with the epoch's
+     * saved line (the file is rewritten in place: the next run rewrites it) */
+    int dropped;
+    nn_metrics_resume(p, 2, "{\"epoch\":2,\"train_loss\":1}", &dropped, &err);
+    nn_metrics_resume(p, 0, NULL, &dropped, &err);
+#elif defined(FUZZ_RUNCACHE)
+    /* a stored run of compare, read as vae seed 1 and as ae seed 2 */
+    run_result r;
+    char why[256];
+    read_result(p, "model=vae seed=1 epochs=2 data=x", 0, 1, 1, 5, &r, why, sizeof why);
+    read_result(p, "model=ae seed=2", 4, 2, 0, 0, &r, why, sizeof why);
 #else
-#error "define one of FUZZ_IDX, FUZZ_CSV, FUZZ_AMAT, FUZZ_MAT, FUZZ_SAFETENSORS"
+#error "define one of FUZZ_IDX, FUZZ_CSV, FUZZ_AMAT, FUZZ_MAT, FUZZ_SAFETENSORS, FUZZ_METRICS, FUZZ_RUNCACHE"
 #endif
     return 0;
 }
