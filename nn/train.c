@@ -468,8 +468,9 @@ static void describe(char *buf, size_t len, const nn_scalars *s)
 }
 
 /* The epoch's metrics line (heap), or NULL when out of memory. timed: with
- * its seconds; the checkpoint keeps the line without them, so that two runs
- * of one seed write the same bytes. */
+ * its seconds and ranks; the checkpoint keeps the line without them, so that
+ * two runs of one seed write the same bytes, and one process with S shards
+ * the bytes of S ranks. */
 static char *metrics_line(const run *R, int epoch, int timed)
 {
     const nn_train_result *r = &R->r;
@@ -478,10 +479,9 @@ static char *metrics_line(const run *R, int epoch, int timed)
     cJSON_AddNumberToObject(j, "steps", (double)R->step);
     if (timed)
         cJSON_AddNumberToObject(j, "seconds", r->seconds);
-    if (R->sh.P > 1) {
+    if (R->sh.P > 1 && timed) {
         cJSON_AddNumberToObject(j, "ranks", R->sh.P);
-        if (timed)
-            cJSON_AddNumberToObject(j, "allreduce_seconds", r->comm_seconds);
+        cJSON_AddNumberToObject(j, "allreduce_seconds", r->comm_seconds);
     }
     cJSON_AddNumberToObject(j, "lr", nn_optim_lr(R->opt)); /* the next step's */
     add_scalars(j, "train", &r->train);
