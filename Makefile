@@ -3,7 +3,8 @@
 # Dependencies come from Debian; `make deps` installs them when run as root.
 
 NAME      := tape
-VERSION   := 0.1.0
+VERSION   := 0.2.0
+SOVERSION := 1
 PREFIX    ?= /usr/local
 CC        ?= cc
 BLIS_INC  ?= /usr/include/x86_64-linux-gnu/blis-openmp
@@ -80,13 +81,13 @@ $(BUILD)/lib$(NAME).a: $(F_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/lib$(NAME).so: $(F_OBJ)
-	$(CC) -shared -Wl,-soname,lib$(NAME).so.0 -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,lib$(NAME).so.$(SOVERSION) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/lib$(NAME)-double.a: $(D_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/lib$(NAME)-double.so: $(D_OBJ)
-	$(CC) -shared -Wl,-soname,lib$(NAME)-double.so.0 -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,lib$(NAME)-double.so.$(SOVERSION) -o $@ $^ $(LDLIBS)
 
 # ---- example programs ------------------------------------------------------
 # The model programs are built as a user builds them: against the headers
@@ -182,8 +183,8 @@ install: lib
 	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/$(NAME)/
 	for v in $(NAME) $(NAME)-double; do \
 	  install -m 644 $(BUILD)/lib$$v.a $(DESTDIR)$(PREFIX)/lib/ && \
-	  install -m 755 $(BUILD)/lib$$v.so $(DESTDIR)$(PREFIX)/lib/lib$$v.so.0 && \
-	  ln -sf lib$$v.so.0 $(DESTDIR)$(PREFIX)/lib/lib$$v.so || exit 1; \
+	  install -m 755 $(BUILD)/lib$$v.so $(DESTDIR)$(PREFIX)/lib/lib$$v.so.$(SOVERSION) && \
+	  ln -sf lib$$v.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/lib$$v.so || exit 1; \
 	done
 	printf '%s\n' $(PC_COMMON) 'Name: $(NAME)' \
 	  'Description: reverse-mode tape autodiff and tensors in C (float build)' \
