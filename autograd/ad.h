@@ -8,9 +8,9 @@
  *   2. Every ad_var, every value and gradient computed in a step, lives in the
  *      tape's arena and is gone at ad_tape_reset (call it once per step). A
  *      variable kept past the reset and given to an op or to ad_backward is
- *      refused with a message while its memory has not been reused (each
- *      variable carries the tape's reset count); the sanitizer build
- *      (make SANITIZE=1) poisons the arena at reset, so any use is caught.
+ *      refused with a message (each variable carries the tape's reset
+ *      count), as long as a later variable has not taken its memory: keep
+ *      none past a reset.
  *   3. ad_tape_new returns a tape the caller frees with ad_tape_free.
  *
  * Errors: an op whose shapes do not fit records a message naming the op and
