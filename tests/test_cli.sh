@@ -219,6 +219,21 @@ bin=${TAPE_DATA:-../shared/data}/binarized_mnist
 if [ -d "$bin" ]; then
     expect classes_unlabelled 1 "--classes 10: the training set has no labels" "$vae" --binarized "$bin" --classes 10 --train-limit 500 --test-limit 100 --epochs 1
 fi
+# images of 0x0, and a test set of another width: refused, the file named
+/usr/bin/python3 - "$tmp" <<'PY'
+import os, struct, sys
+def idx(d, name, dims, data=b""):
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(struct.pack(">I", 0x800 + len(dims)) + b"".join(struct.pack(">I", x) for x in dims) + data)
+t = sys.argv[1]
+idx(f"{t}/zero", "train-images-idx3-ubyte", [3, 0, 0])
+idx(f"{t}/zero", "t10k-images-idx3-ubyte", [2, 2, 2], bytes(8))
+idx(f"{t}/wide", "train-images-idx3-ubyte", [4, 2, 2], bytes(16))
+idx(f"{t}/wide", "t10k-images-idx3-ubyte", [2, 3, 3], bytes(18))
+PY
+expect zero_size_images 1 "zero/train-images-idx3-ubyte: 3 examples of 0 values: expected 1 or more" "$vae" --data "$tmp/zero" --epochs 1
+expect test_width 1 "wide/t10k-images-idx3-ubyte: 9 values per example (3x3), but .*wide/train-images-idx3-ubyte has 4 (2x2)" "$vae" --data "$tmp/wide" --epochs 1
 # the checkpoint of 8 shards (metadata of every shard's generator) resumes
 expect shards_8 0 "epoch 1/1" "$vae" $tiny --shards 8 --out "$tmp/s8"
 expect shards_8_resume 0 "resumed from .*epoch 1" "$vae" $tiny --shards 8 --epochs 2 --resume "$tmp/s8/model.safetensors" --out "$tmp/s8"

@@ -126,6 +126,23 @@ c = collections.Counter(x["model"] for x in r["runs"])
 assert len(c) == 11 and set(c.values()) == {7}, c
 PY
 then ok compare_77_runs; else fail compare_77_runs "$(tail -3 "$tmp/many.log")"; fi
+# fewer than 10 test images: the pictures are drawn with what there is
+"$build/compare" --data "$data" --models vae,ae --seeds 1 --epochs 1 --train-limit 500 --test-limit 5 \
+    --iw-samples 0 --probe-limit 100 --time-steps 0 --threads 2 --out "$tmp/five" > "$tmp/five.log" 2>&1
+[ $? -eq 0 ] && [ -s "$tmp/five/reconstructions.png" ] && ok compare_five_test_images ||
+    fail compare_five_test_images "$(tail -2 "$tmp/five.log")"
+# a report file that cannot be written: refused before any training
+mkdir -p "$tmp/rep/report.md"
+"$build/compare" --data "$data" --models vae --seeds 1 --epochs 1 --train-limit 500 --test-limit 20 \
+    --out "$tmp/rep" > "$tmp/rep.log" 2>&1
+[ $? -eq 1 ] && grep -q "rep/report.md: is a folder" "$tmp/rep.log" && ! grep -q "^== vae" "$tmp/rep.log" &&
+    ok compare_report_checked_first || fail compare_report_checked_first "$(tail -2 "$tmp/rep.log")"
+# an error after the model is built: exit 1 with the message, nothing leaked
+# (the sanitizer build's leak check would exit 23)
+mkdir -p "$tmp/leak/metrics.jsonl"
+"$build/cvae" $common --test-limit 100 --out "$tmp/leak" > "$tmp/leak.log" 2>&1
+[ $? -eq 1 ] && grep -q "^cvae: .*metrics.jsonl: is a folder" "$tmp/leak.log" &&
+    ok example_error_exit_frees || fail example_error_exit_frees "$(tail -3 "$tmp/leak.log")"
 # the model programs: a missing data folder is a bad file (exit 1), named
 "$build/cvae" --data /nonexistent > "$tmp/bad.log" 2>&1
 [ $? -eq 1 ] && grep -q "^cvae: /nonexistent: expected train-images" "$tmp/bad.log" &&

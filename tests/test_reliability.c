@@ -450,3 +450,36 @@ void test_pictures_few_images(void)
     nn_params_free(m.p);
     nn_dataset_free(d);
 }
+
+/* nn_setup_args: the seed exactly as 64 bits, --out never cut, --help with
+ * no error struct, and the exit status of each outcome. */
+void test_setup_args(void)
+{
+    char buf[512], out[256];
+    DATA_OR_SKIP(path, "mnist/train-images-idx3-ubyte.gz", buf);
+    (void)path;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/mnist", getenv("TAPE_DATA") ? getenv("TAPE_DATA") : "../shared/data");
+    test_tmp_path("setup", out, sizeof out);
+    nn_setup s;
+    nn_error err;
+    char *ok[] = {"prog", "--data", dir, "--train-limit", "10", "--test-limit", "10", "--seed",
+                  "9007199254740993", "--out", out, "--epochs", "0"};
+    tn_set_threads(tn_get_threads());
+    CHECK(nn_setup_args(&s, 13, ok, "prog", 1, NULL, NULL, &err) == 0);
+    CHECK(s.cfg.seed == 9007199254740993ULL); /* 2^53 + 1: a double would make it 2^53 */
+    nn_setup_free(&s);
+    char *help[] = {"prog", "--help"};
+    CHECK(nn_setup_args(&s, 2, help, "prog", 1, NULL, NULL, NULL) == NN_SETUP_HELP);
+    static char longout[5000];
+    memset(longout, 'o', sizeof longout - 1);
+    char *lo[] = {"prog", "--out", longout};
+    CHECK(nn_setup_args(&s, 3, lo, "prog", 1, NULL, NULL, &err) == NN_SETUP_USAGE);
+    CHECK_STR_HAS(err.msg, "prog: --out: 4999 bytes: expected a folder name");
+    CHECK(nn_setup_exit(NN_SETUP_USAGE, &err) == 2 && nn_setup_exit(NN_SETUP_FAILED, &err) == 1);
+    char *missing[] = {"prog", "--data", "/nonexistent"};
+    CHECK(nn_setup_args(&s, 3, missing, "prog", 1, NULL, NULL, &err) == NN_SETUP_FAILED);
+    CHECK_STR_HAS(err.msg, "prog: /nonexistent: expected train-images");
+    char *seed[] = {"prog", "--seed", "-1"};
+    CHECK(nn_setup_args(&s, 3, seed, "prog", 1, NULL, NULL, &err) == NN_SETUP_USAGE);
+}
