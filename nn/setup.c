@@ -124,6 +124,17 @@ static int setup(nn_setup *s, int argc, char **argv, const char *name, int defau
         return nn_setup_free(s), NN_SETUP_FAILED;
     if (nn_make_dirs(out, err))
         return nn_setup_free(s), NN_SETUP_FAILED;
+    /* what the program will write there: each a regular file or new, before
+     * any training (the pictures' names are nn_pic_all's) */
+    static const char *const files[] = {"model.safetensors", "metrics.jsonl", "reconstructions.png",
+                                        "samples.png", "interpolation.png", "manifold.png",
+                                        "latent_scatter.png"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[sizeof s->dir + 64];
+        snprintf(path, sizeof path, "%s/%s", out, files[i]);
+        if (nn_output_check(path, err))
+            return nn_setup_free(s), NN_SETUP_FAILED;
+    }
     s->out = strcpy(s->dir, out);
     snprintf(s->checkpoint, sizeof s->checkpoint, "%s/model.safetensors", out);
     snprintf(s->metrics, sizeof s->metrics, "%s/metrics.jsonl", out);

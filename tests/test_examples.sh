@@ -139,10 +139,16 @@ mkdir -p "$tmp/rep/report.md"
     ok compare_report_checked_first || fail compare_report_checked_first "$(tail -2 "$tmp/rep.log")"
 # an error after the model is built: exit 1 with the message, nothing leaked
 # (the sanitizer build's leak check would exit 23)
-mkdir -p "$tmp/leak/metrics.jsonl"
+"$build/cvae" $common --epochs 1 --test-limit 100 --out "$tmp/leak" > /dev/null 2>&1   # a run to resume
+head -c 100 "$tmp/leak/model.safetensors" > "$tmp/cut" && mv "$tmp/cut" "$tmp/leak/model.safetensors"
 "$build/cvae" $common --test-limit 100 --out "$tmp/leak" > "$tmp/leak.log" 2>&1
-[ $? -eq 1 ] && grep -q "^cvae: .*metrics.jsonl: is a folder" "$tmp/leak.log" &&
+[ $? -eq 1 ] && grep -q "^cvae: .*leak/model.safetensors: " "$tmp/leak.log" &&
     ok example_error_exit_frees || fail example_error_exit_frees "$(tail -3 "$tmp/leak.log")"
+# a picture's name taken by a folder: refused before training, named
+mkdir -p "$tmp/pic/samples.png"
+"$build/gumbel_vae" $common --test-limit 100 --out "$tmp/pic" > "$tmp/pic.log" 2>&1
+[ $? -eq 1 ] && grep -q "^gumbel_vae: .*pic/samples.png: is a folder" "$tmp/pic.log" && ! grep -q "^epoch" "$tmp/pic.log" &&
+    ok example_outputs_checked_first || fail example_outputs_checked_first "$(tail -3 "$tmp/pic.log")"
 # the model programs: a missing data folder is a bad file (exit 1), named
 "$build/cvae" --data /nonexistent > "$tmp/bad.log" 2>&1
 [ $? -eq 1 ] && grep -q "^cvae: /nonexistent: expected train-images" "$tmp/bad.log" &&
