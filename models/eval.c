@@ -247,23 +247,3 @@ char *model_describe(const model *m, char *buf, size_t len)
     return buf;
 }
 
-int model_hidden_parse(const char *s, model_config *c)
-{
-    size_t h[MODEL_MAX_HIDDEN];
-    int n = 0;
-    for (const char *p = s;; p++) {
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 1 || v > 100000 || n == MODEL_MAX_HIDDEN ||
-            (*end && *end != ',') || *p == ' ' || *p == '+' || *p == '-')
-            return -1;
-        h[n++] = (size_t)v;
-        if (!*(p = end))
-            break;
-    }
-    c->n_hidden = n;
-    for (int i = 0; i < n; i++)
-        c->hidden[i] = h[i];
-    return 0;
-}

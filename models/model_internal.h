@@ -1,5 +1,6 @@
-/* model_internal.h: what model.c dispatches to in vae.c and ae.c; users
- * call model_batch_loss instead. */
+/* model_internal.h: what the files of models/ share and users do not see:
+ * the network body (net.c), and what model.c dispatches to in vae.c and
+ * ae.c (users call model_batch_loss instead). */
 #ifndef MODEL_INTERNAL_H
 #define MODEL_INTERNAL_H
 
@@ -10,8 +11,8 @@
 int vae__batch_loss(model *m, ad_tape *t, ad_var *x, const int *labels, tn_rng *rng, long step,
                     model_loss *out);
 /* v with the one-hot label appended along its last axis, for a conditional
- * VAE (classes > 0; v itself otherwise). v is (N x d) or (S x N x d). */
-ad_var *vae__with_label(model *m, ad_tape *t, ad_var *v, const int *labels);
+ * VAE (classes > 0; v itself otherwise). v is (N x d) or (S x N x d). net.c */
+ad_var *model__with_label(model *m, ad_tape *t, ad_var *v, const int *labels);
 /* log p(x | z) for z (S x N x latent), S samples of each of x's N rows:
  * (S x N), x (N x input_dim) read once for all samples. */
 ad_var *vae__log_px(model *m, ad_tape *t, ad_var *z, ad_var *x, const int *labels);

@@ -12,21 +12,6 @@
 #include <string.h>
 
 
-ad_var *vae__with_label(model *m, ad_tape *t, ad_var *v, const int *labels)
-{
-    if (!m->c.classes || !v)
-        return v;
-    if (!labels) {
-        ad_tape_fail(t, "model: a conditional VAE (%zu classes) needs the batch's labels",
-                     m->c.classes);
-        return NULL;
-    }
-    ad_var *c = ad_one_hot(t, labels, ad_dim(v, -2), m->c.classes);
-    if (ad_value(v)->ndim == 3) /* S samples of each row */
-        c = ad_repeat(c, ad_dim(v, 0));
-    return ad_concat(v, c);
-}
-
 void vae_posterior(model *m, ad_tape *t, ad_var *x, const int *labels, ad_var **mu,
                    ad_var **logvar)
 {
@@ -38,7 +23,7 @@ void vae_posterior(model *m, ad_tape *t, ad_var *x, const int *labels, ad_var **
 /* -log p(x|z) per example, averaged over the batch. */
 static ad_var *neg_loglik(model *m, ad_tape *t, ad_var *z, ad_var *x, const int *labels)
 {
-    ad_var *out = model__decoder(m, t, vae__with_label(m, t, z, labels));
+    ad_var *out = model__decoder(m, t, model__with_label(m, t, z, labels));
     if (m->c.likelihood == LIK_BERNOULLI)
         return nn_bce_logits(out, x);
     size_t d = m->c.input_dim;
@@ -50,7 +35,7 @@ ad_var *vae__log_px(model *m, ad_tape *t, ad_var *z, ad_var *x, const int *label
 {
     size_t k = ad_dim(z, 0), n = ad_dim(z, 1), D = m->c.input_dim;
     size_t w = m->c.latent + m->c.classes;
-    ad_var *zin = ad_reshape(vae__with_label(m, t, z, labels), 2, (const size_t[]){k * n, w});
+    ad_var *zin = ad_reshape(model__with_label(m, t, z, labels), 2, (const size_t[]){k * n, w});
     ad_var *out = model__decoder(m, t, zin);
     size_t ow = m->c.likelihood == LIK_GAUSSIAN ? 2 * D : D;
     out = ad_reshape(out, 3, (const size_t[]){k, n, ow});

@@ -6,7 +6,6 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "nn_internal.h"
-#include "train.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -128,6 +128,11 @@ int nn_params_alloc_init(nn_params *p, nn_init kind, double sd, tn_rng *rng,
 const char *nn_init_name(nn_init k);             /* glorot, he, normal, torch */
 int nn_init_parse(const char *s, nn_init *out);
 
+/* The first index of a non-finite value in the parameters' values (which =
+ * 0) or gradients (which = 1): parameter *param, element *index; returns 1
+ * when one was found, 0 when every value is finite. */
+int nn_params_nonfinite(nn_params *p, int which, int *param, size_t *index);
+
 /* ---- layers ----------------------------------------------------------------- */
 
 typedef enum {

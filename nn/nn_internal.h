@@ -9,6 +9,9 @@ nn_dataset *nn__dataset_new(size_t n, size_t dim, int with_labels);
 /* nn_load_idx; bytes: the images kept as bytes (x8, scale 1). */
 nn_dataset *nn__load_idx(const char *images, const char *labels, int bytes, nn_error *err);
 
+/* Index of the first non-finite element of x[0..n), or n (params.c). */
+size_t nn__first_nonfinite(const tn_real *x, size_t n);
+
 /* Collectives over every rank of an MPI job (dist.c), in place; without
  * MPI, or with one rank, they do nothing. 0, or -1 with err. */
 int nn__dist_sum_real(tn_real *x, size_t n, nn_error *err);   /* Σ over ranks */

@@ -189,3 +189,34 @@ int nn_params_alloc_init(nn_params *p, nn_init kind, double sd, tn_rng *rng, nn_
     nn_params_init(p, kind, sd, rng);
     return 0;
 }
+
+/* Index of the first non-finite element of x[0..n), or n. Blocks are first
+ * scanned with a branch-free test (x - x is 0 exactly when x is finite),
+ * which the compiler vectorizes: the guard costs one read of the block. */
+size_t nn__first_nonfinite(const tn_real *x, size_t n)
+{
+    for (size_t b = 0; b < n; b += 4096) {
+        size_t e = n - b < 4096 ? n : b + 4096;
+        int bad = 0;
+        for (size_t i = b; i < e; i++)
+            bad |= x[i] - x[i] != 0;
+        if (bad)
+            for (size_t i = b; i < e; i++)
+                if (x[i] - x[i] != 0)
+                    return i;
+    }
+    return n;
+}
+
+int nn_params_nonfinite(nn_params *p, int which, int *param, size_t *index)
+{
+    for (int i = 0; i < nn_params_count(p); i++) {
+        const tn_tensor *t = which ? nn_params_grad(p, i) : nn_params_value(p, i);
+        size_t k = nn__first_nonfinite(t->data, t->size);
+        if (k < t->size) {
+            *param = i, *index = k;
+            return 1;
+        }
+    }
+    return 0;
+}

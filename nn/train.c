@@ -36,37 +36,6 @@ const char *nn_train_resumable(const char *path)
  * the weights. A non-finite gradient makes a non-finite weight, so the flag
  * catches it; the scans below then say which. */
 
-/* Index of the first non-finite element of x[0..n), or n. Blocks are first
- * scanned with a branch-free test (x - x is 0 exactly when x is finite),
- * which the compiler vectorizes: the guard costs one read of the block. */
-static size_t first_nonfinite(const tn_real *x, size_t n)
-{
-    for (size_t b = 0; b < n; b += 4096) {
-        size_t e = n - b < 4096 ? n : b + 4096;
-        int bad = 0;
-        for (size_t i = b; i < e; i++)
-            bad |= x[i] - x[i] != 0;
-        if (bad)
-            for (size_t i = b; i < e; i++)
-                if (x[i] - x[i] != 0)
-                    return i;
-    }
-    return n;
-}
-
-int nn_params_nonfinite(nn_params *p, int which, int *param, size_t *index)
-{
-    for (int i = 0; i < nn_params_count(p); i++) {
-        const tn_tensor *t = which ? nn_params_grad(p, i) : nn_params_value(p, i);
-        size_t k = first_nonfinite(t->data, t->size);
-        if (k < t->size) {
-            *param = i, *index = k;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* The guard's message, or 0 when every value of `which` (0 weights, 1
  * gradients, 2 the optimizer's state) is finite. */
 static int guard(nn_params *p, nn_optim *o, int which, long step, int epoch, nn_error *err)
@@ -75,7 +44,7 @@ static int guard(nn_params *p, nn_optim *o, int which, long step, int epoch, nn_
                                     "learning rate or clipping)";
     if (which == 2) {
         for (int k = 0; o && k < nn_optim_slots(o); k++) {
-            size_t n = nn_params_size(p), i = first_nonfinite(nn_optim_slot(o, k), n);
+            size_t n = nn_params_size(p), i = nn__first_nonfinite(nn_optim_slot(o, k), n);
             if (i < n)
                 return nn_fail(err, "step %ld (epoch %d): the optimizer's %s[%zu] is %g; %s", step, epoch,
                                nn_optim_slot_name(o, k), i, (double)nn_optim_slot(o, k)[i], tail);

@@ -183,10 +183,6 @@ double nn_gradcheck_loss(nn_loss_fn loss, void *model, nn_params *p,
                          const nn_batch *b, uint64_t seed, double eps,
                          size_t per_tensor, ad_gradcheck_report *report);
 
-/* The first index of a non-finite value in the parameters' values (which =
- * 0) or gradients (which = 1): parameter *param, element *index; returns 1
- * when one was found, 0 when every value is finite. */
-int nn_params_nonfinite(nn_params *p, int which, int *param, size_t *index);
 
 /* ---- a latent-variable model, as evaluation and pictures see it ---------- */
 
