@@ -15,7 +15,7 @@ DEB_PKGS  := gcc make pkg-config libblis-openmp-dev libsodium-dev zlib1g-dev \
 WARN      := -std=c11 -Wall -Wextra -pedantic
 OPT       ?= -O3 -fno-math-errno -fno-trapping-math
 CFLAGS    ?= $(OPT) -g
-ALL_CFLAGS = $(WARN) $(CFLAGS) -fopenmp -fPIC -Itensor -Iautograd -Inn -Imodels -isystem $(BLIS_INC)
+ALL_CFLAGS = $(WARN) $(CFLAGS) -fopenmp -fPIC -Itensor -Iautograd -Inn -Inn/train -Imodels -isystem $(BLIS_INC)
 LDLIBS    := -L$(BLIS_LIB) -lblis -lsodium -lcjson -lpng -lz -lm -fopenmp
 
 ifeq ($(SANITIZE),1)
@@ -36,8 +36,10 @@ ALL_CFLAGS += -DTAPE_MPI
 DEB_PKGS  += libopenmpi-dev openmpi-bin
 endif
 
-LIB_SRC   := $(wildcard tensor/*.c) $(wildcard autograd/*.c) $(wildcard nn/*.c) $(wildcard models/*.c)
-HEADERS   := tensor/tn.h autograd/ad.h nn/nn.h nn/train.h models/model.h
+LIB_SRC   := $(wildcard tensor/*.c) $(wildcard autograd/*.c) $(wildcard nn/*.c) $(wildcard nn/train/*.c) \
+             $(wildcard models/*.c)
+HEADERS   := tensor/tn.h autograd/ad.h nn/nn.h nn/train/trainer.h nn/train/latent.h nn/train/setup.h \
+             nn/train/train.h models/model.h
 TEST_SRC  := $(wildcard tests/test_*.c) tests/main.c tests/alloc_count.c
 # every allocation of the tests and the library's code is counted
 WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
@@ -69,11 +71,11 @@ deps:
 
 # Every compile waits for `deps` (order-only: it never forces a rebuild), so
 # under any -j no compiler starts before apt has installed BLIS.
-$(BUILD)/float/%.o: %.c $(HEADERS) examples/compare_runs.h autograd/ad_internal.h nn/nn_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h | deps
+$(BUILD)/float/%.o: %.c $(HEADERS) examples/compare_runs.h autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h tests/test.h | deps
+$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h tests/test.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DTN_REAL_DOUBLE -c $< -o $@
 
@@ -148,11 +150,11 @@ test: deps $(BUILD)/test_float $(BUILD)/test_double lib examples
 # copy; the repository's corpus stays small). Fails on any finding.
 FUZZ_TIME    ?= 60
 FUZZ_TARGETS := idx csv amat mat safetensors metrics runcache
-FUZZ_CFLAGS  := -std=c11 -g -O1 -fopenmp -Itensor -Iautograd -Inn -Imodels -Iexamples -isystem $(BLIS_INC) \
+FUZZ_CFLAGS  := -std=c11 -g -O1 -fopenmp -Itensor -Iautograd -Inn -Inn/train -Imodels -Iexamples -isystem $(BLIS_INC) \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJ     := $(LIB_SRC:%.c=build/fuzz/%.o) build/fuzz/examples/compare_runs.o
 .SECONDARY: $(FUZZ_OBJ)
-build/fuzz/%.o: %.c $(HEADERS) examples/compare_runs.h autograd/ad_internal.h nn/nn_internal.h models/model_internal.h | deps
+build/fuzz/%.o: %.c $(HEADERS) examples/compare_runs.h autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h | deps
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c $< -o $@
 build/fuzz/fuzz_%: tests/fuzz/fuzz.c $(FUZZ_OBJ)

@@ -7,8 +7,7 @@
  *   close the run (one cleanup path). */
 #define _POSIX_C_SOURCE 200809L
 
-#include "train.h"
-#include "nn_internal.h"
+#include "train_internal.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -6,8 +6,7 @@
  * The train.h comment "Data-parallel" says what this computes. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "train.h"
-#include "nn_internal.h"
+#include "train_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

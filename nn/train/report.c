@@ -3,7 +3,7 @@
  * through. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "train.h"
+#include "trainer.h"
 
 #include <math.h>
 #include <stdarg.h>

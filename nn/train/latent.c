@@ -2,8 +2,8 @@
  * callbacks: the negative ELBO in parts, the importance-weighted bound L_k
  * (Burda et al. 2015) and the active units. Gradients are off throughout.
  * Derivations: docs/models.md. */
-#include "nn_internal.h"
-#include "train.h"
+#include "train_internal.h"
+#include "latent.h"
 
 #include <math.h>
 #include <stdio.h>

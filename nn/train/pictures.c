@@ -2,7 +2,7 @@
  * grids, reconstructions, prior samples, interpolations, the 2-D manifold
  * and the scatter of codes. A small RGB canvas is written through libpng
  * into an nn_atomic file, so a picture is never seen half-written. */
-#include "train.h"
+#include "latent.h"
 
 #include <math.h>
 #include <png.h>

@@ -1,6 +1,6 @@
 /* check.c: nn_gradcheck_loss, the gradient check of a user's loss callback
  * on real data, over every parameter tensor of its store. */
-#include "train.h"
+#include "trainer.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * model and a few calls. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "train.h"
+#include "setup.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -12,8 +12,7 @@
  * waiting in a collective. */
 #define _GNU_SOURCE /* on_exit */
 
-#include "nn_internal.h"
-#include "train.h"
+#include "train_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

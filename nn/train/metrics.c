@@ -4,7 +4,7 @@
  * checkpoint's own line comes back when it is missing). */
 #define _POSIX_C_SOURCE 200809L
 
-#include "train.h"
+#include "trainer.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

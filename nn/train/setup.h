@@ -1,0 +1,54 @@
+/* setup.h: what a small model program needs besides its model: the
+ * command line every program shares (data, budget, output folder, seeds),
+ * the data loaded and the trainer configured (nn_setup_args). */
+#ifndef NN_SETUP_H
+#define NN_SETUP_H
+
+#include "latent.h"
+#include "trainer.h"
+
+/* ---- a small model program's command line --------------------------------- */
+
+/* What a model program needs besides its model: data, a budget, an output
+ * folder, seeds. nn_setup_args reads the common options
+ *   --data DIR (IDX; default nn_default_data_dir())  --binarized DIR
+ *   --epochs N  --batch N  --lr X  --train-limit N  --test-limit N
+ *   --seed N  --threads N  --out DIR (default out/NAME)
+ *   --kernels auto|avx512|blis (BLIS's, chosen here before its first call:
+ *             auto takes its AVX-512 ones for batches of 64 and more when
+ *             the CPU has them, tn_blas_avx512; blis leaves BLIS's choice)
+ * and, when extra_name is given, --EXTRA_NAME N into *extra; loads the data
+ * (scaled to [0, 1]), creates the folder, and fills cfg: the checkpoint
+ * OUT/model.safetensors (resumed when it is there), the metrics
+ * OUT/metrics.jsonl, the seed. Returns 0 to go on, or NN_SETUP_HELP (the
+ * usage in err->msg), NN_SETUP_USAGE (a bad option) or NN_SETUP_FAILED (a
+ * file that cannot be read or written), with err->msg starting with the
+ * program's name; then `return nn_setup_exit(rc, &err);` prints it where it
+ * belongs and gives the exit status (0, 2 and 1). err may be NULL. On any
+ * return but 0 nothing is left to free. */
+enum { NN_SETUP_HELP = 1, NN_SETUP_USAGE = 2, NN_SETUP_FAILED = 3 };
+typedef struct {
+    nn_dataset *train, *test;
+    nn_train_config cfg;
+    double lr;              /* 1e-3 */
+    const char *out;        /* the output folder */
+    tn_rng init;            /* the seed's stream 3: initial weights */
+    tn_rng rng;             /* stream 5: pictures and final evaluation */
+    char name[64];          /* the program's, for messages */
+    char dir[4096], checkpoint[4200], metrics[4200], scratch[4200];
+} nn_setup;
+int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name,
+                  int default_epochs, const char *extra_name, long *extra,
+                  nn_error *err);
+int nn_setup_exit(int rc, const nn_error *err);
+void nn_setup_free(nn_setup *s);
+/* A path in the output folder, "OUT/file", in a buffer of the setup's
+ * (valid until the next call). */
+const char *nn_setup_path(nn_setup *s, const char *file);
+/* For a program that trains several models: points cfg's checkpoint and
+ * metrics at OUT/name.safetensors and OUT/name.jsonl (resumed when there). */
+void nn_setup_run(nn_setup *s, const char *name);
+/* Adam at the command line's --lr (PyTorch's defaults otherwise), over p. */
+nn_optim *nn_setup_optim(nn_setup *s, nn_params *p, nn_error *err);
+
+#endif
