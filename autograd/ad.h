@@ -162,6 +162,31 @@ ad_var *ad_logsumexp(ad_var *x, int axis, int keepdim);
  * (logits of ±80, rows of equal values, one huge entry). Shape kept. */
 ad_var *ad_softmax(ad_var *x);
 ad_var *ad_log_softmax(ad_var *x);
+/* The same over any axis (the last one is the fused node above; another is
+ * x - logsumexp(x, axis) and its exp). */
+ad_var *ad_softmax_axis(ad_var *x, int axis);
+ad_var *ad_log_softmax_axis(ad_var *x, int axis);
+/* log (1/n) Σ_axis e^x, n the axis's length: the IWAE bound's average of
+ * weights, stable as logsumexp. */
+ad_var *ad_logmeanexp(ad_var *x, int axis, int keepdim);
+/* -log softmax(logits)[label] for each row: logits (N x classes), labels
+ * (N) in 0..classes-1 -> (N). A label outside fails the tape naming it. */
+ad_var *ad_cross_entropy(ad_var *logits, const int *labels);
+/* The index of the largest / smallest element along axis for every other
+ * position (first on ties), as (outer x inner) ints in the tape's arena:
+ * valid until the reset. No gradient (an index is not differentiable); NULL
+ * with the tape failed for an empty or missing axis. The nearest codebook
+ * entry: ad_argmin(distances, -1); a classifier's answer: ad_argmax. */
+const int *ad_argmax(ad_var *x, int axis);
+const int *ad_argmin(ad_var *x, int axis);
+
+/* Stop-gradient: x's value as a leaf that backward does not cross (shares
+ * x's values; no copy). ad_straight_through(x, y) is y's value with x's
+ * gradient, x + detach(y - x): the straight-through estimator of VQ-VAE
+ * (x the encoder's output, y its nearest codebook entry) and of hard
+ * Gumbel-softmax samples. x and y of one shape. */
+ad_var *ad_detach(ad_var *x);
+ad_var *ad_straight_through(ad_var *x, ad_var *y);
 
 /* A view: the result shares x's values (no copy), so write into neither
  * after reshaping (ad_data of a constant, say). Its gradient flows to x,
@@ -189,7 +214,8 @@ ad_var *ad_dropout(ad_var *x, tn_real p, tn_rng *rng);
 /* op(a)·op(b), 2-D, op = transpose when the flag is nonzero. */
 ad_var *ad_matmul(ad_var *a, int trans_a, ad_var *b, int trans_b);
 /* x·Wᵀ + b: x (N x in), W (out x in) as PyTorch stores it, b (out), or
- * NULL for a layer without a bias (x·Wᵀ). */
+ * NULL for a layer without a bias (x·Wᵀ). x may have leading axes (S x N x
+ * in -> S x N x out): they are taken as rows. */
 ad_var *ad_linear(ad_var *x, ad_var *W, ad_var *b);
 
 /* Convolutions on NCHW tensors with PyTorch's layouts (so safetensors
@@ -237,6 +263,9 @@ ad_var *ad_kl_categorical(ad_var *logits);
  * value is the one-hot of the arg-max (first on ties) while the gradient is
  * the soft sample's (straight-through). */
 ad_var *ad_gumbel_softmax(ad_var *logits, tn_real tau, int hard, tn_rng *rng);
+/* The same with the caller's Gumbel noise G (a constant broadcasting
+ * against logits, e.g. -log(-log U) drawn once for an evaluation). */
+ad_var *ad_gumbel_softmax_noise(ad_var *logits, ad_var *gumbel, tn_real tau, int hard);
 /* A constant of standard normal draws (like torch.randn), from rng: in bulk
  * (tn_rng_normals) in the float build, tn_rng_fill_normal in the double one. */
 ad_var *ad_randn(ad_tape *t, int ndim, const size_t *shape, tn_rng *rng);

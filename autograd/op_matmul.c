@@ -155,6 +155,16 @@ ad_var *ad_matmul(ad_var *a, int trans_a, ad_var *b, int trans_b)
 
 ad_var *ad_linear(ad_var *x, ad_var *W, ad_var *b)
 {
+    if (x && W && x->val.ndim > 2) { /* leading axes (S x N x in): as rows, then back */
+        const tn_tensor *v = &x->val;
+        size_t in = v->shape[v->ndim - 1], rows = in ? v->size / in : 0, shape[TN_MAX_DIMS];
+        ad_var *y = ad_linear(ad_reshape(x, 2, (const size_t[]){rows, in}), W, b);
+        if (!y)
+            return NULL;
+        memcpy(shape, v->shape, sizeof shape);
+        shape[v->ndim - 1] = y->val.shape[1];
+        return ad_reshape(y, v->ndim, shape);
+    }
     if (x && W && !b) /* no bias: x·Wᵀ */
         return ad_matmul(x, 0, W, 1);
     return ad__record(AD_OP_LINEAR, x, W, b, NULL);

@@ -249,3 +249,44 @@ ad_var *ad_mean_axis(ad_var *x, int axis)
     ad_attr at = {.i = {axis, 0}};
     return ad__record(AD_OP_MEAN_AXIS, x, NULL, NULL, &at);
 }
+
+/* ---- arg-max and arg-min: indices, no gradient ----------------------------- */
+
+/* The index of the extreme along axis for each (outer, inner) position,
+ * first on ties, in the tape's arena. sign 1: max, -1: min. */
+static const int *arg_extreme(ad_var *x, int axis, int sign, const char *name)
+{
+    if (!x)
+        return NULL;
+    const tn_tensor *v = &x->val;
+    char s[64];
+    int ax = tn_axis(v, axis);
+    if (ax < 0 || v->shape[ax] == 0) {
+        ad_tape_fail(x->tape, "%s: (%s): axis %d %s", name, tn_shape_str(v, s, sizeof s), axis,
+                     ax < 0 ? "out of range" : "is empty");
+        return NULL;
+    }
+    size_t len = v->shape[ax], inner = 1;
+    for (int i = ax + 1; i < v->ndim; i++)
+        inner *= v->shape[i];
+    size_t outer = v->size / (len * inner);
+    size_t count = outer * inner;
+    int *out = tn_arena_alloc(ad_tape_arena(x->tape), (count ? count : 1) * sizeof *out);
+    if (!out) {
+        ad_tape_fail(x->tape, "%s: out of memory", name);
+        return NULL;
+    }
+    for (size_t o = 0; o < outer; o++)
+        for (size_t j = 0; j < inner; j++) {
+            const tn_real *p = v->data + o * len * inner + j;
+            size_t best = 0;
+            for (size_t l = 1; l < len; l++)
+                if (sign > 0 ? p[l * inner] > p[best * inner] : p[l * inner] < p[best * inner])
+                    best = l;
+            out[o * inner + j] = (int)best;
+        }
+    return out;
+}
+
+const int *ad_argmax(ad_var *x, int axis) { return arg_extreme(x, axis, 1, "argmax"); }
+const int *ad_argmin(ad_var *x, int axis) { return arg_extreme(x, axis, -1, "argmin"); }

@@ -1,7 +1,9 @@
 /* op_softmax.c: the ops over the last axis of logits: softmax, log-softmax,
  * the KL of a categorical to the uniform prior and the Gumbel-softmax
  * sample. Each is one fused node, stable for any finite logits (the row's
- * maximum is subtracted before exp). x is viewed as (rows, K). */
+ * maximum is subtracted before exp). x is viewed as (rows, K). At the end,
+ * the family over any axis, log-mean-exp, cross-entropy with integer labels
+ * and the Gumbel-softmax of given noise, composed from tested ops. */
 #include "ad_internal.h"
 
 #include <tgmath.h>
@@ -218,4 +220,73 @@ ad_var *ad_gumbel_softmax(ad_var *logits, tn_real tau, int hard, tn_rng *rng)
     }
     ad_attr at = {.i = {hard != 0}, .f = {tau}, .rng = rng};
     return ad__record(AD_OP_GUMBEL_SOFTMAX, logits, NULL, NULL, &at);
+}
+
+/* ---- the same family over any axis, and what is built from it -------------
+ * Compositions of the ops above and of op_reduce.c's, so each gradient is
+ * theirs: no new backward to get wrong. */
+
+ad_var *ad_log_softmax_axis(ad_var *x, int axis)
+{
+    if (x && tn_axis(&x->val, axis) == x->val.ndim - 1)
+        return ad_log_softmax(x); /* the fused node */
+    return ad_sub(x, ad_logsumexp(x, axis, 1));
+}
+
+ad_var *ad_softmax_axis(ad_var *x, int axis)
+{
+    if (x && tn_axis(&x->val, axis) == x->val.ndim - 1)
+        return ad_softmax(x);
+    return ad_exp(ad_log_softmax_axis(x, axis));
+}
+
+ad_var *ad_logmeanexp(ad_var *x, int axis, int keepdim)
+{
+    int ax = x ? tn_axis(&x->val, axis) : -1;
+    if (x && ax < 0) {
+        char s[64];
+        ad_tape_fail(x->tape, "logmeanexp: (%s): axis %d out of range", tn_shape_str(&x->val, s, sizeof s),
+                     axis);
+        return NULL;
+    }
+    size_t n = x ? x->val.shape[ax] : 0;
+    return ad_add_scalar(ad_logsumexp(x, axis, keepdim), (tn_real)-log((double)(n ? n : 1)));
+}
+
+ad_var *ad_cross_entropy(ad_var *logits, const int *labels)
+{
+    if (!logits)
+        return NULL;
+    const tn_tensor *x = &logits->val;
+    char s[64];
+    if (x->ndim != 2) {
+        ad_tape_fail(logits->tape, "cross_entropy: logits (%s): expected (N x classes)",
+                     tn_shape_str(x, s, sizeof s));
+        return NULL;
+    }
+    ad_var *y = ad_one_hot(logits->tape, labels, x->shape[0], x->shape[1]);
+    return ad_neg(ad_sum_axis(ad_mul(ad_log_softmax(logits), y), -1));
+}
+
+ad_var *ad_gumbel_softmax_noise(ad_var *logits, ad_var *gumbel, tn_real tau, int hard)
+{
+    if (!logits || !gumbel)
+        return NULL;
+    if (!(tau > 0)) {
+        ad_tape_fail(logits->tape, "gumbel_softmax: temperature %g, expected > 0", (double)tau);
+        return NULL;
+    }
+    ad_var *soft = ad_softmax(ad_scale(ad_add(logits, gumbel), (tn_real)(1 / tau)));
+    if (!hard || !soft)
+        return soft;
+    /* the one-hot of the arg-max forward, the soft sample's gradient back */
+    const tn_tensor *y = &soft->val;
+    size_t K = y->shape[y->ndim - 1], rows = y->size / K;
+    const int *best = ad_argmax(soft, -1);
+    ad_var *one = best ? ad_const_new(soft->tape, y->ndim, y->shape) : NULL;
+    if (!one)
+        return NULL;
+    for (size_t r = 0; r < rows; r++)
+        ad_data(one)[r * K + (size_t)best[r]] = 1;
+    return ad_straight_through(soft, one);
 }

@@ -88,6 +88,20 @@ F1(convt_s1p0, ad_conv_transpose2d(x[0], x[1], x[2], 1, 0, 0))
 F1(sample_normal_eps, ad_sample_normal_eps(x[0], x[1], x[2]))
 F1(gaussian_logp, ad_gaussian_logp(x[0], x[1], x[2]))
 F1(bernoulli_logp, ad_bernoulli_logp(x[0], x[1]))
+F1(softmax_axis0, ad_softmax_axis(x[0], 0))
+F1(log_softmax_axis1, ad_log_softmax_axis(x[0], 1))
+F1(log_softmax_axis_last, ad_log_softmax_axis(x[0], -1))
+F1(logmeanexp0, ad_logmeanexp(x[0], 0, 0))
+F1(cross_entropy, ad_cross_entropy(x[0], (const int[]){2, 0, 3}))
+F1(linear_leading, ad_linear(x[0], x[1], x[2]))
+F1(linear_no_bias, ad_linear(x[0], x[1], NULL))
+static ad_var *f_gumbel_noise(ad_tape *t, ad_var *const *x, void *c)
+{
+    (void)c;
+    tn_rng_seed(&sample_rng, 14, 3);
+    ad_var *g = ad_randn(t, 2, SHAPE(3, 5), &sample_rng); /* stands in for Gumbel noise */
+    return ad_gumbel_softmax_noise(x[0], g, (tn_real)0.7, 0);
+}
 
 static ad_var *f_gumbel(ad_tape *t, ad_var *const *x, void *c)
 {
@@ -200,6 +214,14 @@ static const grad_case cases[] = {
     {"bce_logits_rows (3x13),(3x13)", f_bce_logits_rows, 2, {2, 2}, {{3, 13}, {3, 13}}, -3, 3, 0},
     {"bce_logits_rows (2x3x5),(3x5)", f_bce_logits_rows, 2, {3, 2}, {{2, 3, 5}, {3, 5}}, -3, 3, 0},
     {"bce_logits_rows (7),(7)", f_bce_logits_rows, 2, {1, 1}, {{7}, {7}}, -3, 3, 0},
+    {"softmax_axis 0 (3x4)", f_softmax_axis0, 1, {2}, {{3, 4}}, -2, 2, 0},
+    {"log_softmax_axis 1 (2x3x4)", f_log_softmax_axis1, 1, {3}, {{2, 3, 4}}, -2, 2, 0},
+    {"log_softmax_axis -1 (3x4)", f_log_softmax_axis_last, 1, {2}, {{3, 4}}, -2, 2, 0},
+    {"logmeanexp 0 (5x3)", f_logmeanexp0, 1, {2}, {{5, 3}}, -2, 2, 0},
+    {"cross_entropy (3x4)", f_cross_entropy, 1, {2}, {{3, 4}}, -2, 2, 0},
+    {"linear (2x3x4),(5x4),(5)", f_linear_leading, 3, {3, 2, 1}, {{2, 3, 4}, {5, 4}, {5}}, -1, 1, 0},
+    {"linear no bias (3x4),(5x4)", f_linear_no_bias, 2, {2, 2}, {{3, 4}, {5, 4}}, -1, 1, 0},
+    {"gumbel_softmax_noise (3x5)", f_gumbel_noise, 1, {2}, {{3, 5}}, -1, 1, 0},
 };
 
 /* Runs one case; prints and fails when the worst error is over tolerance. */

@@ -483,3 +483,52 @@ void test_setup_args(void)
     char *seed[] = {"prog", "--seed", "-1"};
     CHECK(nn_setup_args(&s, 3, seed, "prog", 1, NULL, NULL, &err) == NN_SETUP_USAGE);
 }
+
+/* The ops a model author asked for, by value: arg-max/min, stop-gradient,
+ * straight-through, cross-entropy, log-mean-exp, hard Gumbel of given noise. */
+void test_author_ops_values(void)
+{
+    ad_tape *t = ad_tape_new(0);
+    const tn_real v[6] = {1, 5, 5, -2, 0, 7};
+    ad_var *x = ad_const_copy(t, 2, SHAPE(2, 3), v);
+    const int *mx = ad_argmax(x, -1), *mn = ad_argmin(x, -1), *m0 = ad_argmax(x, 0);
+    CHECK(mx && mx[0] == 1 && mx[1] == 2); /* first on ties */
+    CHECK(mn && mn[0] == 0 && mn[1] == 0);
+    CHECK(m0 && m0[0] == 0 && m0[1] == 0 && m0[2] == 1);
+    CHECK(ad_argmax(x, 2) == NULL);
+    CHECK_STR_HAS(ad_tape_error(t), "argmax: (2x3): axis 2 out of range");
+    ad_tape_reset(t);
+    /* cross-entropy against log-softmax picked by hand */
+    x = ad_const_copy(t, 2, SHAPE(2, 3), v);
+    ad_var *ce = ad_cross_entropy(x, (const int[]){1, 2});
+    ad_var *ls = ad_log_softmax(x);
+    CHECK(ce && fabs(ad_data(ce)[0] + ad_data(ls)[1]) < VAL_TOL && fabs(ad_data(ce)[1] + ad_data(ls)[5]) < VAL_TOL);
+    CHECK(ad_cross_entropy(x, (const int[]){1, 3}) == NULL);
+    CHECK_STR_HAS(ad_tape_error(t), "label 3 at row 1 is outside 0..2");
+    ad_tape_reset(t);
+    /* log-mean-exp of equal values is the value */
+    ad_var *e = ad_logmeanexp(ad_const_copy(t, 1, SHAPE(4), (const tn_real[]){2, 2, 2, 2}), 0, 0);
+    CHECK(e && fabs(ad_item(e) - 2) < VAL_TOL);
+    /* the hard sample is a one-hot of the soft one's arg-max */
+    ad_var *lg = ad_const_copy(t, 2, SHAPE(2, 3), v), *g = ad_const_new(t, 2, SHAPE(2, 3));
+    ad_var *h = ad_gumbel_softmax_noise(lg, g, 1, 1);
+    CHECK(h && ad_data(h)[1] == 1 && ad_data(h)[0] == 0 && ad_data(h)[5] == 1 && ad_data(h)[4] == 0);
+    /* stop-gradient: no gradient reaches through it */
+    tn_tensor *w = test_random(1, SHAPE(3), -1, 1, 5), *gw = tn_new(1, SHAPE(3));
+    ad_var *p = ad_param(t, w, gw);
+    ad_var *loss = ad_sum(ad_mul(ad_detach(p), ad_detach(p)));
+    CHECK(ad_backward(t, loss) == -1);
+    CHECK_STR_HAS(ad_tape_error(t), "depends on no parameter");
+    /* straight-through: y's value forward, x's gradient back (d/dx Σ c·st = c) */
+    ad_tape_reset(t);
+    tn_tensor *gx = tn_new(1, SHAPE(3));
+    ad_var *px = ad_param(t, w, gx);
+    ad_var *y = ad_const_copy(t, 1, SHAPE(3), (const tn_real[]){7, 8, 9});
+    ad_var *st = ad_straight_through(px, y);
+    CHECK(st && ad_data(st)[0] == 7 && ad_data(st)[2] == 9);
+    ad_var *c = ad_const_copy(t, 1, SHAPE(3), (const tn_real[]){1, -2, 3});
+    CHECK(ad_backward(t, ad_sum(ad_mul(st, c))) == 0);
+    CHECK(gx->data[0] == 1 && gx->data[1] == -2 && gx->data[2] == 3);
+    tn_free(w), tn_free(gw), tn_free(gx);
+    ad_tape_free(t);
+}
