@@ -163,6 +163,55 @@ nn_dataset *nn_data_concat(const nn_dataset *a, const nn_dataset *b, nn_error *e
     return o;
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+nn_dataset *nn_data_select(const nn_dataset *d, const size_t *rows, size_t n, nn_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i] >= d->n)
+            return nn_fail_null(err, "select: row %zu (entry %zu of the list) is outside the %zu examples",
+                                rows[i], i, d->n);
+    nn_dataset *o = gather(d, rows, n);
+    return o ? o : nn_fail_null(err, "select: out of memory");
+}
+
+nn_dataset *nn_data_per_class(const nn_dataset *d, size_t k, size_t classes, tn_rng *r, nn_error *err)
+{
+    if (!d->labels)
+        return nn_fail_null(err, "per_class: the data have no labels");
+    size_t want = k * classes;
+    size_t *idx = malloc((d->n ? d->n : 1) * sizeof *idx), *pick = malloc((want ? want : 1) * sizeof *pick);
+    size_t *got = calloc(classes ? classes : 1, sizeof *got), n = 0;
+    if (!idx || !pick || !got) {
+        free(idx), free(pick), free(got);
+        return nn_fail_null(err, "per_class: out of memory");
+    }
+    for (size_t i = 0; i < d->n; i++)
+        idx[i] = i;
+    shuffle(idx, d->n, r);
+    for (size_t i = 0; i < d->n && n < want; i++) {
+        int c = d->labels[idx[i]];
+        if (c >= 0 && (size_t)c < classes && got[c] < k)
+            got[c]++, pick[n++] = idx[i];
+    }
+    nn_dataset *o = NULL;
+    for (size_t c = 0; c < classes; c++)
+        if (got[c] < k) {
+            nn_fail(err, "per_class: class %zu has %zu examples, %zu wanted", c, got[c], k);
+            goto out;
+        }
+    qsort(pick, n, sizeof *pick, cmp_size); /* in the data's order */
+    if (!(o = gather(d, pick, n)))
+        nn_fail(err, "per_class: out of memory");
+out:
+    free(idx), free(pick), free(got);
+    return o;
+}
+
 nn_dataset *nn_data_head(const nn_dataset *d, size_t n, nn_error *err)
 {
     if (n > d->n)

@@ -369,6 +369,14 @@ void nn_data_shuffle_labels(nn_dataset *d, tn_rng *r);
 int nn_data_limit(nn_dataset **d, size_t n, nn_error *err);
 /* The first n examples (n clipped to d->n) as a new dataset. */
 nn_dataset *nn_data_head(const nn_dataset *d, size_t n, nn_error *err);
+/* The examples of the listed rows (in that order, repeats allowed) as a new
+ * dataset; bytes stay bytes, labels and the image shape are kept. A row
+ * outside d is an error naming it. */
+nn_dataset *nn_data_select(const nn_dataset *d, const size_t *rows, size_t n, nn_error *err);
+/* k examples of each of classes 0..classes-1, drawn with r, in the data's
+ * order (a semi-supervised model's labelled set: 10 of each digit). An
+ * error when the data have no labels or a class has fewer than k. */
+nn_dataset *nn_data_per_class(const nn_dataset *d, size_t k, size_t classes, tn_rng *r, nn_error *err);
 
 /* The datasets the example programs read, as a training and a test set
  * with values scaled to [0, 1] (an IDX training set kept as bytes, x8; the

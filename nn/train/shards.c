@@ -99,9 +99,12 @@ static int eval_loss(nn_loss_fn loss, void *model, ad_tape *t, const nn_dataset 
 {
     nn_scalars sum = {0};
     int rc = 0;
+    tn_real *buf = d->x ? NULL : malloc(batch * d->dim * sizeof *buf); /* bytes: their values */
+    if (!d->x && !buf)
+        return nn_fail(err, "evaluation: out of memory");
     for (size_t b0 = 0; b0 < d->n && rc == 0; b0 += batch) {
         size_t nb = d->n - b0 < batch ? d->n - b0 : batch;
-        nn_batch b = {tn_wrap(d->x + b0 * d->dim, 2, (const size_t[]){nb, d->dim}),
+        nn_batch b = {tn_wrap((tn_real *)nn_data_rows(d, b0, nb, buf), 2, (const size_t[]){nb, d->dim}),
                       d->labels ? d->labels + b0 : NULL, nb};
         nn_scalars rep = {0};
         ad_tape_reset(t);
@@ -116,6 +119,7 @@ static int eval_loss(nn_loss_fn loss, void *model, ad_tape *t, const nn_dataset 
             nn_scalars_set(&sum, rep.name[i], (isnan(prev) ? 0 : prev) + rep.value[i] * (double)nb);
         }
     }
+    free(buf);
     for (int i = 0; i < sum.n; i++)
         sum.value[i] /= (double)d->n;
     *out = sum;
@@ -150,5 +154,30 @@ int nn__shards_eval(nn__shards *sh, nn_loss_fn loss, void *model, ad_tape *t, co
     for (int i = 0; i < out->n; i++)
         out->value[i] /= (double)test->n;
     sh->names = names;
+    return rc;
+}
+
+int nn_evaluate(nn_loss_fn loss, void *model, const nn_dataset *d, size_t batch, tn_rng *rng,
+                nn_scalars *out, nn_error *err)
+{
+    *out = (nn_scalars){0};
+    if (!d || d->n == 0 || (!d->x && !d->x8))
+        return nn_fail(err, "evaluate: %s", !d || d->n == 0 ? "no examples" : "the data have no values");
+    if (!rng)
+        return nn_fail(err, "evaluate: no random generator given");
+    nn__shards sh;
+    if (nn__shards_open(&sh, 0, 0, err)) /* one shard a rank, as the trainer's evaluation */
+        return -1;
+    for (int s = 0; s < sh.S; s++) /* shard s: the generator moved on by s·2^40 draws */
+        sh.noise[s] = *rng, tn_rng_advance(&sh.noise[s], (int64_t)s << 40);
+    ad_tape *t = ad_tape_new(0);
+    nn_train_config c = nn_train_defaults();
+    c.eval_batch = batch ? batch : 500;
+    int rc = t ? nn__shards_eval(&sh, loss, model, t, d, &c, 0, out, err)
+               : nn_fail(err, "evaluate: out of memory");
+    if (rc == 0 && sh.P == 1)
+        *rng = sh.noise[0]; /* the draws used, as a loop of the caller's would */
+    ad_tape_free(t);
+    nn__shards_close(&sh);
     return rc;
 }

@@ -126,6 +126,17 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
              const nn_dataset *train, const nn_dataset *test,
              const nn_train_config *c, nn_train_result *res, nn_error *err);
 
+/* The loss averaged over a whole dataset with gradients off: each batch of
+ * `batch` rows (0: 500) through loss(model, t, b, rng, 0, report), "loss"
+ * and every reported number averaged over the examples into out. Works on
+ * floats and on byte-stored data alike; under MPI the rows are split over
+ * the ranks and the sums reduced, as the trainer's evaluation does. An
+ * evaluation of any loss or metric (a classifier's error rate, a
+ * reconstruction, a bound) is this call with that function. 0, or -1 with
+ * err (the first failing batch's tape error). */
+int nn_evaluate(nn_loss_fn loss, void *model, const nn_dataset *d, size_t batch, tn_rng *rng,
+                nn_scalars *out, nn_error *err);
+
 /* ---- the metrics file ----------------------------------------------------------
  * JSON Lines: one object an epoch with an "epoch" number. nn_train writes
  * it through these; a program of its own may too. */
