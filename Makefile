@@ -71,7 +71,7 @@ deps:
 
 # Every compile waits for `deps` (order-only: it never forces a rebuild), so
 # under any -j no compiler starts before apt has installed BLIS.
-$(BUILD)/float/%.o: %.c $(HEADERS) examples/compare_runs.h autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h | deps
+$(BUILD)/float/%.o: %.c $(HEADERS) examples/compare_runs.h tests/test.h autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -133,7 +133,6 @@ compare: deps examples
 # ---- tests ---------------------------------------------------------------
 T_F_OBJ := $(TEST_SRC:%.c=$(BUILD)/float/%.o)
 T_D_OBJ := $(TEST_SRC:%.c=$(BUILD)/double/%.o)
-$(BUILD)/float/tests/%.o: tests/test.h
 
 $(BUILD)/test_float: $(T_F_OBJ) $(BUILD)/lib$(NAME).a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(WRAP_ALLOC)

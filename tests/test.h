@@ -84,7 +84,9 @@ const char *test_data(const char *rel, char *buf, size_t len);
                 printf("    missing data file %s\n", (buf));               \
                 return;                                                    \
             }                                                              \
-            SKIP("no data file (set TAPE_DATA to the data folder)");       \
+            printf("    no %s: %s\n", (buf), "no package registry has it "   \
+                   "(MNIST is fetched; put the rest in $TAPE_DATA)");     \
+            SKIP("missing data");                                          \
         }                                                                  \
     } while (0)
 
