@@ -282,6 +282,8 @@ typedef struct {
     int input;            /* where the worst error was */
     size_t index;
     double analytic, numeric;
+    size_t checked;       /* elements (or directions) compared */
+    size_t kinks;         /* elements within eps of a kink, told apart (nn_gradcheck_loss) */
     char error[256];      /* set when the check could not run */
 } ad_gradcheck_report;
 

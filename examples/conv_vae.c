@@ -70,11 +70,14 @@ int main(int argc, char **argv)
     nn_optim *opt = cvae_init(&m, s.init, &err) ? NULL : nn_setup_optim(&s, m.p, &err);
     nn_latent l = {.model = &m, .latent = Z, .rows = 28, .cols = 28,
                    .posterior = posterior, .log_lik = log_lik, .decode = decode};
-    rc = !opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, &res, &err) ||
-         nn_pic_all(s.out, &l, s.test, &s.rng, nn_log_stdio, NULL, &err);
+    if (opt && s.check) /* --check: the loss's gradients, no training */
+        rc = nn_setup_check(&s, loss, &m, m.p, &err);
+    else
+        rc = !opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, &res, &err) ||
+             nn_pic_all(s.out, &l, s.test, &s.rng, nn_log_stdio, NULL, &err);
     if (rc)
         fprintf(stderr, "conv_vae: %s\n", err.msg);
-    else
+    else if (!s.check)
         printf("test -ELBO %.2f after %d epochs, %.1f s for the last; %zu parameters\n",
                nn_scalars_get(&res.test, "loss"), res.epoch, res.seconds, nn_params_size(m.p));
     nn_optim_free(opt), nn_params_free(m.p), nn_setup_free(&s);

@@ -66,13 +66,16 @@ int main(int argc, char **argv)
                    .posterior = posterior, .log_lik = log_lik, .decode = decode};
     nn_dataset *mixed = opt ? nn_data_head(s.test, s.test->n, &err) : NULL;
     nn_data_shuffle_labels(mixed, &s.rng);
-    rc = !mixed || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, NULL, &err) ||
-         nn_pic_all(s.out, &l, s.test, &s.rng, nn_log_stdio, NULL, &err) ||
-         nn_latent_elbo(&l, s.test, 500, &s.rng, &real, &err) ||
-         nn_latent_elbo(&l, mixed, 500, &s.rng, &shuffled, &err);
+    if (opt && s.check) /* --check: the loss's gradients, no training */
+        rc = nn_setup_check(&s, loss, &m, m.p, &err);
+    else
+        rc = !mixed || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, NULL, &err) ||
+             nn_pic_all(s.out, &l, s.test, &s.rng, nn_log_stdio, NULL, &err) ||
+             nn_latent_elbo(&l, s.test, 500, &s.rng, &real, &err) ||
+             nn_latent_elbo(&l, mixed, 500, &s.rng, &shuffled, &err);
     if (rc)
         fprintf(stderr, "cvae: %s\n", err.msg);
-    else
+    else if (!s.check)
         printf("test -ELBO %.2f with the true labels, %.2f with shuffled labels\n", real.neg_elbo,
                shuffled.neg_elbo);
     nn_dataset_free(mixed), nn_optim_free(opt), nn_params_free(m.p), nn_setup_free(&s);

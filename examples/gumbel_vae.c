@@ -70,11 +70,14 @@ int main(int argc, char **argv)
     nn_latent l = {.model = &m, .latent = N * K, .rows = 28, .cols = 28,
                    .decode = decode, .prior = prior};
     nn_train_result res;
-    rc = !opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, &res, &err) ||
-         nn_pic_samples(nn_setup_path(&s, "samples.png"), &l, 10, 10, NULL, 0, &s.rng, &err);
+    if (opt && s.check) /* --check: the loss's gradients, no training */
+        rc = nn_setup_check(&s, loss, &m, m.p, &err);
+    else
+        rc = !opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, &res, &err) ||
+             nn_pic_samples(nn_setup_path(&s, "samples.png"), &l, 10, 10, NULL, 0, &s.rng, &err);
     if (rc)
         fprintf(stderr, "gumbel_vae: %s\n", err.msg);
-    else
+    else if (!s.check)
         printf("test -ELBO %.2f (recon %.2f + KL %.2f) at tau %.2f; samples.png in %s\n",
                nn_scalars_get(&res.test, "loss"), nn_scalars_get(&res.test, "recon"),
                nn_scalars_get(&res.test, "kl"), nn_scalars_get(&res.test, "tau"), s.out);

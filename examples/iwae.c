@@ -64,6 +64,14 @@ int main(int argc, char **argv)
                        .posterior = posterior, .log_lik = log_lik};
         double L1 = NAN, Lk = NAN, L5000 = NAN;
         nn_setup_run(&s, run ? "iwae" : "vae"); /* OUT/vae.safetensors, OUT/vae.jsonl, ... */
+        if (opt && s.check) { /* --check: each loss's gradients, no training */
+            if ((rc = nn_setup_check(&s, loss, &m, m.p, &err)))
+                fprintf(stderr, "iwae: %s\n", err.msg);
+            nn_optim_free(opt), nn_params_free(m.p);
+            if (rc)
+                break;
+            continue;
+        }
         if (opt && !nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, NULL, &err) &&
             !isnan(L1 = nn_latent_iwae(&l, s.test, 1, &s.rng, &err)) &&
             !isnan(Lk = nn_latent_iwae(&l, s.test, (int)k, &s.rng, &err)))

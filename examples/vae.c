@@ -47,7 +47,9 @@ static const char usage_text[] =
     "  --start-from FILE (a checkpoint's weights; the model options, objective and optimizer\n"
     "              from this command line: e.g. a trained VAE fine-tuned with --iw-k 50)\n"
     "evaluation:\n"
-    "  --eval FILE (ELBO parts, L_k, active units)   --iw-samples K (5000 with --eval, else 0)\n";
+    "  --eval FILE (ELBO parts, L_k, active units)   --iw-samples K (5000 with --eval, else 0)\n"
+    "  --check (the model's loss gradient-checked on 16 test images, the build's eps and\n"
+    "          tolerance; no training)\n";
 
 typedef struct {
     const char *data, *csv, *frey, *binarized, *out, *resume, *metrics, *eval, *hidden, *start;
@@ -55,7 +57,7 @@ typedef struct {
     long iw_k, classes, noise_clip, lr_step, shards, adapt_threads, conv;
     double lr, min_lr, lr_gamma, momentum, clip, beta, rho, sparse_beta, l1, noise_level;
     int binarize, kind, act, init, likelihood, recon, sparsity, noise, optim, have_seed, sparse_on;
-    int schedule, kernels;
+    int schedule, kernels, check;
     uint64_t seed;
 } options;
 
@@ -154,11 +156,12 @@ static void set_option(options *o, int i, const char *v)
 
 static model_config parse(int argc, char **argv, options *o)
 {
-    struct option longs[N_OPTS + 2];
+    struct option longs[N_OPTS + 3];
     for (int i = 0; i < N_OPTS; i++)
         longs[i] = (struct option){table[i].name, 1, NULL, 256 + i};
     longs[N_OPTS] = (struct option){"help", 0, NULL, 'h'};
-    longs[N_OPTS + 1] = (struct option){0, 0, 0, 0};
+    longs[N_OPTS + 1] = (struct option){"check", 0, NULL, 'c'};
+    longs[N_OPTS + 2] = (struct option){0, 0, 0, 0};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (options){.epochs = 10, .batch = 128, .lr = 1e-3, .optim = NN_ADAM, .iw_samples = -1,
                    .threads = cores > 0 ? cores : 1, .latent = -1, .act = NN_ACT_RELU,
@@ -169,6 +172,10 @@ static model_config parse(int argc, char **argv, options *o)
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         if (c == 'h')
             fputs(usage_text, stdout), exit(0);
+        if (c == 'c') {
+            o->check = 1;
+            continue;
+        }
         if (c < 256)
             fputs(usage_text, stderr), exit(2);
         set_option(o, c - 256, optarg);
@@ -285,6 +292,13 @@ int main(int argc, char **argv)
         size_t want = m->c.input_dim, have = train->dim;
         model_free(m), nn_dataset_free(train), nn_dataset_free(test);
         die(1, "%s: the model takes %zu values per example, the data have %zu", from, want, have);
+    }
+    if (o.check) { /* --check: the model's loss, gradient-checked on 16 test rows */
+        int rc = nn_check_data(model_train_loss, m, m->params, test, o.seed, nn_log_stdio, NULL, &err);
+        if (rc)
+            fprintf(stderr, "vae: %s\n", err.msg);
+        model_free(m), nn_dataset_free(train), nn_dataset_free(test), nn_meta_free(&meta);
+        return rc ? 1 : 0;
     }
     if (o.eval) {
         printf("model: %s from %s (epoch %s)\n", model_kind_name(m->c.kind), o.eval,

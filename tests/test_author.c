@@ -71,3 +71,83 @@ void test_evaluate_and_select(void)
     CHECK_STR_HAS(err.msg, "class 0 has 335 examples, 400 wanted");
     nn_dataset_free(b), nn_dataset_free(f), nn_dataset_free(s), nn_dataset_free(pc);
 }
+
+/* ---- the gradient check a user can trust in either build ------------------ */
+
+typedef struct {
+    nn_params *p;
+    nn_mlp enc, dec;
+    int mistake; /* 0 none, 1 a detached path, 2 a wrong sign */
+} small_vae;
+
+static ad_var *small_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+{
+    small_vae *m = m_;
+    (void)step, (void)r;
+    ad_var *lv, *mu = ad_split2(nn_mlp_forward(&m->enc, t, m->p, ad_const(t, &b->x)), &lv);
+    ad_var *z = ad_sample_normal(mu, lv, rng);
+    ad_var *rec = ad_neg(ad_mean(nn_bernoulli_logp(nn_mlp_forward(&m->dec, t, m->p, z), ad_const(t, &b->x))));
+    ad_var *kl = nn_kl_normal(m->mistake == 1 ? ad_detach(mu) : mu, lv);
+    if (m->mistake == 2) /* the KL's value with the gradient of its negative */
+        kl = ad_straight_through(ad_neg(kl), kl);
+    return ad_add(rec, kl);
+}
+
+void test_check_loss_trusted(void)
+{
+    char buf[512];
+    DATA_OR_SKIP(path, "mnist/t10k-images-idx3-ubyte.gz", buf);
+    nn_error err;
+    nn_dataset *d = nn_load_idx(path, NULL, &err), *h = d ? nn_data_head(d, 16, &err) : NULL;
+    CHECK(h != NULL);
+    if (!h)
+        return;
+    nn_data_scale(h, 1 / 255.0);
+    const nn_act act[2] = {NN_ACT_RELU, NN_ACT_NONE};
+    small_vae m = {nn_params_new(), {0}, {0}, 0};
+    tn_rng r;
+    tn_rng_seed(&r, 1, 3);
+    CHECK(nn_mlp_init(&m.enc, m.p, "enc", 3, (size_t[]){784, 200, 2 * 8}, act, &err) == 0 &&
+          nn_mlp_init(&m.dec, m.p, "dec", 3, (size_t[]){8, 200, 784}, act, &err) == 0 &&
+          nn_params_alloc_init(m.p, NN_INIT_TORCH, 0, &r, &err) == 0);
+    nn_batch b = {tn_wrap(h->x, 2, SHAPE(16, 784)), NULL, 16};
+    double worst[3];
+    ad_gradcheck_report rep;
+    for (int k = 0; k < 3; k++) {
+        m.mistake = k;
+        int rc = nn_check_loss(small_loss, &m, m.p, &b, 1, &worst[k], &rep);
+        CHECK(rc == (k ? 1 : 0));
+        printf("    %s loss: worst relative error %.3g (tolerance %g, %s, eps %g), %zu at a kink\n",
+               k == 0 ? "correct" : k == 1 ? "detached-path" : "wrong-sign", worst[k], NN_CHECK_TOL,
+               TN_REAL_NAME, NN_CHECK_EPS, rep.kinks);
+    }
+    CHECK(worst[0] <= NN_CHECK_TOL && worst[1] > NN_CHECK_TOL && worst[2] > NN_CHECK_TOL);
+    nn_params_free(m.p), nn_dataset_free(d), nn_dataset_free(h);
+}
+
+/* a ReLU whose input sits within eps of 0: told apart, not a failure */
+static ad_var *kink_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+{
+    nn_params *p = m_;
+    (void)b, (void)rng, (void)step, (void)r;
+    ad_var *w = nn_param(t, p, 0);
+    return ad_sum(ad_add(ad_scale(ad_relu(w), 3), ad_square(w)));
+}
+
+void test_check_loss_kinks(void)
+{
+    nn_params *p = nn_params_new();
+    nn_error err;
+    nn_params_add(p, "w", 1, SHAPE(4), &err);
+    nn_params_alloc(p, &err);
+    tn_real *w = nn_params_values(p);
+    w[0] = (tn_real)(0.3 * NN_CHECK_EPS), w[1] = (tn_real)(-0.4 * NN_CHECK_EPS), w[2] = 0.5, w[3] = -0.7;
+    tn_real x = 0;
+    nn_batch b = {tn_wrap(&x, 2, SHAPE(1, 1)), NULL, 1};
+    ad_gradcheck_report rep;
+    double worst;
+    CHECK(nn_check_loss(kink_loss, p, p, &b, 1, &worst, &rep) == 0);
+    CHECK(rep.kinks == 2 && rep.checked == 2);
+    CHECK(worst <= NN_CHECK_TOL);
+    nn_params_free(p);
+}

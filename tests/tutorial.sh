@@ -21,7 +21,9 @@ export LD_LIBRARY_PATH="$prefix/lib"
 for f in model.safetensors metrics.jsonl samples.png reconstructions.png interpolation.png; do
     [ -s "$dir/run/$f" ] || { echo "the tutorial's program wrote no $f"; exit 1; }
 done
+# --check in both builds, with each build's eps and tolerance
 "$dir/tape-double" --check --data "$data" --train-limit 100 --test-limit 100 --out "$dir/check" || exit 1
+"$dir/tape" --check --data "$data" --train-limit 100 --test-limit 100 --out "$dir/check-f" || exit 1
 # README.md's program, likewise
 awk '/^```c$/ {on = 1; next} /^```$/ {on = 0} on' README.md > "$dir/readme.c"
 [ -s "$dir/readme.c" ] || { echo "no code in README.md"; exit 1; }

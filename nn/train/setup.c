@@ -58,10 +58,14 @@ static int setup(nn_setup *s, int argc, char **argv, const char *name, int defau
             snprintf(err->msg, sizeof err->msg,
                      "usage: %s [--data DIR | --binarized DIR] [--epochs N (%d)] [--batch N (128)] "
                      "[--lr X (1e-3)] [--train-limit N] [--test-limit N] [--seed N (1)] "
-                     "[--threads N] [--kernels auto|avx512|blis] [--out DIR (out/%s)]%s%s%s",
+                     "[--threads N] [--kernels auto|avx512|blis] [--out DIR (out/%s)] [--check]%s%s%s",
                      name, default_epochs, name,
                      extra_name ? " [--" : "", extra_name ? extra_name : "", extra_name ? " N]" : "");
             return NN_SETUP_HELP;
+        }
+        if (strcmp(o, "--check") == 0) { /* a flag: the loss's gradient check, no training */
+            s->check = 1;
+            continue;
         }
         if (strncmp(o, "--", 2) != 0 || !val)
             return nn_fail(err, "%s: expected an option and its value (see --help)", o), NN_SETUP_USAGE;
@@ -192,6 +196,17 @@ void nn_setup_run(nn_setup *s, const char *name)
     snprintf(s->metrics, sizeof s->metrics, "%s/%s.jsonl", s->dir, name);
     s->cfg.checkpoint = s->checkpoint, s->cfg.metrics = s->metrics;
     s->cfg.resume = nn_train_resumable(s->checkpoint);
+}
+
+int nn_setup_check(nn_setup *s, nn_loss_fn loss, void *model, nn_params *p, nn_error *err)
+{
+    int rc = nn_check_data(loss, model, p, s->test, s->cfg.seed, s->cfg.log, s->cfg.log_ctx, err);
+    if (rc > 0) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        nn_fail(err, "%s: %s", s->name, msg);
+    }
+    return rc ? 1 : 0;
 }
 
 nn_optim *nn_setup_optim(nn_setup *s, nn_params *p, nn_error *err)

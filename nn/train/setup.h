@@ -35,6 +35,7 @@ typedef struct {
     tn_rng init;            /* the seed's stream 3: initial weights */
     tn_rng rng;             /* stream 5: pictures and final evaluation */
     char name[64];          /* the program's, for messages */
+    int check;              /* --check: gradient-check the loss, do not train */
     char dir[4096], checkpoint[4200], metrics[4200], scratch[4200];
 } nn_setup;
 int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name,
@@ -48,6 +49,12 @@ const char *nn_setup_path(nn_setup *s, const char *file);
 /* For a program that trains several models: points cfg's checkpoint and
  * metrics at OUT/name.safetensors and OUT/name.jsonl (resumed when there). */
 void nn_setup_run(nn_setup *s, const char *name);
+/* --check: the loss's gradient check (nn_check_loss, the build's eps and
+ * tolerance) on the first 16 test rows, its line to the log; returns the
+ * program's exit status: 0 passed, 1 failed or could not run (err then
+ * holds why). A program writes `if (s.check) return nn_setup_check(...)`
+ * after building its model. */
+int nn_setup_check(nn_setup *s, nn_loss_fn loss, void *model, nn_params *p, nn_error *err);
 /* Adam at the command line's --lr (PyTorch's defaults otherwise), over p. */
 nn_optim *nn_setup_optim(nn_setup *s, nn_params *p, nn_error *err);
 

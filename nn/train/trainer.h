@@ -192,5 +192,39 @@ int nn_dist_rank(void);   /* this process's rank: 0 without */
 double nn_gradcheck_loss(nn_loss_fn loss, void *model, nn_params *p,
                          const nn_batch *b, uint64_t seed, double eps,
                          size_t per_tensor, ad_gradcheck_report *report);
+/* An element whose error is suspect is measured again with half the step:
+ * when the two measured slopes disagree, a kink (relu, abs, clamp, max) or
+ * rounding sits within eps and central differences cannot resolve the
+ * slope; such elements are counted in report->kinks and left out of the
+ * worst error (a wrong gradient disagrees with a slope both steps agree
+ * on). report->checked counts the others. */
+
+/* The check with the build's settings: NN_CHECK_PER_TENSOR elements of each
+ * tensor, eps NN_CHECK_EPS and tolerance NN_CHECK_TOL (double: 1e-6 and
+ * 1e-6; float: 1e-2 and 5e-2, what float's rounding of a loss of hundreds
+ * of nats leaves resolvable: the examples' correct losses measure 0.004 to
+ * 0.04 on 64 rows, a detached path 0.09, a wrong sign 0.17; define both
+ * before the include to choose others). 0 when the worst error is within the
+ * tolerance, 1 when not (report names the element), -1 when the check could
+ * not run (report->error). worst and report may be NULL. */
+#ifndef NN_CHECK_EPS
+#ifdef TN_REAL_DOUBLE
+#define NN_CHECK_EPS 1e-6
+#define NN_CHECK_TOL 1e-6
+#else
+#define NN_CHECK_EPS 1e-2
+#define NN_CHECK_TOL 5e-2
+#endif
+#endif
+#define NN_CHECK_PER_TENSOR 50
+#define NN_CHECK_ROWS 64 /* nn_check_data's batch: more rows average the rounding */
+int nn_check_loss(nn_loss_fn loss, void *model, nn_params *p, const nn_batch *b, uint64_t seed,
+                  double *worst, ad_gradcheck_report *report);
+/* nn_check_loss on the first NN_CHECK_ROWS rows of d (floats), its result as one line
+ * to the log hook ("gradient check (float, eps 0.01, ...): worst relative
+ * error ... passed"). 0 passed, 1 failed, -1 could not run; err says why
+ * for both. What `--check` runs. */
+int nn_check_data(nn_loss_fn loss, void *model, nn_params *p, const nn_dataset *d, uint64_t seed,
+                  nn_log_fn log, void *log_ctx, nn_error *err);
 
 #endif
