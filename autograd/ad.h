@@ -38,6 +38,13 @@ void ad_tape_free(ad_tape *t);
  * write them: ad_tape_write_grads). */
 void ad_tape_reset(ad_tape *t);
 
+/* Anomaly detection (as torch.autograd.detect_anomaly), off by default:
+ * every op's result, and every gradient backward passes on, is checked for
+ * NaN and inf; the first one fails the tape naming the op, the pass, the
+ * shapes and the element ("anomaly: log's forward gave -inf at element 3 of
+ * (128x784), inputs (128x784)"). A pass over each result: for finding a
+ * NaN, not for training. Returns the old setting. */
+int ad_set_detect_anomaly(ad_tape *t, int on);
 int ad_tape_ok(const ad_tape *t);             /* 1 while no error */
 const char *ad_tape_error(const ad_tape *t);  /* "" while no error */
 size_t ad_tape_len(const ad_tape *t);         /* nodes recorded */

@@ -11,8 +11,18 @@
 static const char *reshape_shape(ad_var *v)
 {
     tn_tensor t = v->in[0]->val;
-    if (tn_reshape(&t, v->attr.ndim, v->attr.shape) != TN_OK)
-        return "element counts differ";
+    if (tn_reshape(&t, v->attr.ndim, v->attr.shape) != TN_OK) { /* the shape asked for, beside x's */
+        char *why = ad__why_buf(v->tape);
+        size_t used = (size_t)snprintf(why, AD_WHY_LEN, "to (");
+        size_t count = 1;
+        for (int i = 0; i < v->attr.ndim && used < AD_WHY_LEN; i++) {
+            count *= v->attr.shape[i];
+            used += (size_t)snprintf(why + used, AD_WHY_LEN - used, i ? "x%zu" : "%zu", v->attr.shape[i]);
+        }
+        if (used < AD_WHY_LEN)
+            snprintf(why + used, AD_WHY_LEN - used, "): %zu elements, the input has %zu", count, t.size);
+        return why;
+    }
     v->val = t;
     return NULL;
 }

@@ -19,6 +19,7 @@ struct ad_tape {
     ad_var **params;    /* the step's params with gradients in it; heap, kept across resets */
     size_t n_params, cap_params;
     int failed;
+    int anomaly;        /* ad_set_detect_anomaly: every result checked for NaN/inf */
     unsigned gen;       /* resets so far: variables carry the one they were made in */
     char error[400];
     char why[AD_WHY_LEN]; /* a shape rule's reason, see ad__why_buf */
@@ -70,6 +71,35 @@ void ad_tape_write_grads(ad_tape *t, tn_real *block, size_t n)
 {
     t->block = block;
     t->block_len = block ? n : 0;
+}
+
+int ad_set_detect_anomaly(ad_tape *t, int on)
+{
+    int old = t->anomaly;
+    t->anomaly = on != 0;
+    return old;
+}
+
+/* With anomaly detection on: 1 when every element of x (an op's result or
+ * the gradient it passed back) is finite; else the tape fails naming the
+ * op, the pass, its input shapes and the first bad element. */
+static int anomaly_free(ad_tape *t, const char *op, const char *pass, const ad_var *v, const tn_tensor *x,
+                        ad_var *const *in, int arity)
+{
+    size_t i = 0;
+    while (i < x->size && x->data[i] - x->data[i] == 0)
+        i++;
+    if (i == x->size)
+        return 1;
+    char shapes[256] = "", s[64];
+    size_t used = 0;
+    for (int k = 0; k < arity && used < sizeof shapes; k++)
+        used += (size_t)snprintf(shapes + used, sizeof shapes - used, "%s(%s)", k ? ", " : "",
+                                 tn_shape_str(&in[k]->val, s, sizeof s));
+    ad_tape_fail(t, "anomaly: %s's %s gave %g at element %zu of (%s), inputs %s (node %zu of the tape)", op, pass,
+                 (double)x->data[i], i, tn_shape_str(x, s, sizeof s), shapes, t->len);
+    (void)v;
+    return 0;
 }
 
 int ad_set_grad_enabled(ad_tape *t, int enabled)
@@ -387,6 +417,8 @@ ad_var *ad__record(ad_op_id op, ad_var *a, ad_var *b, ad_var *c,
     def->forward(v);
     if (t->failed) /* forward may need memory too */
         return NULL;
+    if (t->anomaly && !anomaly_free(t, def->name, "forward", v, &v->val, in, def->arity))
+        return NULL;
     for (int i = 0; i < def->arity; i++)
         v->requires_grad |= in[i]->requires_grad;
     v->requires_grad &= t->grad_enabled;
@@ -579,6 +611,10 @@ int ad_backward(ad_tape *t, ad_var *loss)
             ad_ops[v->op]->backward(v);
         if (t->failed)
             return -1;
+        for (int k = 0; t->anomaly && v->grad && k < ad_ops[v->op]->arity; k++)
+            if (v->in[k]->grad && !anomaly_free(t, ad_ops[v->op]->name, "backward", v, v->in[k]->grad, v->in,
+                                                 ad_ops[v->op]->arity))
+                return -1;
     }
     if (t->block)
         zero_unwritten(t);

@@ -151,3 +151,27 @@ void test_check_loss_kinks(void)
     CHECK(worst <= NN_CHECK_TOL);
     nn_params_free(p);
 }
+
+/* Anomaly detection names the op that first makes a NaN or inf, forward
+ * or backward; shape errors show both shapes. */
+void test_anomaly_and_messages(void)
+{
+    ad_tape *t = ad_tape_new(0);
+    ad_set_detect_anomaly(t, 1);
+    ad_var *x = ad_const_copy(t, 2, SHAPE(2, 2), (const tn_real[]){1, 2, 0, 4});
+    CHECK(ad_sum(ad_log(x)) == NULL);
+    CHECK_STR_HAS(ad_tape_error(t), "anomaly: log's forward gave -inf at element 2 of (2x2), inputs (2x2)");
+    ad_tape_reset(t);
+    tn_tensor *w = test_tensor(1, SHAPE(2), (const double[]){0, 1}), *g = tn_new(1, SHAPE(2));
+    ad_var *l = ad_sum(ad_sqrt(ad_param(t, w, g)));
+    CHECK(l != NULL && ad_backward(t, l) == -1);
+    CHECK_STR_HAS(ad_tape_error(t), "anomaly: sqrt's backward gave inf at element 0 of (2)");
+    ad_set_detect_anomaly(t, 0);
+    ad_tape_reset(t);
+    CHECK(ad_sum(ad_log(ad_const_copy(t, 1, SHAPE(1), (const tn_real[]){0}))) != NULL); /* off: no check */
+    ad_tape_reset(t);
+    CHECK(ad_reshape(ad_const_new(t, 2, SHAPE(128, 10)), 2, SHAPE(64, 30)) == NULL);
+    CHECK_STR_HAS(ad_tape_error(t), "reshape: (128x10): to (64x30): 1920 elements, the input has 1280");
+    tn_free(w), tn_free(g);
+    ad_tape_free(t);
+}

@@ -255,7 +255,7 @@ void test_tape_shape_error_message(void)
     CHECK_STR_HAS(ad_tape_error(t), "sum_axis: (128x784): axis out of range");
     ad_tape_reset(t);
     CHECK(ad_reshape(ad_const(t, x), 2, SHAPE(100, 100)) == NULL);
-    CHECK_STR_HAS(ad_tape_error(t), "reshape: (128x784): element counts differ");
+    CHECK_STR_HAS(ad_tape_error(t), "reshape: (128x784): to (100x100): 10000 elements, the input has 100352");
     ad_tape_reset(t);
     CHECK(ad_kl_normal(ad_const(t, x), ad_const(t, w)) == NULL);
     CHECK_STR_HAS(ad_tape_error(t), "kl_normal: (128x784), (400x784): shapes do not broadcast");

@@ -58,13 +58,17 @@ static int setup(nn_setup *s, int argc, char **argv, const char *name, int defau
             snprintf(err->msg, sizeof err->msg,
                      "usage: %s [--data DIR | --binarized DIR] [--epochs N (%d)] [--batch N (128)] "
                      "[--lr X (1e-3)] [--train-limit N] [--test-limit N] [--seed N (1)] "
-                     "[--threads N] [--kernels auto|avx512|blis] [--out DIR (out/%s)] [--check]%s%s%s",
+                     "[--threads N] [--kernels auto|avx512|blis] [--out DIR (out/%s)] [--check] [--detect-anomaly]%s%s%s",
                      name, default_epochs, name,
                      extra_name ? " [--" : "", extra_name ? extra_name : "", extra_name ? " N]" : "");
             return NN_SETUP_HELP;
         }
         if (strcmp(o, "--check") == 0) { /* a flag: the loss's gradient check, no training */
             s->check = 1;
+            continue;
+        }
+        if (strcmp(o, "--detect-anomaly") == 0) { /* a flag: name the op that makes a NaN */
+            s->cfg.detect_anomaly = 1;
             continue;
         }
         if (strncmp(o, "--", 2) != 0 || !val)

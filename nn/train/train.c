@@ -254,6 +254,7 @@ static int run_open(run *R)
         return nn_fail(R->err, "train: out of memory");
     /* backward writes the gradient block whole: nothing to zero, GEMMs write with beta = 0 */
     ad_tape_write_grads(R->t, nn_params_grads(R->p), nn_params_size(R->p));
+    ad_set_detect_anomaly(R->t, c->detect_anomaly);
     R->r.epoch = R->start, R->r.steps = R->step;
     R->tm.want = c->fixed_threads ? 1 : tn_get_threads();
     R->tm.cur = R->tm.pending = R->tm.want;
@@ -331,7 +332,7 @@ static int shards_backward(run *R, const nn_batch *b, int epoch)
         if (!isfinite(v))
             return nn_fail(R->err, "step %ld (epoch %d): the loss is %g; training stopped, the last "
                                    "checkpoint is unchanged (check the data for NaN, or try a smaller "
-                                   "learning rate or clipping)", R->step, epoch, v);
+                                   "learning rate or clipping; detect_anomaly names the op)", R->step, epoch, v);
         nn_scalars_set(&rep, "loss", v);
         nn__shards_put(sh, s, &rep, hi - lo);
         if (!first) {

@@ -91,6 +91,9 @@ typedef struct {
                               sized to the cores other processes leave free
                               (tn_load_others), up to tn_get_threads() at the
                               start; 1: keep the count as it is */
+    int detect_anomaly;    /* 1: every op's result and gradient checked for NaN
+                              and inf, the first named (ad_set_detect_anomaly);
+                              slower, for finding where a NaN comes from */
     int shards;            /* each global batch in this many contiguous row
                               shards, each with its noise generator, their
                               gradients summed before the step; 0: one per
