@@ -34,7 +34,7 @@ static ad_var *logits(cvae *m, ad_tape *t, ad_var *z, const int *labels)
 }
 static ad_var *log_lik(void *m, ad_tape *t, const nn_batch *b, ad_var *z) /* per row */
 {
-    return nn_bernoulli_logp(logits(m, t, z, b->labels), ad_const(t, &b->x));
+    return nn_bernoulli_logp_rows(ad_const(t, &b->x), logits(m, t, z, b->labels));
 }
 static ad_var *decode(void *m, ad_tape *t, ad_var *z, const int *labels)
 {

@@ -27,7 +27,7 @@ static ad_var *neg_loglik(model *m, ad_tape *t, ad_var *z, ad_var *x, const int 
     if (m->c.likelihood == LIK_BERNOULLI)
         return nn_bce_logits(out, x);
     size_t d = m->c.input_dim;
-    return nn_gaussian_nll(ad_slice(out, 0, d), ad_slice(out, d, d), x);
+    return nn_gaussian_mean_nll(x, ad_slice(out, 0, d), ad_slice(out, d, d));
 }
 
 /* log p(x | z) for z (k, N, J): (k, N), x (N, D) broadcast over samples */

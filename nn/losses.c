@@ -57,7 +57,7 @@ ad_var *nn_bce_logits(ad_var *logits, ad_var *target)
 }
 
 /* log p(x|l) = Σ_d x log σ(l) + (1-x) log(1-σ(l)) = -Σ_d BCE(l, x) */
-ad_var *nn_bernoulli_logp(ad_var *logits, ad_var *x)
+ad_var *nn_bernoulli_logp_rows(ad_var *x, ad_var *logits)
 {
     if (same_shape(logits, x) && ad_value(logits)->ndim == 2)
         return ad_neg(ad_bce_logits_rows(logits, x)); /* one fused node */
@@ -65,14 +65,14 @@ ad_var *nn_bernoulli_logp(ad_var *logits, ad_var *x)
 }
 
 /* log N(x; m, e^lv) = -½ Σ_d [log 2π + lv + (x - m)² e^-lv] */
-ad_var *nn_gaussian_logp(ad_var *mean, ad_var *logvar, ad_var *x)
+ad_var *nn_gaussian_logp_rows(ad_var *x, ad_var *mean, ad_var *logvar)
 {
     return row_sums(ad_gaussian_logp(x, mean, logvar)); /* one fused node */
 }
 
-ad_var *nn_gaussian_nll(ad_var *mean, ad_var *logvar, ad_var *x)
+ad_var *nn_gaussian_mean_nll(ad_var *x, ad_var *mean, ad_var *logvar)
 {
-    return ad_neg(ad_mean(nn_gaussian_logp(mean, logvar, x)));
+    return ad_neg(ad_mean(nn_gaussian_logp_rows(x, mean, logvar)));
 }
 
 /* KL_n = Σ_d -½ (1 + lv - mu² - e^lv) */

@@ -184,18 +184,20 @@ int nn_mlp_init(nn_mlp *m, nn_params *p, const char *name, int n_widths,
                 const size_t *widths, const nn_act *act, nn_error *err);
 ad_var *nn_mlp_forward(const nn_mlp *m, ad_tape *t, nn_params *p, ad_var *x);
 
-/* ---- losses: x is (N x D); per-example sums, averaged over N ------------ */
+/* ---- losses: x is (N x D); per-example sums, averaged over N ------------
+ * One argument order for every density, here and in ad.h: the data x
+ * first, then the distribution's parameters (logits; mean, log-variance). */
 
 /* (1/N) Σ_n Σ_d (pred - target)² */
 ad_var *nn_mse(ad_var *pred, ad_var *target);
 /* (1/N) Σ_n Σ_d BCE(logits, target) */
 ad_var *nn_bce_logits(ad_var *logits, ad_var *target);
 /* log p(x_n | logits_n) = -Σ_d BCE for each row: (N) */
-ad_var *nn_bernoulli_logp(ad_var *logits, ad_var *x);
+ad_var *nn_bernoulli_logp_rows(ad_var *x, ad_var *logits);
 /* log N(x_n; mean_n, e^logvar_n) = -½ Σ_d (log 2π + lv + (x-m)² e^-lv): (N) */
-ad_var *nn_gaussian_logp(ad_var *mean, ad_var *logvar, ad_var *x);
+ad_var *nn_gaussian_logp_rows(ad_var *x, ad_var *mean, ad_var *logvar);
 /* -(1/N) Σ_n log N(x_n; mean_n, e^logvar_n) */
-ad_var *nn_gaussian_nll(ad_var *mean, ad_var *logvar, ad_var *x);
+ad_var *nn_gaussian_mean_nll(ad_var *x, ad_var *mean, ad_var *logvar);
 /* KL(N(mu, e^lv) || N(0, I)) for each row: (N) */
 ad_var *nn_kl_normal_rows(ad_var *mu, ad_var *logvar);
 /* (1/N) Σ_n KL_n */

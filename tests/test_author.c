@@ -86,7 +86,7 @@ static ad_var *small_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, 
     (void)step, (void)r;
     ad_var *lv, *mu = ad_split2(nn_mlp_forward(&m->enc, t, m->p, ad_const(t, &b->x)), &lv);
     ad_var *z = ad_sample_normal(mu, lv, rng);
-    ad_var *rec = ad_neg(ad_mean(nn_bernoulli_logp(nn_mlp_forward(&m->dec, t, m->p, z), ad_const(t, &b->x))));
+    ad_var *rec = ad_neg(ad_mean(nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_mlp_forward(&m->dec, t, m->p, z))));
     ad_var *kl = nn_kl_normal(m->mistake == 1 ? ad_detach(mu) : mu, lv);
     if (m->mistake == 2) /* the KL's value with the gradient of its negative */
         kl = ad_straight_through(ad_neg(kl), kl);

@@ -111,17 +111,17 @@ void test_loss_values(void)
     tn_tensor *B = test_tensor(2, SHAPE(2, 2), (const double[]){1, 0, 0, 1});
     ad_var *z = ad_const(t, Z), *b = ad_const(t, B);
     CHECK_NEAR(ad_item(nn_bce_logits(z, b)), 2 * log(2.0), VAL_TOL);
-    ad_var *lp = nn_bernoulli_logp(z, b);
+    ad_var *lp = nn_bernoulli_logp_rows(b, z);
     CHECK(ad_value(lp)->ndim == 1 && ad_value(lp)->shape[0] == 2);
     CHECK_NEAR(ad_data(lp)[1], -2 * log(2.0), VAL_TOL);
     /* Gaussian: x = mean, lv = 0: -½ D log 2π per example */
-    ad_var *g = nn_gaussian_logp(p, z, p);
+    ad_var *g = nn_gaussian_logp_rows(p, p, z);
     CHECK_NEAR(ad_data(g)[0], -log(2 * M_PI), VAL_TOL);
     /* x - mean = (1, 0), lv = (log 4, 0): -½[(log2π + log4 + 1/4) + log2π] */
     tn_tensor *LV = test_tensor(2, SHAPE(2, 2), (const double[]){log(4.0), 0, 0, 0});
-    g = nn_gaussian_logp(y, ad_const(t, LV), p);
+    g = nn_gaussian_logp_rows(p, y, ad_const(t, LV));
     CHECK_NEAR(ad_data(g)[0], -0.5 * (2 * log(2 * M_PI) + log(4.0) + 0.25), VAL_TOL * 4);
-    CHECK_NEAR(ad_item(nn_gaussian_nll(y, ad_const(t, LV), p)),
+    CHECK_NEAR(ad_item(nn_gaussian_mean_nll(p, y, ad_const(t, LV))),
                -0.5 * (-0.5 * (2 * log(2 * M_PI) + log(4.0) + 0.25) +
                        -0.5 * (2 * log(2 * M_PI) + 0 + 4)), VAL_TOL * 10);
     /* KL(N(1, 1)) = ½ per dimension: rows (½, ½+½·(e-2)) for mu=(1,0|1,0), lv=(0,0|0,1) */
@@ -162,9 +162,9 @@ void test_loss_values(void)
     static ad_var *lf_##nm(ad_tape *t, ad_var *const *x, void *c) { (void)t; (void)c; return expr; }
 LOSS_FN(mse, nn_mse(x[0], x[1]))
 LOSS_FN(bce, nn_bce_logits(x[0], x[1]))
-LOSS_FN(bern, nn_bernoulli_logp(x[0], x[1]))
-LOSS_FN(gauss, nn_gaussian_logp(x[0], x[1], x[2]))
-LOSS_FN(gnll, nn_gaussian_nll(x[0], x[1], x[2]))
+LOSS_FN(bern, nn_bernoulli_logp_rows(x[1], x[0]))
+LOSS_FN(gauss, nn_gaussian_logp_rows(x[2], x[0], x[1]))
+LOSS_FN(gnll, nn_gaussian_mean_nll(x[2], x[0], x[1]))
 LOSS_FN(kl, nn_kl_normal(x[0], x[1]))
 LOSS_FN(klrows, nn_kl_normal_rows(x[0], x[1]))
 LOSS_FN(sparse, nn_sparse_kl(ad_sigmoid(x[0]), 0.05, 3))

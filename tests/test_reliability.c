@@ -415,7 +415,7 @@ static ad_var *toy_posterior(void *m_, ad_tape *t, const nn_batch *b, ad_var **l
 static ad_var *toy_log_lik(void *m_, ad_tape *t, const nn_batch *b, ad_var *z)
 {
     toy *m = m_;
-    return nn_bernoulli_logp(nn_linear_forward(&m->dec, t, m->p, z), ad_const(t, &b->x));
+    return nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_linear_forward(&m->dec, t, m->p, z));
 }
 
 static ad_var *toy_decode(void *m_, ad_tape *t, ad_var *z, const int *labels)

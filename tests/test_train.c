@@ -43,7 +43,7 @@ static ad_var *tiny_posterior(void *m_, ad_tape *t, const nn_batch *b, ad_var **
 static ad_var *tiny_log_lik(void *m_, ad_tape *t, const nn_batch *b, ad_var *z)
 {
     tiny *m = m_;
-    return nn_bernoulli_logp(nn_mlp_forward(&m->dec, t, m->p, z), ad_const(t, &b->x));
+    return nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_mlp_forward(&m->dec, t, m->p, z));
 }
 
 /* a log-likelihood of the wrong shape: one number for the whole batch */
