@@ -175,3 +175,56 @@ void test_anomaly_and_messages(void)
     tn_free(w), tn_free(g);
     ad_tape_free(t);
 }
+
+/* A loss that reports a name too long stops the run, naming it; a rerun of
+ * a finished run gives the stored results instead of nothing. */
+typedef struct {
+    nn_params *p;
+    nn_linear l;
+    int long_name;
+} lin;
+
+static ad_var *lin_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+{
+    lin *m = m_;
+    (void)rng, (void)step;
+    ad_var *y = nn_linear_forward(&m->l, t, m->p, ad_const(t, &b->x));
+    ad_var *l = ad_mean(ad_square(y));
+    nn_scalars_set(r, m->long_name ? "a_name_of_forty_characters_is_too_long" : "sq", ad_item(l));
+    return l;
+}
+
+void test_reports_and_reruns(void)
+{
+    nn_dataset d = {.n = 64, .dim = 3};
+    tn_real x[64 * 3];
+    for (int i = 0; i < 64 * 3; i++)
+        x[i] = (tn_real)((i % 7) - 3) / 3;
+    d.x = x;
+    lin m = {nn_params_new(), {0}, 1};
+    nn_error err;
+    tn_rng r;
+    tn_rng_seed(&r, 1, 1);
+    nn_linear_init(&m.l, m.p, "l", 3, 2, &err);
+    nn_params_alloc_init(m.p, NN_INIT_TORCH, 0, &r, &err);
+    nn_optim_config oc = nn_optim_defaults(NN_ADAM, 1e-2);
+    nn_optim *o = nn_optim_new(&oc, m.p, &err);
+    char ck[256];
+    test_tmp_path("rerun.safetensors", ck, sizeof ck);
+    nn_train_config c = nn_train_defaults();
+    c.epochs = 2, c.batch = 16, c.log = NULL, c.checkpoint = ck;
+    CHECK(nn_train(m.p, o, lin_loss, &m, &d, &d, &c, NULL, &err) == -1);
+    CHECK_STR_HAS(err.msg, "the loss reported \"a_name_of_forty_characters_is_t...\": names are under 32");
+    nn_scalars out;
+    CHECK(nn_evaluate(lin_loss, &m, &d, 0, &r, &out, &err) == -1);
+    CHECK_STR_HAS(err.msg, "evaluation: the loss reported");
+    m.long_name = 0;
+    nn_train_result a, b;
+    CHECK(nn_train(m.p, o, lin_loss, &m, &d, &d, &c, &a, &err) == 0);
+    c.resume = ck; /* the same run again: nothing to train */
+    CHECK(nn_train(m.p, o, lin_loss, &m, &d, &d, &c, &b, &err) == 0);
+    CHECK(b.epoch == 2 && !isnan(nn_scalars_get(&b.test, "loss")));
+    CHECK_NEAR(nn_scalars_get(&b.test, "loss"), nn_scalars_get(&a.test, "loss"), 1e-9);
+    CHECK_NEAR(nn_scalars_get(&b.train, "sq"), nn_scalars_get(&a.train, "sq"), 1e-9);
+    nn_optim_free(o), nn_params_free(m.p);
+}

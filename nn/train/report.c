@@ -11,17 +11,24 @@
 #include <string.h>
 #include <unistd.h>
 
+static int refuse(nn_scalars *s, const char *name)
+{
+    if (!s->refused[0])
+        snprintf(s->refused, sizeof s->refused, "%s", name);
+    return -1;
+}
+
 int nn_scalars_set(nn_scalars *s, const char *name, double v)
 {
     if (strlen(name) >= sizeof s->name[0])
-        return -1;
+        return refuse(s, name);
     for (int i = 0; i < s->n; i++)
         if (strcmp(s->name[i], name) == 0) {
             s->value[i] = v;
             return 0;
         }
     if (s->n == NN_SCALARS_MAX)
-        return -1;
+        return refuse(s, name);
     strcpy(s->name[s->n], name);
     s->value[s->n++] = v;
     return 0;

@@ -93,6 +93,7 @@ typedef struct {
     ad_tape *t;
     team tm;
     int start;               /* the epoch resumed from */
+    char *saved_line;        /* that epoch's metrics line, from the checkpoint */
     long step;
     nn_train_result r;
 } run;
@@ -216,6 +217,9 @@ static int resume(run *R)
     if (rc == 0)
         rc = guard(R->p, R->opt, 0, R->step, R->start + 1, R->err) ||
              guard(R->p, R->opt, 2, R->step, R->start + 1, R->err);
+    const char *line = nn_meta_get(&saved, "train.metrics");
+    if (rc == 0 && line && !(R->saved_line = strdup(line)))
+        rc = nn_fail(R->err, "train: out of memory");
     int dropped = 0;
     if (rc == 0 && R->writer && c->metrics &&
         nn_metrics_resume(c->metrics, R->start, nn_meta_get(&saved, "train.metrics"), &dropped, R->err))
@@ -270,6 +274,7 @@ static void run_close(run *R)
     ad_tape_free(R->t);
     nn_batches_free(R->batches);
     nn_meta_free(&R->meta);
+    free(R->saved_line);
     nn__shards_close(&R->sh);
     for (int i = 0; i < 2; i++)
         nn_lock_release(&R->locks[i]);
@@ -328,6 +333,10 @@ static int shards_backward(run *R, const nn_batch *b, int epoch)
         ad_var *scaled = l && sh->S > 1 ? ad_scale(l, (tn_real)((double)(hi - lo) / (double)n)) : l;
         if (!l || ad_backward(R->t, scaled))
             return nn_fail(R->err, "step %ld (epoch %d): %s", R->step, epoch, ad_tape_error(R->t));
+        if (rep.refused[0])
+            return nn_fail(R->err, "step %ld (epoch %d): the loss reported \"%s%s\": names are under 32 "
+                           "characters, at most %d of them", R->step, epoch, rep.refused,
+                           strlen(rep.refused) == sizeof rep.refused - 1 ? "..." : "", NN_SCALARS_MAX);
         double v = ad_item(l);
         if (!isfinite(v))
             return nn_fail(R->err, "step %ld (epoch %d): the loss is %g; training stopped, the last "
@@ -520,6 +529,23 @@ static int end_epoch(run *R, int epoch)
     return rc;
 }
 
+/* A run resumed at or past its last epoch trains nothing: its result is the
+ * checkpoint's (the averages of its last epoch, from the saved line). */
+static void stored_result(run *R)
+{
+    cJSON *j = R->saved_line ? cJSON_Parse(R->saved_line) : NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, j) {
+        if (!cJSON_IsNumber(it) || !it->string)
+            continue;
+        if (!strncmp(it->string, "train_", 6))
+            nn_scalars_set(&R->r.train, it->string + 6, it->valuedouble);
+        else if (!strncmp(it->string, "test_", 5))
+            nn_scalars_set(&R->r.test, it->string + 5, it->valuedouble);
+    }
+    cJSON_Delete(j);
+}
+
 int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
              const nn_dataset *train, const nn_dataset *test,
              const nn_train_config *c, nn_train_result *res, nn_error *err)
@@ -532,6 +558,11 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
     int rc = run_open(&R);
     for (int epoch = R.start + 1; rc == 0 && epoch <= c->epochs; epoch++)
         rc = train_epoch(&R, epoch) || end_epoch(&R, epoch) ? -1 : 0;
+    if (rc == 0 && R.start >= c->epochs) {
+        stored_result(&R);
+        nn_logf(R.log, c->log_ctx, NN_LOG_INFO, "nothing to train: the checkpoint is at epoch %d of %d%s",
+                R.start, c->epochs, R.saved_line ? "; its results as stored" : "");
+    }
     run_close(&R);
     if (res)
         *res = R.r;

@@ -32,8 +32,11 @@ typedef struct {
     int n;
     char name[NN_SCALARS_MAX][32];
     double value[NN_SCALARS_MAX];
+    char refused[32];   /* the first name that could not be set (its start) */
 } nn_scalars;
-/* Sets name to v (adding it when new); -1 when full or the name is too long. */
+/* Sets name to v (adding it when new); -1 when full or the name is 32
+ * characters or more, the name then kept in `refused`: the trainer and
+ * nn_evaluate stop with an error naming it rather than drop the number. */
 int nn_scalars_set(nn_scalars *s, const char *name, double v);
 /* The value of name, or NaN. */
 double nn_scalars_get(const nn_scalars *s, const char *name);
