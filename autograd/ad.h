@@ -194,6 +194,13 @@ const int *ad_argmin(ad_var *x, int axis);
  * Gumbel-softmax samples. x and y of one shape. */
 ad_var *ad_detach(ad_var *x);
 ad_var *ad_straight_through(ad_var *x, ad_var *y);
+/* Transparent stop-gradients (off by default): detach(x) is x and
+ * straight_through(x, y) is x, and every arg-max/min gives the indices it
+ * gave in the first step after the switch (an assignment, such as VQ's
+ * nearest entries, held fixed), so that a loss's value and backward's
+ * gradient belong to one smooth function, which central differences can
+ * check. The gradient checks of nn/ turn it on. Returns the old setting. */
+int ad_set_transparent(ad_tape *t, int on);
 
 /* A view: the result shares x's values (no copy), so write into neither
  * after reshaping (ad_data of a constant, say). Its gradient flows to x,

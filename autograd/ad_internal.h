@@ -131,4 +131,9 @@ size_t ad__period(const ad_var *v, int k);
 void ad__axis_split(const tn_tensor *x, int ax, size_t *outer, size_t *len,
                     size_t *inner);
 
+/* The indices an arg-max/min computed, as the tape serves them: with
+ * transparent stop-gradients the first step's are recorded and every later
+ * step gets them back (a gradient check holds assignments fixed). */
+const int *ad__frozen_indices(ad_tape *t, int *idx, size_t n);
+
 #endif

@@ -285,7 +285,7 @@ static const int *arg_extreme(ad_var *x, int axis, int sign, const char *name)
                     best = l;
             out[o * inner + j] = (int)best;
         }
-    return out;
+    return ad__frozen_indices(x->tape, out, count);
 }
 
 const int *ad_argmax(ad_var *x, int axis) { return arg_extreme(x, axis, 1, "argmax"); }

@@ -20,6 +20,10 @@ struct ad_tape {
     size_t n_params, cap_params;
     int failed;
     int anomaly;        /* ad_set_detect_anomaly: every result checked for NaN/inf */
+    int transparent;    /* ad_set_transparent: detach and straight-through pass x through,
+                           arg-max/min indices recorded by the first step and replayed */
+    int **frozen;       /* the recorded index arrays, in call order; heap */
+    size_t *frozen_n, n_frozen, cap_frozen, frozen_at;
     unsigned gen;       /* resets so far: variables carry the one they were made in */
     char error[400];
     char why[AD_WHY_LEN]; /* a shape rule's reason, see ad__why_buf */
@@ -48,6 +52,9 @@ void ad_tape_free(ad_tape *t)
     tn_arena_free(t->arena);
     free(t->nodes);
     free(t->params);
+    for (size_t i = 0; i < t->n_frozen; i++)
+        free(t->frozen[i]);
+    free(t->frozen), free(t->frozen_n);
     free(t);
 }
 
@@ -59,6 +66,7 @@ void ad_tape_reset(ad_tape *t)
     t->failed = 0;
     t->error[0] = '\0';
     t->gen++;
+    t->frozen_at = 0;
 }
 
 int ad_tape_ok(const ad_tape *t) { return !t->failed; }
@@ -223,10 +231,56 @@ ad_var *ad_const_copy(ad_tape *t, int ndim, const size_t *shape,
     return v;
 }
 
+int ad_set_transparent(ad_tape *t, int on)
+{
+    int old = t->transparent;
+    t->transparent = on != 0;
+    for (size_t i = 0; i < t->n_frozen; i++) /* a new record with each switch */
+        free(t->frozen[i]);
+    t->n_frozen = t->frozen_at = 0;
+    return old;
+}
+
+const int *ad__frozen_indices(ad_tape *t, int *idx, size_t n)
+{
+    if (!t->transparent || !idx)
+        return idx;
+    size_t k = t->frozen_at++;
+    if (k < t->n_frozen) { /* replayed: the indices of the first step */
+        if (t->frozen_n[k] != n) {
+            ad_tape_fail(t, "arg-max/min %zu of the step: %zu indices, the first step had %zu", k, n,
+                         t->frozen_n[k]);
+            return NULL;
+        }
+        memcpy(idx, t->frozen[k], n * sizeof *idx);
+        return idx;
+    }
+    if (t->n_frozen == t->cap_frozen) {
+        size_t cap = t->cap_frozen ? 2 * t->cap_frozen : 8;
+        int **f = realloc(t->frozen, cap * sizeof *f);
+        size_t *fn = f ? realloc(t->frozen_n, cap * sizeof *fn) : NULL;
+        if (f)
+            t->frozen = f;
+        if (!fn) {
+            ad_tape_fail(t, "arg-max/min: out of memory");
+            return NULL;
+        }
+        t->frozen_n = fn, t->cap_frozen = cap;
+    }
+    int *copy = malloc((n ? n : 1) * sizeof *copy);
+    if (!copy) {
+        ad_tape_fail(t, "arg-max/min: out of memory");
+        return NULL;
+    }
+    memcpy(copy, idx, n * sizeof *idx);
+    t->frozen[t->n_frozen] = copy, t->frozen_n[t->n_frozen++] = n;
+    return idx;
+}
+
 ad_var *ad_detach(ad_var *x)
 {
-    if (!x)
-        return NULL;
+    if (!x || x->tape->transparent)
+        return x;
     if (x->tape->failed)
         return NULL;
     if (x->gen != x->tape->gen) {
@@ -243,6 +297,8 @@ ad_var *ad_straight_through(ad_var *x, ad_var *y)
 {
     if (!x || !y)
         return NULL;
+    if (x->tape->transparent)
+        return x;
     if (!tn_same_shape(&x->val, &y->val)) {
         char a[64], b[64];
         ad_tape_fail(x->tape, "straight_through: x (%s) and y (%s) must have one shape",

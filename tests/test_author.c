@@ -87,9 +87,13 @@ static ad_var *small_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, 
     ad_var *lv, *mu = ad_split2(nn_mlp_forward(&m->enc, t, m->p, ad_const(t, &b->x)), &lv);
     ad_var *z = ad_sample_normal(mu, lv, rng);
     ad_var *rec = ad_neg(ad_mean(nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_mlp_forward(&m->dec, t, m->p, z))));
-    ad_var *kl = nn_kl_normal(m->mistake == 1 ? ad_detach(mu) : mu, lv);
-    if (m->mistake == 2) /* the KL's value with the gradient of its negative */
-        kl = ad_straight_through(ad_neg(kl), kl);
+    /* mistakes a check must catch (detach and straight-through are meant,
+     * and the check takes them out; a constant made of a value is not):
+     * 1 a detached path, mu's value as a constant in the KL; 2 a wrong
+     * sign, the KL's value with the gradient of its negative */
+    ad_var *kl = nn_kl_normal(m->mistake == 1 ? ad_const(t, ad_value(mu)) : mu, lv);
+    if (m->mistake == 2)
+        kl = ad_sub(ad_scale(ad_const(t, ad_value(kl)), 2), kl);
     return ad_add(rec, kl);
 }
 
@@ -227,4 +231,27 @@ void test_reports_and_reruns(void)
     CHECK_NEAR(nn_scalars_get(&b.test, "loss"), nn_scalars_get(&a.test, "loss"), 1e-9);
     CHECK_NEAR(nn_scalars_get(&b.train, "sq"), nn_scalars_get(&a.train, "sq"), 1e-9);
     nn_optim_free(o), nn_params_free(m.p);
+}
+
+/* Transparent stop-gradients: detach and straight-through pass x through,
+ * and arg-min replays the first step's indices after a reset. */
+void test_transparent_checks(void)
+{
+    ad_tape *t = ad_tape_new(0);
+    ad_var *x = ad_const_copy(t, 2, SHAPE(1, 3), (const tn_real[]){3, 1, 2});
+    CHECK(ad_detach(x) != x);
+    ad_set_transparent(t, 1);
+    CHECK(ad_detach(x) == x && ad_straight_through(x, ad_scale(x, 2)) == x);
+    const int *a = ad_argmin(x, -1);
+    CHECK(a && a[0] == 1);
+    ad_tape_reset(t);
+    x = ad_const_copy(t, 2, SHAPE(1, 3), (const tn_real[]){0, 1, 2}); /* moved: argmin 0 now */
+    a = ad_argmin(x, -1);
+    CHECK(a && a[0] == 1); /* the first step's, held */
+    ad_set_transparent(t, 0);
+    ad_tape_reset(t);
+    x = ad_const_copy(t, 2, SHAPE(1, 3), (const tn_real[]){0, 1, 2});
+    a = ad_argmin(x, -1);
+    CHECK(a && a[0] == 0);
+    ad_tape_free(t);
 }

@@ -28,7 +28,7 @@ print(f"    loss {rows[0]['train_loss']:.2f} -> {rows[1]['train_loss']:.2f}, "
 PY
 }
 common="--data $data --epochs 2 --train-limit 6400 --batch 64 --threads 2"
-for prog in cvae gumbel_vae conv_vae iwae; do
+for prog in cvae gumbel_vae conv_vae iwae vqvae m2; do
     out=$tmp/$prog
     limit=200
     [ $prog = iwae ] && limit=40 # L_5000 of both models over these
@@ -38,6 +38,8 @@ for prog in cvae gumbel_vae conv_vae iwae; do
     case $prog in
         iwae) files="vae.jsonl iwae.jsonl vae.safetensors iwae.safetensors"; grep -q "IWAE (k = 5): test L_1" "$tmp/$prog.log" || files="$files (no-L_k-line)";;
         gumbel_vae) files="metrics.jsonl model.safetensors samples.png";;
+        vqvae) files="metrics.jsonl model.safetensors reconstructions.png";;
+        m2) files="metrics.jsonl model.safetensors";;
         *) files="metrics.jsonl model.safetensors samples.png reconstructions.png interpolation.png";;
     esac
     missing=""
@@ -149,11 +151,24 @@ mkdir -p "$tmp/pic/samples.png"
 "$build/gumbel_vae" $common --test-limit 100 --out "$tmp/pic" > "$tmp/pic.log" 2>&1
 [ $? -eq 1 ] && grep -q "^gumbel_vae: .*pic/samples.png: is a folder" "$tmp/pic.log" && ! grep -q "^epoch" "$tmp/pic.log" &&
     ok example_outputs_checked_first || fail example_outputs_checked_first "$(tail -3 "$tmp/pic.log")"
+# the new families' figures after 2 short epochs, against trivial baselines:
+# a VQ-VAE's reconstruction under the 206 nats of the mean image (Bernoulli
+# of the average pixel), M2's test error under the 90 % of guessing
+if /usr/bin/python3 - "$tmp/vqvae.log" "$tmp/m2.log" <<'PY'
+import re, sys
+v, m = (open(f).read() for f in sys.argv[1:])
+rec = float(re.search(r"test reconstruction ([\d.]+) nats", v).group(1))
+used = float(re.search(r"codebook in use (\d+)%", v).group(1))
+err = float(re.search(r"test error of q\(y\|x\) with 100 labels: ([\d.]+)%", m).group(1))
+print(f"    vqvae: reconstruction {rec} nats, {used:.0f}% of the codebook; m2: test error {err}%")
+assert rec < 150 and used > 5 and err < 60, (rec, used, err)
+PY
+then ok new_families_figures; else fail new_families_figures "see above"; fi
 # --check: every model program's loss gradient-checked in this build
-checked="cvae gumbel_vae conv_vae iwae vae"
-case $build in *san*) checked="cvae gumbel_vae iwae vae";; esac # the conv check: 9 s, 10x under ASan
+checked="cvae gumbel_vae conv_vae iwae vae vqvae m2"
+case $build in *san*) checked="cvae gumbel_vae iwae vae m2";; esac # the conv check: 9 s, 10x under ASan
 for prog in $checked; do
-    "$build/$prog" --check --data "$data" --train-limit 100 --test-limit 100 --threads 2 --out "$tmp/check-$prog" \
+    "$build/$prog" --check --data "$data" --train-limit 1000 --test-limit 100 --threads 2 --out "$tmp/check-$prog" \
         > "$tmp/check.log" 2>&1
     [ $? -eq 0 ] && grep -q "^gradient check (.*: passed" "$tmp/check.log" && ok "${prog}_check" ||
         fail "${prog}_check" "$(tail -2 "$tmp/check.log")"
