@@ -86,8 +86,8 @@ int main(int argc, char **argv)
     if (rc)
         fprintf(stderr, "vqvae: %s\n", err.msg);
     else if (!s.check)
-        printf("test reconstruction %.2f nats (BCE per image), codebook in use %.0f%% (of %d a batch of "
-               "500)\n", nn_scalars_get(&test, "recon"), 100 * nn_scalars_get(&test, "used"), K);
+        printf("test reconstruction %.2f nats (BCE per image); codebook entries in use: %.0f%% of %d (in a "
+               "test batch of 500)\n", nn_scalars_get(&test, "recon"), 100 * nn_scalars_get(&test, "used"), K);
     nn_optim_free(opt), nn_params_free(m.p), nn_setup_free(&s);
     return rc;
 }

@@ -158,7 +158,7 @@ if /usr/bin/python3 - "$tmp/vqvae.log" "$tmp/m2.log" <<'PY'
 import re, sys
 v, m = (open(f).read() for f in sys.argv[1:])
 rec = float(re.search(r"test reconstruction ([\d.]+) nats", v).group(1))
-used = float(re.search(r"codebook in use (\d+)%", v).group(1))
+used = float(re.search(r"codebook entries in use: (\d+)%", v).group(1))
 err = float(re.search(r"test error of q\(y\|x\) with 100 labels: ([\d.]+)%", m).group(1))
 print(f"    vqvae: reconstruction {rec} nats, {used:.0f}% of the codebook; m2: test error {err}%")
 assert rec < 150 and used > 5 and err < 60, (rec, used, err)
