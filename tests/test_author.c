@@ -255,3 +255,34 @@ void test_transparent_checks(void)
     CHECK(a && a[0] == 0);
     ad_tape_free(t);
 }
+
+/* A program's own options: types, ranges, defaults in the usage line. */
+void test_setup_own_options(void)
+{
+    double alpha = 0.1;
+    long k = 5;
+    const char *name = "plain";
+    nn_option own[] = {{"alpha", 'r', &alpha, 0, 10}, {"k", 'i', &k, 1, 100}, {"style", 's', &name, 0, 0}, {0}};
+    nn_setup s;
+    nn_error err;
+    char *help[] = {"prog", "--help"};
+    CHECK(nn_setup_args_with(&s, 2, help, "prog", 3, own, &err) == NN_SETUP_HELP);
+    CHECK_STR_HAS(err.msg, "[--alpha X (0.1)] [--k N (5)] [--style TEXT (plain)]");
+    char *bad_r[] = {"prog", "--alpha", "11"};
+    CHECK(nn_setup_args_with(&s, 3, bad_r, "prog", 3, own, &err) == NN_SETUP_USAGE);
+    CHECK_STR_HAS(err.msg, "prog: --alpha: expected a number from 0 to 10, got \"11\"");
+    char *bad_i[] = {"prog", "--k", "2.5"};
+    CHECK(nn_setup_args_with(&s, 3, bad_i, "prog", 3, own, &err) == NN_SETUP_USAGE);
+    CHECK_STR_HAS(err.msg, "--k: expected a whole number from 1 to 100, got \"2.5\"");
+    char buf[512];
+    DATA_OR_SKIP(path, "mnist/train-images-idx3-ubyte.gz", buf);
+    (void)path;
+    char dir[600], out[256];
+    snprintf(dir, sizeof dir, "%s/mnist", getenv("TAPE_DATA") ? getenv("TAPE_DATA") : "../shared/data");
+    test_tmp_path("own", out, sizeof out);
+    char *ok[] = {"prog", "--alpha", "2.5", "--data", dir, "--k", "7", "--style", "fancy", "--train-limit", "10",
+                  "--test-limit", "10", "--out", out};
+    CHECK(nn_setup_args_with(&s, 15, ok, "prog", 3, own, &err) == 0);
+    CHECK(alpha == 2.5 && k == 7 && strcmp(name, "fancy") == 0);
+    nn_setup_free(&s);
+}

@@ -37,10 +37,46 @@ static int number(const char *opt, const char *v, double lo, double hi, int whol
     return 0;
 }
 
+/* The program's own options in the usage line: " [--alpha X (0.1)] ..." */
+static void usage_of(const nn_option *opts, char *buf, size_t len)
+{
+    size_t u = 0;
+    buf[0] = '\0';
+    for (const nn_option *o = opts; o && o->name && u < len; o++) {
+        int w = o->type == 's' ? snprintf(buf + u, len - u, " [--%s TEXT (%s)]", o->name,
+                                          *(const char **)o->value ? *(const char **)o->value : "none")
+              : o->type == 'i' ? snprintf(buf + u, len - u, " [--%s N (%ld)]", o->name, *(long *)o->value)
+                               : snprintf(buf + u, len - u, " [--%s X (%g)]", o->name, *(double *)o->value);
+        u += w > 0 ? (size_t)w : 0;
+    }
+}
+
+/* --name val into the program's option o: checked against its type and range */
+static int set_own(const nn_option *o, const char *val, nn_error *err)
+{
+    double x;
+    if (o->type == 's') {
+        if (!*val)
+            return nn_fail(err, "--%s: expected a text, got \"\"", o->name);
+        *(const char **)o->value = val;
+        return 0;
+    }
+    if (o->type != 'i' && o->type != 'r')
+        return nn_fail(err, "--%s: the program gave the option type '%c', expected 'r', 'i' or 's'", o->name,
+                       o->type);
+    if (number(o->name, val, o->lo, o->hi, o->type == 'i', &x, err))
+        return -1;
+    if (o->type == 'i')
+        *(long *)o->value = (long)x;
+    else
+        *(double *)o->value = x;
+    return 0;
+}
+
 /* The options and the data; 0, NN_SETUP_HELP, NN_SETUP_USAGE (a bad option)
  * or NN_SETUP_FAILED (a file), with the message in err (unprefixed). */
 static int setup(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
-                 const char *extra_name, long *extra, nn_error *err)
+                 const nn_option *opts, nn_error *err)
 {
     memset(s, 0, sizeof *s);
     s->cfg = nn_train_defaults();
@@ -55,12 +91,13 @@ static int setup(nn_setup *s, int argc, char **argv, const char *name, int defau
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
+            char own[sizeof err->msg];
+            usage_of(opts, own, sizeof own);
             snprintf(err->msg, sizeof err->msg,
                      "usage: %s [--data DIR | --binarized DIR] [--epochs N (%d)] [--batch N (128)] "
                      "[--lr X (1e-3)] [--train-limit N] [--test-limit N] [--seed N (1)] "
-                     "[--threads N] [--kernels auto|avx512|blis] [--out DIR (out/%s)] [--check] [--detect-anomaly]%s%s%s",
-                     name, default_epochs, name,
-                     extra_name ? " [--" : "", extra_name ? extra_name : "", extra_name ? " N]" : "");
+                     "[--threads N] [--kernels auto|avx512|blis] [--out DIR (out/%s)] [--check] "
+                     "[--detect-anomaly]%s", name, default_epochs, name, own);
             return NN_SETUP_HELP;
         }
         if (strcmp(o, "--check") == 0) { /* a flag: the loss's gradient check, no training */
@@ -74,6 +111,14 @@ static int setup(nn_setup *s, int argc, char **argv, const char *name, int defau
         if (strncmp(o, "--", 2) != 0 || !val)
             return nn_fail(err, "%s: expected an option and its value (see --help)", o), NN_SETUP_USAGE;
         o += 2, i++;
+        const nn_option *own = opts;
+        while (own && own->name && strcmp(own->name, o) != 0)
+            own++;
+        if (own && own->name) {
+            if (set_own(own, val, err))
+                return NN_SETUP_USAGE;
+            continue;
+        }
         if (!strcmp(o, "data"))
             data = val;
         else if (!strcmp(o, "binarized"))
@@ -94,8 +139,7 @@ static int setup(nn_setup *s, int argc, char **argv, const char *name, int defau
         } else if (!strcmp(o, "seed")) {
             if (seed_of(val, &seed, err))
                 return NN_SETUP_USAGE;
-        } else if (!strcmp(o, "epochs") || !strcmp(o, "batch") || !strcmp(o, "threads") ||
-                   (extra_name && !strcmp(o, extra_name))) {
+        } else if (!strcmp(o, "epochs") || !strcmp(o, "batch") || !strcmp(o, "threads")) {
             double hi = !strcmp(o, "threads") ? 1024 : 1e9;
             if (number(o, val, !strcmp(o, "epochs") ? 0 : 1, hi, 1, &v, err))
                 return NN_SETUP_USAGE;
@@ -103,10 +147,8 @@ static int setup(nn_setup *s, int argc, char **argv, const char *name, int defau
                 s->cfg.epochs = (int)v;
             else if (!strcmp(o, "batch"))
                 s->cfg.batch = (size_t)v;
-            else if (!strcmp(o, "threads"))
-                threads = v;
             else
-                *extra = (long)v;
+                threads = v;
         } else {
             return nn_fail(err, "--%s: unknown option (see --help)", o), NN_SETUP_USAGE;
         }
@@ -161,11 +203,18 @@ static int setup(nn_setup *s, int argc, char **argv, const char *name, int defau
 int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
                   const char *extra_name, long *extra, nn_error *err)
 {
+    nn_option own[2] = {{extra_name, 'i', extra, 1, 1e9}, {0}};
+    return nn_setup_args_with(s, argc, argv, name, default_epochs, extra_name ? own : NULL, err);
+}
+
+int nn_setup_args_with(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
+                       const nn_option *opts, nn_error *err)
+{
     nn_error scratch;
     if (!err)
         err = &scratch;
     err->msg[0] = '\0';
-    int rc = setup(s, argc, argv, name, default_epochs, extra_name, extra, err);
+    int rc = setup(s, argc, argv, name, default_epochs, opts, err);
     snprintf(s->name, sizeof s->name, "%s", name);
     if (rc == NN_SETUP_USAGE || rc == NN_SETUP_FAILED) { /* "name: what went wrong" */
         char msg[sizeof err->msg];

@@ -41,6 +41,22 @@ typedef struct {
 int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name,
                   int default_epochs, const char *extra_name, long *extra,
                   nn_error *err);
+/* A program's own options: --name VALUE into *value, which holds the
+ * default (shown in the usage line). type 'r': a double in [lo, hi]; 'i':
+ * a whole number (long) in [lo, hi]; 's': a non-empty text (const char *).
+ * A list ends with {0}. E.g.
+ *   double alpha = 0.1, tau = 1;
+ *   nn_option own[] = {{"alpha", 'r', &alpha, 0, 1e6}, {"tau", 'r', &tau, 1e-3, 10}, {0}};
+ *   nn_setup_args_with(&s, argc, argv, "m2", 10, own, &err);
+ * nn_setup_args(..., extra_name, extra, ...) is this with one 'i' option. */
+typedef struct {
+    const char *name;
+    char type;
+    void *value;
+    double lo, hi;
+} nn_option;
+int nn_setup_args_with(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
+                       const nn_option *opts, nn_error *err);
 int nn_setup_exit(int rc, const nn_error *err);
 void nn_setup_free(nn_setup *s);
 /* A path in the output folder, "OUT/file", in a buffer of the setup's
