@@ -286,3 +286,61 @@ void test_setup_own_options(void)
     CHECK(alpha == 2.5 && k == 7 && strcmp(name, "fancy") == 0);
     nn_setup_free(&s);
 }
+
+/* The posterior's sample hook: a Gaussian written as a hook gives the ELBO
+ * and L_k the built-in Gaussian path gives, within their noise; a hook of
+ * the wrong size is an error naming the sizes. */
+static ad_var *sv_posterior(void *m_, ad_tape *t, const nn_batch *b, ad_var **lv)
+{
+    small_vae *m = m_;
+    return ad_split2(nn_mlp_forward(&m->enc, t, m->p, ad_const(t, &b->x)), lv);
+}
+static ad_var *sv_log_lik(void *m_, ad_tape *t, const nn_batch *b, ad_var *z)
+{
+    small_vae *m = m_;
+    return nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_mlp_forward(&m->dec, t, m->p, z));
+}
+static size_t sv_rows_wrong;
+static ad_var *sv_sample(void *m, ad_tape *t, const nn_batch *b, size_t S, tn_rng *rng, ad_var **z)
+{
+    ad_var *lv, *mu = sv_posterior(m, t, b, &lv);
+    ad_var *z0 = ad_sample_normal_eps(mu, lv, ad_randn(t, 3, SHAPE(S, b->n, ad_dim(mu, -1)), rng));
+    *z = ad_reshape(z0, 2, SHAPE(S * b->n, ad_dim(mu, -1)));
+    ad_var *lq = ad_sum_axis(ad_gaussian_logp(z0, mu, lv), -1);
+    return sv_rows_wrong ? ad_slice(ad_reshape(lq, 2, SHAPE(1, S * b->n)), 0, 1) : lq;
+}
+
+void test_latent_sample_hook(void)
+{
+    char buf[512];
+    DATA_OR_SKIP(path, "mnist/t10k-images-idx3-ubyte.gz", buf);
+    nn_error err;
+    nn_dataset *d = nn_load_idx(path, NULL, &err), *h = d ? nn_data_head(d, 64, &err) : NULL;
+    CHECK(h != NULL);
+    if (!h)
+        return;
+    nn_data_scale(h, 1 / 255.0);
+    h->rows = h->cols = 28;
+    const nn_act act[2] = {NN_ACT_RELU, NN_ACT_NONE};
+    small_vae m = {nn_params_new(), {0}, {0}, 0};
+    tn_rng r;
+    tn_rng_seed(&r, 1, 3);
+    nn_mlp_init(&m.enc, m.p, "enc", 3, (size_t[]){784, 100, 2 * 4}, act, &err);
+    nn_mlp_init(&m.dec, m.p, "dec", 3, (size_t[]){4, 100, 784}, act, &err);
+    nn_params_alloc_init(m.p, NN_INIT_TORCH, 0, &r, &err);
+    nn_latent plain = {.model = &m, .latent = 4, .rows = 28, .cols = 28, .posterior = sv_posterior,
+                       .log_lik = sv_log_lik};
+    nn_latent hook = plain;
+    hook.sample = sv_sample;
+    nn_elbo a, b;
+    tn_rng_seed(&r, 2, 2);
+    CHECK(nn_latent_elbo(&plain, h, 32, &r, &a, &err) == 0 && nn_latent_elbo(&hook, h, 32, &r, &b, &err) == 0);
+    double la = nn_latent_iwae(&plain, h, 64, &r, &err), lb = nn_latent_iwae(&hook, h, 64, &r, &err);
+    printf("    ELBO %.2f / %.2f, L_64 %.2f / %.2f (Gaussian path / hook)\n", -a.neg_elbo, -b.neg_elbo, la, lb);
+    CHECK(fabs(a.neg_elbo - b.neg_elbo) < 0.03 * a.neg_elbo && fabs(la - lb) < 1.5 && lb > -b.neg_elbo - 1);
+    sv_rows_wrong = 1;
+    CHECK(isnan(nn_latent_iwae(&hook, h, 4, &r, &err)));
+    CHECK_STR_HAS(err.msg, "iwae: sample gave log q of 1x1 for 4 samples of 16 examples: expected 64 values");
+    sv_rows_wrong = 0;
+    nn_params_free(m.p), nn_dataset_free(d), nn_dataset_free(h);
+}

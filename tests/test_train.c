@@ -432,7 +432,8 @@ void test_latent_tools(void)
     nn_error err;
     nn_train_config c = quiet(2, NULL, NULL);
     CHECK(train_tiny(&m, tr, te, &c, NULL, &err) == 0);
-    nn_latent l = {&m, 2, 28, 28, 0, tiny_posterior, tiny_log_lik, tiny_decode, NULL, 0};
+    nn_latent l = {.model = &m, .latent = 2, .rows = 28, .cols = 28, .posterior = tiny_posterior,
+                   .log_lik = tiny_log_lik, .decode = tiny_decode};
     tn_rng r;
     tn_rng_seed(&r, 3, 3);
     nn_elbo e;

@@ -65,6 +65,26 @@ static int reduce(const ranks_part *p, double *sums, size_t n, int rc, nn_error 
     return rc;
 }
 
+/* With a sample hook: S samples of b's rows into *z ((S·N) x latent) and
+ * log p(z) - log q(z | x) of each ((S·N)), on t; NULL with the tape's error. */
+static ad_var *hook_pmq(const nn_latent *m, ad_tape *t, const nn_batch *b, size_t S, tn_rng *rng, ad_var **z)
+{
+    ad_var *lq = m->sample(m->model, t, b, S, rng, z);
+    if (!lq || !*z)
+        return NULL;
+    ad_var *lp = m->log_prior ? m->log_prior(m->model, t, *z)
+                              : ad_add_scalar(ad_scale(ad_sum_axis(ad_square(*z), -1), (tn_real)-0.5),
+                                              (tn_real)(-0.5 * (double)m->latent * log(2 * 3.141592653589793)));
+    size_t rows = S * b->n;
+    if (ad_value(lq) && ad_value(lq)->size != rows) {
+        char s[64];
+        ad_tape_fail(t, "sample gave log q of %s for %zu samples of %zu examples: expected %zu values",
+                     tn_shape_str(ad_value(lq), s, sizeof s), S, b->n, rows);
+        return NULL;
+    }
+    return ad_sub(lp, ad_reshape(lq, 1, (const size_t[]){rows}));
+}
+
 int nn_latent_elbo(const nn_latent *m, const nn_dataset *d, size_t batch,
                    tn_rng *rng, nn_elbo *out, nn_error *err)
 {
@@ -87,6 +107,16 @@ int nn_latent_elbo(const nn_latent *m, const nn_dataset *d, size_t batch,
         nn_batch b = batch_of(mine, b0, nb);
         ad_var *lv = NULL;
         ad_tape_reset(t);
+        if (m->sample) { /* recon = -log p(x|z), kl ≈ log q(z|x) - log p(z), one z a row */
+            ad_var *z = NULL, *pmq = hook_pmq(m, t, &b, 1, pt.rng, &z);
+            ad_var *ll = pmq ? ad_sum(m->log_lik(m->model, t, &b, z)) : NULL;
+            if (!ll) {
+                rc = nn_fail(err, "elbo: %s", ad_tape_error(t));
+                break;
+            }
+            sums[0] -= ad_item(ll), sums[1] -= ad_item(ad_sum(pmq));
+            continue;
+        }
         ad_var *mu = m->posterior(m->model, t, &b, &lv);
         if (mu && !lv) {
             rc = nn_fail(err, "elbo: the posterior gave no log-variance (a deterministic code)");
@@ -163,6 +193,29 @@ static int iw_block(const nn_latent *m, const nn_batch *xb, int k, size_t chunk,
     for (size_t s0 = 0; s0 < (size_t)k; s0 += chunk) {
         size_t ns = (size_t)k - s0 < chunk ? (size_t)k - s0 : chunk, rows = ns * nb;
         ad_tape_reset(t);
+        if (m->sample) { /* the model's own posterior: its z and log p(z) - log q(z|x) */
+            ad_var *Z = NULL, *pmq = hook_pmq(m, t, xb, ns, rng, &Z);
+            for (size_t r = 0; pmq && w->X && r < rows; r++) {
+                memcpy(w->X + r * D, xb->x.data + (r % nb) * D, D * sizeof *w->X);
+                if (w->L)
+                    w->L[r] = xb->labels[r % nb];
+            }
+            nn_batch tiled = {tn_wrap(w->X, 2, (const size_t[]){rows, D}), w->L, rows};
+            ad_var *lpx = !pmq ? NULL : w->X ? m->log_lik(m->model, t, &tiled, Z)
+                                            : m->log_lik(m->model, t, xb, ad_reshape(Z, 3, (const size_t[]){ns, nb, J}));
+            if (lpx && ad_value(lpx)->size != rows) {
+                char s[64];
+                ad_tape_fail(t, "log_lik gave %s for %zu samples of %zu examples: expected %zu values",
+                             tn_shape_str(ad_value(lpx), s, sizeof s), ns, nb, rows);
+                lpx = NULL;
+            }
+            if (!lpx)
+                return -1;
+            for (size_t s = 0; s < ns; s++)
+                for (size_t i = 0; i < nb; i++)
+                    w->logw[i * (size_t)k + s0 + s] = ad_data(lpx)[s * nb + i] + ad_data(pmq)[s * nb + i];
+            continue;
+        }
         ad_var *lv = NULL, *mu = m->posterior(m->model, t, xb, &lv);
         ad_var *Z = w->X ? ad_const_new(t, 2, (const size_t[]){rows, J})
                          : ad_const_new(t, 3, (const size_t[]){ns, nb, J});

@@ -35,6 +35,16 @@ typedef struct {
      * b's N rows, and returns (S x N): L_k then passes each x once instead
      * of S copies of it. 0 (the default): z is always (N x latent). */
     int log_lik_samples;
+    /* A posterior other than one diagonal Gaussian (a flow, a hierarchy, a
+     * discrete code): draws S samples of each of b's N rows into *z
+     * ((S·N) x latent, row s·N + i: sample s of row i) and returns
+     * log q(z | x) of each ((S·N)); NULL on error. When given, the ELBO and
+     * L_k use it (with log_prior) instead of posterior's Gaussian; posterior
+     * still gives the codes that active units and pictures read. */
+    ad_var *(*sample)(void *model, ad_tape *t, const nn_batch *b, size_t S, tn_rng *rng,
+                      ad_var **z);
+    /* log p(z) of each row of z ((S·N) x latent -> (S·N)); NULL: N(0, I). */
+    ad_var *(*log_prior)(void *model, ad_tape *t, ad_var *z);
 } nn_latent;
 
 /* Averages over the dataset, in nats per example, with one z ~ q(z|x) per
