@@ -95,7 +95,7 @@ $(BUILD)/lib$(NAME)-double.so: $(D_OBJ)
 # The model programs are built as a user builds them: against the headers
 # as installed (<tape/train.h>, staged once in $(BUILD)/include/tape) and
 # the library.
-MODELS    := cvae iwae gumbel_vae conv_vae vqvae m2 flow_vae
+MODELS    := cvae iwae gumbel_vae conv_vae vqvae m2 flow_vae hvae2
 examples: $(BUILD)/vae $(BUILD)/compare $(MODELS:%=$(BUILD)/%)
 $(BUILD)/vae: $(BUILD)/float/examples/vae.o $(BUILD)/lib$(NAME).a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)

@@ -28,7 +28,7 @@ print(f"    loss {rows[0]['train_loss']:.2f} -> {rows[1]['train_loss']:.2f}, "
 PY
 }
 common="--data $data --epochs 2 --train-limit 6400 --batch 64 --threads 2"
-trained="cvae gumbel_vae conv_vae iwae vqvae m2 flow_vae"
+trained="cvae gumbel_vae conv_vae iwae vqvae m2 flow_vae hvae2"
 case $build in *san*) trained="cvae gumbel_vae conv_vae iwae";; esac # the new two: trained in the plain run
 for prog in $trained; do
     out=$tmp/$prog
@@ -43,6 +43,7 @@ for prog in $trained; do
         vqvae) files="metrics.jsonl model.safetensors reconstructions.png";;
         m2) files="metrics.jsonl model.safetensors";;
         flow_vae) files="metrics.jsonl model.safetensors"; grep -q "planar flows: test -ELBO" "$tmp/$prog.log" || files="$files (no-ELBO-line)";;
+        hvae2) files="metrics.jsonl model.safetensors"; grep -q "two stochastic layers: test -ELBO" "$tmp/$prog.log" || files="$files (no-ELBO-line)";;
         *) files="metrics.jsonl model.safetensors samples.png reconstructions.png interpolation.png";;
     esac
     missing=""
@@ -159,12 +160,13 @@ mkdir -p "$tmp/pic/samples.png"
 # of the average pixel), M2's test error under the 90 % of guessing, the
 # flow VAE's -ELBO under 206 nats and its L_50 between -ELBO and 0
 case $build in *san*) ;; *)
-if /usr/bin/python3 - "$tmp/vqvae.log" "$tmp/m2.log" "$tmp/flow_vae.log" <<'PY'
+if /usr/bin/python3 - "$tmp/vqvae.log" "$tmp/m2.log" "$tmp/flow_vae.log" "$tmp/hvae2.log" <<'PY'
 import re, sys
-v, m, f = (open(x).read() for x in sys.argv[1:])
-elbo, lk = map(float, re.search(r"test -ELBO ([\d.]+) .* L_50 = (-[\d.]+)", f).groups())
-print(f"    flow_vae: -ELBO {elbo}, L_50 {lk}")
-assert elbo < 206 and -elbo <= lk < 0, (elbo, lk)
+v, m, f, h = (open(x).read() for x in sys.argv[1:])
+for name, text in (("flow_vae", f), ("hvae2", h)):
+    elbo, lk = map(float, re.search(r"test -ELBO ([\d.]+) .* L_50 = (-[\d.]+)", text).groups())
+    print(f"    {name}: -ELBO {elbo}, L_50 {lk}")
+    assert elbo < 206 and -elbo <= lk < 0, (name, elbo, lk)
 rec = float(re.search(r"test reconstruction ([\d.]+) nats", v).group(1))
 used = float(re.search(r"codebook entries in use: (\d+)%", v).group(1))
 err = float(re.search(r"test error of q\(y\|x\) with 100 labels: ([\d.]+)%", m).group(1))
@@ -174,8 +176,8 @@ PY
 then ok new_families_figures; else fail new_families_figures "see above"; fi
 ;; esac
 # --check: every model program's loss gradient-checked in this build
-checked="cvae gumbel_vae conv_vae iwae vae vqvae m2 flow_vae"
-case $build in *san*) checked="cvae gumbel_vae iwae vae m2 flow_vae";; esac # the conv check: 9 s, 10x under ASan
+checked="cvae gumbel_vae conv_vae iwae vae vqvae m2 flow_vae hvae2"
+case $build in *san*) checked="cvae gumbel_vae iwae vae m2 flow_vae hvae2";; esac # the conv check: 9 s, 10x under ASan
 for prog in $checked; do
     "$build/$prog" --check --data "$data" --train-limit 1000 --test-limit 100 --threads 2 --out "$tmp/check-$prog" \
         > "$tmp/check.log" 2>&1

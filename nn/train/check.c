@@ -69,7 +69,7 @@ double nn_gradcheck_loss(nn_loss_fn loss, void *model, nn_params *p, const nn_ba
      * measured again with half the step: a kink (relu, abs, clamp, max)
      * within eps, or rounding, moves the measured slope; a wrong gradient
      * does not move */
-    const double suspect = sizeof(tn_real) == 4 ? 5e-3 : 1e-7;
+    const double suspect = sizeof(tn_real) == 4 ? 5e-3 : 5e-7;
     for (int i = 0; i < nn_params_count(p); i++) {
         tn_tensor *v = nn_params_value(p, i), *g = nn_params_grad(p, i);
         size_t n = per_tensor && per_tensor < v->size ? per_tensor : v->size;
@@ -163,7 +163,7 @@ int nn_check_data(nn_loss_fn loss, void *model, nn_params *p, const nn_dataset *
         return nn_fail(err, "%s", rep.error);
     nn_logf(log, log_ctx, NN_LOG_INFO, "gradient check (%s, eps %g, %d elements a tensor, %zu rows): worst "
             "relative error %.3g at %s[%zu] (analytic %.6g, numeric %.6g), tolerance %g: %s; %zu element%s "
-            "within eps of a kink left out", TN_REAL_NAME, NN_CHECK_EPS, NN_CHECK_PER_TENSOR, n, worst,
+            "whose slope eps cannot resolve (a kink or rounding) left out", TN_REAL_NAME, NN_CHECK_EPS, NN_CHECK_PER_TENSOR, n, worst,
             nn_params_name(p, rep.input), rep.index, rep.analytic, rep.numeric, NN_CHECK_TOL,
             rc ? "FAILED" : "passed", rep.kinks, rep.kinks == 1 ? "" : "s");
     if (rc)
