@@ -177,7 +177,7 @@ then ok new_families_figures; else fail new_families_figures "see above"; fi
 ;; esac
 # --check: every model program's loss gradient-checked in this build
 checked="cvae gumbel_vae conv_vae iwae vae vqvae m2 flow_vae hvae2"
-case $build in *san*) checked="cvae gumbel_vae iwae vae m2 flow_vae hvae2";; esac # the conv check: 9 s, 10x under ASan
+case $build in *san*) checked="cvae vae m2";; esac # the rest: checked in the plain run (ASan is 10x slower)
 for prog in $checked; do
     "$build/$prog" --check --data "$data" --train-limit 1000 --test-limit 100 --threads 2 --out "$tmp/check-$prog" \
         > "$tmp/check.log" 2>&1
