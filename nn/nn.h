@@ -106,6 +106,18 @@ tn_tensor *nn_params_grad(nn_params *p, int i);
 tn_real *nn_params_values(nn_params *p);         /* the whole blocks */
 tn_real *nn_params_grads(nn_params *p);
 void nn_params_zero_grad(nn_params *p);
+/* Parameter groups: the optimizer's step for parameter i is its learning
+ * rate times `scale` (1 by default); 0 leaves the parameter out (frozen:
+ * no step, no weight decay). -1 with err for a scale < 0 or not finite. */
+int nn_params_set_lr_scale(nn_params *p, int i, double scale, nn_error *err);
+double nn_params_lr_scale(const nn_params *p, int i);
+/* Initialising a parameter from data (a codebook from encoder outputs, a
+ * bias from the data's mean): its n values, copied. An error for another
+ * count or a value that is not finite. */
+int nn_params_set_value(nn_params *p, int i, const tn_real *values, size_t n, nn_error *err);
+/* avg = decay·avg + (1 - decay)·x over n values: an exponential moving
+ * average (a VQ-VAE's EMA codebook, an averaged copy of the weights). */
+void nn_ema(tn_real *avg, const tn_real *x, size_t n, double decay);
 /* Parameter i as a leaf on tape t. */
 ad_var *nn_param(ad_tape *t, nn_params *p, int i);
 

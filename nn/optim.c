@@ -182,22 +182,20 @@ TN_CLONES static int adam_chunk(tn_real *restrict w, const tn_real *restrict g, 
     return bad;
 }
 
-double nn_optim_step(nn_optim *o, nn_params *p)
+/* The update of w[lo..hi) at learning rate lr (SGD, Adagrad, Adam or
+ * AdamW as configured); 1 when a weight or a state value came out not
+ * finite. The step's count and bias corrections are o's. */
+static int update_range(nn_optim *o, tn_real *restrict w, const tn_real *restrict g, size_t lo, size_t hi,
+                        double lr)
 {
     const nn_optim_config *c = &o->c;
-    double norm = c->clip_norm > 0 ? nn_clip_grad_norm(p, c->clip_norm) : 0;
-    tn_real *restrict w = nn_params_values(p);
-    const tn_real *restrict g = nn_params_grads(p);
-    double lr = nn_optim_lr(o);
     tn_real wd = (tn_real)c->weight_decay;
-    size_t n = o->size;
     int bad = 0;
-    o->steps++;
     switch (c->kind) {
     case NN_SGD: {
         /* d = g + wd·w; v = μv + d; w -= lr·(d + μv) (Nesterov) or lr·v */
         tn_real *restrict v = o->slot[0], mu = (tn_real)c->momentum, a = (tn_real)lr;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = lo; i < hi; i++) {
             tn_real d = g[i] + wd * w[i];
             if (v) {
                 v[i] = mu * v[i] + d;
@@ -211,7 +209,7 @@ double nn_optim_step(nn_optim *o, nn_params *p)
     case NN_ADAGRAD: {
         /* d = g + wd·w; G += d²; w -= lr·d / (√G + eps) */
         tn_real *restrict G = o->slot[0], a = (tn_real)lr, eps = (tn_real)c->eps;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = lo; i < hi; i++) {
             tn_real d = g[i] + wd * w[i];
             G[i] += d * d;
             w[i] -= a * d / (sqrt(G[i]) + eps);
@@ -230,18 +228,41 @@ double nn_optim_step(nn_optim *o, nn_params *p)
         adam_k k = {(tn_real)c->beta1, (tn_real)c->beta2, (tn_real)(lr / bc1), (tn_real)(1 / sqrt(bc2)),
                     (tn_real)c->eps, c->kind == NN_ADAMW ? (tn_real)(1 - lr * c->weight_decay) : 1,
                     c->kind == NN_ADAM ? wd : 0};
-        if (n >= TN_PAR_MIN) {
+        if (hi - lo >= TN_PAR_MIN) {
 #pragma omp parallel reduction(| : bad)
             {
-                size_t lo, hi;
-                tn_thread_part(n, &lo, &hi);
-                bad |= adam_chunk(w, g, o->slot[0], o->slot[1], lo, hi, &k);
+                size_t a, b;
+                tn_thread_part(hi - lo, &a, &b);
+                bad |= adam_chunk(w, g, o->slot[0], o->slot[1], lo + a, lo + b, &k);
             }
         } else
-            bad = adam_chunk(w, g, o->slot[0], o->slot[1], 0, n, &k);
+            bad = adam_chunk(w, g, o->slot[0], o->slot[1], lo, hi, &k);
         break;
     }
     }
+    return bad;
+}
+
+double nn_optim_step(nn_optim *o, nn_params *p)
+{
+    const nn_optim_config *c = &o->c;
+    double norm = c->clip_norm > 0 ? nn_clip_grad_norm(p, c->clip_norm) : 0;
+    tn_real *w = nn_params_values(p);
+    const tn_real *g = nn_params_grads(p);
+    double lr = nn_optim_lr(o);
+    int bad = 0, grouped = 0;
+    o->steps++;
+    for (int i = 0; i < nn_params_count(p); i++)
+        grouped |= nn_params_lr_scale(p, i) != 1;
+    if (!grouped) /* one pass over the whole block */
+        bad = update_range(o, w, g, 0, o->size, lr);
+    else /* parameter groups: each tensor at its own rate; 0 leaves it alone */
+        for (int i = 0; i < nn_params_count(p); i++) {
+            double s = nn_params_lr_scale(p, i);
+            size_t lo = (size_t)(nn_params_value(p, i)->data - w), hi = lo + nn_params_value(p, i)->size;
+            if (s > 0)
+                bad |= update_range(o, w, g, lo, hi, lr * s);
+        }
     o->nonfinite = bad;
     return norm;
 }

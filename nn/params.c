@@ -15,6 +15,7 @@ typedef struct {
     char name[NAME_MAX_LEN];
     tn_tensor value, grad; /* views into the blocks once allocated */
     size_t offset;
+    double lr_scale;       /* the optimizer's step times this; 0: left alone (1) */
 } param;
 
 struct nn_params {
@@ -64,6 +65,7 @@ int nn_params_add(nn_params *p, const char *name, int ndim,
     q->value = shape_only;
     q->grad = shape_only;
     q->offset = p->size;
+    q->lr_scale = 1;
     p->size += shape_only.size;
     return p->n++;
 }
@@ -193,6 +195,40 @@ int nn_params_alloc_init(nn_params *p, nn_init kind, double sd, tn_rng *rng, nn_
 /* Index of the first non-finite element of x[0..n), or n. Blocks are first
  * scanned with a branch-free test (x - x is 0 exactly when x is finite),
  * which the compiler vectorizes: the guard costs one read of the block. */
+int nn_params_set_lr_scale(nn_params *p, int i, double scale, nn_error *err)
+{
+    if (i < 0 || i >= p->n)
+        return nn_fail(err, "lr scale: parameter %d of %d", i, p->n);
+    if (!(scale >= 0 && isfinite(scale)))
+        return nn_fail(err, "lr scale of %s: %g, expected a finite number >= 0 (0: not optimized)",
+                       p->items[i].name, scale);
+    p->items[i].lr_scale = scale;
+    return 0;
+}
+
+double nn_params_lr_scale(const nn_params *p, int i) { return p->items[i].lr_scale; }
+
+int nn_params_set_value(nn_params *p, int i, const tn_real *values, size_t n, nn_error *err)
+{
+    if (i < 0 || i >= p->n || !p->values)
+        return nn_fail(err, "set value: parameter %d of %d%s", i, p->n, p->values ? "" : " (not allocated)");
+    tn_tensor *v = &p->items[i].value;
+    if (n != v->size)
+        return nn_fail(err, "set value of %s: %zu values, the parameter has %zu", p->items[i].name, n, v->size);
+    if (nn__first_nonfinite(values, n) < n)
+        return nn_fail(err, "set value of %s: value %zu is not finite", p->items[i].name,
+                       nn__first_nonfinite(values, n));
+    memcpy(v->data, values, n * sizeof *values);
+    return 0;
+}
+
+void nn_ema(tn_real *avg, const tn_real *x, size_t n, double decay)
+{
+    const tn_real a = (tn_real)decay, b = (tn_real)(1 - decay);
+    for (size_t i = 0; i < n; i++)
+        avg[i] = a * avg[i] + b * x[i];
+}
+
 size_t nn__first_nonfinite(const tn_real *x, size_t n)
 {
     for (size_t b = 0; b < n; b += 4096) {

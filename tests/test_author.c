@@ -344,3 +344,45 @@ void test_latent_sample_hook(void)
     sv_rows_wrong = 0;
     nn_params_free(m.p), nn_dataset_free(d), nn_dataset_free(h);
 }
+
+/* Parameter groups: a scale of 0 freezes a parameter (no step, no decay),
+ * 0.5 halves its SGD step; an EMA; a parameter set from data. */
+void test_param_groups_ema_init(void)
+{
+    nn_params *p = nn_params_new();
+    nn_error err;
+    int a = nn_params_add(p, "a", 1, SHAPE(3), &err), b = nn_params_add(p, "b", 1, SHAPE(2), &err);
+    int c = nn_params_add(p, "c", 1, SHAPE(2), &err);
+    nn_params_alloc(p, &err);
+    const tn_real init[7] = {1, 2, 3, 4, 5, 6, 7};
+    CHECK(nn_params_set_value(p, a, init, 3, &err) == 0 && nn_params_set_value(p, b, init + 3, 2, &err) == 0 &&
+          nn_params_set_value(p, c, init + 5, 2, &err) == 0);
+    CHECK(nn_params_set_value(p, a, init, 2, &err) == -1);
+    CHECK_STR_HAS(err.msg, "set value of a: 2 values, the parameter has 3");
+    CHECK(nn_params_set_lr_scale(p, b, 0, &err) == 0 && nn_params_set_lr_scale(p, c, 0.5, &err) == 0);
+    CHECK(nn_params_set_lr_scale(p, a, -1, &err) == -1);
+    for (size_t i = 0; i < 7; i++)
+        nn_params_grads(p)[i] = 1;
+    nn_optim_config oc = nn_optim_defaults(NN_SGD, 0.1);
+    oc.weight_decay = 0.5;
+    nn_optim *o = nn_optim_new(&oc, p, &err);
+    nn_optim_step(o, p);
+    const tn_real *w = nn_params_values(p);
+    /* a: w -= 0.1·(1 + 0.5·w); b frozen; c: w -= 0.05·(1 + 0.5·w) */
+    CHECK_NEAR(w[0], 1 - 0.1 * 1.5, VAL_TOL);
+    CHECK(w[3] == 4 && w[4] == 5);
+    CHECK_NEAR(w[5], 6 - 0.05 * 4, VAL_TOL);
+    /* Adam and AdamW: a frozen parameter keeps its value, others move */
+    for (int kind = NN_ADAM; kind <= NN_ADAMW; kind++) {
+        nn_optim_config ac = nn_optim_defaults((nn_optim_kind)kind, 0.1);
+        nn_optim *ao = nn_optim_new(&ac, p, &err);
+        tn_real before = w[3], other = w[0];
+        nn_optim_step(ao, p);
+        CHECK(w[3] == before && w[0] != other);
+        nn_optim_free(ao);
+    }
+    tn_real avg[3] = {0, 0, 0};
+    nn_ema(avg, (const tn_real[]){1, 2, 4}, 3, 0.75);
+    CHECK_NEAR(avg[2], 1, VAL_TOL);
+    nn_optim_free(o), nn_params_free(p);
+}
