@@ -91,6 +91,21 @@ case "$build" in
     ;;
 esac
 
+echo "== the exported symbols"
+# the shared libraries export the public API alone: every name with its
+# module's prefix, none of the internals ("__") or anything else
+for lib in tape tape-double; do
+    so="$build/lib$lib.so"
+    names=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBRV]$/ {print $3}')
+    bad=$(echo "$names" | grep -v -E '^(tn|ad|nn|model|vae|ae)_' ; echo "$names" | grep '__')
+    n=$(echo "$names" | grep -c .)
+    if [ -n "$names" ] && [ -z "$bad" ]; then
+        echo "ok   exported_symbols $lib: $n names, none internal"; passed=$((passed + 1))
+    else
+        echo "FAIL exported_symbols $lib:"; echo "$bad" | head -5 | sed 's/^/    /'; failed=$((failed + 1))
+    fi
+done
+
 echo "== install and build against it with pkg-config"
 # as a user would: #include <tape/...>, pkg-config tape (float) or
 # tape-double; a float program linked with the double library (or the
