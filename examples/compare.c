@@ -132,14 +132,14 @@ static model_config variant_config(int v, const options *o, const nn_dataset *d)
                 o->hidden), exit(2);
     c.input_dim = d->dim, c.latent = (size_t)o->latent;
     if (d->rows == 0) /* continuous data */
-        c.likelihood = LIK_GAUSSIAN, c.recon = RECON_MSE;
+        c.likelihood = MODEL_LIK_GAUSSIAN, c.recon = MODEL_RECON_MSE;
     if (c.beta != 1) /* the beta-vae */
         c.beta = o->beta;
     if (c.iw_k > 1) /* the iwae */
         c.iw_k = (int)o->k;
     if (c.conv_rows)
         c.conv_rows = d->rows, c.conv_cols = d->cols;
-    c.noise_level = c.noise == NOISE_GAUSSIAN ? o->gauss : o->noise;
+    c.noise_level = c.noise == MODEL_NOISE_GAUSSIAN ? o->gauss : o->noise;
     c.noise_clip = !o->no_clip;
     return c;
 }
@@ -328,7 +328,7 @@ static model *run(int v, uint64_t seed, const options *o, const nn_dataset *trai
         die("%s, seed %llu: %s", model_variants[v], (unsigned long long)seed, err.msg);
     for (int k = 0; k < N_METRICS; k++)
         r->v[k] = NAN;
-    static const model_noise noise[3] = {NOISE_MASK, NOISE_SALT_PEPPER, NOISE_GAUSSIAN};
+    static const model_noise noise[3] = {MODEL_NOISE_MASK, MODEL_NOISE_SALT_PEPPER, MODEL_NOISE_GAUSSIAN};
     for (int k = 0; k < 4; k++) { /* clean, then each corruption */
         model_config nc = m->c;
         if (k)

@@ -14,8 +14,8 @@ enum { CHUNK = 1024 };
 /* The 32-bit draws n pixels of noise take from the stream. */
 static int64_t draws(const model_config *c, size_t n)
 {
-    return c->noise == NOISE_GAUSSIAN ? 2 * (int64_t)((n + 1) / 2) /* normals come in pairs */
-         : c->noise == NOISE_SALT_PEPPER ? 2 * (int64_t)n : (int64_t)n;
+    return c->noise == MODEL_NOISE_GAUSSIAN ? 2 * (int64_t)((n + 1) / 2) /* normals come in pairs */
+         : c->noise == MODEL_NOISE_SALT_PEPPER ? 2 * (int64_t)n : (int64_t)n;
 }
 
 /* n <= CHUNK pixels: v = x corrupted from rng (v may be x) */
@@ -26,21 +26,21 @@ static void corrupt_chunk(const model_config *c, tn_real *v, const tn_real *x, s
      * (32-bit compares, so that the loops vectorize) */
     const int every = c->noise_level >= 1;
     const uint32_t pick = every ? 0 : (uint32_t)(c->noise_level * 4294967296.0);
-    if (c->noise == NOISE_GAUSSIAN) { /* x̃ = x + σε, clipped to [0, 1] unless noise_clip is 0 */
+    if (c->noise == MODEL_NOISE_GAUSSIAN) { /* x̃ = x + σε, clipped to [0, 1] unless noise_clip is 0 */
         float e[CHUNK];
         tn_rng_normals(rng, e, n);
         for (size_t i = 0; i < n; i++)
             v[i] = x[i] + f * (tn_real)e[i];
         for (size_t i = 0; c->noise_clip && i < n; i++)
             v[i] = v[i] < 0 ? 0 : v[i] > 1 ? 1 : v[i];
-    } else if (c->noise == NOISE_SALT_PEPPER) { /* a fraction f set to 0 or 1, evenly */
+    } else if (c->noise == MODEL_NOISE_SALT_PEPPER) { /* a fraction f set to 0 or 1, evenly */
         uint32_t u[2 * CHUNK];                   /* the picks, then the values' bits */
         tn_rng_fill_u32(rng, u, 2 * n);
         for (size_t i = 0; i < n; i++) { /* p·value + (1 - p)·x, p 0 or 1: exact, and it vectorizes */
             tn_real p = (tn_real)((u[i] < pick) | every);
             v[i] = x[i] * (1 - p) + p * (tn_real)(int32_t)(u[n + i] >> 31);
         }
-    } else { /* NOISE_MASK: a fraction f set to 0 */
+    } else { /* MODEL_NOISE_MASK: a fraction f set to 0 */
         uint32_t u[CHUNK];
         tn_rng_fill_u32(rng, u, n);
         for (size_t i = 0; i < n; i++)
@@ -87,11 +87,11 @@ int ae__batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng, int co
         code = nn_act_apply(nn_linear_forward(&m->enc.layer[i], t, m->params, code), m->enc.act[i]);
     }
     ad_var *outp = model__decoder(m, t, code);
-    ad_var *rec = m->c.recon == RECON_BCE ? nn_bce_logits(outp, clean) : nn_mse(outp, clean);
+    ad_var *rec = m->c.recon == MODEL_RECON_BCE ? nn_bce_logits(outp, clean) : nn_mse(outp, clean);
     ad_var *loss = rec;
     if (m->c.kind == MODEL_SPARSE_AE) {
-        ad_var *h = m->c.sparse_on == SPARSE_ON_HIDDEN ? hidden : code;
-        ad_var *pen = m->c.sparsity == SPARSE_KL ? nn_sparse_kl(h, m->c.rho, m->c.sparse_beta)
+        ad_var *h = m->c.sparse_on == MODEL_SPARSE_ON_HIDDEN ? hidden : code;
+        ad_var *pen = m->c.sparsity == MODEL_SPARSE_KL ? nn_sparse_kl(h, m->c.rho, m->c.sparse_beta)
                                                  : nn_l1_activity(h, m->c.l1);
         loss = ad_add(rec, pen);
         out->penalty = ad_item(pen);

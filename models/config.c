@@ -41,15 +41,15 @@ model_config model_defaults(model_kind kind)
     c.latent = kind == MODEL_VAE ? 20 : 64;
     c.act = NN_ACT_RELU;
     c.init = NN_INIT_TORCH;
-    c.likelihood = LIK_BERNOULLI;
+    c.likelihood = MODEL_LIK_BERNOULLI;
     c.samples = 1;
     c.beta = 1;
-    c.recon = RECON_BCE;
-    c.sparsity = SPARSE_KL;
+    c.recon = MODEL_RECON_BCE;
+    c.sparsity = MODEL_SPARSE_KL;
     c.rho = 0.05;
     c.sparse_beta = 3;
     c.l1 = 1e-3;
-    c.noise = NOISE_MASK;
+    c.noise = MODEL_NOISE_MASK;
     c.noise_level = 0.25;
     c.iw_k = 1;
     c.noise_clip = 1;
@@ -77,10 +77,10 @@ int model_variant(const char *name, model_config *c)
     c->beta = strcmp(n, "beta-vae") == 0 ? 4 : c->beta;
     c->iw_k = strcmp(n, "iwae") == 0 ? 5 : 1;
     c->classes = strcmp(n, "cvae") == 0 ? 10 : 0;
-    c->sparse_on = strcmp(n, "sparse-hidden") == 0 ? SPARSE_ON_HIDDEN : SPARSE_ON_CODE;
-    c->noise = strcmp(n, "dae-gauss") == 0 ? NOISE_GAUSSIAN
-             : strcmp(n, "dae-sp") == 0    ? NOISE_SALT_PEPPER
-                                           : NOISE_MASK;
+    c->sparse_on = strcmp(n, "sparse-hidden") == 0 ? MODEL_SPARSE_ON_HIDDEN : MODEL_SPARSE_ON_CODE;
+    c->noise = strcmp(n, "dae-gauss") == 0 ? MODEL_NOISE_GAUSSIAN
+             : strcmp(n, "dae-sp") == 0    ? MODEL_NOISE_SALT_PEPPER
+                                           : MODEL_NOISE_MASK;
     if (strcmp(n, "conv-vae") == 0)
         c->conv_rows = c->conv_cols = 28;
     return 0;
@@ -101,12 +101,12 @@ int model_config_to_meta(const model_config *c, nn_meta *m)
     rc |= nn_meta_setf(m, "model.latent", "%zu", c->latent);
     rc |= nn_meta_set(m, "model.activation", nn_act_name(c->act));
     rc |= nn_meta_set(m, "model.init", nn_init_name(c->init));
-    rc |= nn_meta_set(m, "model.likelihood", c->likelihood == LIK_GAUSSIAN ? "gaussian" : "bernoulli");
+    rc |= nn_meta_set(m, "model.likelihood", c->likelihood == MODEL_LIK_GAUSSIAN ? "gaussian" : "bernoulli");
     rc |= nn_meta_setf(m, "model.samples", "%d", c->samples);
     rc |= nn_meta_setf(m, "model.beta", "%.17g", c->beta);
     rc |= nn_meta_setf(m, "model.warmup", "%ld", c->warmup);
-    rc |= nn_meta_set(m, "model.recon", c->recon == RECON_MSE ? "mse" : "bce");
-    rc |= nn_meta_set(m, "model.sparsity", c->sparsity == SPARSE_L1 ? "l1" : "kl");
+    rc |= nn_meta_set(m, "model.recon", c->recon == MODEL_RECON_MSE ? "mse" : "bce");
+    rc |= nn_meta_set(m, "model.sparsity", c->sparsity == MODEL_SPARSE_L1 ? "l1" : "kl");
     rc |= nn_meta_setf(m, "model.rho", "%.17g", c->rho);
     rc |= nn_meta_setf(m, "model.sparse_beta", "%.17g", c->sparse_beta);
     rc |= nn_meta_setf(m, "model.l1", "%.17g", c->l1);
@@ -114,7 +114,7 @@ int model_config_to_meta(const model_config *c, nn_meta *m)
     rc |= nn_meta_setf(m, "model.noise_level", "%.17g", c->noise_level);
     rc |= nn_meta_setf(m, "model.iw_k", "%d", c->iw_k);
     rc |= nn_meta_setf(m, "model.classes", "%zu", c->classes);
-    rc |= nn_meta_set(m, "model.sparse_on", c->sparse_on == SPARSE_ON_HIDDEN ? "hidden" : "code");
+    rc |= nn_meta_set(m, "model.sparse_on", c->sparse_on == MODEL_SPARSE_ON_HIDDEN ? "hidden" : "code");
     rc |= nn_meta_setf(m, "model.noise_clip", "%d", c->noise_clip);
     rc |= nn_meta_setf(m, "model.conv", "%zux%zu", c->conv_rows, c->conv_cols);
     return rc ? -1 : 0;
@@ -228,10 +228,10 @@ int model_config_from_meta(const nn_meta *m, model_config *c, nn_error *err)
         r.conv_rows = (size_t)rows, r.conv_cols = (size_t)cols;
     }
     r.iw_k = (int)iw, r.classes = classes, r.noise_clip = (int)clip;
-    r.sparse_on = on ? SPARSE_ON_HIDDEN : SPARSE_ON_CODE;
-    r.likelihood = lik ? LIK_GAUSSIAN : LIK_BERNOULLI;
-    r.recon = rec ? RECON_MSE : RECON_BCE;
-    r.sparsity = sp ? SPARSE_L1 : SPARSE_KL;
+    r.sparse_on = on ? MODEL_SPARSE_ON_HIDDEN : MODEL_SPARSE_ON_CODE;
+    r.likelihood = lik ? MODEL_LIK_GAUSSIAN : MODEL_LIK_BERNOULLI;
+    r.recon = rec ? MODEL_RECON_MSE : MODEL_RECON_BCE;
+    r.sparsity = sp ? MODEL_SPARSE_L1 : MODEL_SPARSE_KL;
     r.samples = (int)samples;
     r.warmup = (long)warm;
     *c = r;

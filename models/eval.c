@@ -200,7 +200,7 @@ int model_report(model *m, const nn_dataset *test, tn_rng *rng, int iw, nn_log_f
         nn_logf(log, ctx, NN_LOG_INFO, "test negative ELBO %.2f nats (reconstruction %.2f + KL %.2f), %zu examples",
              ev.neg_elbo, ev.recon, ev.kl, test->n);
         double bce, se;
-        if (m->c.likelihood == LIK_BERNOULLI) {
+        if (m->c.likelihood == MODEL_LIK_BERNOULLI) {
             if (model_reconstruction(m, test, NULL, rng, &bce, &se, err))
                 return -1;
             nn_logf(log, ctx, NN_LOG_INFO, "test reconstruction from z = mu: %.6f nats (BCE per image), squared "
@@ -216,7 +216,7 @@ int model_report(model *m, const nn_dataset *test, tn_rng *rng, int iw, nn_log_f
                  iw, lk, took);
     } else {
         nn_logf(log, ctx, NN_LOG_INFO, "test reconstruction %.3f (%s per example, clean input)", ev.recon,
-             m->c.recon == RECON_BCE ? "BCE nats" : "squared error");
+             m->c.recon == MODEL_RECON_BCE ? "BCE nats" : "squared error");
         if (m->c.kind == MODEL_DENOISING_AE)
             nn_logf(log, ctx, NN_LOG_INFO, "test reconstruction %.3f from corrupted input (%s noise %.2f)",
                  ev.recon_noisy, model_noise_name(m->c.noise), m->c.noise_level);
@@ -241,8 +241,8 @@ char *model_describe(const model *m, char *buf, size_t len)
     if (u > 0 && (size_t)u < len)
         snprintf(buf + u, len - (size_t)u, "-%zu, %s, %s decoder, %zu parameters", m->c.latent,
                  nn_act_name(m->c.act),
-                 m->c.kind == MODEL_VAE ? (m->c.likelihood == LIK_GAUSSIAN ? "Gaussian" : "Bernoulli")
-                                        : (m->c.recon == RECON_BCE ? "BCE" : "MSE"),
+                 m->c.kind == MODEL_VAE ? (m->c.likelihood == MODEL_LIK_GAUSSIAN ? "Gaussian" : "Bernoulli")
+                                        : (m->c.recon == MODEL_RECON_BCE ? "BCE" : "MSE"),
                  nn_params_size(m->params));
     return buf;
 }

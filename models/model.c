@@ -25,9 +25,9 @@ ad_var *model_encode(model *m, ad_tape *t, ad_var *x, const int *labels)
 ad_var *model_decode(model *m, ad_tape *t, ad_var *z, const int *labels)
 {
     ad_var *out = model__decoder(m, t, model__with_label(m, t, z, labels));
-    if (m->c.kind == MODEL_VAE && m->c.likelihood == LIK_GAUSSIAN)
+    if (m->c.kind == MODEL_VAE && m->c.likelihood == MODEL_LIK_GAUSSIAN)
         return ad_slice(out, 0, m->c.input_dim);
-    if (m->c.kind != MODEL_VAE && m->c.recon == RECON_MSE)
+    if (m->c.kind != MODEL_VAE && m->c.recon == MODEL_RECON_MSE)
         return out;
     return ad_sigmoid(out);
 }

@@ -14,15 +14,15 @@
 #include "train.h"
 
 typedef enum { MODEL_VAE, MODEL_AE, MODEL_SPARSE_AE, MODEL_DENOISING_AE } model_kind;
-typedef enum { LIK_BERNOULLI, LIK_GAUSSIAN } model_likelihood; /* VAE decoder */
-typedef enum { RECON_BCE, RECON_MSE } model_recon;               /* AE decoders */
-typedef enum { SPARSE_KL, SPARSE_L1 } model_sparsity;
+typedef enum { MODEL_LIK_BERNOULLI, MODEL_LIK_GAUSSIAN } model_likelihood; /* VAE decoder */
+typedef enum { MODEL_RECON_BCE, MODEL_RECON_MSE } model_recon;               /* AE decoders */
+typedef enum { MODEL_SPARSE_KL, MODEL_SPARSE_L1 } model_sparsity;
 /* Where the sparse AE's penalty goes: on the code (a sigmoid code, as the
  * seed material defines sparsity "on the latent variables"), or on the
  * encoder's last hidden layer (sigmoid) with a linear code, as Ng's notes
  * and most PyTorch code do. */
-typedef enum { SPARSE_ON_CODE, SPARSE_ON_HIDDEN } model_sparse_on;
-typedef enum { NOISE_GAUSSIAN, NOISE_SALT_PEPPER, NOISE_MASK } model_noise;
+typedef enum { MODEL_SPARSE_ON_CODE, MODEL_SPARSE_ON_HIDDEN } model_sparse_on;
+typedef enum { MODEL_NOISE_GAUSSIAN, MODEL_NOISE_SALT_PEPPER, MODEL_NOISE_MASK } model_noise;
 
 #define MODEL_MAX_HIDDEN 8
 

@@ -14,9 +14,9 @@ model *model_new(const model_config *c, tn_rng *rng, nn_error *err)
                              MODEL_MAX_HIDDEN);
     if (c->kind == MODEL_VAE && c->samples < 1)
         return nn_fail_null(err, "model: samples must be >= 1, got %d", c->samples);
-    if (c->kind == MODEL_SPARSE_AE && c->sparsity == SPARSE_KL && !(c->rho > 0 && c->rho < 1))
+    if (c->kind == MODEL_SPARSE_AE && c->sparsity == MODEL_SPARSE_KL && !(c->rho > 0 && c->rho < 1))
         return nn_fail_null(err, "model: the sparsity target rho must be in (0, 1), got %g", c->rho);
-    if (c->kind == MODEL_SPARSE_AE && c->sparse_on == SPARSE_ON_HIDDEN && c->n_hidden < 1)
+    if (c->kind == MODEL_SPARSE_AE && c->sparse_on == MODEL_SPARSE_ON_HIDDEN && c->n_hidden < 1)
         return nn_fail_null(err, "model: a penalty on the last hidden layer needs a hidden layer");
     if (c->iw_k < 1)
         return nn_fail_null(err, "model: iw_k must be >= 1, got %d", c->iw_k);
@@ -45,11 +45,11 @@ model *model_new(const model_config *c, tn_rng *rng, nn_error *err)
     }
     int vae = c->kind == MODEL_VAE;
     ew[n + 1] = vae ? 2 * c->latent : c->latent;          /* (μ, log σ²) or the code */
-    int on_hidden = c->kind == MODEL_SPARSE_AE && c->sparse_on == SPARSE_ON_HIDDEN;
+    int on_hidden = c->kind == MODEL_SPARSE_AE && c->sparse_on == MODEL_SPARSE_ON_HIDDEN;
     if (on_hidden && n > 0)
         ea[n - 1] = NN_ACT_SIGMOID; /* ρ̂ of the last hidden layer needs (0, 1) */
     ea[n] = c->kind == MODEL_SPARSE_AE && !on_hidden ? NN_ACT_SIGMOID : NN_ACT_NONE;
-    int two = vae && c->likelihood == LIK_GAUSSIAN;       /* the mean and log σ² */
+    int two = vae && c->likelihood == MODEL_LIK_GAUSSIAN;       /* the mean and log σ² */
     dw[n + 1] = R ? feat : two ? 2 * c->input_dim : c->input_dim;
     da[n] = R ? c->act : NN_ACT_NONE;                     /* logits, the mean, or features */
     if ((R && (nn_conv2d_init(&m->conv[0], m->params, "encoder.conv.0", 1, 32, 4, 2, 1, err) ||

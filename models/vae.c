@@ -24,7 +24,7 @@ void vae_posterior(model *m, ad_tape *t, ad_var *x, const int *labels, ad_var **
 static ad_var *neg_loglik(model *m, ad_tape *t, ad_var *z, ad_var *x, const int *labels)
 {
     ad_var *out = model__decoder(m, t, model__with_label(m, t, z, labels));
-    if (m->c.likelihood == LIK_BERNOULLI)
+    if (m->c.likelihood == MODEL_LIK_BERNOULLI)
         return nn_bce_logits(out, x);
     size_t d = m->c.input_dim;
     return nn_gaussian_mean_nll(x, ad_slice(out, 0, d), ad_slice(out, d, d));
@@ -37,9 +37,9 @@ ad_var *vae__log_px(model *m, ad_tape *t, ad_var *z, ad_var *x, const int *label
     size_t w = m->c.latent + m->c.classes;
     ad_var *zin = ad_reshape(model__with_label(m, t, z, labels), 2, (const size_t[]){k * n, w});
     ad_var *out = model__decoder(m, t, zin);
-    size_t ow = m->c.likelihood == LIK_GAUSSIAN ? 2 * D : D;
+    size_t ow = m->c.likelihood == MODEL_LIK_GAUSSIAN ? 2 * D : D;
     out = ad_reshape(out, 3, (const size_t[]){k, n, ow});
-    if (m->c.likelihood == LIK_BERNOULLI) /* x (N, D) against the k samples' logits */
+    if (m->c.likelihood == MODEL_LIK_BERNOULLI) /* x (N, D) against the k samples' logits */
         return ad_neg(ad_bce_logits_rows(out, x));
     return ad_sum_axis(ad_gaussian_logp(x, ad_slice(out, 0, D), ad_slice(out, D, D)), -1);
 }

@@ -60,34 +60,34 @@ void test_models_gradcheck(void)
     static const int labels[4] = {2, 0, 1, 2};
     cases[n].name = "vae bernoulli", cases[n++].c = tiny(MODEL_VAE);
     cases[n].name = "vae gaussian, L=3, warm-up, beta", cases[n].c = tiny(MODEL_VAE);
-    cases[n].c.likelihood = LIK_GAUSSIAN, cases[n].c.samples = 3, cases[n].c.warmup = 10;
+    cases[n].c.likelihood = MODEL_LIK_GAUSSIAN, cases[n].c.samples = 3, cases[n].c.warmup = 10;
     cases[n++].c.beta = 0.5;
     cases[n].name = "vae relu", cases[n].c = tiny(MODEL_VAE), cases[n++].c.act = NN_ACT_RELU;
     cases[n].name = "ae bce", cases[n++].c = tiny(MODEL_AE);
-    cases[n].name = "ae mse tanh", cases[n].c = tiny(MODEL_AE), cases[n].c.recon = RECON_MSE;
+    cases[n].name = "ae mse tanh", cases[n].c = tiny(MODEL_AE), cases[n].c.recon = MODEL_RECON_MSE;
     cases[n++].c.act = NN_ACT_TANH;
     cases[n].name = "sparse kl", cases[n++].c = tiny(MODEL_SPARSE_AE);
-    cases[n].name = "sparse l1", cases[n].c = tiny(MODEL_SPARSE_AE), cases[n].c.sparsity = SPARSE_L1;
+    cases[n].name = "sparse l1", cases[n].c = tiny(MODEL_SPARSE_AE), cases[n].c.sparsity = MODEL_SPARSE_L1;
     cases[n++].c.l1 = 0.1;
     cases[n].name = "denoising gaussian", cases[n].c = tiny(MODEL_DENOISING_AE);
-    cases[n].c.noise = NOISE_GAUSSIAN, cases[n++].c.noise_level = 0.3;
+    cases[n].c.noise = MODEL_NOISE_GAUSSIAN, cases[n++].c.noise_level = 0.3;
     cases[n].name = "vae on the IWAE bound, k = 3", cases[n].c = tiny(MODEL_VAE), cases[n++].c.iw_k = 3;
     cases[n].name = "iwae gaussian k = 2", cases[n].c = tiny(MODEL_VAE), cases[n].c.iw_k = 2;
-    cases[n++].c.likelihood = LIK_GAUSSIAN;
+    cases[n++].c.likelihood = MODEL_LIK_GAUSSIAN;
     cases[n].name = "conditional vae, 3 classes", cases[n].c = tiny(MODEL_VAE), cases[n++].c.classes = 3;
     cases[n].name = "conditional iwae", cases[n].c = tiny(MODEL_VAE), cases[n].c.classes = 3;
     cases[n++].c.iw_k = 2;
     cases[n].name = "sparse kl on the hidden layer", cases[n].c = tiny(MODEL_SPARSE_AE);
-    cases[n++].c.sparse_on = SPARSE_ON_HIDDEN;
+    cases[n++].c.sparse_on = MODEL_SPARSE_ON_HIDDEN;
     cases[n].name = "sparse kl, beta 0", cases[n].c = tiny(MODEL_SPARSE_AE), cases[n++].c.sparse_beta = 0;
     int first_conv = n;
     cases[n].name = "conv vae", cases[n++].c = tiny_conv(MODEL_VAE);
     cases[n].name = "conv vae gaussian", cases[n].c = tiny_conv(MODEL_VAE);
-    cases[n++].c.likelihood = LIK_GAUSSIAN;
+    cases[n++].c.likelihood = MODEL_LIK_GAUSSIAN;
     cases[n].name = "conv conditional iwae", cases[n].c = tiny_conv(MODEL_VAE), cases[n].c.iw_k = 2;
     cases[n++].c.classes = 3;
     cases[n].name = "conv sparse ae on the hidden layer", cases[n].c = tiny_conv(MODEL_SPARSE_AE);
-    cases[n++].c.sparse_on = SPARSE_ON_HIDDEN;
+    cases[n++].c.sparse_on = MODEL_SPARSE_ON_HIDDEN;
     for (int k = 0; k < n; k++) {
         nn_error err;
         tn_rng r;
@@ -340,11 +340,11 @@ void test_corruption_noise(void)
     tn_rng r;
     tn_rng_seed(&r, 3, 3);
     tn_tensor *x = tn_new(1, SHAPE(100000));
-    c.noise = NOISE_MASK, c.noise_level = 0.3;
+    c.noise = MODEL_NOISE_MASK, c.noise_level = 0.3;
     tn_fill(x, 1);
     ae_corrupt(&c, x, &r);
     CHECK_NEAR(1 - tn_mean_all(x), 0.3, 5 * sqrt(0.21 / 100000));
-    c.noise = NOISE_SALT_PEPPER, c.noise_level = 0.2;
+    c.noise = MODEL_NOISE_SALT_PEPPER, c.noise_level = 0.2;
     tn_fill(x, (tn_real)0.5);
     ae_corrupt(&c, x, &r);
     size_t zeros = 0, ones = 0;
@@ -352,7 +352,7 @@ void test_corruption_noise(void)
         zeros += x->data[i] == 0, ones += x->data[i] == 1;
     CHECK_NEAR((double)(zeros + ones) / 100000, 0.2, 0.01);
     CHECK_NEAR((double)zeros / (double)(zeros + ones), 0.5, 0.02);
-    c.noise = NOISE_GAUSSIAN, c.noise_level = 0.4, c.noise_clip = 0; /* unclipped: σ */
+    c.noise = MODEL_NOISE_GAUSSIAN, c.noise_level = 0.4, c.noise_clip = 0; /* unclipped: σ */
     tn_fill(x, 0);
     ae_corrupt(&c, x, &r);
     double s2 = 0;
@@ -379,7 +379,7 @@ void test_corruption_noise(void)
     for (int th = 1; th <= 2; th++) {
         tn_set_threads(th);
         tn_rng copy = r;
-        c.noise = NOISE_MASK, c.noise_level = 0.3;
+        c.noise = MODEL_NOISE_MASK, c.noise_level = 0.3;
         tn_fill(y, 1);
         ae_corrupt(&c, y, &r);
         tn_rng_fill_u32(&copy, u, N);
@@ -387,7 +387,7 @@ void test_corruption_noise(void)
         for (size_t i = 0; i < N; i++)
             same &= y->data[i] == (u[i] < (uint32_t)(0.3 * 4294967296.0) ? 0 : 1);
         CHECK(same);
-        c.noise = NOISE_GAUSSIAN, c.noise_level = 0.4, c.noise_clip = 0;
+        c.noise = MODEL_NOISE_GAUSSIAN, c.noise_level = 0.4, c.noise_clip = 0;
         tn_fill(y, 0);
         ae_corrupt(&c, y, &r);
         tn_rng_normals(&copy, e, N);
@@ -395,7 +395,7 @@ void test_corruption_noise(void)
         for (size_t i = 0; i < N; i++)
             same &= y->data[i] == (tn_real)0.4 * (tn_real)e[i];
         CHECK(same);
-        c.noise = NOISE_SALT_PEPPER, c.noise_level = 0.2;
+        c.noise = MODEL_NOISE_SALT_PEPPER, c.noise_level = 0.2;
         tn_rng sp;
         tn_rng_seed(&sp, 9, 9);
         tn_fill(y, (tn_real)0.5);
@@ -416,7 +416,7 @@ void test_corruption_noise(void)
         src->data[i] = (tn_real)(i % 257) / 256;
     memcpy(keep->data, src->data, N * sizeof *src->data);
     for (int kind = 0; kind < 3; kind++) {
-        c.noise = kind == 0 ? NOISE_MASK : kind == 1 ? NOISE_SALT_PEPPER : NOISE_GAUSSIAN;
+        c.noise = kind == 0 ? MODEL_NOISE_MASK : kind == 1 ? MODEL_NOISE_SALT_PEPPER : MODEL_NOISE_GAUSSIAN;
         c.noise_level = 0.25;
         tn_rng r1, r2;
         tn_rng_seed(&r1, 5, 5), tn_rng_seed(&r2, 5, 5);
@@ -428,7 +428,7 @@ void test_corruption_noise(void)
         CHECK(tn_rng_u32(&r1) == tn_rng_u32(&r2));
     }
     tn_free(src), tn_free(keep), tn_free(from), tn_free(inplace);
-    c.noise = NOISE_MASK, c.noise_level = 1; /* every pixel, then none */
+    c.noise = MODEL_NOISE_MASK, c.noise_level = 1; /* every pixel, then none */
     tn_fill(x, 1);
     ae_corrupt(&c, x, &r);
     CHECK(tn_mean_all(x) == 0);
@@ -454,12 +454,12 @@ void test_model_config_and_checkpoint(void)
     CHECK(model_variant("beta-vae", &v) == 0 && v.kind == MODEL_VAE && v.beta == 4 && v.iw_k == 1);
     CHECK(model_variant("iwae", &v) == 0 && v.iw_k == 5 && v.beta == 1);
     CHECK(model_variant("cvae", &v) == 0 && v.classes == 10);
-    CHECK(model_variant("sparse", &v) == 0 && v.kind == MODEL_SPARSE_AE && v.sparse_on == SPARSE_ON_CODE);
-    CHECK(model_variant("sparse-hidden", &v) == 0 && v.sparse_on == SPARSE_ON_HIDDEN);
-    CHECK(model_variant("dae-gauss", &v) == 0 && v.kind == MODEL_DENOISING_AE && v.noise == NOISE_GAUSSIAN &&
+    CHECK(model_variant("sparse", &v) == 0 && v.kind == MODEL_SPARSE_AE && v.sparse_on == MODEL_SPARSE_ON_CODE);
+    CHECK(model_variant("sparse-hidden", &v) == 0 && v.sparse_on == MODEL_SPARSE_ON_HIDDEN);
+    CHECK(model_variant("dae-gauss", &v) == 0 && v.kind == MODEL_DENOISING_AE && v.noise == MODEL_NOISE_GAUSSIAN &&
           v.noise_clip == 1 && v.noise_level == 0.25);
-    CHECK(model_variant("dae-sp", &v) == 0 && v.noise == NOISE_SALT_PEPPER);
-    CHECK(model_variant("dae-mask", &v) == 0 && v.noise == NOISE_MASK);
+    CHECK(model_variant("dae-sp", &v) == 0 && v.noise == MODEL_NOISE_SALT_PEPPER);
+    CHECK(model_variant("dae-mask", &v) == 0 && v.noise == MODEL_NOISE_MASK);
     CHECK(model_variant("conv-vae", &v) == 0 && v.conv_rows == 28 && v.conv_cols == 28);
     CHECK(model_variant("vae", &v) == 0 && v.kind == MODEL_VAE && v.conv_rows == 0 && v.classes == 0);
     CHECK(model_variant("ae", &v) == 0 && v.kind == MODEL_AE);

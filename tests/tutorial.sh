@@ -35,7 +35,7 @@ $cc -std=c11 -Wall -Wextra -pedantic -Werror -o "$dir/readme" "$dir/readme.c" \
 {
     printf '#include <tape/model.h>\nint main(void)\n{\n'
     awk '/^```c$/ {on = 1; next} /^```$/ {on = 0} on {print "    " $0}' docs/compare.md
-    printf '    return !(c.kind == MODEL_SPARSE_AE && c.sparse_on == SPARSE_ON_HIDDEN && c.latent == 32);\n}\n'
+    printf '    return !(c.kind == MODEL_SPARSE_AE && c.sparse_on == MODEL_SPARSE_ON_HIDDEN && c.latent == 32);\n}\n'
 } > "$dir/variant.c"
 grep -q model_variant "$dir/variant.c" || { echo "no model_variant code in docs/compare.md"; exit 1; }
 $cc -std=c11 -Wall -Wextra -pedantic -Werror -o "$dir/variant" "$dir/variant.c" \
