@@ -81,9 +81,18 @@ static int resolve(const char *path, char *out, nn_error *err)
     }
 }
 
-int nn_output_check(const char *path, nn_error *err)
+/* The folder a resolved path sits in ("." for a bare name), into dir (PATH_LEN). */
+static void dir_of(const char *target, char *dir)
 {
-    char target[PATH_LEN];
+    const char *slash = strrchr(target, '/');
+    snprintf(dir, PATH_LEN, "%.*s", slash ? (int)(slash - target) + (slash == target) : 1,
+             slash ? target : ".");
+}
+
+/* path resolved into target (PATH_LEN), which must be a regular file or
+ * nothing yet, in a folder that can be written. */
+static int check_target(const char *path, char *target, nn_error *err)
+{
     if (resolve(path, target, err))
         return -1;
     struct stat st;
@@ -92,12 +101,16 @@ int nn_output_check(const char *path, nn_error *err)
                        strcmp(path, target) ? " -> " : "", strcmp(path, target) ? target : "",
                        kind_of(st.st_mode));
     char dir[PATH_LEN];
-    const char *slash = strrchr(target, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - target) + (slash == target) : 1,
-             slash ? target : ".");
+    dir_of(target, dir);
     if (access(dir, W_OK | X_OK) != 0)
         return nn_fail(err, "%s: cannot write into its folder %s: %s", path, dir, strerror(errno));
     return 0;
+}
+
+int nn_output_check(const char *path, nn_error *err)
+{
+    char target[PATH_LEN];
+    return check_target(path, target, err);
 }
 
 /* The identity of an output: its folder's real path and its name, or, when
@@ -108,8 +121,7 @@ static int identity(const char *path, char *out, nn_error *err)
     if (resolve(path, target, err))
         return -1;
     const char *slash = strrchr(target, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - target) + (slash == target) : 1,
-             slash ? target : ".");
+    dir_of(target, dir);
     if (!realpath(dir, real)) {
         strcpy(out, target);
         return 0;
@@ -150,8 +162,7 @@ static void remove_stale(const char *target)
     char dir[PATH_LEN];
     const char *slash = strrchr(target, '/'), *base = slash ? slash + 1 : target;
     size_t bl = strlen(base);
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - target) + (slash == target) : 1,
-             slash ? target : ".");
+    dir_of(target, dir);
     DIR *d = bl ? opendir(dir) : NULL;
     if (!d)
         return;
@@ -179,7 +190,7 @@ int nn_atomic_open(nn_atomic *a, const char *path, nn_error *err)
     a->f = NULL;
     a->path = path;
     a->tmp[0] = '\0';
-    if (nn_output_check(path, err) || resolve(path, a->target, err))
+    if (check_target(path, a->target, err))
         return -1;
     if (snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld.XXXXXX", a->target, (long)getpid()) >=
         (int)sizeof a->tmp)

@@ -183,68 +183,69 @@ static int iw_work_new(iw_work *w, const nn_latent *m, const nn_dataset *d, size
     return 0;
 }
 
+/* A pass's ns samples of each of xb's nb rows from the posterior's
+ * Gaussian: z ((ns·nb) x J, or (ns x nb x J) for a log_lik that takes
+ * samples) and log p(z) - log q(z|x) into w->pmq. NULL with the tape's error. */
+static ad_var *gaussian_draws(const nn_latent *m, const nn_batch *xb, size_t ns, tn_rng *rng, iw_work *w)
+{
+    const size_t J = m->latent, nb = xb->n, rows = ns * nb;
+    ad_tape *t = w->t;
+    ad_var *lv = NULL, *mu = m->posterior(m->model, t, xb, &lv);
+    ad_var *Z = w->X ? ad_const_new(t, 2, (const size_t[]){rows, J})
+                     : ad_const_new(t, 3, (const size_t[]){ns, nb, J});
+    if (!mu || !lv || !Z) {
+        if (mu && !lv)
+            ad_tape_fail(t, "the posterior gave no log-variance (a deterministic code)");
+        return NULL;
+    }
+    /* row s·nb + i: sample s of example i, z = μ + σ ε; log N(z; 0, I)
+     * - log N(z; μ, σ²) = ½ Σ_j (ε² + log σ² - z²), the 2π's cancelling */
+    const tn_real *M = ad_data(mu), *LV = ad_data(lv);
+    for (size_t c = 0; c < nb * J; c++)
+        w->sd[c] = exp(0.5 * LV[c]);
+    tn_rng_normals(rng, w->eps, rows * J);
+    for (size_t r = 0; r < rows; r++) {
+        size_t i = r % nb;
+        double acc = 0;
+        for (size_t j = 0; j < J; j++) {
+            double e = w->eps[r * J + j], z = M[i * J + j] + w->sd[i * J + j] * e;
+            ad_data(Z)[r * J + j] = (tn_real)z;
+            acc += e * e + LV[i * J + j] - z * z;
+        }
+        w->pmq[r] = 0.5 * acc;
+    }
+    return Z;
+}
+
+/* The same from the model's sample hook (and log_prior). */
+static ad_var *hook_draws(const nn_latent *m, const nn_batch *xb, size_t ns, tn_rng *rng, iw_work *w)
+{
+    ad_var *Z = NULL, *pmq = hook_pmq(m, w->t, xb, ns, rng, &Z);
+    if (!pmq)
+        return NULL;
+    for (size_t r = 0; r < ns * xb->n; r++)
+        w->pmq[r] = ad_data(pmq)[r];
+    return w->X ? Z : ad_reshape(Z, 3, (const size_t[]){ns, xb->n, m->latent});
+}
+
 /* Σ over the block's nb examples of log (1/k) Σ_i w_i, in passes of at most
  * chunk samples of each; -1 with the tape's error on failure. */
 static int iw_block(const nn_latent *m, const nn_batch *xb, int k, size_t chunk, tn_rng *rng,
                     iw_work *w, double *sum)
 {
-    const size_t J = m->latent, D = xb->x.shape[1], nb = xb->n;
+    const size_t D = xb->x.shape[1], nb = xb->n;
     ad_tape *t = w->t;
     for (size_t s0 = 0; s0 < (size_t)k; s0 += chunk) {
         size_t ns = (size_t)k - s0 < chunk ? (size_t)k - s0 : chunk, rows = ns * nb;
         ad_tape_reset(t);
-        if (m->sample) { /* the model's own posterior: its z and log p(z) - log q(z|x) */
-            ad_var *Z = NULL, *pmq = hook_pmq(m, t, xb, ns, rng, &Z);
-            for (size_t r = 0; pmq && w->X && r < rows; r++) {
-                memcpy(w->X + r * D, xb->x.data + (r % nb) * D, D * sizeof *w->X);
-                if (w->L)
-                    w->L[r] = xb->labels[r % nb];
-            }
-            nn_batch tiled = {tn_wrap(w->X, 2, (const size_t[]){rows, D}), w->L, rows};
-            ad_var *lpx = !pmq ? NULL : w->X ? m->log_lik(m->model, t, &tiled, Z)
-                                            : m->log_lik(m->model, t, xb, ad_reshape(Z, 3, (const size_t[]){ns, nb, J}));
-            if (lpx && ad_value(lpx)->size != rows) {
-                char s[64];
-                ad_tape_fail(t, "log_lik gave %s for %zu samples of %zu examples: expected %zu values",
-                             tn_shape_str(ad_value(lpx), s, sizeof s), ns, nb, rows);
-                lpx = NULL;
-            }
-            if (!lpx)
-                return -1;
-            for (size_t s = 0; s < ns; s++)
-                for (size_t i = 0; i < nb; i++)
-                    w->logw[i * (size_t)k + s0 + s] = ad_data(lpx)[s * nb + i] + ad_data(pmq)[s * nb + i];
-            continue;
-        }
-        ad_var *lv = NULL, *mu = m->posterior(m->model, t, xb, &lv);
-        ad_var *Z = w->X ? ad_const_new(t, 2, (const size_t[]){rows, J})
-                         : ad_const_new(t, 3, (const size_t[]){ns, nb, J});
-        if (!mu || !lv || !Z) {
-            if (mu && !lv)
-                ad_tape_fail(t, "the posterior gave no log-variance (a deterministic code)");
+        ad_var *Z = m->sample ? hook_draws(m, xb, ns, rng, w) : gaussian_draws(m, xb, ns, rng, w);
+        if (!Z)
             return -1;
+        for (size_t r = 0; w->X && r < rows; r++) { /* x (and its label) once a sample */
+            memcpy(w->X + r * D, xb->x.data + (r % nb) * D, D * sizeof *w->X);
+            if (w->L)
+                w->L[r] = xb->labels[r % nb];
         }
-        /* row s·nb + i: sample s of example i, z = μ + σ ε; log N(z; 0, I)
-         * - log N(z; μ, σ²) = ½ Σ_j (ε² + log σ² - z²), the 2π's cancelling */
-        const tn_real *M = ad_data(mu), *LV = ad_data(lv);
-        for (size_t c = 0; c < nb * J; c++)
-            w->sd[c] = exp(0.5 * LV[c]);
-        tn_rng_normals(rng, w->eps, rows * J);
-        for (size_t s = 0; s < ns; s++)
-            for (size_t i = 0; i < nb; i++) {
-                size_t r = s * nb + i;
-                double acc = 0;
-                for (size_t j = 0; j < J; j++) {
-                    double e = w->eps[r * J + j], z = M[i * J + j] + w->sd[i * J + j] * e;
-                    ad_data(Z)[r * J + j] = (tn_real)z;
-                    acc += e * e + LV[i * J + j] - z * z;
-                }
-                w->pmq[r] = 0.5 * acc;
-                if (w->X)
-                    memcpy(w->X + r * D, xb->x.data + i * D, D * sizeof *w->X);
-                if (w->L)
-                    w->L[r] = xb->labels[i];
-            }
         nn_batch tiled = {tn_wrap(w->X, 2, (const size_t[]){rows, D}), w->L, rows};
         ad_var *lpx = m->log_lik(m->model, t, w->X ? &tiled : xb, Z); /* (rows) or (ns, nb) */
         if (lpx && ad_value(lpx)->size != rows) {

@@ -3,7 +3,7 @@
  * through. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "trainer.h"
+#include "train_internal.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -16,6 +16,14 @@ static int refuse(nn_scalars *s, const char *name)
     if (!s->refused[0])
         snprintf(s->refused, sizeof s->refused, "%s", name);
     return -1;
+}
+
+int nn__scalars_refused(const nn_scalars *s, const char *where, nn_error *err)
+{
+    if (!s->refused[0])
+        return 0;
+    return nn_fail(err, "%s: the loss reported \"%s%s\": names are under 32 characters, at most %d of them",
+                   where, s->refused, strlen(s->refused) == sizeof s->refused - 1 ? "..." : "", NN_SCALARS_MAX);
 }
 
 int nn_scalars_set(nn_scalars *s, const char *name, double v)

@@ -113,11 +113,8 @@ static int eval_loss(nn_loss_fn loss, void *model, ad_tape *t, const nn_dataset 
             rc = nn_fail(err, "evaluation: %s", ad_tape_error(t));
             break;
         }
-        if (rep.refused[0]) {
-            rc = nn_fail(err, "evaluation: the loss reported \"%s\": names are under 32 characters, at most "
-                         "%d of them", rep.refused, NN_SCALARS_MAX);
+        if ((rc = nn__scalars_refused(&rep, "evaluation", err)))
             break;
-        }
         nn_scalars_set(&rep, "loss", ad_item(l));
         for (int i = 0; i < rep.n; i++) {
             double prev = nn_scalars_get(&sum, rep.name[i]);

@@ -126,10 +126,15 @@ static int check_setup(const run *R)
     for (int i = 0; i < 2; i++)
         if (out[i] && nn_output_check(out[i], err))
             return -1;
-    if (nn_outputs_distinct(out, 2, err))
-        return -1;
-    for (int i = 0; i < 2; i++) /* one owner an output, for the whole run */
-        if (out[i] && nn_lock_take(&((run *)R)->locks[i], out[i], err))
+    return nn_outputs_distinct(out, 2, err);
+}
+
+/* One owner an output, for the whole run (rank 0, which writes them). */
+static int lock_outputs(run *R)
+{
+    const char *out[2] = {R->c->checkpoint, R->c->metrics};
+    for (int i = 0; R->writer && i < 2; i++)
+        if (out[i] && nn_lock_take(&R->locks[i], out[i], R->err))
             return -1;
     return 0;
 }
@@ -221,8 +226,7 @@ static int resume(run *R)
     if (rc == 0 && line && !(R->saved_line = strdup(line)))
         rc = nn_fail(R->err, "train: out of memory");
     int dropped = 0;
-    if (rc == 0 && R->writer && c->metrics &&
-        nn_metrics_resume(c->metrics, R->start, nn_meta_get(&saved, "train.metrics"), &dropped, R->err))
+    if (rc == 0 && R->writer && c->metrics && nn_metrics_resume(c->metrics, R->start, line, &dropped, R->err))
         rc = -1;
     if (rc == 0 && dropped && c->resume)
         nn_logf(R->log, c->log_ctx, NN_LOG_INFO, "%s: %d line%s after epoch %d dropped", c->metrics, dropped,
@@ -239,7 +243,7 @@ static int run_open(run *R)
     R->locks[0].fd = R->locks[1].fd = -1;
     if (nn__shards_open(&R->sh, c->shards, nn_params_size(R->p), R->err))
         return -1;
-    int rc = check_setup(R);
+    int rc = check_setup(R) || lock_outputs(R) ? -1 : 0;
     if (c->meta && rc == 0 && nn_meta_copy(&R->meta, c->meta))
         rc = nn_fail(R->err, "train: out of memory for the checkpoint's metadata");
     if (nn__shards_agree(&R->sh, rc, R->err))
@@ -333,10 +337,11 @@ static int shards_backward(run *R, const nn_batch *b, int epoch)
         ad_var *scaled = l && sh->S > 1 ? ad_scale(l, (tn_real)((double)(hi - lo) / (double)n)) : l;
         if (!l || ad_backward(R->t, scaled))
             return nn_fail(R->err, "step %ld (epoch %d): %s", R->step, epoch, ad_tape_error(R->t));
-        if (rep.refused[0])
-            return nn_fail(R->err, "step %ld (epoch %d): the loss reported \"%s%s\": names are under 32 "
-                           "characters, at most %d of them", R->step, epoch, rep.refused,
-                           strlen(rep.refused) == sizeof rep.refused - 1 ? "..." : "", NN_SCALARS_MAX);
+        if (rep.refused[0]) { /* the message only when it is needed: this is every step */
+            char where[64];
+            snprintf(where, sizeof where, "step %ld (epoch %d)", R->step, epoch);
+            return nn__scalars_refused(&rep, where, R->err);
+        }
         double v = ad_item(l);
         if (!isfinite(v))
             return nn_fail(R->err, "step %ld (epoch %d): the loss is %g; training stopped, the last "
@@ -377,12 +382,11 @@ static int step(run *R, const nn_batch *b, int epoch, nn_scalars *sum)
      * (the grads are as backward left them). Every rank has the same
      * gradient, so every rank sees it. */
     nn_optim_step(R->opt, R->p);
-    if (nn_optim_nonfinite(R->opt)) {
-        for (int which = 1; which >= 0; which--)
-            if (guard(R->p, R->opt, which, R->step, epoch, R->err))
+    if (nn_optim_nonfinite(R->opt)) { /* name it: a gradient, else a weight, else the state */
+        static const int order[3] = {1, 0, 2};
+        for (int k = 0; k < 3; k++)
+            if (guard(R->p, R->opt, order[k], R->step, epoch, R->err))
                 return -1;
-        if (guard(R->p, R->opt, 2, R->step, epoch, R->err))
-            return -1;
         return nn_fail(R->err, "step %ld (epoch %d): the optimizer wrote a value that is not finite; "
                                "training stopped, the last checkpoint is unchanged", R->step, epoch);
     }

@@ -6,6 +6,10 @@
 #include "nn_internal.h"
 #include "trainer.h"
 
+/* 0, or -1 with err "WHERE: the loss reported "NAME": names are under 32
+ * characters, at most 16 of them" when a loss's report refused a name. */
+int nn__scalars_refused(const nn_scalars *s, const char *where, nn_error *err);
+
 /* Collectives over every rank of an MPI job (dist.c), in place; without
  * MPI, or with one rank, they do nothing. 0, or -1 with err. */
 int nn__dist_sum_real(tn_real *x, size_t n, nn_error *err);   /* Σ over ranks */
