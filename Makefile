@@ -3,8 +3,8 @@
 # Dependencies come from Debian; `make deps` installs them when run as root.
 
 NAME      := tape
-VERSION   := 0.2.0
-SOVERSION := 1
+VERSION   := 0.3.0
+SOVERSION := 2
 PREFIX    ?= /usr/local
 CC        ?= cc
 BLIS_INC  ?= /usr/include/x86_64-linux-gnu/blis-openmp

@@ -183,14 +183,11 @@ typedef struct {
     nn_linear l;
 } probe;
 
-static ad_var *probe_loss(void *pp, ad_tape *t, const nn_batch *b, tn_rng *rng, long step,
-                          nn_scalars *r)
+static ad_var *probe_loss(void *pp, ad_tape *t, const nn_batch *b, nn_step *s)
 {
     probe *q = pp;
-    (void)rng, (void)step, (void)r;
-    ad_var *lp = ad_log_softmax(nn_linear_forward(&q->l, t, q->p, ad_const(t, &b->x)));
-    ad_var *y = ad_one_hot(t, b->labels, b->n, 10);
-    return ad_neg(ad_scale(ad_sum(ad_mul(lp, y)), (tn_real)(1.0 / (double)b->n)));
+    (void)s;
+    return ad_mean(ad_cross_entropy(nn_forward(&q->l, ad_const(t, &b->x)), b->labels));
 }
 
 /* The test accuracy of a linear classifier of the codes, trained with
@@ -222,7 +219,7 @@ static double probe_accuracy(model *m, const nn_dataset *train, const nn_dataset
     ad_tape *t = ad_tape_new(0);
     ad_set_grad_enabled(t, 0);
     tn_tensor x = tn_wrap(te->x, 2, (const size_t[]){te->n, te->dim});
-    ad_var *s = nn_linear_forward(&q.l, t, q.p, ad_const(t, &x));
+    ad_var *s = nn_forward(&q.l, ad_const(t, &x));
     size_t right = 0;
     for (size_t i = 0; s && i < te->n; i++) {
         const tn_real *row = ad_data(s) + i * 10;

@@ -25,38 +25,35 @@ static int cvae_init(cvae *m, tn_rng rng, nn_error *err)
 static ad_var *posterior(void *m_, ad_tape *t, const nn_batch *b, ad_var **lv)
 {
     cvae *m = m_;
-    ad_var *x = ad_reshape(ad_const(t, &b->x), 4, (size_t[]){b->n, 1, 28, 28});
-    ad_var *h = ad_relu(nn_conv2d_forward(&m->c1, t, m->p, x));
-    h = ad_relu(nn_conv2d_forward(&m->c2, t, m->p, h)); /* (n, 64, 7, 7) */
-    h = nn_linear_forward(&m->enc, t, m->p, ad_reshape(h, 2, (size_t[]){b->n, F}));
+    ad_var *x = ad_reshape(ad_const(t, &b->x), TN_DIMS(b->n, 1, 28, 28));
+    ad_var *h = ad_relu(nn_forward(&m->c1, x));
+    h = ad_relu(nn_forward(&m->c2, h)); /* (n, 64, 7, 7) */
+    h = nn_forward(&m->enc, ad_reshape(h, TN_DIMS(b->n, F)));
     return ad_split2(h, lv);
 }
-static ad_var *logits(cvae *m, ad_tape *t, ad_var *z) /* (n, 784) */
+static ad_var *logits(cvae *m, ad_var *z) /* (n, 784) */
 {
     size_t n = ad_dim(z, 0);
-    ad_var *h = ad_relu(nn_linear_forward(&m->dec, t, m->p, z));
-    h = ad_reshape(h, 4, (size_t[]){n, 64, 7, 7});
-    h = ad_relu(nn_conv2d_forward(&m->t1, t, m->p, h)); /* (n, 32, 14, 14) */
-    return ad_reshape(nn_conv2d_forward(&m->t2, t, m->p, h), 2, (size_t[]){n, D});
+    ad_var *h = ad_relu(nn_forward(&m->dec, z));
+    h = ad_reshape(h, TN_DIMS(n, 64, 7, 7));
+    h = ad_relu(nn_forward(&m->t1, h)); /* (n, 32, 14, 14) */
+    return ad_reshape(nn_forward(&m->t2, h), TN_DIMS(n, D));
 }
 static ad_var *log_lik(void *m, ad_tape *t, const nn_batch *b, ad_var *z) /* per row */
 {
-    return nn_bernoulli_logp_rows(ad_const(t, &b->x), logits(m, t, z));
+    return nn_bernoulli_logp_rows(ad_const(t, &b->x), logits(m, z));
 }
 static ad_var *decode(void *m, ad_tape *t, ad_var *z, const int *labels)
 {
-    (void)labels;
-    return ad_sigmoid(logits(m, t, z));
+    (void)t, (void)labels;
+    return ad_sigmoid(logits(m, z));
 }
 /* -ELBO = -log p(x | z) + KL(q(z | x) || N(0, I)), z = μ + σ ⊙ ε */
-static ad_var *loss(void *m, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+static ad_var *loss(void *m, ad_tape *t, const nn_batch *b, nn_step *s)
 {
-    (void)step;
     ad_var *lv, *mu = posterior(m, t, b, &lv);
-    ad_var *rec = ad_neg(ad_mean(log_lik(m, t, b, ad_sample_normal(mu, lv, rng))));
-    ad_var *kl = nn_kl_normal(mu, lv);
-    nn_scalars_set(r, "recon", ad_item(rec)), nn_scalars_set(r, "kl", ad_item(kl));
-    return ad_add(rec, kl);
+    ad_var *rec = ad_neg(ad_mean(log_lik(m, t, b, ad_sample_normal(mu, lv, s->rng))));
+    return ad_add(nn_report(s, "recon", rec), nn_report(s, "kl", nn_kl_normal(mu, lv)));
 }
 int main(int argc, char **argv)
 {
@@ -64,22 +61,16 @@ int main(int argc, char **argv)
     nn_error err;
     cvae m = {0};
     nn_train_result res;
-    int rc = nn_setup_args(&s, argc, argv, "conv_vae", 10, NULL, NULL, &err);
-    if (rc)
+    int rc;
+    if ((rc = nn_setup_args(&s, argc, argv, "conv_vae", 10, NULL, NULL, &err)))
         return nn_setup_exit(rc, &err);
-    nn_optim *opt = cvae_init(&m, s.init, &err) ? NULL : nn_setup_optim(&s, m.p, &err);
     nn_latent l = {.model = &m, .latent = Z, .rows = 28, .cols = 28,
                    .posterior = posterior, .log_lik = log_lik, .decode = decode};
-    if (opt && s.check) /* --check: the loss's gradients, no training */
-        rc = nn_setup_check(&s, loss, &m, m.p, &err);
-    else
-        rc = !opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, &res, &err) ||
-             nn_pic_all(s.out, &l, s.test, &s.rng, nn_log_stdio, NULL, &err);
-    if (rc)
-        fprintf(stderr, "conv_vae: %s\n", err.msg);
-    else if (!s.check)
+    rc = cvae_init(&m, s.init, &err) || nn_setup_train(&s, loss, &m, m.p, &res, &err) ||
+         (!s.check && nn_pic_all(s.out, &l, s.test, &s.rng, nn_log_stdio, NULL, &err));
+    if (!rc && !s.check)
         printf("test -ELBO %.2f after %d epochs, %.1f s for the last; %zu parameters\n",
                nn_scalars_get(&res.test, "loss"), res.epoch, res.seconds, nn_params_size(m.p));
-    nn_optim_free(opt), nn_params_free(m.p), nn_setup_free(&s);
-    return rc;
+    nn_params_free(m.p);
+    return nn_setup_end(&s, rc, &err);
 }

@@ -15,40 +15,39 @@ static int gvae_init(gvae *m, tn_rng rng, nn_error *err)
 {
     const nn_act act[2] = {NN_ACT_RELU, NN_ACT_NONE};
     if (!(m->p = nn_params_new()) ||
-        nn_mlp_init(&m->enc, m->p, "enc", 3, (size_t[]){D, H, N * K}, act, err) ||
-        nn_mlp_init(&m->dec, m->p, "dec", 3, (size_t[]){N * K, H, D}, act, err) ||
+        nn_mlp_init(&m->enc, m->p, "enc", TN_DIMS(D, H, N * K), act, err) ||
+        nn_mlp_init(&m->dec, m->p, "dec", TN_DIMS(N * K, H, D), act, err) ||
         nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err))
         return -1;
     return 0;
 }
 static ad_var *enc_logits(gvae *m, ad_tape *t, const nn_batch *b) /* (n, N, K) */
 {
-    ad_var *h = nn_mlp_forward(&m->enc, t, m->p, ad_const(t, &b->x));
-    return ad_reshape(h, 3, (size_t[]){b->n, N, K});
+    ad_var *h = nn_forward(&m->enc, ad_const(t, &b->x));
+    return ad_reshape(h, TN_DIMS(b->n, N, K));
 }
-static ad_var *dec_logits(gvae *m, ad_tape *t, ad_var *z) /* z (n, N, K) or (n, N·K) */
+static ad_var *dec_logits(gvae *m, ad_var *z) /* z (n, N, K) or (n, N·K) */
 {
-    return nn_mlp_forward(&m->dec, t, m->p, ad_reshape(z, 2, (size_t[]){ad_dim(z, 0), N * K}));
+    return nn_forward(&m->dec, ad_reshape(z, TN_DIMS(ad_dim(z, 0), N * K)));
 }
 /* -ELBO = BCE(x, dec(z)) + Σ_N KL(q || U(K)), z = Gumbel-softmax(logits, τ),
  * τ = max(0.5, 2^(-step/steps)) */
-static ad_var *loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+static ad_var *loss(void *m_, ad_tape *t, const nn_batch *b, nn_step *s)
 {
     gvae *m = m_;
     ad_var *lg = enc_logits(m, t, b);
-    tn_real tau = (tn_real)fmax(0.5, pow(2, -(double)step / (double)m->steps));
-    ad_var *z = ad_gumbel_softmax(lg, tau, 0, rng);
-    ad_var *rec = nn_bce_logits(dec_logits(m, t, z), ad_const(t, &b->x));
+    tn_real tau = (tn_real)fmax(0.5, pow(2, -(double)s->step / (double)m->steps));
+    ad_var *z = ad_gumbel_softmax(lg, tau, 0, s->rng);
+    ad_var *rec = nn_bce_logits(dec_logits(m, z), ad_const(t, &b->x));
     ad_var *kl = ad_mean(ad_sum_axis(ad_kl_categorical(lg), -1));
-    nn_scalars_set(r, "recon", ad_item(rec)), nn_scalars_set(r, "kl", ad_item(kl));
-    nn_scalars_set(r, "tau", tau);
-    return ad_add(rec, kl);
+    nn_scalars_set(s->report, "tau", tau);
+    return ad_add(nn_report(s, "recon", rec), nn_report(s, "kl", kl));
 }
 /* for the pictures: E[x | z] and draws of the uniform prior, one-hot codes */
 static ad_var *decode(void *m, ad_tape *t, ad_var *z, const int *labels)
 {
-    (void)labels;
-    return ad_sigmoid(dec_logits(m, t, z));
+    (void)t, (void)labels;
+    return ad_sigmoid(dec_logits(m, z));
 }
 static void prior(void *m, tn_rng *rng, tn_real *z, size_t n)
 {
@@ -62,25 +61,19 @@ int main(int argc, char **argv)
     nn_setup s;
     nn_error err;
     gvae m = {0};
-    int rc = nn_setup_args(&s, argc, argv, "gumbel_vae", 10, NULL, NULL, &err);
-    if (rc)
+    nn_train_result res;
+    int rc;
+    if ((rc = nn_setup_args(&s, argc, argv, "gumbel_vae", 10, NULL, NULL, &err)))
         return nn_setup_exit(rc, &err);
     m.steps = s.cfg.epochs * (long)((s.train->n + s.cfg.batch - 1) / s.cfg.batch);
-    nn_optim *opt = gvae_init(&m, s.init, &err) ? NULL : nn_setup_optim(&s, m.p, &err);
     nn_latent l = {.model = &m, .latent = N * K, .rows = 28, .cols = 28,
                    .decode = decode, .prior = prior};
-    nn_train_result res;
-    if (opt && s.check) /* --check: the loss's gradients, no training */
-        rc = nn_setup_check(&s, loss, &m, m.p, &err);
-    else
-        rc = !opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, &res, &err) ||
-             nn_pic_samples(nn_setup_path(&s, "samples.png"), &l, 10, 10, NULL, 0, &s.rng, &err);
-    if (rc)
-        fprintf(stderr, "gumbel_vae: %s\n", err.msg);
-    else if (!s.check)
+    rc = gvae_init(&m, s.init, &err) || nn_setup_train(&s, loss, &m, m.p, &res, &err) ||
+         (!s.check && nn_pic_samples(nn_setup_path(&s, "samples.png"), &l, 10, 10, NULL, 0, &s.rng, &err));
+    if (!rc && !s.check)
         printf("test -ELBO %.2f (recon %.2f + KL %.2f) at tau %.2f; samples.png in %s\n",
                nn_scalars_get(&res.test, "loss"), nn_scalars_get(&res.test, "recon"),
                nn_scalars_get(&res.test, "kl"), nn_scalars_get(&res.test, "tau"), s.out);
-    nn_optim_free(opt), nn_params_free(m.p), nn_setup_free(&s);
-    return rc;
+    nn_params_free(m.p);
+    return nn_setup_end(&s, rc, &err);
 }

@@ -15,10 +15,10 @@ typedef struct {
 static int hvae_init(hvae *m, tn_rng rng, nn_error *err)
 {
     const nn_act act[3] = {NN_ACT_TANH, NN_ACT_TANH, NN_ACT_NONE};
-    if (!(m->p = nn_params_new()) || nn_mlp_init(&m->q1, m->p, "q1", 4, (size_t[]){D, 200, 200, 2 * Z1}, act, err) ||
-        nn_mlp_init(&m->q2, m->p, "q2", 4, (size_t[]){Z1, 100, 100, 2 * Z2}, act, err) ||
-        nn_mlp_init(&m->p1, m->p, "p1", 4, (size_t[]){Z2, 100, 100, 2 * Z1}, act, err) ||
-        nn_mlp_init(&m->px, m->p, "px", 4, (size_t[]){Z1, 200, 200, D}, act, err) ||
+    if (!(m->p = nn_params_new()) || nn_mlp_init(&m->q1, m->p, "q1", TN_DIMS(D, 200, 200, 2 * Z1), act, err) ||
+        nn_mlp_init(&m->q2, m->p, "q2", TN_DIMS(Z1, 100, 100, 2 * Z2), act, err) ||
+        nn_mlp_init(&m->p1, m->p, "p1", TN_DIMS(Z2, 100, 100, 2 * Z1), act, err) ||
+        nn_mlp_init(&m->px, m->p, "px", TN_DIMS(Z1, 200, 200, D), act, err) ||
         nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err))
         return -1;
     return 0;
@@ -27,7 +27,7 @@ static ad_var *logn(ad_var *z, ad_var *mu, ad_var *lv) { return ad_sum_axis(ad_g
 static ad_var *posterior(void *m_, ad_tape *t, const nn_batch *b, ad_var **lv) /* q(z1|x): codes, pictures */
 {
     hvae *m = m_;
-    return ad_split2(nn_mlp_forward(&m->q1, t, m->p, ad_const(t, &b->x)), lv);
+    return ad_split2(nn_forward(&m->q1, ad_const(t, &b->x)), lv);
 }
 /* S samples of z = [z1, z2] a row ((S·N) x 150) and log q(z1|x) + log q(z2|z1) */
 static ad_var *sample(void *m_, ad_tape *t, const nn_batch *b, size_t S, tn_rng *rng, ad_var **z)
@@ -35,10 +35,10 @@ static ad_var *sample(void *m_, ad_tape *t, const nn_batch *b, size_t S, tn_rng 
     hvae *m = m_;
     size_t R = S * b->n;
     ad_var *lv1, *mu1 = posterior(m, t, b, &lv1);
-    ad_var *z1 = ad_sample_normal_eps(mu1, lv1, ad_randn(t, 3, (size_t[]){S, b->n, Z1}, rng));
-    ad_var *lq = ad_reshape(logn(z1, mu1, lv1), 1, (size_t[]){R});
-    z1 = ad_reshape(z1, 2, (size_t[]){R, Z1});
-    ad_var *lv2, *mu2 = ad_split2(nn_mlp_forward(&m->q2, t, m->p, z1), &lv2);
+    ad_var *z1 = ad_sample_normal_eps(mu1, lv1, ad_randn(t, TN_DIMS(S, b->n, Z1), rng));
+    ad_var *lq = ad_reshape(logn(z1, mu1, lv1), TN_DIMS(R));
+    z1 = ad_reshape(z1, TN_DIMS(R, Z1));
+    ad_var *lv2, *mu2 = ad_split2(nn_forward(&m->q2, z1), &lv2);
     ad_var *z2 = ad_sample_normal(mu2, lv2, rng);
     *z = ad_concat(z1, z2);
     return ad_add(lq, logn(z2, mu2, lv2));
@@ -46,21 +46,20 @@ static ad_var *sample(void *m_, ad_tape *t, const nn_batch *b, size_t S, tn_rng 
 static ad_var *log_prior(void *m_, ad_tape *t, ad_var *z) /* log p(z2) + log p(z1|z2) */
 {
     hvae *m = m_;
-    ad_var *z1 = ad_slice(z, 0, Z1), *z2 = ad_slice(z, Z1, Z2), *lv, *mu = ad_split2(nn_mlp_forward(&m->p1, t, m->p, z2), &lv);
+    ad_var *z1 = ad_slice(z, 0, Z1), *z2 = ad_slice(z, Z1, Z2), *lv, *mu = ad_split2(nn_forward(&m->p1, z2), &lv);
     ad_var *zero = ad_scalar(t, 0);
     return ad_add(logn(z2, zero, zero), logn(z1, mu, lv));
 }
 static ad_var *log_lik(void *m_, ad_tape *t, const nn_batch *b, ad_var *z) /* log p(x|z1) */
 {
     hvae *m = m_;
-    return nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_mlp_forward(&m->px, t, m->p, ad_slice(z, 0, Z1)));
+    return nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_forward(&m->px, ad_slice(z, 0, Z1)));
 }
-static ad_var *loss(void *m, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+static ad_var *loss(void *m, ad_tape *t, const nn_batch *b, nn_step *s)
 {
-    ad_var *z, *lq = sample(m, t, b, 1, rng, &z);
+    ad_var *z, *lq = sample(m, t, b, 1, s->rng, &z);
     ad_var *rec = ad_neg(ad_mean(log_lik(m, t, b, z))), *kl = ad_mean(ad_sub(lq, log_prior(m, t, z)));
-    (void)step, nn_scalars_set(r, "recon", ad_item(rec)), nn_scalars_set(r, "kl", ad_item(kl));
-    return ad_add(rec, kl);
+    return ad_add(nn_report(s, "recon", rec), nn_report(s, "kl", kl));
 }
 int main(int argc, char **argv)
 {
@@ -68,23 +67,18 @@ int main(int argc, char **argv)
     nn_error err;
     hvae m = {0};
     nn_elbo e;
-    int rc = nn_setup_args(&s, argc, argv, "hvae2", 10, NULL, NULL, &err);
-    if (rc)
+    double lk = NAN;
+    int rc;
+    if ((rc = nn_setup_args(&s, argc, argv, "hvae2", 10, NULL, NULL, &err)))
         return nn_setup_exit(rc, &err);
-    nn_optim *opt = hvae_init(&m, s.init, &err) ? NULL : nn_setup_optim(&s, m.p, &err);
     nn_latent l = {.model = &m, .latent = Z1 + Z2, .rows = 28, .cols = 28, .posterior = posterior,
                    .log_lik = log_lik, .sample = sample, .log_prior = log_prior};
-    double lk = NAN;
-    if (opt && s.check)
-        rc = nn_setup_check(&s, loss, &m, m.p, &err);
-    else if (!(rc = !opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, NULL, &err) ||
-                    nn_latent_elbo(&l, s.test, 500, &s.rng, &e, &err)))
-        rc = isnan(lk = nn_latent_iwae(&l, s.test, 50, &s.rng, &err));
-    if (rc)
-        fprintf(stderr, "hvae2: %s\n", err.msg);
-    else if (!s.check)
+    rc = hvae_init(&m, s.init, &err) || nn_setup_train(&s, loss, &m, m.p, NULL, &err) ||
+         (!s.check && (nn_latent_elbo(&l, s.test, 500, &s.rng, &e, &err) ||
+                       isnan(lk = nn_latent_iwae(&l, s.test, 50, &s.rng, &err))));
+    if (!rc && !s.check)
         printf("two stochastic layers: test -ELBO %.2f (recon %.2f + KL %.2f), log p(x) >= L_50 = %.2f\n",
                e.neg_elbo, e.recon, e.kl, lk);
-    nn_optim_free(opt), nn_params_free(m.p), nn_setup_free(&s);
-    return rc;
+    nn_params_free(m.p);
+    return nn_setup_end(&s, rc, &err);
 }

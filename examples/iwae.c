@@ -15,8 +15,8 @@ static int iwae_init(iwae *m, tn_rng rng, nn_error *err)
 {
     const nn_act act[2] = {NN_ACT_RELU, NN_ACT_NONE};
     if (!(m->p = nn_params_new()) ||
-        nn_mlp_init(&m->enc, m->p, "enc", 3, (size_t[]){D, H, 2 * Z}, act, err) ||
-        nn_mlp_init(&m->dec, m->p, "dec", 3, (size_t[]){Z, H, D}, act, err) ||
+        nn_mlp_init(&m->enc, m->p, "enc", TN_DIMS(D, H, 2 * Z), act, err) ||
+        nn_mlp_init(&m->dec, m->p, "dec", TN_DIMS(Z, H, D), act, err) ||
         nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err))
         return -1;
     return 0;
@@ -24,28 +24,24 @@ static int iwae_init(iwae *m, tn_rng rng, nn_error *err)
 static ad_var *posterior(void *m_, ad_tape *t, const nn_batch *b, ad_var **lv)
 {
     iwae *m = m_;
-    return ad_split2(nn_mlp_forward(&m->enc, t, m->p, ad_const(t, &b->x)), lv);
+    return ad_split2(nn_forward(&m->enc, ad_const(t, &b->x)), lv);
 }
 /* log p(x | z) for z (S, N, Z) or (N, Z): (S, N), x broadcast over samples */
 static ad_var *log_lik(void *m_, ad_tape *t, const nn_batch *b, ad_var *z)
 {
     iwae *m = m_;
-    size_t S = ad_dim(z, -3) ? ad_dim(z, -3) : 1;
-    ad_var *lg = nn_mlp_forward(&m->dec, t, m->p, ad_reshape(z, 2, (size_t[]){S * b->n, Z}));
-    lg = ad_reshape(lg, 3, (size_t[]){S, b->n, D});
-    return ad_sum_axis(ad_bernoulli_logp(ad_const(t, &b->x), lg), -1);
+    return ad_sum_axis(ad_bernoulli_logp(ad_const(t, &b->x), nn_forward(&m->dec, z)), -1);
 }
 /* -L_k = -mean_n [logsumexp_i log w_i - log k],
  * log w_i = log p(x | z_i) + log N(z_i; 0, I) - log q(z_i | x) */
-static ad_var *loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+static ad_var *loss(void *m_, ad_tape *t, const nn_batch *b, nn_step *s)
 {
     iwae *m = m_;
     ad_var *lv, *mu = posterior(m, t, b, &lv), *zero = ad_scalar(t, 0);
-    ad_var *eps = ad_randn(t, 3, (size_t[]){m->k, b->n, Z}, rng);
+    ad_var *eps = ad_randn(t, TN_DIMS(m->k, b->n, Z), s->rng);
     ad_var *z = ad_sample_normal_eps(mu, lv, eps); /* (k, N, Z) */
     ad_var *lw = ad_add(log_lik(m, t, b, z), ad_sum_axis(ad_gaussian_logp(z, zero, zero), -1));
     lw = ad_sub(lw, ad_sum_axis(ad_gaussian_logp(z, mu, lv), -1));
-    (void)step, (void)r;
     return ad_neg(ad_mean(ad_add_scalar(ad_logsumexp(lw, 0, 0), (tn_real)-log((double)m->k))));
 }
 int main(int argc, char **argv)
@@ -53,38 +49,24 @@ int main(int argc, char **argv)
     nn_setup s;
     nn_error err;
     long k = 5;
-    int rc = nn_setup_args(&s, argc, argv, "iwae", 10, "k", &k, &err);
-    if (rc)
+    int rc;
+    if ((rc = nn_setup_args(&s, argc, argv, "iwae", 10, "k", &k, &err)))
         return nn_setup_exit(rc, &err);
     nn_dataset head = nn_data_view(s.test, 0, 1000);
-    for (int run = 0; run < 2; run++) { /* the VAE (k = 1), then k = K, from the same weights */
+    for (int run = 0; run < 2 && !rc; run++) { /* the VAE (k = 1), then k = K, from the same weights */
         iwae m = {.k = run ? (size_t)k : 1};
-        nn_optim *opt = iwae_init(&m, s.init, &err) ? NULL : nn_setup_optim(&s, m.p, &err);
         nn_latent l = {.model = &m, .latent = Z, .rows = 28, .cols = 28,
                        .posterior = posterior, .log_lik = log_lik};
         double L1 = NAN, Lk = NAN, L5000 = NAN;
         nn_setup_run(&s, run ? "iwae" : "vae"); /* OUT/vae.safetensors, OUT/vae.jsonl, ... */
-        if (opt && s.check) { /* --check: each loss's gradients, no training */
-            if ((rc = nn_setup_check(&s, loss, &m, m.p, &err)))
-                fprintf(stderr, "iwae: %s\n", err.msg);
-            nn_optim_free(opt), nn_params_free(m.p);
-            if (rc)
-                break;
-            continue;
-        }
-        if (opt && !nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, NULL, &err) &&
-            !isnan(L1 = nn_latent_iwae(&l, s.test, 1, &s.rng, &err)) &&
-            !isnan(Lk = nn_latent_iwae(&l, s.test, (int)k, &s.rng, &err)))
-            L5000 = nn_latent_iwae(&l, &head, 5000, &s.rng, &err);
-        if ((rc = isnan(L5000)))
-            fprintf(stderr, "iwae: %s\n", err.msg);
-        else
+        rc = iwae_init(&m, s.init, &err) || nn_setup_train(&s, loss, &m, m.p, NULL, &err) ||
+             (!s.check && (isnan(L1 = nn_latent_iwae(&l, s.test, 1, &s.rng, &err)) ||
+                           isnan(Lk = nn_latent_iwae(&l, s.test, (int)k, &s.rng, &err)) ||
+                           isnan(L5000 = nn_latent_iwae(&l, &head, 5000, &s.rng, &err))));
+        if (!rc && !s.check)
             printf("%s (k = %zu): test L_1 %.2f  L_%ld %.2f  L_5000 %.2f (first %zu test images)\n",
                    run ? "IWAE" : "VAE", m.k, L1, k, Lk, L5000, head.n);
-        nn_optim_free(opt), nn_params_free(m.p);
-        if (rc)
-            break;
+        nn_params_free(m.p);
     }
-    nn_setup_free(&s);
-    return rc;
+    return nn_setup_end(&s, rc, &err);
 }

@@ -17,9 +17,9 @@ typedef struct {
 static int m2_init(m2 *m, tn_rng rng, nn_error *err)
 {
     const nn_act act[2] = {NN_ACT_SOFTPLUS, NN_ACT_NONE};
-    if (!(m->p = nn_params_new()) || nn_mlp_init(&m->cls, m->p, "cls", 3, (size_t[]){D, H, C}, act, err) ||
-        nn_mlp_init(&m->enc, m->p, "enc", 3, (size_t[]){D + C, H, 2 * Z}, act, err) ||
-        nn_mlp_init(&m->dec, m->p, "dec", 3, (size_t[]){Z + C, H, D}, act, err) ||
+    if (!(m->p = nn_params_new()) || nn_mlp_init(&m->cls, m->p, "cls", TN_DIMS(D, H, C), act, err) ||
+        nn_mlp_init(&m->enc, m->p, "enc", TN_DIMS(D + C, H, 2 * Z), act, err) ||
+        nn_mlp_init(&m->dec, m->p, "dec", TN_DIMS(Z + C, H, D), act, err) ||
         nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err))
         return -1;
     return 0;
@@ -28,38 +28,36 @@ static int m2_init(m2 *m, tn_rng rng, nn_error *err)
 static ad_var *neg_elbo(m2 *m, ad_tape *t, ad_var *x, const int *y, tn_rng *rng)
 {
     ad_var *c = ad_one_hot(t, y, ad_dim(x, 0), C), *lv;
-    ad_var *mu = ad_split2(nn_mlp_forward(&m->enc, t, m->p, ad_concat(x, c)), &lv);
+    ad_var *mu = ad_split2(nn_forward(&m->enc, ad_concat(x, c)), &lv);
     ad_var *z = ad_sample_normal(mu, lv, rng);
-    ad_var *logits = nn_mlp_forward(&m->dec, t, m->p, ad_concat(z, c));
+    ad_var *logits = nn_forward(&m->dec, ad_concat(z, c));
     return ad_sub(nn_kl_normal_rows(mu, lv), nn_bernoulli_logp_rows(x, logits));
 }
-static ad_var *loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+static ad_var *loss(void *m_, ad_tape *t, const nn_batch *b, nn_step *s)
 {
     m2 *m = m_;
-    (void)step;
     size_t n = b->n, nl = m->lab->n;
-    ad_var *x = ad_const(t, &b->x), *xl = ad_const_copy(t, 2, (size_t[]){nl, D}, m->lab->x);
+    ad_var *x = ad_const(t, &b->x), *xl = ad_const_copy(t, TN_DIMS(nl, D), m->lab->x);
     /* unlabelled: every y for every row, as 10 blocks of n rows */
     int *ys = tn_arena_alloc(ad_tape_arena(t), C * n * sizeof *ys);
     for (size_t i = 0; ys && i < C * n; i++)
         ys[i] = (int)(i / n);
-    ad_var *L = ad_transpose(ad_reshape(neg_elbo(m, t, ad_reshape(ad_repeat(x, C), 2, (size_t[]){C * n, D}), ys, rng),
+    ad_var *L = ad_transpose(ad_reshape(neg_elbo(m, t, ad_reshape(ad_repeat(x, C), TN_DIMS(C * n, D)), ys, s->rng),
                                         2, (size_t[]){C, n}));
-    ad_var *lq = ad_log_softmax(nn_mlp_forward(&m->cls, t, m->p, x));
+    ad_var *lq = ad_log_softmax(nn_forward(&m->cls, x));
     ad_var *U = ad_mean(ad_sum_axis(ad_mul(ad_exp(lq), ad_add(L, lq)), -1));
     /* labelled: L(x, y) and the classifier's cross-entropy */
-    ad_var *Ll = ad_mean(neg_elbo(m, t, xl, m->lab->labels, rng));
-    ad_var *ce = ad_mean(ad_cross_entropy(nn_mlp_forward(&m->cls, t, m->p, xl), m->lab->labels));
-    nn_scalars_set(r, "unlabelled", ad_item(U)), nn_scalars_set(r, "labelled", ad_item(Ll));
-    nn_scalars_set(r, "ce", ad_item(ce));
-    return ad_add(U, ad_add(Ll, ad_scale(ce, (tn_real)m->alpha)));
+    ad_var *Ll = ad_mean(neg_elbo(m, t, xl, m->lab->labels, s->rng));
+    ad_var *ce = ad_mean(ad_cross_entropy(nn_forward(&m->cls, xl), m->lab->labels));
+    return ad_add(nn_report(s, "unlabelled", U),
+                  ad_add(nn_report(s, "labelled", Ll), ad_scale(nn_report(s, "ce", ce), (tn_real)m->alpha)));
 }
 /* the classifier's test error, as a loss nn_evaluate averages */
-static ad_var *error(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+static ad_var *error(void *m_, ad_tape *t, const nn_batch *b, nn_step *s)
 {
     m2 *m = m_;
-    (void)rng, (void)step, (void)r;
-    const int *y = ad_argmax(nn_mlp_forward(&m->cls, t, m->p, ad_const(t, &b->x)), -1);
+    (void)s;
+    const int *y = ad_argmax(nn_forward(&m->cls, ad_const(t, &b->x)), -1);
     size_t wrong = 0;
     for (size_t i = 0; y && i < b->n; i++)
         wrong += y[i] != b->labels[i];
@@ -74,23 +72,17 @@ int main(int argc, char **argv)
     double factor = 0.1;
     long per_class = 10;
     nn_option own[] = {{"alpha-factor", 'r', &factor, 0, 1e6}, {"labels", 'i', &per_class, 1, 1000}, {0}};
-    int rc = nn_setup_args_with(&s, argc, argv, "m2", 10, own, &err);
-    if (rc)
+    int rc;
+    if ((rc = nn_setup_args_with(&s, argc, argv, "m2", 10, own, &err)))
         return nn_setup_exit(rc, &err);
     m.lab = nn_data_per_class(s.train, (size_t)per_class, C, &s.rng, &err);
     m.alpha = factor * (double)s.train->n / (double)(per_class * C);
-    nn_optim *opt = !m.lab || nn_data_floats(m.lab, &err) || m2_init(&m, s.init, &err) ? NULL
-                    : nn_setup_optim(&s, m.p, &err);
-    if (opt && s.check)
-        rc = nn_setup_check(&s, loss, &m, m.p, &err);
-    else
-        rc = !opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, NULL, &err) ||
-             nn_evaluate(error, &m, s.test, 500, &s.rng, &test, &err);
-    if (rc)
-        fprintf(stderr, "m2: %s\n", err.msg);
-    else if (!s.check)
+    rc = !m.lab || nn_data_floats(m.lab, &err) || m2_init(&m, s.init, &err) ||
+         nn_setup_train(&s, loss, &m, m.p, NULL, &err) ||
+         (!s.check && nn_evaluate(error, &m, s.test, 500, &s.rng, &test, &err));
+    if (!rc && !s.check)
         printf("test error of q(y|x) with %zu labels: %.2f%% (Kingma et al. 2014, 100 labels: 11.97%%)\n", m.lab->n,
                100 * nn_scalars_get(&test, "loss"));
-    nn_dataset_free(m.lab), nn_optim_free(opt), nn_params_free(m.p), nn_setup_free(&s);
-    return rc;
+    nn_dataset_free(m.lab), nn_params_free(m.p);
+    return nn_setup_end(&s, rc, &err);
 }

@@ -16,7 +16,7 @@ static int vq_init(vq *m, tn_rng rng, nn_error *err)
 {
     if (!(m->p = nn_params_new()) || nn_conv2d_init(&m->c1, m->p, "enc.0", 1, 32, 4, 2, 1, err) ||
         nn_conv2d_init(&m->c2, m->p, "enc.1", 32, E, 4, 2, 1, err) ||
-        (m->book = nn_params_add(m->p, "codebook", 2, (size_t[]){K, E}, err)) < 0 ||
+        (m->book = nn_params_add(m->p, "codebook", TN_DIMS(K, E), err)) < 0 ||
         nn_conv_transpose2d_init(&m->t1, m->p, "dec.0", E, 32, 4, 2, 1, 0, err) ||
         nn_conv_transpose2d_init(&m->t2, m->p, "dec.1", 32, 1, 4, 2, 1, 0, err) ||
         nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err))
@@ -25,9 +25,9 @@ static int vq_init(vq *m, tn_rng rng, nn_error *err)
 }
 static ad_var *encode(vq *m, ad_tape *t, const nn_batch *b) /* z_e: a row a grid cell (n·49 x 16) */
 {
-    ad_var *x = ad_reshape(ad_const(t, &b->x), 4, (size_t[]){b->n, 1, 28, 28});
-    ad_var *h = nn_conv2d_forward(&m->c2, t, m->p, ad_relu(nn_conv2d_forward(&m->c1, t, m->p, x)));
-    return ad_reshape(ad_transpose(ad_reshape(h, 3, (size_t[]){b->n, E, G})), 2, (size_t[]){b->n * G, E});
+    ad_var *x = ad_reshape(ad_const(t, &b->x), TN_DIMS(b->n, 1, 28, 28));
+    ad_var *h = nn_forward(&m->c2, ad_relu(nn_forward(&m->c1, x)));
+    return ad_reshape(ad_transpose(ad_reshape(h, TN_DIMS(b->n, E, G))), TN_DIMS(b->n * G, E));
 }
 /* the nearest codebook entry of each row: argmin_k -2 z·e_k + |e_k|² */
 static const int *nearest(vq *m, ad_tape *t, ad_var *z)
@@ -39,32 +39,31 @@ static ad_var *decode(void *m_, ad_tape *t, ad_var *zq, const int *labels) /* (n
 {
     vq *m = m_;
     size_t n = ad_dim(zq, 0);
-    (void)labels;
-    ad_var *h = ad_reshape(ad_transpose(ad_reshape(zq, 3, (size_t[]){n, G, E})), 4, (size_t[]){n, E, 7, 7});
-    h = ad_relu(nn_conv2d_forward(&m->t1, t, m->p, h));
-    return ad_reshape(nn_conv2d_forward(&m->t2, t, m->p, h), 2, (size_t[]){n, D});
+    (void)t, (void)labels;
+    ad_var *h = ad_reshape(ad_transpose(ad_reshape(zq, TN_DIMS(n, G, E))), TN_DIMS(n, E, 7, 7));
+    h = ad_relu(nn_forward(&m->t1, h));
+    return ad_reshape(nn_forward(&m->t2, h), TN_DIMS(n, D));
 }
 static ad_var *code(void *m, ad_tape *t, const nn_batch *b, ad_var **lv) /* the pictures' encoder */
 {
     const int *k = nearest(m, t, encode(m, t, b));
     *lv = NULL;
-    return ad_reshape(ad_gather_rows(nn_param(t, ((vq *)m)->p, ((vq *)m)->book), k, b->n * G), 2, (size_t[]){b->n, G * E});
+    return ad_reshape(ad_gather_rows(nn_param(t, ((vq *)m)->p, ((vq *)m)->book), k, b->n * G), TN_DIMS(b->n, G * E));
 }
-static ad_var *loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+static ad_var *loss(void *m_, ad_tape *t, const nn_batch *b, nn_step *s)
 {
     vq *m = m_;
-    (void)rng, (void)step;
     ad_var *z = encode(m, t, b);
     const int *idx = nearest(m, t, z);
     ad_var *e = idx ? ad_gather_rows(nn_param(t, m->p, m->book), idx, b->n * G) : NULL;
-    ad_var *st = ad_reshape(ad_straight_through(z, e), 2, (size_t[]){b->n, G * E});
+    ad_var *st = ad_reshape(ad_straight_through(z, e), TN_DIMS(b->n, G * E));
     ad_var *rec = ad_neg(ad_mean(nn_bernoulli_logp_rows(ad_const(t, &b->x), decode(m, t, st, NULL))));
     ad_var *book = ad_mean(ad_square(ad_sub(ad_detach(z), e))), *commit = ad_mean(ad_square(ad_sub(z, ad_detach(e))));
     int used[K] = {0}, n_used = 0; /* the codebook's entries this batch uses */
     for (size_t i = 0; idx && i < b->n * G; i++)
         n_used += !used[idx[i]]++;
-    nn_scalars_set(r, "recon", ad_item(rec)), nn_scalars_set(r, "used", (double)n_used / K);
-    return ad_add(rec, ad_scale(ad_add(book, ad_scale(commit, 0.25)), (tn_real)(G * E))); /* per image */
+    nn_scalars_set(s->report, "used", (double)n_used / K);
+    return ad_add(nn_report(s, "recon", rec), ad_scale(ad_add(book, ad_scale(commit, 0.25)), (tn_real)(G * E))); /* per image */
 }
 int main(int argc, char **argv)
 {
@@ -72,22 +71,17 @@ int main(int argc, char **argv)
     nn_error err;
     vq m = {0};
     nn_scalars test;
-    int rc = nn_setup_args(&s, argc, argv, "vqvae", 10, NULL, NULL, &err);
-    if (rc)
+    int rc;
+    if ((rc = nn_setup_args(&s, argc, argv, "vqvae", 10, NULL, NULL, &err)))
         return nn_setup_exit(rc, &err);
-    nn_optim *opt = vq_init(&m, s.init, &err) ? NULL : nn_setup_optim(&s, m.p, &err);
     nn_latent l = {.model = &m, .latent = G * E, .rows = 28, .cols = 28, .posterior = code, .decode = decode};
-    if (opt && s.check) /* the check takes the stop-gradients out (ad_set_transparent) */
-        rc = nn_setup_check(&s, loss, &m, m.p, &err);
-    else
-        rc = !opt || nn_train(m.p, opt, loss, &m, s.train, s.test, &s.cfg, NULL, &err) ||
-             nn_evaluate(loss, &m, s.test, 500, &s.rng, &test, &err) ||
-             nn_pic_reconstructions(nn_setup_path(&s, "reconstructions.png"), &l, s.test, &err);
-    if (rc)
-        fprintf(stderr, "vqvae: %s\n", err.msg);
-    else if (!s.check)
+    /* --check takes the stop-gradients out (ad_set_transparent) */
+    rc = vq_init(&m, s.init, &err) || nn_setup_train(&s, loss, &m, m.p, NULL, &err) ||
+         (!s.check && (nn_evaluate(loss, &m, s.test, 500, &s.rng, &test, &err) ||
+                       nn_pic_reconstructions(nn_setup_path(&s, "reconstructions.png"), &l, s.test, &err)));
+    if (!rc && !s.check)
         printf("test reconstruction %.2f nats (BCE per image); codebook entries in use: %.0f%% of %d (in a "
                "test batch of 500)\n", nn_scalars_get(&test, "recon"), 100 * nn_scalars_get(&test, "used"), K);
-    nn_optim_free(opt), nn_params_free(m.p), nn_setup_free(&s);
-    return rc;
+    nn_params_free(m.p);
+    return nn_setup_end(&s, rc, &err);
 }

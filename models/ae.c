@@ -84,9 +84,9 @@ int ae__batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng, int co
     for (int i = 0; i < m->enc.n_layers; i++) {
         if (i == m->enc.n_layers - 1)
             hidden = code;
-        code = nn_act_apply(nn_linear_forward(&m->enc.layer[i], t, m->params, code), m->enc.act[i]);
+        code = nn_act_apply(nn_linear_forward(&m->enc.layer[i], code), m->enc.act[i]);
     }
-    ad_var *outp = model__decoder(m, t, code);
+    ad_var *outp = model__decoder(m, code);
     ad_var *rec = m->c.recon == MODEL_RECON_BCE ? nn_bce_logits(outp, clean) : nn_mse(outp, clean);
     ad_var *loss = rec;
     if (m->c.kind == MODEL_SPARSE_AE) {

@@ -114,19 +114,18 @@ double vae_iwae(model *m, const nn_dataset *d, int k, tn_rng *rng, nn_error *err
     return nn_latent_iwae(&l, d, k, rng, err);
 }
 
-ad_var *model_train_loss(void *mp, ad_tape *t, const nn_batch *b, tn_rng *rng, long step,
-                         nn_scalars *report)
+ad_var *model_train_loss(void *mp, ad_tape *t, const nn_batch *b, nn_step *s)
 {
     model *m = mp;
     model_loss l;
-    if (model_batch_loss(m, t, &b->x, b->labels, rng, step, 1, &l))
+    if (model_batch_loss(m, t, &b->x, b->labels, s->rng, s->step, 1, &l))
         return NULL;
     if (m->c.kind == MODEL_VAE || m->c.kind == MODEL_SPARSE_AE)
-        nn_scalars_set(report, "recon", l.recon);
+        nn_scalars_set(s->report, "recon", l.recon);
     if (m->c.kind == MODEL_VAE)
-        nn_scalars_set(report, "kl", l.kl);
+        nn_scalars_set(s->report, "kl", l.kl);
     if (m->c.kind == MODEL_SPARSE_AE)
-        nn_scalars_set(report, "penalty", l.penalty);
+        nn_scalars_set(s->report, "penalty", l.penalty);
     return l.loss;
 }
 

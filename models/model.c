@@ -19,12 +19,12 @@ ad_var *model_encode(model *m, ad_tape *t, ad_var *x, const int *labels)
         vae_posterior(m, t, x, labels, &mu, &lv);
         return mu;
     }
-    return nn_mlp_forward(&m->enc, t, m->params, model__enc_input(m, t, x, NULL));
+    return nn_mlp_forward(&m->enc, model__enc_input(m, t, x, NULL));
 }
 
 ad_var *model_decode(model *m, ad_tape *t, ad_var *z, const int *labels)
 {
-    ad_var *out = model__decoder(m, t, model__with_label(m, t, z, labels));
+    ad_var *out = model__decoder(m, model__with_label(m, t, z, labels));
     if (m->c.kind == MODEL_VAE && m->c.likelihood == MODEL_LIK_GAUSSIAN)
         return ad_slice(out, 0, m->c.input_dim);
     if (m->c.kind != MODEL_VAE && m->c.recon == MODEL_RECON_MSE)

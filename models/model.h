@@ -156,8 +156,7 @@ int model_active_units(model *m, const nn_dataset *d, double threshold,
 /* An nn_loss_fn for the built-in models (model = the model *): the batch
  * loss, reporting "recon" and "kl" (VAE) or "recon" and "penalty" (sparse
  * AE). */
-ad_var *model_train_loss(void *model, ad_tape *t, const nn_batch *b,
-                         tn_rng *rng, long step, nn_scalars *report);
+ad_var *model_train_loss(void *model, ad_tape *t, const nn_batch *b, nn_step *s);
 /* An nn_eval_fn: model_evaluate's numbers as "loss" (the negative ELBO, or
  * the reconstruction of the AEs), "recon", "kl", "recon_noisy" and
  * "mean_act" as they apply. */

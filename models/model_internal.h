@@ -21,7 +21,7 @@ ad_var *vae__log_px(model *m, ad_tape *t, ad_var *z, ad_var *x, const int *label
 ad_var *model__enc_input(model *m, ad_tape *t, ad_var *x, const int *labels);
 /* The decoder's output (N x out) from its input (N x latent [+ classes]):
  * the linear layers, then the transposed convolutions when there are. */
-ad_var *model__decoder(model *m, ad_tape *t, ad_var *zin);
+ad_var *model__decoder(model *m, ad_var *zin);
 /* ae_corrupt written into out (x's shape), x left as it is: the same
  * numbers, without copying x first */
 void ae_corrupt_from(const model_config *c, tn_tensor *out, const tn_tensor *x, tn_rng *rng);

@@ -99,23 +99,23 @@ ad_var *model__enc_input(model *m, ad_tape *t, ad_var *x, const int *labels)
     size_t R = m->c.conv_rows, C = m->c.conv_cols;
     if (R && x) { /* (N, D) -> (N, 1, R, C) -> (N, 64, R/4, C/4) -> (N, 64·R/4·C/4) */
         size_t n = ad_dim(x, 0);
-        ad_var *h = ad_reshape(x, 4, (const size_t[]){n, 1, R, C});
+        ad_var *h = ad_reshape(x, TN_DIMS(n, 1, R, C));
         for (int i = 0; i < 2; i++)
-            h = nn_act_apply(nn_conv2d_forward(&m->conv[i], t, m->params, h), m->c.act);
-        x = ad_reshape(h, 2, (const size_t[]){n, 64 * (R / 4) * (C / 4)});
+            h = nn_act_apply(nn_conv2d_forward(&m->conv[i], h), m->c.act);
+        x = ad_reshape(h, TN_DIMS(n, 64 * (R / 4) * (C / 4)));
     }
     return m->c.kind == MODEL_VAE ? model__with_label(m, t, x, labels) : x;
 }
 
-ad_var *model__decoder(model *m, ad_tape *t, ad_var *zin)
+ad_var *model__decoder(model *m, ad_var *zin)
 {
-    ad_var *h = nn_mlp_forward(&m->dec, t, m->params, zin);
+    ad_var *h = nn_mlp_forward(&m->dec, zin);
     size_t R = m->c.conv_rows, C = m->c.conv_cols;
     if (!R || !h)
         return h;
     size_t n = ad_dim(h, 0);
-    h = ad_reshape(h, 4, (const size_t[]){n, 64, R / 4, C / 4});
-    h = nn_act_apply(nn_conv2d_forward(&m->deconv[0], t, m->params, h), m->c.act);
-    h = nn_conv2d_forward(&m->deconv[1], t, m->params, h); /* (N, 1 or 2, R, C) */
-    return ad_reshape(h, 2, (const size_t[]){n, m->deconv[1].out * R * C});
+    h = ad_reshape(h, TN_DIMS(n, 64, R / 4, C / 4));
+    h = nn_act_apply(nn_conv2d_forward(&m->deconv[0], h), m->c.act);
+    h = nn_conv2d_forward(&m->deconv[1], h); /* (N, 1 or 2, R, C) */
+    return ad_reshape(h, TN_DIMS(n, m->deconv[1].out * R * C));
 }

@@ -15,7 +15,7 @@
 void vae_posterior(model *m, ad_tape *t, ad_var *x, const int *labels, ad_var **mu,
                    ad_var **logvar)
 {
-    ad_var *h = nn_mlp_forward(&m->enc, t, m->params, model__enc_input(m, t, x, labels));
+    ad_var *h = nn_mlp_forward(&m->enc, model__enc_input(m, t, x, labels));
     *mu = ad_slice(h, 0, m->c.latent);
     *logvar = ad_slice(h, m->c.latent, m->c.latent);
 }
@@ -23,7 +23,7 @@ void vae_posterior(model *m, ad_tape *t, ad_var *x, const int *labels, ad_var **
 /* -log p(x|z) per example, averaged over the batch. */
 static ad_var *neg_loglik(model *m, ad_tape *t, ad_var *z, ad_var *x, const int *labels)
 {
-    ad_var *out = model__decoder(m, t, model__with_label(m, t, z, labels));
+    ad_var *out = model__decoder(m, model__with_label(m, t, z, labels));
     if (m->c.likelihood == MODEL_LIK_BERNOULLI)
         return nn_bce_logits(out, x);
     size_t d = m->c.input_dim;
@@ -36,7 +36,7 @@ ad_var *vae__log_px(model *m, ad_tape *t, ad_var *z, ad_var *x, const int *label
     size_t k = ad_dim(z, 0), n = ad_dim(z, 1), D = m->c.input_dim;
     size_t w = m->c.latent + m->c.classes;
     ad_var *zin = ad_reshape(model__with_label(m, t, z, labels), 2, (const size_t[]){k * n, w});
-    ad_var *out = model__decoder(m, t, zin);
+    ad_var *out = model__decoder(m, zin);
     size_t ow = m->c.likelihood == MODEL_LIK_GAUSSIAN ? 2 * D : D;
     out = ad_reshape(out, 3, (const size_t[]){k, n, ow});
     if (m->c.likelihood == MODEL_LIK_BERNOULLI) /* x (N, D) against the k samples' logits */

@@ -40,14 +40,16 @@ int nn_linear_init(nn_linear *l, nn_params *p, const char *name, size_t in,
     l->w = nn_params_add(p, buf, 2, (const size_t[]){out, in}, err);
     snprintf(buf, sizeof buf, "%s.bias", name);
     l->b = l->w < 0 ? -1 : nn_params_add(p, buf, 1, (const size_t[]){out}, err);
+    l->p = p;
     l->in = in;
     l->out = out;
     return l->b < 0 ? -1 : 0;
 }
 
-ad_var *nn_linear_forward(const nn_linear *l, ad_tape *t, nn_params *p, ad_var *x)
+ad_var *nn_linear_forward(const nn_linear *l, ad_var *x)
 {
-    return ad_linear(x, nn_param(t, p, l->w), nn_param(t, p, l->b));
+    ad_tape *t = x ? ad_tape_of(x) : NULL;
+    return t ? ad_linear(x, nn_param(t, l->p, l->w), nn_param(t, l->p, l->b)) : NULL;
 }
 
 static int conv_init(nn_conv2d *l, nn_params *p, const char *name, size_t in,
@@ -67,7 +69,7 @@ static int conv_init(nn_conv2d *l, nn_params *p, const char *name, size_t in,
                                               : (const size_t[]){out, in, k, k}, err);
     snprintf(buf, sizeof buf, "%s.bias", name);
     l->b = l->w < 0 ? -1 : nn_params_add(p, buf, 1, (const size_t[]){out}, err);
-    *l = (nn_conv2d){l->w, l->b, in, out, k, stride, padding, out_pad, transpose};
+    *l = (nn_conv2d){p, l->w, l->b, in, out, k, stride, padding, out_pad, transpose};
     return l->b < 0 ? -1 : 0;
 }
 
@@ -86,9 +88,12 @@ int nn_conv_transpose2d_init(nn_conv2d *l, nn_params *p, const char *name,
     return conv_init(l, p, name, in, out, k, stride, padding, output_padding, 1, err);
 }
 
-ad_var *nn_conv2d_forward(const nn_conv2d *l, ad_tape *t, nn_params *p, ad_var *x)
+ad_var *nn_conv2d_forward(const nn_conv2d *l, ad_var *x)
 {
-    ad_var *W = nn_param(t, p, l->w), *b = nn_param(t, p, l->b);
+    ad_tape *t = x ? ad_tape_of(x) : NULL;
+    if (!t)
+        return NULL;
+    ad_var *W = nn_param(t, l->p, l->w), *b = nn_param(t, l->p, l->b);
     return l->transpose ? ad_conv_transpose2d(x, W, b, l->stride, l->padding, l->output_padding)
                         : ad_conv2d(x, W, b, l->stride, l->padding);
 }
@@ -110,9 +115,9 @@ int nn_mlp_init(nn_mlp *m, nn_params *p, const char *name, int n_widths,
     return 0;
 }
 
-ad_var *nn_mlp_forward(const nn_mlp *m, ad_tape *t, nn_params *p, ad_var *x)
+ad_var *nn_mlp_forward(const nn_mlp *m, ad_var *x)
 {
-    for (int i = 0; i < m->n_layers; i++)
-        x = nn_act_apply(nn_linear_forward(&m->layer[i], t, p, x), m->act[i]);
+    for (int i = 0; x && i < m->n_layers; i++)
+        x = nn_act_apply(nn_linear_forward(&m->layer[i], x), m->act[i]);
     return x;
 }

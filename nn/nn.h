@@ -154,15 +154,23 @@ const char *nn_act_name(nn_act a);
 int nn_act_parse(const char *s, nn_act *out);  /* "relu", ...; -1 if unknown */
 ad_var *nn_act_apply(ad_var *x, nn_act a);
 
-/* y = x·Wᵀ + b, W (out x in), b (out): "<name>.weight", "<name>.bias". */
+/* A layer keeps the store its parameters were added to (`p`, borrowed: the
+ * store outlives the layer), so a call takes the layer and its input alone
+ * and records on the input's tape:
+ *   h = nn_forward(&m->enc, x);      (any layer below; NULL x gives NULL)
+ * nn_forward picks nn_linear_forward, nn_conv2d_forward or nn_mlp_forward
+ * by the layer's type. */
+
+/* y = x·Wᵀ + b, W (out x in), b (out): "<name>.weight", "<name>.bias".
+ * x may have leading axes (S x N x in -> S x N x out). */
 typedef struct {
+    nn_params *p;
     int w, b;
     size_t in, out;
 } nn_linear;
 int nn_linear_init(nn_linear *l, nn_params *p, const char *name, size_t in,
                    size_t out, nn_error *err);
-ad_var *nn_linear_forward(const nn_linear *l, ad_tape *t, nn_params *p,
-                          ad_var *x);
+ad_var *nn_linear_forward(const nn_linear *l, ad_var *x);
 
 /* 2-D convolution layers on NCHW tensors, weights in PyTorch's layout and
  * names, so safetensors files move both ways with torch.nn.Conv2d /
@@ -170,6 +178,7 @@ ad_var *nn_linear_forward(const nn_linear *l, ad_tape *t, nn_params *p,
  * transposed W (in, out, k, k); b "<name>.bias" (out). Square kernels,
  * stride and padding; Ho as ad_conv2d / ad_conv_transpose2d say. */
 typedef struct {
+    nn_params *p;
     int w, b;
     size_t in, out, k, stride, padding, output_padding;
     int transpose;
@@ -181,12 +190,13 @@ int nn_conv_transpose2d_init(nn_conv2d *l, nn_params *p, const char *name,
                              size_t in, size_t out, size_t k, size_t stride,
                              size_t padding, size_t output_padding,
                              nn_error *err);
-ad_var *nn_conv2d_forward(const nn_conv2d *l, ad_tape *t, nn_params *p,
-                          ad_var *x);
+ad_var *nn_conv2d_forward(const nn_conv2d *l, ad_var *x);
 
 #define NN_MLP_MAX 16
 /* widths[0] inputs -> widths[n-1] outputs; act[i] follows layer i
- * ("<name>.<i>"); the last entry is usually NN_ACT_NONE. */
+ * ("<name>.<i>"); the last entry is usually NN_ACT_NONE. The widths are
+ * written inline with TN_DIMS: nn_mlp_init(&m, p, "enc", TN_DIMS(784, 400,
+ * 40), act, err). */
 typedef struct {
     int n_layers;
     nn_linear layer[NN_MLP_MAX];
@@ -194,7 +204,13 @@ typedef struct {
 } nn_mlp;
 int nn_mlp_init(nn_mlp *m, nn_params *p, const char *name, int n_widths,
                 const size_t *widths, const nn_act *act, nn_error *err);
-ad_var *nn_mlp_forward(const nn_mlp *m, ad_tape *t, nn_params *p, ad_var *x);
+ad_var *nn_mlp_forward(const nn_mlp *m, ad_var *x);
+
+#define nn_forward(layer, x)                                                   \
+    _Generic((layer), nn_linear *: nn_linear_forward,                          \
+             const nn_linear *: nn_linear_forward, nn_conv2d *: nn_conv2d_forward, \
+             const nn_conv2d *: nn_conv2d_forward, nn_mlp *: nn_mlp_forward,   \
+             const nn_mlp *: nn_mlp_forward)(layer, x)
 
 /* ---- losses: x is (N x D); per-example sums, averaged over N ------------
  * One argument order for every density, here and in ad.h: the data x

@@ -68,6 +68,15 @@ typedef struct tn_tensor {
     tn_real *data;
 } tn_tensor;
 
+/* A shape written inline, for every call that takes (int ndim, const
+ * size_t *shape) or (n, widths): TN_DIMS(n, 1, 28, 28) is the two
+ * arguments 4, (size_t[]){n, 1, 28, 28}, e.g.
+ *   ad_reshape(x, TN_DIMS(n, 1, 28, 28))
+ *   nn_mlp_init(&m->enc, p, "enc", TN_DIMS(784, 400, 40), act, err)
+ * The sizes are evaluated once (the count is taken by sizeof). */
+#define TN_DIMS(...) \
+    (int)(sizeof((size_t[]){__VA_ARGS__}) / sizeof(size_t)), (size_t[]){__VA_ARGS__}
+
 /* ---- creation ----------------------------------------------------------- */
 
 /* Heap tensor, zero-filled, header and data in one allocation. NULL when

@@ -9,13 +9,13 @@
 #define SHAPE(...) ((const size_t[]){__VA_ARGS__})
 
 /* the mean squared value of x's rows, and the label as a report */
-static ad_var *sq_loss(void *m, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+static ad_var *sq_loss(void *m, ad_tape *t, const nn_batch *b, nn_step *s)
 {
-    (void)m, (void)rng, (void)step;
+    (void)m;
     double lab = 0;
     for (size_t i = 0; b->labels && i < b->n; i++)
         lab += b->labels[i];
-    nn_scalars_set(r, "label", lab / (double)b->n);
+    nn_scalars_set(s->report, "label", lab / (double)b->n);
     return ad_mean(ad_sum_axis(ad_square(ad_const(t, &b->x)), -1));
 }
 
@@ -80,13 +80,12 @@ typedef struct {
     int mistake; /* 0 none, 1 a detached path, 2 a wrong sign */
 } small_vae;
 
-static ad_var *small_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+static ad_var *small_loss(void *m_, ad_tape *t, const nn_batch *b, nn_step *s)
 {
     small_vae *m = m_;
-    (void)step, (void)r;
-    ad_var *lv, *mu = ad_split2(nn_mlp_forward(&m->enc, t, m->p, ad_const(t, &b->x)), &lv);
-    ad_var *z = ad_sample_normal(mu, lv, rng);
-    ad_var *rec = ad_neg(ad_mean(nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_mlp_forward(&m->dec, t, m->p, z))));
+    ad_var *lv, *mu = ad_split2(nn_mlp_forward(&m->enc, ad_const(t, &b->x)), &lv);
+    ad_var *z = ad_sample_normal(mu, lv, s->rng);
+    ad_var *rec = ad_neg(ad_mean(nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_mlp_forward(&m->dec, z))));
     /* mistakes a check must catch (detach and straight-through are meant,
      * and the check takes them out; a constant made of a value is not):
      * 1 a detached path, mu's value as a constant in the KL; 2 a wrong
@@ -130,10 +129,10 @@ void test_check_loss_trusted(void)
 }
 
 /* a ReLU whose input sits within eps of 0: told apart, not a failure */
-static ad_var *kink_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+static ad_var *kink_loss(void *m_, ad_tape *t, const nn_batch *b, nn_step *s)
 {
     nn_params *p = m_;
-    (void)b, (void)rng, (void)step, (void)r;
+    (void)b, (void)s;
     ad_var *w = nn_param(t, p, 0);
     return ad_sum(ad_add(ad_scale(ad_relu(w), 3), ad_square(w)));
 }
@@ -188,13 +187,12 @@ typedef struct {
     int long_name;
 } lin;
 
-static ad_var *lin_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+static ad_var *lin_loss(void *m_, ad_tape *t, const nn_batch *b, nn_step *s)
 {
     lin *m = m_;
-    (void)rng, (void)step;
-    ad_var *y = nn_linear_forward(&m->l, t, m->p, ad_const(t, &b->x));
+    ad_var *y = nn_linear_forward(&m->l, ad_const(t, &b->x));
     ad_var *l = ad_mean(ad_square(y));
-    nn_scalars_set(r, m->long_name ? "a_name_of_forty_characters_is_too_long" : "sq", ad_item(l));
+    nn_scalars_set(s->report, m->long_name ? "a_name_of_forty_characters_is_too_long" : "sq", ad_item(l));
     return l;
 }
 
@@ -293,12 +291,12 @@ void test_setup_own_options(void)
 static ad_var *sv_posterior(void *m_, ad_tape *t, const nn_batch *b, ad_var **lv)
 {
     small_vae *m = m_;
-    return ad_split2(nn_mlp_forward(&m->enc, t, m->p, ad_const(t, &b->x)), lv);
+    return ad_split2(nn_mlp_forward(&m->enc, ad_const(t, &b->x)), lv);
 }
 static ad_var *sv_log_lik(void *m_, ad_tape *t, const nn_batch *b, ad_var *z)
 {
     small_vae *m = m_;
-    return nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_mlp_forward(&m->dec, t, m->p, z));
+    return nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_mlp_forward(&m->dec, z));
 }
 static size_t sv_rows_wrong;
 static ad_var *sv_sample(void *m, ad_tape *t, const nn_batch *b, size_t S, tn_rng *rng, ad_var **z)
@@ -385,4 +383,70 @@ void test_param_groups_ema_init(void)
     nn_ema(avg, (const tn_real[]){1, 2, 4}, 3, 0.75);
     CHECK_NEAR(avg[2], 1, VAL_TOL);
     nn_optim_free(o), nn_params_free(p);
+}
+
+/* The short forms of a definition: TN_DIMS counts its sizes, nn_forward
+ * runs any layer on its input's tape (NULL in, NULL out), nn_report records
+ * and passes through; a program's run is nn_setup_train (--check or train)
+ * and its end nn_setup_end (the message through the log hook, the status). */
+static char said[512];
+static void keep_line(void *ctx, nn_log_level level, const char *line)
+{
+    (void)ctx;
+    if (level == NN_LOG_ERROR)
+        snprintf(said, sizeof said, "%s", line);
+}
+
+void test_short_definitions(void)
+{
+    nn_error err;
+    nn_params *p = nn_params_new();
+    nn_linear l;
+    nn_mlp m;
+    nn_conv2d c;
+    const nn_act act[2] = {NN_ACT_RELU, NN_ACT_NONE};
+    CHECK(nn_linear_init(&l, p, "l", 4, 3, &err) == 0 && nn_mlp_init(&m, p, "m", TN_DIMS(4, 5, 2), act, &err) == 0 &&
+          nn_conv2d_init(&c, p, "c", 1, 2, 3, 1, 1, &err) == 0 && m.n_layers == 2 && m.layer[1].out == 2);
+    tn_rng r;
+    tn_rng_seed(&r, 3, 3);
+    CHECK(nn_params_alloc_init(p, NN_INIT_TORCH, 0, &r, &err) == 0);
+    ad_tape *t = ad_tape_new(0);
+    ad_var *x = ad_randn(t, TN_DIMS(2, 4), &r), *img = ad_randn(t, TN_DIMS(1, 1, 4, 4), &r);
+    ad_var *a = nn_forward(&l, x), *b = nn_linear_forward(&l, x);
+    ad_var *h = nn_forward(&m, x), *k = nn_forward(&c, img);
+    CHECK(a && b && ad_dim(a, 1) == 3 && ad_item(ad_sum(ad_sub(a, b))) == 0);
+    CHECK(h && ad_dim(h, 0) == 2 && ad_dim(h, 1) == 2 && k && ad_dim(k, 1) == 2 && ad_dim(k, 3) == 4);
+    CHECK(ad_reshape(x, TN_DIMS(8)) && ad_dim(ad_reshape(x, TN_DIMS(1, 2, 4)), 2) == 4);
+    CHECK(nn_forward(&l, NULL) == NULL && nn_forward(&m, NULL) == NULL && nn_forward(&c, NULL) == NULL);
+    nn_scalars rep = {0};
+    nn_step st = {&r, 0, &rep};
+    CHECK(nn_report(&st, "sum", ad_sum(x)) != NULL && nn_report(&st, "none", NULL) == NULL);
+    CHECK(rep.n == 1 && nn_scalars_get(&rep, "sum") == ad_item(ad_sum(x)));
+    ad_tape_free(t);
+    nn_params_free(p);
+
+    char buf[512];
+    DATA_OR_SKIP(path, "mnist/train-images-idx3-ubyte.gz", buf);
+    (void)path;
+    char dir[600], out[256];
+    snprintf(dir, sizeof dir, "%s/mnist", getenv("TAPE_DATA") ? getenv("TAPE_DATA") : "../shared/data");
+    test_tmp_path("short", out, sizeof out);
+    char *args[] = {"prog", "--data", dir, "--train-limit", "64", "--test-limit", "64", "--epochs", "2", "--out", out};
+    nn_setup s;
+    CHECK(nn_setup_args(&s, 11, args, "prog", 3, NULL, NULL, &err) == 0);
+    s.cfg.log = keep_line;
+    lin q = {nn_params_new(), {0}, 0};
+    nn_train_result res;
+    CHECK(nn_linear_init(&q.l, q.p, "l", 784, 2, &err) == 0 && nn_params_alloc_init(q.p, NN_INIT_TORCH, 0, &r, &err) == 0);
+    s.check = 1; /* --check: the gradient check, nothing trained */
+    CHECK(nn_setup_train(&s, lin_loss, &q, q.p, NULL, &err) == 0);
+    s.check = 0;
+    CHECK(nn_setup_train(&s, lin_loss, &q, q.p, &res, &err) == 0 && res.epoch == 2 && res.steps == 2);
+    q.long_name = 1; /* a failure: the message, prefixed, through the hook; status 1 */
+    s.cfg.epochs = 3;
+    CHECK(nn_setup_train(&s, lin_loss, &q, q.p, &res, &err) == -1);
+    CHECK(nn_setup_end(&s, 1, &err) == 1 && s.train == NULL);
+    CHECK_STR_HAS(said, "prog: ");
+    CHECK_STR_HAS(said, "a_name_of_forty");
+    nn_params_free(q.p);
 }

@@ -117,10 +117,10 @@ static void train(nn_params *p, nn_optim *o, tn_rng *r, const tn_tensor *x,
         ad_tape_reset(t);
         nn_params_zero_grad(p);
         ad_var *X = ad_const(t, x);
-        ad_var *h = nn_mlp_forward(enc, t, p, X);
+        ad_var *h = nn_mlp_forward(enc, X);
         ad_var *mu = ad_slice(h, 0, 2), *lv = ad_slice(h, 2, 2);
         ad_var *z = ad_sample_normal(mu, lv, r);
-        ad_var *l = ad_add(nn_bce_logits(nn_mlp_forward(dec, t, p, z), X), nn_kl_normal(mu, lv));
+        ad_var *l = ad_add(nn_bce_logits(nn_mlp_forward(dec, z), X), nn_kl_normal(mu, lv));
         ad_backward(t, l);
         loss[s] = ad_item(l);
         nn_optim_step(o, p);

@@ -86,7 +86,7 @@ void test_mlp_forward_values(void)
         nn_params_values(p)[i] = (tn_real)v[i];
     ad_tape *t = ad_tape_new(0);
     tn_tensor *x = test_tensor(2, SHAPE(1, 2), (const double[]){3, 1});
-    ad_var *y = nn_mlp_forward(&m, t, p, ad_const(t, x));
+    ad_var *y = nn_mlp_forward(&m, ad_const(t, x));
     /* h = relu([3-1, 6-1]) = [2, 5]; y = σ(7.5) */
     CHECK_NEAR(ad_item(y), 1 / (1 + exp(-7.5)), VAL_TOL);
     nn_act act;

@@ -418,8 +418,8 @@ void test_conv_layers(void)
     /* a forward through both layers: (2, 3, 8, 8) -> (2, 64, 4, 4) -> (2, 5, 8, 8) */
     ad_tape *t = ad_tape_new(0);
     tn_tensor *x = test_random(4, SHAPE(2, 3, 8, 8), 0, 1, 3);
-    ad_var *h = nn_conv2d_forward(&c, t, p, ad_const(t, x));
-    ad_var *y = nn_conv2d_forward(&ct, t, p, ad_relu(h));
+    ad_var *h = nn_conv2d_forward(&c, ad_const(t, x));
+    ad_var *y = nn_conv2d_forward(&ct, ad_relu(h));
     CHECK(y && ad_value(h)->shape[1] == 64 && ad_value(h)->shape[2] == 4);
     CHECK(y && ad_value(y)->shape[1] == 5 && ad_value(y)->shape[2] == 8 && ad_value(y)->shape[3] == 8);
     CHECK(ad_backward(t, ad_sum(y)) == 0);

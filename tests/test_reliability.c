@@ -35,13 +35,12 @@ static void toy_init(toy *m)
     nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &r, NULL);
 }
 
-static ad_var *toy_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step, nn_scalars *r)
+static ad_var *toy_loss(void *m_, ad_tape *t, const nn_batch *b, nn_step *s)
 {
     toy *m = m_;
-    (void)step, (void)r;
-    ad_var *lv, *mu = ad_split2(nn_linear_forward(&m->enc, t, m->p, ad_const(t, &b->x)), &lv);
-    ad_var *z = ad_sample_normal(mu, lv, rng);
-    ad_var *y = nn_linear_forward(&m->dec, t, m->p, z);
+    ad_var *lv, *mu = ad_split2(nn_linear_forward(&m->enc, ad_const(t, &b->x)), &lv);
+    ad_var *z = ad_sample_normal(mu, lv, s->rng);
+    ad_var *y = nn_linear_forward(&m->dec, z);
     ad_var *l = ad_add(ad_mean(ad_square(ad_sub(y, ad_const(t, &b->x)))), nn_kl_normal(mu, lv));
     return m->scale == 1 ? l : ad_scale(l, (tn_real)m->scale);
 }
@@ -409,20 +408,20 @@ void test_guard_optimizer_state(void)
 static ad_var *toy_posterior(void *m_, ad_tape *t, const nn_batch *b, ad_var **lv)
 {
     toy *m = m_;
-    return ad_split2(nn_linear_forward(&m->enc, t, m->p, ad_const(t, &b->x)), lv);
+    return ad_split2(nn_linear_forward(&m->enc, ad_const(t, &b->x)), lv);
 }
 
 static ad_var *toy_log_lik(void *m_, ad_tape *t, const nn_batch *b, ad_var *z)
 {
     toy *m = m_;
-    return nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_linear_forward(&m->dec, t, m->p, z));
+    return nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_linear_forward(&m->dec, z));
 }
 
 static ad_var *toy_decode(void *m_, ad_tape *t, ad_var *z, const int *labels)
 {
     toy *m = m_;
-    (void)labels;
-    return ad_sigmoid(nn_linear_forward(&m->dec, t, m->p, z));
+    (void)t, (void)labels;
+    return ad_sigmoid(nn_linear_forward(&m->dec, z));
 }
 
 void test_pictures_few_images(void)

@@ -37,13 +37,13 @@ static int tiny_init(tiny *m, uint64_t seed)
 static ad_var *tiny_posterior(void *m_, ad_tape *t, const nn_batch *b, ad_var **lv)
 {
     tiny *m = m_;
-    return ad_split2(nn_mlp_forward(&m->enc, t, m->p, ad_const(t, &b->x)), lv);
+    return ad_split2(nn_mlp_forward(&m->enc, ad_const(t, &b->x)), lv);
 }
 
 static ad_var *tiny_log_lik(void *m_, ad_tape *t, const nn_batch *b, ad_var *z)
 {
     tiny *m = m_;
-    return nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_mlp_forward(&m->dec, t, m->p, z));
+    return nn_bernoulli_logp_rows(ad_const(t, &b->x), nn_mlp_forward(&m->dec, z));
 }
 
 /* a log-likelihood of the wrong shape: one number for the whole batch */
@@ -56,24 +56,23 @@ static ad_var *summed_log_lik(void *m_, ad_tape *t, const nn_batch *b, ad_var *z
 static ad_var *tiny_decode(void *m_, ad_tape *t, ad_var *z, const int *labels)
 {
     tiny *m = m_;
-    (void)labels;
-    return ad_sigmoid(nn_mlp_forward(&m->dec, t, m->p, z));
+    (void)t, (void)labels;
+    return ad_sigmoid(nn_mlp_forward(&m->dec, z));
 }
 
-static ad_var *tiny_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step,
-                         nn_scalars *r)
+static ad_var *tiny_loss(void *m_, ad_tape *t, const nn_batch *b, nn_step *s)
 {
     tiny *m = m_;
     m->calls++;
     ad_var *lv, *mu = tiny_posterior(m, t, b, &lv);
-    ad_var *z = m->no_noise ? mu : ad_sample_normal(mu, lv, rng);
+    ad_var *z = m->no_noise ? mu : ad_sample_normal(mu, lv, s->rng);
     ad_var *rec = ad_neg(ad_mean(tiny_log_lik(m, t, b, z)));
     ad_var *kl = nn_kl_normal(mu, lv);
-    nn_scalars_set(r, "kl", ad_item(kl));
+    nn_scalars_set(s->report, "kl", ad_item(kl));
     ad_var *loss = ad_add(rec, kl);
-    if (m->poison_at >= 0 && step >= m->poison_at && ad_grad_enabled(t))
+    if (m->poison_at >= 0 && s->step >= m->poison_at && ad_grad_enabled(t))
         loss = ad_mul(loss, ad_scalar(t, NAN));
-    if (m->grad_poison_at >= 0 && step >= m->grad_poison_at && ad_grad_enabled(t)) {
+    if (m->grad_poison_at >= 0 && s->step >= m->grad_poison_at && ad_grad_enabled(t)) {
         /* + Σ √|0·W|: the value 0, the slope at 0 infinite, times 0: NaN */
         ad_var *w = nn_param(t, m->p, 0);
         loss = ad_add(loss, ad_sum(ad_sqrt(ad_abs(ad_scale(w, 0)))));
@@ -472,11 +471,10 @@ void test_latent_tools(void)
 
 /* A loss whose backward misses a path: the decoder's input detached (a
  * copy on the tape as a constant), so the encoder's gradient is wrong. */
-static ad_var *broken_loss(void *m_, ad_tape *t, const nn_batch *b, tn_rng *rng, long step,
-                           nn_scalars *r)
+static ad_var *broken_loss(void *m_, ad_tape *t, const nn_batch *b, nn_step *s)
 {
     tiny *m = m_;
-    (void)rng, (void)step, (void)r;
+    (void)s;
     ad_var *lv, *mu = tiny_posterior(m, t, b, &lv);
     ad_var *cut = ad_const_copy(t, 2, ad_value(mu)->shape, ad_value(mu)->data);
     ad_var *rec = ad_neg(ad_mean(tiny_log_lik(m, t, b, ad_add(cut, ad_scale(mu, 0)))));

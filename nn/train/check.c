@@ -14,7 +14,8 @@ static double eval(nn_loss_fn loss, void *model, ad_tape *t, const nn_batch *b, 
     nn_scalars s = {0};
     tn_rng_seed(&r, seed, 9);
     ad_tape_reset(t);
-    return ad_item(loss(model, t, b, &r, 0, &s));
+    nn_step st = {&r, 0, &s};
+    return ad_item(loss(model, t, b, &st));
 }
 
 /* The checks' common start: arguments, a tape, backward's gradient in p
@@ -42,7 +43,8 @@ static ad_tape *start(nn_loss_fn loss, void *model, nn_params *p, const nn_batch
     nn_scalars s = {0};
     tn_rng_seed(&r, seed, 9);
     nn_params_zero_grad(p);
-    ad_var *l = loss(model, t, b, &r, 0, &s);
+    nn_step st = {&r, 0, &s};
+    ad_var *l = loss(model, t, b, &st);
     if (!l || ad_backward(t, l)) {
         snprintf(rep->error, sizeof rep->error, "gradient check: %s", ad_tape_error(t));
         ad_tape_free(t);

@@ -42,6 +42,13 @@ int nn_scalars_set(nn_scalars *s, const char *name, double v)
     return 0;
 }
 
+ad_var *nn_report(nn_step *s, const char *name, ad_var *v)
+{
+    if (v)
+        nn_scalars_set(s->report, name, ad_item(v));
+    return v;
+}
+
 double nn_scalars_get(const nn_scalars *s, const char *name)
 {
     for (int i = 0; i < s->n; i++)
@@ -53,9 +60,13 @@ double nn_scalars_get(const nn_scalars *s, const char *name)
 void nn_log_stdio(void *ctx, nn_log_level level, const char *line)
 {
     (void)ctx;
+    int tty = isatty(STDERR_FILENO);
+    if (level == NN_LOG_ERROR) { /* every rank's */
+        fprintf(stderr, "%s%s\n", tty ? "\r\033[K" : "", line);
+        return;
+    }
     if (nn_dist_rank() != 0) /* under MPI, rank 0 alone speaks */
         return;
-    int tty = isatty(STDERR_FILENO);
     if (level == NN_LOG_PROGRESS) {
         if (tty)
             fprintf(stderr, "\r%s\033[K", line);

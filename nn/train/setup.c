@@ -267,3 +267,22 @@ nn_optim *nn_setup_optim(nn_setup *s, nn_params *p, nn_error *err)
     nn_optim_config c = nn_optim_defaults(NN_ADAM, s->lr);
     return p ? nn_optim_new(&c, p, err) : NULL;
 }
+
+int nn_setup_train(nn_setup *s, nn_loss_fn loss, void *model, nn_params *p,
+                   nn_train_result *res, nn_error *err)
+{
+    if (s->check)
+        return nn_check_data(loss, model, p, s->test, s->cfg.seed, s->cfg.log, s->cfg.log_ctx, err) ? -1 : 0;
+    nn_optim *opt = nn_setup_optim(s, p, err);
+    int rc = !opt || nn_train(p, opt, loss, model, s->train, s->test, &s->cfg, res, err) ? -1 : 0;
+    nn_optim_free(opt);
+    return rc;
+}
+
+int nn_setup_end(nn_setup *s, int failed, const nn_error *err)
+{
+    if (failed)
+        nn_logf(s->cfg.log, s->cfg.log_ctx, NN_LOG_ERROR, "%s: %s", s->name, err ? err->msg : "failed");
+    nn_setup_free(s);
+    return failed ? 1 : 0;
+}

@@ -73,5 +73,17 @@ void nn_setup_run(nn_setup *s, const char *name);
 int nn_setup_check(nn_setup *s, nn_loss_fn loss, void *model, nn_params *p, nn_error *err);
 /* Adam at the command line's --lr (PyTorch's defaults otherwise), over p. */
 nn_optim *nn_setup_optim(nn_setup *s, nn_params *p, nn_error *err);
+/* A model program's run: with --check, the loss's gradient check (as
+ * nn_setup_check) and no training; otherwise Adam at --lr and nn_train on
+ * the setup's data and configuration, its result in *res (may be NULL).
+ * 0, or -1 with err (a failed check too). Then the program reports when
+ * !s->check, and ends with nn_setup_end. */
+int nn_setup_train(nn_setup *s, nn_loss_fn loss, void *model, nn_params *p,
+                   nn_train_result *res, nn_error *err);
+/* A model program's last line: frees the setup's data, says "NAME:
+ * err->msg" through the log hook (NN_LOG_ERROR) when failed, and returns
+ * the exit status, 1 when failed, else 0:
+ *   return nn_setup_end(&s, rc, &err);                                    */
+int nn_setup_end(nn_setup *s, int failed, const nn_error *err);
 
 #endif

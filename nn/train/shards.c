@@ -108,7 +108,8 @@ static int eval_loss(nn_loss_fn loss, void *model, ad_tape *t, const nn_dataset 
                       d->labels ? d->labels + b0 : NULL, nb};
         nn_scalars rep = {0};
         ad_tape_reset(t);
-        ad_var *l = loss(model, t, &b, rng, step, &rep);
+        nn_step st = {rng, step, &rep};
+        ad_var *l = loss(model, t, &b, &st);
         if (!l) {
             rc = nn_fail(err, "evaluation: %s", ad_tape_error(t));
             break;

@@ -331,7 +331,8 @@ static int shards_backward(run *R, const nn_batch *b, int epoch)
                        b->labels ? b->labels + lo : NULL, hi - lo};
         nn_scalars rep = {0};
         ad_tape_reset(R->t);
-        ad_var *l = R->loss(R->model, R->t, &bs, &sh->noise[s], R->step, &rep);
+        nn_step st = {&sh->noise[s], R->step, &rep};
+        ad_var *l = R->loss(R->model, R->t, &bs, &st);
         /* each shard's gradient weighted by its share of the rows: the sum
          * is the gradient of the batch's mean loss */
         ad_var *scaled = l && sh->S > 1 ? ad_scale(l, (tn_real)((double)(hi - lo) / (double)n)) : l;

@@ -43,14 +43,30 @@ double nn_scalars_get(const nn_scalars *s, const char *name);
 
 /* ---- the trainer ------------------------------------------------------------ */
 
+/* What a loss gets besides the model, the tape and the batch: the
+ * trainer's noise generator (draw ε, Gumbel noise or corruption from it, so
+ * runs repeat and resume exactly), the updates done so far (KL warm-up,
+ * temperature annealing) and the named numbers to report. */
+typedef struct {
+    tn_rng *rng;
+    long step;
+    nn_scalars *report;
+} nn_step;
+/* Reports v's value (one element) as `name` and returns v, so a loss can
+ * report its parts where it adds them:
+ *   return ad_add(nn_report(s, "recon", rec), nn_report(s, "kl", kl));
+ * NULL v is passed through. A name of 32 characters or more, or a 17th
+ * name, stops the trainer with an error naming it. */
+ad_var *nn_report(nn_step *s, const char *name, ad_var *v);
+
 /* Records one batch's loss on t and returns it (one element), or NULL with
- * the tape's error. rng is the trainer's noise generator (draw ε, Gumbel
- * noise or corruption from it, so runs repeat and resume exactly); step
- * counts the updates so far (KL warm-up, temperature annealing). Whatever
- * the loss puts in `report` is averaged and logged with the loss. The
- * trainer calls it with gradients off to evaluate on the test set. */
+ * the tape's error. Whatever the loss reports is averaged and logged with
+ * the loss. The trainer calls it with gradients off to evaluate on the
+ * test set. E.g.
+ *   static ad_var *loss(void *m, ad_tape *t, const nn_batch *b, nn_step *s)
+ */
 typedef ad_var *(*nn_loss_fn)(void *model, ad_tape *t, const nn_batch *b,
-                              tn_rng *rng, long step, nn_scalars *report);
+                              nn_step *s);
 
 /* An evaluation of its own, run with gradients off after every epoch
  * (instead of the loss averaged over the test set): fills out, whose
@@ -58,10 +74,11 @@ typedef ad_var *(*nn_loss_fn)(void *model, ad_tape *t, const nn_batch *b,
 typedef int (*nn_eval_fn)(void *model, const nn_dataset *test, tn_rng *rng,
                           nn_scalars *out, nn_error *err);
 
-/* The log hook: every line the trainer has to say. NN_LOG_PROGRESS lines
+/* The log hook: every line the library has to say. NN_LOG_PROGRESS lines
  * (batch, running loss, ETA) come several times a second and are meant to
- * overwrite each other; NN_LOG_INFO lines are one per epoch and such. */
-typedef enum { NN_LOG_INFO, NN_LOG_PROGRESS } nn_log_level;
+ * overwrite each other; NN_LOG_INFO lines are one per epoch and such;
+ * NN_LOG_ERROR is why a program stops (nn_setup_end). */
+typedef enum { NN_LOG_INFO, NN_LOG_PROGRESS, NN_LOG_ERROR } nn_log_level;
 typedef void (*nn_log_fn)(void *ctx, nn_log_level level, const char *line);
 /* Formats a line and hands it to log (nothing when log is NULL). */
 void nn_logf(nn_log_fn log, void *ctx, nn_log_level level, const char *fmt, ...)
@@ -70,7 +87,8 @@ void nn_logf(nn_log_fn log, void *ctx, nn_log_level level, const char *fmt, ...)
 #endif
     ;
 /* The default hook: INFO lines to stdout; progress to stderr, and only when
- * stderr is a terminal (overwritten in place). */
+ * stderr is a terminal (overwritten in place); errors to stderr. Under MPI
+ * rank 0 alone says INFO and progress lines; every rank its errors. */
 void nn_log_stdio(void *ctx, nn_log_level level, const char *line);
 
 typedef struct {
