@@ -12,15 +12,13 @@ typedef struct {
 } cvae;
 static int cvae_init(cvae *m, tn_rng rng, nn_error *err)
 {
-    if (!(m->p = nn_params_new()) || nn_conv2d_init(&m->c1, m->p, "enc.0", 1, 32, 4, 2, 1, err) ||
-        nn_conv2d_init(&m->c2, m->p, "enc.1", 32, 64, 4, 2, 1, err) ||
-        nn_linear_init(&m->enc, m->p, "enc.2", F, 2 * Z, err) ||
-        nn_linear_init(&m->dec, m->p, "dec.0", Z, F, err) ||
-        nn_conv_transpose2d_init(&m->t1, m->p, "dec.1", 64, 32, 4, 2, 1, 0, err) ||
-        nn_conv_transpose2d_init(&m->t2, m->p, "dec.2", 32, 1, 4, 2, 1, 0, err) ||
-        nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err))
-        return -1;
-    return 0;
+    return !(m->p = nn_params_new()) || nn_conv2d_init(&m->c1, m->p, "enc.0", 1, 32, 4, 2, 1, err) ||
+           nn_conv2d_init(&m->c2, m->p, "enc.1", 32, 64, 4, 2, 1, err) ||
+           nn_linear_init(&m->enc, m->p, "enc.2", F, 2 * Z, err) ||
+           nn_linear_init(&m->dec, m->p, "dec.0", Z, F, err) ||
+           nn_conv_transpose2d_init(&m->t1, m->p, "dec.1", 64, 32, 4, 2, 1, 0, err) ||
+           nn_conv_transpose2d_init(&m->t2, m->p, "dec.2", 32, 1, 4, 2, 1, 0, err) ||
+           nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err);
 }
 static ad_var *posterior(void *m_, ad_tape *t, const nn_batch *b, ad_var **lv)
 {

@@ -16,14 +16,12 @@ typedef struct {
 static int fvae_init(fvae *m, tn_rng rng, nn_error *err)
 {
     const nn_act act[2] = {NN_ACT_RELU, NN_ACT_NONE};
-    if (!(m->p = nn_params_new()) || nn_mlp_init(&m->enc, m->p, "enc", TN_DIMS(D, H, 2 * Z), act, err) ||
-        nn_mlp_init(&m->dec, m->p, "dec", TN_DIMS(Z, H, D), act, err) ||
-        (m->u = nn_params_add(m->p, "flow.u", TN_DIMS(K, Z), err)) < 0 ||
-        (m->w = nn_params_add(m->p, "flow.w", TN_DIMS(K, Z), err)) < 0 ||
-        (m->b = nn_params_add(m->p, "flow.b", TN_DIMS(K), err)) < 0 ||
-        nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err))
-        return -1;
-    return 0;
+    return !(m->p = nn_params_new()) || nn_mlp_init(&m->enc, m->p, "enc", TN_DIMS(D, H, 2 * Z), act, err) ||
+           nn_mlp_init(&m->dec, m->p, "dec", TN_DIMS(Z, H, D), act, err) ||
+           (m->u = nn_params_add(m->p, "flow.u", TN_DIMS(K, Z), err)) < 0 ||
+           (m->w = nn_params_add(m->p, "flow.w", TN_DIMS(K, Z), err)) < 0 ||
+           (m->b = nn_params_add(m->p, "flow.b", TN_DIMS(K), err)) < 0 ||
+           nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err);
 }
 static ad_var *posterior(void *m_, ad_tape *t, const nn_batch *b, ad_var **lv) /* q(z_0 | x) */
 {

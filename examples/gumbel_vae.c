@@ -14,12 +14,10 @@ typedef struct {
 static int gvae_init(gvae *m, tn_rng rng, nn_error *err)
 {
     const nn_act act[2] = {NN_ACT_RELU, NN_ACT_NONE};
-    if (!(m->p = nn_params_new()) ||
-        nn_mlp_init(&m->enc, m->p, "enc", TN_DIMS(D, H, N * K), act, err) ||
-        nn_mlp_init(&m->dec, m->p, "dec", TN_DIMS(N * K, H, D), act, err) ||
-        nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err))
-        return -1;
-    return 0;
+    return !(m->p = nn_params_new()) ||
+           nn_mlp_init(&m->enc, m->p, "enc", TN_DIMS(D, H, N * K), act, err) ||
+           nn_mlp_init(&m->dec, m->p, "dec", TN_DIMS(N * K, H, D), act, err) ||
+           nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err);
 }
 static ad_var *enc_logits(gvae *m, ad_tape *t, const nn_batch *b) /* (n, N, K) */
 {

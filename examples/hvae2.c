@@ -15,13 +15,11 @@ typedef struct {
 static int hvae_init(hvae *m, tn_rng rng, nn_error *err)
 {
     const nn_act act[3] = {NN_ACT_TANH, NN_ACT_TANH, NN_ACT_NONE};
-    if (!(m->p = nn_params_new()) || nn_mlp_init(&m->q1, m->p, "q1", TN_DIMS(D, 200, 200, 2 * Z1), act, err) ||
-        nn_mlp_init(&m->q2, m->p, "q2", TN_DIMS(Z1, 100, 100, 2 * Z2), act, err) ||
-        nn_mlp_init(&m->p1, m->p, "p1", TN_DIMS(Z2, 100, 100, 2 * Z1), act, err) ||
-        nn_mlp_init(&m->px, m->p, "px", TN_DIMS(Z1, 200, 200, D), act, err) ||
-        nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err))
-        return -1;
-    return 0;
+    return !(m->p = nn_params_new()) || nn_mlp_init(&m->q1, m->p, "q1", TN_DIMS(D, 200, 200, 2 * Z1), act, err) ||
+           nn_mlp_init(&m->q2, m->p, "q2", TN_DIMS(Z1, 100, 100, 2 * Z2), act, err) ||
+           nn_mlp_init(&m->p1, m->p, "p1", TN_DIMS(Z2, 100, 100, 2 * Z1), act, err) ||
+           nn_mlp_init(&m->px, m->p, "px", TN_DIMS(Z1, 200, 200, D), act, err) ||
+           nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err);
 }
 static ad_var *logn(ad_var *z, ad_var *mu, ad_var *lv) { return ad_sum_axis(ad_gaussian_logp(z, mu, lv), -1); }
 static ad_var *posterior(void *m_, ad_tape *t, const nn_batch *b, ad_var **lv) /* q(z1|x): codes, pictures */

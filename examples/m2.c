@@ -17,12 +17,10 @@ typedef struct {
 static int m2_init(m2 *m, tn_rng rng, nn_error *err)
 {
     const nn_act act[2] = {NN_ACT_SOFTPLUS, NN_ACT_NONE};
-    if (!(m->p = nn_params_new()) || nn_mlp_init(&m->cls, m->p, "cls", TN_DIMS(D, H, C), act, err) ||
-        nn_mlp_init(&m->enc, m->p, "enc", TN_DIMS(D + C, H, 2 * Z), act, err) ||
-        nn_mlp_init(&m->dec, m->p, "dec", TN_DIMS(Z + C, H, D), act, err) ||
-        nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err))
-        return -1;
-    return 0;
+    return !(m->p = nn_params_new()) || nn_mlp_init(&m->cls, m->p, "cls", TN_DIMS(D, H, C), act, err) ||
+           nn_mlp_init(&m->enc, m->p, "enc", TN_DIMS(D + C, H, 2 * Z), act, err) ||
+           nn_mlp_init(&m->dec, m->p, "dec", TN_DIMS(Z + C, H, D), act, err) ||
+           nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err);
 }
 /* L(x, y) for each row: -log p(x | y, z) + KL(q(z | x, y) || N(0, I)) */
 static ad_var *neg_elbo(m2 *m, ad_tape *t, ad_var *x, const int *y, tn_rng *rng)

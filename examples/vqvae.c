@@ -14,14 +14,12 @@ typedef struct {
 } vq;
 static int vq_init(vq *m, tn_rng rng, nn_error *err)
 {
-    if (!(m->p = nn_params_new()) || nn_conv2d_init(&m->c1, m->p, "enc.0", 1, 32, 4, 2, 1, err) ||
-        nn_conv2d_init(&m->c2, m->p, "enc.1", 32, E, 4, 2, 1, err) ||
-        (m->book = nn_params_add(m->p, "codebook", TN_DIMS(K, E), err)) < 0 ||
-        nn_conv_transpose2d_init(&m->t1, m->p, "dec.0", E, 32, 4, 2, 1, 0, err) ||
-        nn_conv_transpose2d_init(&m->t2, m->p, "dec.1", 32, 1, 4, 2, 1, 0, err) ||
-        nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err))
-        return -1;
-    return 0;
+    return !(m->p = nn_params_new()) || nn_conv2d_init(&m->c1, m->p, "enc.0", 1, 32, 4, 2, 1, err) ||
+           nn_conv2d_init(&m->c2, m->p, "enc.1", 32, E, 4, 2, 1, err) ||
+           (m->book = nn_params_add(m->p, "codebook", TN_DIMS(K, E), err)) < 0 ||
+           nn_conv_transpose2d_init(&m->t1, m->p, "dec.0", E, 32, 4, 2, 1, 0, err) ||
+           nn_conv_transpose2d_init(&m->t2, m->p, "dec.1", 32, 1, 4, 2, 1, 0, err) ||
+           nn_params_alloc_init(m->p, NN_INIT_TORCH, 0, &rng, err);
 }
 static ad_var *encode(vq *m, ad_tape *t, const nn_batch *b) /* z_e: a row a grid cell (n·49 x 16) */
 {
@@ -44,11 +42,12 @@ static ad_var *decode(void *m_, ad_tape *t, ad_var *zq, const int *labels) /* (n
     h = ad_relu(nn_forward(&m->t1, h));
     return ad_reshape(nn_forward(&m->t2, h), TN_DIMS(n, D));
 }
-static ad_var *code(void *m, ad_tape *t, const nn_batch *b, ad_var **lv) /* the pictures' encoder */
+static ad_var *code(void *m_, ad_tape *t, const nn_batch *b, ad_var **lv) /* the pictures' encoder */
 {
+    vq *m = m_;
     const int *k = nearest(m, t, encode(m, t, b));
     *lv = NULL;
-    return ad_reshape(ad_gather_rows(nn_param(t, ((vq *)m)->p, ((vq *)m)->book), k, b->n * G), TN_DIMS(b->n, G * E));
+    return ad_reshape(ad_gather_rows(nn_param(t, m->p, m->book), k, b->n * G), TN_DIMS(b->n, G * E));
 }
 static ad_var *loss(void *m_, ad_tape *t, const nn_batch *b, nn_step *s)
 {
