@@ -39,7 +39,7 @@ endif
 LIB_SRC   := $(wildcard tensor/*.c) $(wildcard autograd/*.c) $(wildcard nn/*.c) $(wildcard nn/train/*.c) \
              $(wildcard models/*.c)
 HEADERS   := tensor/tn.h autograd/ad.h nn/nn.h nn/train/trainer.h nn/train/latent.h nn/train/setup.h \
-             nn/train/train.h models/model.h
+             nn/train/train.h models/model.h models/compare.h
 TEST_SRC  := $(wildcard tests/test_*.c) tests/main.c tests/alloc_count.c
 # every allocation of the tests and the library's code is counted
 WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
@@ -71,7 +71,7 @@ deps:
 
 # Every compile waits for `deps` (order-only: it never forces a rebuild), so
 # under any -j no compiler starts before apt has installed BLIS.
-$(BUILD)/float/%.o: %.c $(HEADERS) examples/compare_runs.h tests/test.h autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h | deps
+$(BUILD)/float/%.o: %.c $(HEADERS) models/compare_internal.h tests/test.h autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -111,7 +111,7 @@ MODELS    := cvae iwae gumbel_vae conv_vae vqvae m2 flow_vae hvae2
 examples: $(BUILD)/vae $(BUILD)/compare $(MODELS:%=$(BUILD)/%)
 $(BUILD)/vae: $(BUILD)/float/examples/vae.o $(BUILD)/lib$(NAME).a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/compare: $(BUILD)/float/examples/compare.o $(BUILD)/float/examples/compare_runs.o $(BUILD)/lib$(NAME).a
+$(BUILD)/compare: $(BUILD)/float/examples/compare.o $(BUILD)/lib$(NAME).a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/include/$(NAME)/.staged: $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -163,9 +163,9 @@ FUZZ_TIME    ?= 60
 FUZZ_TARGETS := idx csv amat mat safetensors metrics runcache
 FUZZ_CFLAGS  := -std=c11 -g -O1 -fopenmp -Itensor -Iautograd -Inn -Inn/train -Imodels -Iexamples -isystem $(BLIS_INC) \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-FUZZ_OBJ     := $(LIB_SRC:%.c=build/fuzz/%.o) build/fuzz/examples/compare_runs.o
+FUZZ_OBJ     := $(LIB_SRC:%.c=build/fuzz/%.o) 
 .SECONDARY: $(FUZZ_OBJ)
-build/fuzz/%.o: %.c $(HEADERS) examples/compare_runs.h autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h | deps
+build/fuzz/%.o: %.c $(HEADERS) models/compare_internal.h autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h | deps
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c $< -o $@
 build/fuzz/fuzz_%: tests/fuzz/fuzz.c $(FUZZ_OBJ)

@@ -5,15 +5,16 @@
  * hooks (a one-layer VAE of the same budget: vae --iw-samples 50). */
 #include <math.h>
 #include <stdio.h>
-#include <tape/train.h>
+#include <tape/compare.h>
 
 enum { D = 784, Z1 = 100, Z2 = 50 };
 typedef struct {
     nn_params *p;
     nn_mlp q1, q2, p1, px; /* q(z1|x), q(z2|z1), p(z1|z2), p(x|z1) */
 } hvae;
-static int hvae_init(hvae *m, tn_rng rng, nn_error *err)
+static int hvae_init(void *m_, tn_rng rng, nn_error *err)
 {
+    hvae *m = m_;
     const nn_act act[3] = {NN_ACT_TANH, NN_ACT_TANH, NN_ACT_NONE};
     return !(m->p = nn_params_new()) || nn_mlp_init(&m->q1, m->p, "q1", TN_DIMS(D, 200, 200, 2 * Z1), act, err) ||
            nn_mlp_init(&m->q2, m->p, "q2", TN_DIMS(Z1, 100, 100, 2 * Z2), act, err) ||
@@ -67,10 +68,18 @@ int main(int argc, char **argv)
     nn_elbo e;
     double lk = NAN;
     int rc;
-    if ((rc = nn_setup_args(&s, argc, argv, "hvae2", 10, NULL, NULL, &err)))
+    const char *with = NULL; /* --compare vae,iwae: joins the built-in variants' table */
+    nn_option own[] = {{"compare", 's', &with, 0, 0}, {0}};
+    if ((rc = nn_setup_args_with(&s, argc, argv, "hvae2", 10, own, &err)))
         return nn_setup_exit(rc, &err);
     nn_latent l = {.model = &m, .latent = Z1 + Z2, .rows = 28, .cols = 28, .posterior = posterior,
                    .log_lik = log_lik, .sample = sample, .log_prior = log_prior};
+    if (with) { /* OUT/report.md: this model and the named ones, same data and budget */
+        model_compare_variant v[12] = {{.name = "hvae2", .size = sizeof m, .init = hvae_init, .loss = loss, .latent = l}};
+        model_compare_options c = model_compare_setup(&s);
+        int n = model_compare_list(with, v + 1, 11, &err);
+        return nn_setup_end(&s, n < 0 || model_compare(&c, v, n + 1, s.train, s.test, &err), &err);
+    }
     rc = hvae_init(&m, s.init, &err) || nn_setup_train(&s, loss, &m, m.p, NULL, &err) ||
          (!s.check && (nn_latent_elbo(&l, s.test, 500, &s.rng, &e, &err) ||
                        isnan(lk = nn_latent_iwae(&l, s.test, 50, &s.rng, &err))));

@@ -181,6 +181,25 @@ assert rec < 150 and used > 5 and err < 60, (rec, used, err)
 PY
 then ok new_families_figures; else fail new_families_figures "see above"; fi
 ;; esac
+# a model of your own in compare's table: hvae2 --compare puts itself beside
+# the built-in VAE and IWAE (model_compare), on the same data and budget
+"$build/hvae2" --compare vae,iwae --data "$data" --epochs 1 --train-limit 640 --batch 64 --test-limit 100 \
+    --threads 2 --out "$tmp/join" > "$tmp/join.log" 2>&1
+if [ $? -eq 0 ] && /usr/bin/python3 - "$tmp/join" <<'PY'
+import json, sys
+d = sys.argv[1]
+r = json.load(open(f"{d}/results.json"))
+assert sorted(x["model"] for x in r["runs"]) == ["hvae2", "iwae", "vae"], r["runs"]
+h = [x for x in r["runs"] if x["model"] == "hvae2"][0]
+assert h["neg_elbo"] > 0 and h["iwae"] < 0 and 0.1 < h["probe_acc"] <= 1 and "bce_clean" not in h, h
+assert "sec_epoch_timed" in r["summary"]["hvae2"]
+rep = open(f"{d}/report.md").read()
+assert "| hvae2 |" in rep and "| vae |" in rep and "| iwae |" in rep, rep
+PY
+then ok hvae2_joins_compare; else fail hvae2_joins_compare "$(tail -3 "$tmp/join.log")"; fi
+"$build/hvae2" --compare vae,gan --data "$data" --train-limit 100 --test-limit 10 --out "$tmp/join2" > "$tmp/join.log" 2>&1
+[ $? -eq 1 ] && grep -q '^hvae2: variants: "gan" is not one of' "$tmp/join.log" && ok hvae2_compare_bad_name ||
+    fail hvae2_compare_bad_name "$(cat "$tmp/join.log")"
 # --check: every model program's loss gradient-checked in this build
 checked="cvae gumbel_vae conv_vae iwae vae vqvae m2 flow_vae hvae2"
 case $build in *san*) checked="cvae vae m2";; esac # the rest: checked in the plain run (ASan is 10x slower)

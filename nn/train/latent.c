@@ -350,18 +350,16 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
 int nn_latent_active_units(const nn_latent *m, const nn_dataset *d,
                            double threshold, double *var_out, nn_error *err)
 {
-    size_t J = m->latent;
+    size_t J = 0; /* the posterior mean's width (a hierarchy's may be less than m->latent) */
     if (d->n == 0)
         return nn_fail(err, "active units: the dataset is empty");
     if (!d->x)
         return nn_fail(err, "active units: %s", "the data are bytes (x8): nn_data_floats() first");
-    double *s1 = calloc(J, sizeof *s1), *s2 = calloc(J, sizeof *s2);
+    double *s1 = NULL, *s2 = NULL;
     ad_tape *t = eval_tape(err);
     int active = -1;
-    if (!s1 || !s2 || !t) {
-        nn_fail(err, "active units: out of memory");
+    if (!t)
         goto out;
-    }
     for (size_t b0 = 0; b0 < d->n; b0 += 500) {
         size_t nb = d->n - b0 < 500 ? d->n - b0 : 500;
         nn_batch b = batch_of(d, b0, nb);
@@ -370,6 +368,16 @@ int nn_latent_active_units(const nn_latent *m, const nn_dataset *d,
         ad_var *code = m->posterior(m->model, t, &b, &lv);
         if (!code) {
             nn_fail(err, "active units: %s", ad_tape_error(t));
+            goto out;
+        }
+        if (!J && !(J = ad_dim(code, -1), s1 = calloc(J + 1, sizeof *s1), s2 = calloc(J + 1, sizeof *s2))) {
+            nn_fail(err, "active units: out of memory");
+            goto out;
+        }
+        if (ad_value(code)->ndim != 2 || ad_dim(code, 0) != nb || ad_dim(code, 1) != J || J > m->latent) {
+            char sh[64];
+            nn_fail(err, "active units: the posterior's mean is %s, expected (%zux%zu) with at most %zu columns",
+                    tn_shape_str(ad_value(code), sh, sizeof sh), nb, J, m->latent);
             goto out;
         }
         for (size_t i = 0; i < nb; i++)

@@ -65,8 +65,10 @@ int nn_latent_elbo(const nn_latent *m, const nn_dataset *d, size_t batch,
 double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
                       tn_rng *rng, nn_error *err);
 /* Latent units whose posterior mean varies over the data by more than
- * threshold (0.01 in Burda et al.): Cov_x(E_q[z_u]). var_out (latent) may
- * be NULL. Returns the count, or -1 with err. */
+ * threshold (0.01 in Burda et al.): Cov_x(E_q[z_u]), over the posterior
+ * mean's columns (at most m->latent; a hierarchy's first layer may have
+ * fewer). var_out (latent) may be NULL. Returns the count, or -1 with err
+ * (a posterior mean of another shape is named). */
 int nn_latent_active_units(const nn_latent *m, const nn_dataset *d,
                            double threshold, double *var_out, nn_error *err);
 

@@ -186,6 +186,7 @@ static int setup(nn_setup *s, int argc, char **argv, const char *name, int defau
             return nn_setup_free(s), NN_SETUP_FAILED;
     }
     s->out = strcpy(s->dir, out);
+    snprintf(s->data, sizeof s->data, "%s", desc);
     snprintf(s->checkpoint, sizeof s->checkpoint, "%s/model.safetensors", out);
     snprintf(s->metrics, sizeof s->metrics, "%s/metrics.jsonl", out);
     s->cfg.checkpoint = s->checkpoint;

@@ -36,6 +36,7 @@ typedef struct {
     tn_rng rng;             /* stream 5: pictures and final evaluation */
     char name[64];          /* the program's, for messages */
     int check;              /* --check: gradient-check the loss, do not train */
+    char data[8400];        /* the data's description ("DIR, 60000 train / ...") */
     char dir[4096], checkpoint[4200], metrics[4200], scratch[4200];
 } nn_setup;
 int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name,

@@ -13,7 +13,7 @@
 
 #include "model.h"
 #if defined(FUZZ_RUNCACHE)
-#include "compare_runs.h"
+#include "compare_internal.h"
 #endif
 
 static char path[64];
@@ -68,10 +68,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nn_metrics_resume(p, 0, NULL, &dropped, &err);
 #elif defined(FUZZ_RUNCACHE)
     /* a stored run of compare, read as vae seed 1 and as ae seed 2 */
-    run_result r;
+    model__cmp_run r = {.name = "vae", .seed = 1};
     char why[256];
-    read_result(p, "model=vae seed=1 epochs=2 data=x", 0, 1, 1, 5, &r, why, sizeof why);
-    read_result(p, "model=ae seed=2", 4, 2, 0, 0, &r, why, sizeof why);
+    model__cmp_read(p, "model=vae seed=1 epochs=2 data=x", 1, 5, &r, why, sizeof why);
+    r.name = "ae", r.seed = 2;
+    model__cmp_read(p, "model=ae seed=2", 0, 0, &r, why, sizeof why);
 #else
 #error "define one of FUZZ_IDX, FUZZ_CSV, FUZZ_AMAT, FUZZ_MAT, FUZZ_SAFETENSORS, FUZZ_METRICS, FUZZ_RUNCACHE"
 #endif

@@ -1,16 +1,15 @@
-/* compare_runs.c: a run of `compare` as stored in runs/NAME-sSEED.json, and
- * the test of whether a stored run is the run asked for (compare_runs.h). */
+/* compare_runs.c: a run of model_compare as stored in runs/NAME-sSEED.json,
+ * and the test of whether a stored run is the run asked for. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "compare_runs.h"
+#include "compare_internal.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "model.h"
 
-const compare_metric metrics[N_METRICS] = {
+const model__cmp_metric model__cmp_metrics[MODEL__CMP_METRICS] = {
     {"bce_clean", "BCE clean", 0, 0},       {"se_clean", "SE clean", 0, 0},
     {"bce_mask", "BCE mask", 0, 0},         {"se_mask", "SE mask", 0, 0},
     {"bce_sp", "BCE s&p", 0, 0},            {"se_sp", "SE s&p", 0, 0},
@@ -23,7 +22,7 @@ const compare_metric metrics[N_METRICS] = {
 };
 
 /* Where two identities first differ, as "lr=0.002 here, lr=0.001 stored". */
-void first_difference(const char *want, const char *have, char *out, size_t len)
+void model__cmp_first_difference(const char *want, const char *have, char *out, size_t len)
 {
     while (*want && *have) {
         size_t a = strcspn(want, " "), b = strcspn(have, " ");
@@ -42,8 +41,8 @@ void first_difference(const char *want, const char *have, char *out, size_t len)
  * identity) and holds every number a run of its kind has; 1 when the file
  * is absent; -1 with why (a run of other options or data, or a broken
  * file), which the caller reports before training it again. */
-int read_result(const char *path, const char *identity, int v, uint64_t seed, int generative,
-                       long iw, run_result *r, char *why, size_t why_len)
+int model__cmp_read(const char *path, const char *identity, int generative, long iw,
+                    model__cmp_run *r, char *why, size_t why_len)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -59,37 +58,37 @@ int read_result(const char *path, const char *identity, int v, uint64_t seed, in
     int rc = 0;
     if (!cJSON_IsObject(j))
         rc = -1, snprintf(why, why_len, "not a JSON object");
-    else if (!cJSON_IsString(mo) || strcmp(mo->valuestring, model_variants[v]) != 0 || !cJSON_IsNumber(se) ||
-             se->valuedouble != (double)seed)
+    else if (!cJSON_IsString(mo) || strcmp(mo->valuestring, r->name) != 0 || !cJSON_IsNumber(se) ||
+             se->valuedouble != (double)r->seed)
         rc = -1, snprintf(why, why_len, "the run of another model or seed");
     else if (!cJSON_IsString(id) || strcmp(id->valuestring, identity) != 0) {
         char d[8000] = "no options stored";
         if (cJSON_IsString(id))
-            first_difference(identity, id->valuestring, d, sizeof d);
+            model__cmp_first_difference(identity, id->valuestring, d, sizeof d);
         rc = -1, snprintf(why, why_len, "made with other options or data (%s)", d);
     }
-    for (int k = 0; rc == 0 && k < N_METRICS; k++) {
-        const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, metrics[k].key);
+    for (int k = 0; rc == 0 && k < MODEL__CMP_METRICS; k++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, model__cmp_metrics[k].key);
         r->v[k] = cJSON_IsNumber(x) && isfinite(x->valuedouble) ? x->valuedouble : NAN;
         /* every number a run of this kind writes must be there (the probe's
          * and the epochs' seconds may be absent: no labels, no metrics) */
-        int needed = k != 13 && k != 15 && (!metrics[k].generative || generative) && (k != 10 || iw > 0);
+        int needed = k != 13 && k != 15 && (!model__cmp_metrics[k].generative || generative) && (k != 10 || iw > 0);
         if (needed && isnan(r->v[k]))
-            rc = -1, snprintf(why, why_len, "its %s is missing", metrics[k].key);
+            rc = -1, snprintf(why, why_len, "its %s is missing", model__cmp_metrics[k].key);
     }
     cJSON_Delete(j);
     return rc;
 }
 
-cJSON *result_json(const run_result *r, const char *identity)
+cJSON *model__cmp_json(const model__cmp_run *r, const char *identity)
 {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "model", model_variants[r->variant]);
+    cJSON_AddStringToObject(j, "model", r->name);
     cJSON_AddNumberToObject(j, "seed", (double)r->seed);
     if (identity)
         cJSON_AddStringToObject(j, "identity", identity);
-    for (int k = 0; k < N_METRICS; k++)
+    for (int k = 0; k < MODEL__CMP_METRICS; k++)
         if (!isnan(r->v[k]))
-            cJSON_AddNumberToObject(j, metrics[k].key, r->v[k]);
+            cJSON_AddNumberToObject(j, model__cmp_metrics[k].key, r->v[k]);
     return j;
 }
