@@ -10,7 +10,8 @@ CC        ?= cc
 BLIS_INC  ?= /usr/include/x86_64-linux-gnu/blis-openmp
 BLIS_LIB  ?= /usr/lib/x86_64-linux-gnu/blis-openmp
 DEB_PKGS  := gcc make pkg-config libblis-openmp-dev libsodium-dev zlib1g-dev \
-             libcjson-dev libpng-dev python3-numpy $(if $(filter fuzz,$(MAKECMDGOALS)),clang)
+             libcjson-dev libpng-dev python3-numpy $(if $(filter fuzz,$(MAKECMDGOALS)),clang) \
+             $(if $(filter test,$(MAKECMDGOALS)),chromium)
 
 WARN      := -std=c11 -Wall -Wextra -pedantic
 OPT       ?= -O3 -fno-math-errno -fno-trapping-math
@@ -39,7 +40,7 @@ endif
 LIB_SRC   := $(wildcard tensor/*.c) $(wildcard autograd/*.c) $(wildcard nn/*.c) $(wildcard nn/train/*.c) \
              $(wildcard models/*.c)
 HEADERS   := tensor/tn.h autograd/ad.h nn/nn.h nn/train/trainer.h nn/train/latent.h nn/train/setup.h \
-             nn/train/train.h models/model.h models/compare.h
+             nn/train/train.h nn/train/plot.h models/model.h models/compare.h
 TEST_SRC  := $(wildcard tests/test_*.c) tests/main.c tests/alloc_count.c
 # every allocation of the tests and the library's code is counted
 WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
@@ -108,7 +109,7 @@ $(BUILD)/lib$(NAME)-double.so: $(D_OBJ) $(BUILD)/lib$(NAME)-double.map
 # as installed (<tape/train.h>, staged once in $(BUILD)/include/tape) and
 # the library.
 MODELS    := cvae iwae gumbel_vae conv_vae vqvae m2 flow_vae hvae2
-examples: $(BUILD)/vae $(BUILD)/compare $(MODELS:%=$(BUILD)/%)
+examples: $(BUILD)/vae $(BUILD)/compare $(BUILD)/tape-plot $(MODELS:%=$(BUILD)/%)
 $(BUILD)/vae: $(BUILD)/float/examples/vae.o $(BUILD)/lib$(NAME).a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/compare: $(BUILD)/float/examples/compare.o $(BUILD)/lib$(NAME).a
@@ -116,6 +117,8 @@ $(BUILD)/compare: $(BUILD)/float/examples/compare.o $(BUILD)/lib$(NAME).a
 $(BUILD)/include/$(NAME)/.staged: $(HEADERS)
 	@mkdir -p $(dir $@)
 	cp $(HEADERS) $(dir $@) && touch $@
+$(BUILD)/tape-plot: examples/plot.c $(BUILD)/include/$(NAME)/.staged $(BUILD)/lib$(NAME).a | deps
+	$(CC) $(WARN) $(CFLAGS) -fopenmp -I$(BUILD)/include -o $@ $< $(BUILD)/lib$(NAME).a $(LDLIBS)
 $(MODELS:%=$(BUILD)/%): $(BUILD)/%: examples/%.c $(BUILD)/include/$(NAME)/.staged $(BUILD)/lib$(NAME).a | deps
 	$(CC) $(WARN) $(CFLAGS) -fopenmp -I$(BUILD)/include -o $@ $< $(BUILD)/lib$(NAME).a $(LDLIBS)
 
@@ -132,15 +135,18 @@ demo: deps examples
 	$(BUILD)/vae --data "$$dir" --epochs $(DEMO_EPOCHS) --seed 1 --out out/demo \
 	    --metrics out/demo/metrics.jsonl --iw-samples 50 || exit 1; \
 	echo "== VAE 784-400-2 for the learned manifold, 5 epochs"; \
-	$(BUILD)/vae --data "$$dir" --epochs 5 --latent 2 --seed 1 --out out/demo-2d --iw-samples 0 || exit 1; \
-	echo "pictures in out/demo and out/demo-2d"
+	$(BUILD)/vae --data "$$dir" --epochs 5 --latent 2 --seed 1 --out out/demo-2d \
+	    --metrics out/demo-2d/metrics.jsonl --iw-samples 0 || exit 1; \
+	echo "pictures in out/demo and out/demo-2d (open the .svg files: what each shows is written on it),"; \
+	echo "learning curves in out/demo/metrics.svg and out/demo-2d/metrics.svg"
 
 # `make compare`: every autoencoder variant on the demo data, 5 epochs and
 # one seed (about 5 minutes on 2 cores); the report is out/compare/report.md.
 # docs/compare.md shows the full setting (10 epochs, 3 seeds).
 compare: deps examples
 	@dir=$$(sh examples/get_data.sh) || exit 1; \
-	$(BUILD)/compare --data "$$dir" --epochs 5 --seeds 1 --out out/compare
+	$(BUILD)/compare --data "$$dir" --epochs 5 --seeds 1 --out out/compare && \
+	echo "the page: out/compare/report.html (open it in a browser)"
 
 # ---- tests ---------------------------------------------------------------
 T_F_OBJ := $(TEST_SRC:%.c=$(BUILD)/float/%.o)

@@ -43,7 +43,8 @@ static const char usage_text[] =
     "  --kernels auto|avx512|blis (BLIS's products; auto: its AVX-512 kernels for batches of\n"
     "            64 and more and for --eval when the CPU has them, else BLIS's own choice)\n"
     "  --seed N (else drawn from libsodium and printed)   --out DIR (checkpoint, pictures)\n"
-    "  --resume FILE (--epochs counts from 0)   --metrics FILE (JSON Lines, appended on --resume)\n"
+    "  --resume FILE (--epochs counts from 0)   --metrics FILE (JSON Lines, appended on --resume;\n"
+    "            its learning curves in FILE.svg, .jsonl taken off, redrawn every epoch)\n"
     "  --start-from FILE (a checkpoint's weights; the model options, objective and optimizer\n"
     "              from this command line: e.g. a trained VAE fine-tuned with --iw-k 50)\n"
     "evaluation:\n"
@@ -324,7 +325,7 @@ int main(int argc, char **argv)
     printf("model: %s; %s lr %g, batch %ld, seed %" PRIu64 ", %ld thread%s, BLIS's %s kernels\n",
            model_describe(m, desc, sizeof desc), nn_optim_name(oc.kind), o.lr, o.batch, o.seed,
            o.threads, o.threads > 1 ? "s" : "", tn_blas_config());
-    char ckpt[4096], pics[5][4096];
+    char ckpt[4096], pics[NN_PIC_FILES][4096];
     if (o.out && (size_t)snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", o.out) >= sizeof ckpt)
         die(2, "--out: %zu bytes: expected a folder name of at most %zu bytes", strlen(o.out),
             sizeof ckpt - sizeof "/model.safetensors");
@@ -335,13 +336,20 @@ int main(int argc, char **argv)
     int np = o.out && test->rows ? nn_pic_all_files(o.out, &pl, test, pics, &err) : 0;
     if (np < 0)
         die(1, "%s", err.msg);
-    const char *outs[7] = {o.out ? ckpt : NULL, o.metrics};
+    /* the learning curves beside the metrics: FILE.jsonl -> FILE.svg */
+    char plot[4200] = "";
+    size_t ml = o.metrics ? strlen(o.metrics) : 0;
+    if (ml > 6 && !strcmp(o.metrics + ml - 6, ".jsonl"))
+        ml -= 6;
+    if (o.metrics && (size_t)snprintf(plot, sizeof plot, "%.*s.svg", (int)ml, o.metrics) >= sizeof plot)
+        die(2, "--metrics: %zu bytes: too long a name", strlen(o.metrics));
+    const char *outs[3 + NN_PIC_FILES] = {o.out ? ckpt : NULL, o.metrics, o.metrics ? plot : NULL};
     for (int i = 0; i < np; i++)
-        outs[2 + i] = pics[i];
-    for (int i = 0; i < 2 + np; i++)
+        outs[3 + i] = pics[i];
+    for (int i = 0; i < 3 + np; i++)
         if (outs[i] && nn_output_check(outs[i], &err))
             die(1, "%s", err.msg);
-    if (nn_outputs_distinct(outs, 2 + np, &err))
+    if (nn_outputs_distinct(outs, 3 + np, &err))
         die(1, "%s", err.msg);
     nn_meta save_meta = NN_META_INIT;
     if (model_config_to_meta(&m->c, &save_meta))
@@ -350,6 +358,7 @@ int main(int argc, char **argv)
     tc.epochs = (int)o.epochs, tc.batch = (size_t)o.batch, tc.seed = o.seed;
     tc.dynamic_binarize = o.binarize == 2, tc.checkpoint = o.out ? ckpt : NULL;
     tc.resume = o.resume, tc.metrics = o.metrics, tc.meta = &save_meta, tc.eval = model_train_eval;
+    tc.plot = o.metrics ? plot : NULL;
     tc.shards = (int)o.shards, tc.fixed_threads = !o.adapt_threads;
     if (nn_train(m->params, opt, model_train_loss, m, train, test, &tc, NULL, &err))
         die(1, "%s", err.msg);

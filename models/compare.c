@@ -397,11 +397,12 @@ static int same_run(const char *ckpt, const char *id, nn_error *err)
 static int run(const model_compare_variant *v, int vi, uint64_t seed, const model_compare_options *o,
                const nn_dataset *train, const nn_dataset *test, model__cmp_run *r, live *x, nn_error *err)
 {
-    char base[4200], ckpt[4300], metr[4300], res[4300], id[10000], why[10100];
+    char base[4200], ckpt[4300], metr[4300], res[4300], plot[4300], id[10000], why[10100];
     snprintf(base, sizeof base, "%s/runs/%s-s%llu", o->out, v->name, (unsigned long long)seed);
     snprintf(ckpt, sizeof ckpt, "%s.safetensors", base);
     snprintf(metr, sizeof metr, "%s.jsonl", base);
     snprintf(res, sizeof res, "%s.json", base);
+    snprintf(plot, sizeof plot, "%s.svg", base);
     r->variant = vi, r->name = v->name, r->seed = seed;
     run_identity(id, sizeof id, v->name, seed, o, train, test);
     tn_rng init;
@@ -429,7 +430,7 @@ static int run(const model_compare_variant *v, int vi, uint64_t seed, const mode
     if (!rc) {
         nn_train_config tc = nn_train_defaults();
         tc.epochs = (int)o->epochs, tc.batch = (size_t)o->batch, tc.seed = seed, tc.checkpoint = ckpt;
-        tc.resume = nn_train_resumable(ckpt), tc.metrics = metr, tc.meta = &meta, tc.eval = x->eval;
+        tc.resume = nn_train_resumable(ckpt), tc.metrics = metr, tc.plot = plot, tc.meta = &meta, tc.eval = x->eval;
         tc.log = o->log, tc.log_ctx = o->log_ctx;
         nn_logf(o->log, o->log_ctx, NN_LOG_INFO, "== %s, seed %llu: %zu parameters", v->name,
                 (unsigned long long)seed, nn_params_size(x->p));
@@ -561,7 +562,7 @@ static int write_table(const model_compare_options *o, const model_compare_varia
             timed ? "; s/epoch timed: every model's step timed in one sitting, the models "
                     "interleaved (3 rounds, the median), as seconds an epoch: the column to compare "
                     "speeds by" : "",
-            o->latent == 2 ? ", latent_MODEL.png (2-D codes by label)" : "");
+            o->latent == 2 ? ", latent_MODEL.svg (2-D codes by label)" : "");
     return nn_atomic_commit(&a, !ferror(f), err);
 }
 
@@ -600,7 +601,8 @@ static int write_json(const model_compare_options *o, const model_compare_varian
 /* The same test images reconstructed by every model (a row each), and a
  * row of prior samples per generative model. */
 static int write_pictures(const model_compare_options *o, const model_compare_variant *v, live *x, int n,
-                          const nn_dataset *test, nn_error *err)
+                          const nn_dataset *test, const char **rec_rows, int *n_rec, const char **smp_rows,
+                          int *n_smp, nn_error *err)
 {
     size_t D = test->dim, per = test->n < 10 ? test->n : 10; /* a row of 10, or what there is */
     tn_real *rec = malloc((size_t)(n + 1) * per * D * sizeof *rec);
@@ -615,6 +617,7 @@ static int write_pictures(const model_compare_options *o, const model_compare_va
     static const int digits[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
     nn_batch b = {tn_wrap(test->x, TN_DIMS(per, D)), test->labels, per};
     int nr = 0; /* rows drawn: the models with posterior and decode hooks */
+    rec_rows[0] = "input";
     for (int i = 0; !rc && i < n; i++) {
         const nn_latent *l = &x[i].l;
         ad_var *lv, *y;
@@ -626,6 +629,7 @@ static int write_pictures(const model_compare_options *o, const model_compare_va
             break;
         }
         memcpy(rec + (size_t)++nr * per * D, ad_data(y), per * D * sizeof *rec);
+        rec_rows[nr] = v[i].name;
         if (!generative(&x[i]))
             continue;
         ad_tape_reset(t);
@@ -636,6 +640,7 @@ static int write_pictures(const model_compare_options *o, const model_compare_va
             rc = nn_fail(err, "pictures, %s: %s", v[i].name, ad_tape_error(t));
             break;
         }
+        smp_rows[ns] = v[i].name;
         memcpy(smp + (size_t)ns++ * per * D, ad_data(y), per * D * sizeof *smp);
     }
     char path[4200];
@@ -646,31 +651,50 @@ static int write_pictures(const model_compare_options *o, const model_compare_va
     if (!rc && test->rows && ns && nn_png_grid(path, smp, (size_t)ns * per, test->rows, test->cols, per, 2, err))
         rc = -1;
     for (int i = 0; !rc && o->latent == 2 && test->labels && i < n; i++) {
-        snprintf(path, sizeof path, "%s/latent_%s.png", o->out, v[i].name);
+        snprintf(path, sizeof path, "%s/latent_%s.svg", o->out, v[i].name);
         if (x[i].l.latent == 2 && x[i].l.posterior && nn_pic_scatter(path, &x[i].l, test, err))
             rc = -1;
     }
+    *n_rec = test->rows ? nr + 1 : 0, *n_smp = test->rows ? ns : 0;
     free(rec), free(smp), ad_tape_free(t);
+    return rc;
+}
+
+/* Every variant's learning curves (seed 1) overlaid: OUT/curves.svg. */
+static int write_curves(const model_compare_options *o, const model_compare_variant *v, int n, nn_error *err)
+{
+    char (*files)[4300] = malloc((size_t)n * sizeof *files), path[4200];
+    const char **list = malloc((size_t)n * sizeof *list), **names = malloc((size_t)n * sizeof *names);
+    int rc = !files || !list || !names ? nn_fail(err, "curves: out of memory") : 0;
+    for (int i = 0; !rc && i < n; i++) {
+        snprintf(files[i], sizeof files[i], "%s/runs/%s-s1.jsonl", o->out, v[i].name);
+        list[i] = files[i], names[i] = v[i].name;
+    }
+    snprintf(path, sizeof path, "%s/curves.svg", o->out);
+    if (!rc)
+        rc = nn_plot_curves(path, n, list, names, "learning curves, seed 1", err);
+    free(files), free(list), free(names);
     return rc;
 }
 
 /* The report's files: each a file or new, none twice; before any training. */
 static int outputs_ok(const model_compare_options *o, nn_error *err)
 {
-    static const char *const names[4] = {"report.md", "results.json", "reconstructions.png", "samples.png"};
-    char outs[4][4200], runs[4200];
-    const char *list[4];
+    static const char *const names[6] = {"report.md", "results.json", "reconstructions.png", "samples.png",
+                                         "curves.svg", "report.html"};
+    char outs[6][4200], runs[4200];
+    const char *list[6];
     if ((size_t)snprintf(runs, sizeof runs, "%s/runs", o->out) >= sizeof runs - 64)
         return nn_fail(err, "out: the folder's name is too long");
     if (nn_make_dirs(runs, err))
         return -1;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         snprintf(outs[i], sizeof outs[i], "%s/%s", o->out, names[i]);
         list[i] = outs[i];
         if (nn_output_check(outs[i], err))
             return -1;
     }
-    return nn_outputs_distinct(list, 4, err);
+    return nn_outputs_distinct(list, 6, err);
 }
 
 int model_compare(const model_compare_options *o, const model_compare_variant *v, int n,
@@ -696,7 +720,8 @@ int model_compare(const model_compare_options *o, const model_compare_variant *v
     model__cmp_run *res = calloc(n_runs, sizeof *res); /* every variant x seed */
     live *first = calloc((size_t)n, sizeof *first);
     double *timed = malloc((size_t)n * sizeof *timed);
-    int rc = !res || !first || !timed ? nn_fail(err, "compare: out of memory") : 0;
+    const char **rows = malloc((size_t)(2 * n + 1) * sizeof *rows); /* the pictures' rows: names */
+    int rc = !res || !first || !timed || !rows ? nn_fail(err, "compare: out of memory") : 0, n_rec = 0, n_smp = 0;
     for (int i = 0, k = 0; !rc && i < n; i++)
         for (long s = 1; !rc && s <= o->seeds; s++) {
             live x;
@@ -711,14 +736,18 @@ int model_compare(const model_compare_options *o, const model_compare_variant *v
     if (!rc && nn_dist_rank() == 0) /* under MPI, rank 0 alone writes */
         rc = write_table(o, v, n, res, (int)n_runs, train->dim, o->time_steps > 0 ? timed : NULL, err) ||
                      write_json(o, v, n, res, (int)n_runs, o->time_steps > 0 ? timed : NULL, err) ||
-                     write_pictures(o, v, first, n, test, err)
+                     write_pictures(o, v, first, n, test, rows, &n_rec, rows + n + 1, &n_smp, err) ||
+                     (o->epochs > 0 && write_curves(o, v, n, err)) ||
+                     model__cmp_html(o, v, n, res, (int)n_runs, o->time_steps > 0 ? timed : NULL, rows, n_rec,
+                                     rows + n + 1, n_smp, err)
                  ? -1
                  : 0;
     if (!rc)
         nn_logf(o->log, o->log_ctx, NN_LOG_INFO, "report: %s/report.md, %s/results.json, %s/reconstructions.png, "
-                "%s/samples.png", o->out, o->out, o->out, o->out);
+                "%s/samples.png, %s/curves.svg; the page: %s/report.html", o->out, o->out, o->out, o->out, o->out,
+                o->out);
     for (int i = 0; first && i < n; i++)
         unmake(&v[i], &first[i]);
-    free(res), free(first), free(timed);
+    free(res), free(first), free(timed), free(rows);
     return rc;
 }

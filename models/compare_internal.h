@@ -36,4 +36,12 @@ int model__cmp_read(const char *path, const char *identity, int generative, long
 /* The run as JSON, with its identity when given. */
 cJSON *model__cmp_json(const model__cmp_run *r, const char *identity);
 
+#include "compare.h"
+/* OUT/report.html (compare_html.c): the page of the comparison, from the
+ * runs and the files already in OUT (curves.svg, reconstructions.png,
+ * samples.png, whose rows rec_rows and smp_rows name). */
+int model__cmp_html(const model_compare_options *o, const model_compare_variant *v, int n,
+                    const model__cmp_run *r, int n_runs, const double *timed, const char *const *rec_rows,
+                    int n_rec, const char *const *smp_rows, int n_smp, nn_error *err);
+
 #endif

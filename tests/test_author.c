@@ -450,3 +450,50 @@ void test_short_definitions(void)
     CHECK_STR_HAS(said, "a_name_of_forty");
     nn_params_free(q.p);
 }
+
+/* Learning curves: the SVG of a known metrics file has its panels, its
+ * axis ticks over the data's range and a legend entry a run; a missing or
+ * non-finite value is left out (no NaN coordinates) and said; a file with
+ * no epoch lines is named. */
+void test_plot_curves(void)
+{
+    char a[256], b[256], svg[256], bad[256];
+    test_tmp_path("a.jsonl", a, sizeof a), test_tmp_path("b.jsonl", b, sizeof b);
+    test_tmp_path("curves.svg", svg, sizeof svg), test_tmp_path("bad.jsonl", bad, sizeof bad);
+    FILE *f = fopen(a, "w");
+    fprintf(f, "{\"epoch\":1,\"train_loss\":200,\"test_loss\":190,\"train_kl\":10,\"test_kl\":9}\n"
+               "{\"epoch\":2,\"train_loss\":150,\"test_loss\":null,\"train_kl\":12,\"test_kl\":11}\n"
+               "{\"epoch\":3,\"train_loss\":120,\"test_loss\":118,\"train_kl\":13,\"test_kl\":12}\n");
+    fclose(f);
+    f = fopen(b, "w");
+    fprintf(f, "{\"epoch\":1,\"train_loss\":210,\"test_loss\":205}\n{\"epoch\":2,\"train_loss\":160,\"test_loss\":150}\n");
+    fclose(f);
+    f = fopen(bad, "w");
+    fprintf(f, "not json\n");
+    fclose(f);
+    nn_error err;
+    const char *files[2] = {a, b}, *names[2] = {"the VAE", "a <model> & co"};
+    CHECK(nn_plot_curves(svg, 2, files, names, "two runs", &err) == 0);
+    char text[65536] = "";
+    f = fopen(svg, "r");
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    text[n] = '\0';
+    if (f)
+        fclose(f);
+    CHECK_STR_HAS(text, "<svg xmlns=\"http://www.w3.org/2000/svg\"");
+    CHECK_STR_HAS(text, ">two runs</text>");
+    CHECK_STR_HAS(text, ">the VAE</text>");
+    CHECK_STR_HAS(text, ">a &lt;model&gt; &amp; co</text>"); /* escaped */
+    CHECK_STR_HAS(text, ">loss</text>");
+    CHECK_STR_HAS(text, ">kl</text>");
+    CHECK_STR_HAS(text, ">epoch</text>");
+    CHECK_STR_HAS(text, ">1 point left out (missing or not finite)</text>");
+    CHECK_STR_HAS(text, ">200</text>"); /* the loss axis: ticks of 20 over 115..215 */
+    CHECK_STR_HAS(text, ">120</text>");
+    CHECK(strstr(text, ">100</text>") == NULL && strstr(text, ">240</text>") == NULL);
+    CHECK(strstr(text, "nan") == NULL && strstr(text, "inf") == NULL); /* no coordinate that is not a number */
+    CHECK(nn_plot_curves(svg, 1, (const char *[]){bad}, NULL, NULL, &err) == -1);
+    CHECK_STR_HAS(err.msg, "bad.jsonl: no epoch lines");
+    CHECK(nn_plot_curves(svg, 1, (const char *[]){"/nonexistent/m.jsonl"}, NULL, NULL, &err) == -1);
+    CHECK_STR_HAS(err.msg, "/nonexistent/m.jsonl: cannot be read");
+}

@@ -45,9 +45,13 @@ else
 fi
 expect kernels_user_env 0 "BLIS's haswell kernels" env BLIS_ARCH_TYPE=3 "$vae" $tiny --kernels avx512
 missing=""
-for f in model.safetensors reconstructions.png samples.png interpolation.png manifold.png latent_scatter.png; do
+for f in model.safetensors reconstructions.png samples.png interpolation.png manifold.png latent_scatter.png \
+         reconstructions.svg samples.svg interpolation.svg manifold.svg latent_scatter.svg; do
     [ -s "$tmp/run/$f" ] || missing="$missing $f"
 done
+# the learning curves beside the metrics, redrawn each epoch: both epochs
+[ -s "$tmp/m.svg" ] && grep -q ">loss</text>" "$tmp/m.svg" && grep -q ">kl</text>" "$tmp/m.svg" &&
+    [ "$(grep -c '<polyline' "$tmp/m.svg")" -ge 4 ] || missing="$missing m.svg"
 if [ -z "$missing" ]; then ok train_outputs; else fail train_outputs "no$missing"; fi
 if /usr/bin/python3 - "$tmp/m.jsonl" <<'PY'
 import json, sys

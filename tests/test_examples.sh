@@ -99,6 +99,33 @@ for png in ("reconstructions.png", "samples.png"):
     assert b[:8] == b"\x89PNG\r\n\x1a\n" and len(b) > 1000, png
 PY
 then ok compare_report; else fail compare_report "$(tail -5 "$tmp/compare.log")"; fi
+# the page: self-contained, every part there, rendered in headless Chromium
+if /usr/bin/python3 - "$tmp/compare" <<'PY'
+import re, sys
+d = sys.argv[1]
+h = open(f"{d}/report.html").read()
+assert h.startswith("<!DOCTYPE html>") and "<script" not in h and "src=\"http" not in h
+for part in ("<h2>The table</h2>", "<h2>Learning curves (seed 1)</h2>", "<svg", "Robustness", "background:hsl(",
+             "Linear probe", "<rect x=\"116\"", "data:image/png;base64,", "<div>input</div>", "<div>conv-vae</div>",
+             ">dae-mask</text>", "salt &amp; pepper"):
+    assert part in h, part
+text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", h)  # the pictures' bytes are not numbers
+assert not re.search(r"[>\s\"=,]-?nan\b", text, re.I), "a NaN in the page"
+svg = open(f"{d}/curves.svg").read()
+for name in ("vae", "dae-mask", "conv-vae"):
+    assert f">{name}</text>" in svg, name
+assert ">loss</text>" in svg and ">epoch</text>" in svg
+PY
+then ok compare_page; else fail compare_page "report.html or curves.svg incomplete"; fi
+case $build in *san*) ;; *)
+sh tests/render_html.sh "$tmp/compare/report.html" > "$tmp/render.log" 2>&1
+case $? in
+0) cat "$tmp/render.log"; ok compare_page_renders;;
+77) if [ "$(id -u)" = 0 ] || [ "${TAPE_REQUIRE_BROWSER:-0}" = 1 ]; then fail compare_page_renders "no chromium"
+    else echo "skip compare_page_renders (no chromium: apt-get install chromium)"; skipped=$((skipped + 1)); fi;;
+*) fail compare_page_renders "$(cat "$tmp/render.log")";;
+esac
+;; esac
 "$build/compare" $cmp_args > "$tmp/compare2.log" 2>&1
 [ "$(grep -c 'done before' "$tmp/compare2.log")" = 3 ] && ! grep -q "^epoch" "$tmp/compare2.log" &&
     ok compare_resumes || fail compare_resumes "$(head -5 "$tmp/compare2.log")"

@@ -432,19 +432,19 @@ void test_pictures_few_images(void)
     toy_init(&m);
     nn_latent l = {.model = &m, .latent = 2, .rows = 2, .cols = 3, .posterior = toy_posterior,
                    .log_lik = toy_log_lik, .decode = toy_decode};
-    char dir[256], paths[5][4096];
+    char dir[256], paths[NN_PIC_FILES][4096];
     nn_error err;
     test_tmp_path("few", dir, sizeof dir);
     CHECK(nn_make_dirs(dir, &err) == 0);
     tn_rng r;
     tn_rng_seed(&r, 1, 5);
     int n = nn_pic_all_files(dir, &l, d, paths, &err);
-    CHECK(n == 4); /* reconstructions, samples, interpolation, manifold */
+    CHECK(n == 8); /* reconstructions, samples, interpolation, manifold: PNG and labelled SVG */
     CHECK(nn_pic_all(dir, &l, d, &r, NULL, NULL, &err) == 0);
     for (int i = 0; i < n; i++)
         CHECK(access(paths[i], F_OK) == 0);
     nn_dataset one = nn_data_view(d, 0, 1);
-    CHECK(nn_pic_all_files(dir, &l, &one, paths, &err) == 3); /* no interpolation from one image */
+    CHECK(nn_pic_all_files(dir, &l, &one, paths, &err) == 6); /* no interpolation from one image */
     CHECK(nn_pic_all(dir, &l, &one, &r, NULL, NULL, &err) == 0);
     nn_params_free(m.p);
     nn_dataset_free(d);

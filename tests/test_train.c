@@ -455,11 +455,30 @@ void test_latent_tools(void)
     const char *dir = test_tmpdir();
     CHECK(nn_pic_all(dir, &l, te, &r, NULL, NULL, &err) == 0);
     const char *names[5] = {"reconstructions", "samples", "interpolation", "manifold", "latent_scatter"};
+    /* each PNG, and beside it an SVG that says what it shows */
+    static const char *const says[5][3] = {
+        {"<text", ">input</text>", ">reconstruction</text>"},
+        {"samples: x decoded from z drawn from the prior", "data:image/png;base64,", "<image"},
+        {"interpolation: 10 steps", ">test 1 to 2</text>", ">test 11 to 12</text>"},
+        {"z1 = Φ⁻¹(p)", ">-1.96</text>", ">1.96</text>"},   /* Φ⁻¹(0.025), Φ⁻¹(0.975) */
+        {">label</text>", "<circle", ">z2</text>"}};
     for (int i = 0; i < 5; i++) {
+        static char svg[1 << 23]; /* the manifold's PNG is inlined: over a megabyte */
         char p[256];
         snprintf(p, sizeof p, "%s/%s.png", dir, names[i]);
         struct stat st;
         CHECK(stat(p, &st) == 0 && st.st_size > 100);
+        snprintf(p, sizeof p, "%s/%s.svg", dir, names[i]);
+        FILE *f = fopen(p, "r");
+        size_t n = f ? fread(svg, 1, sizeof svg - 1, f) : 0;
+        svg[n] = '\0';
+        if (f)
+            fclose(f);
+        for (int k = 0; k < 3; k++)
+            CHECK_STR_HAS(svg, says[i][k]);
+        static const char *const bad[6] = {"=\"nan", ">nan", "=\"-nan", ">-nan", " nan", "=\"inf"};
+        for (int k = 0; k < 6; k++) /* no coordinate or text that is not a number */
+            CHECK(strstr(svg, bad[k]) == NULL);
     }
     /* a model without a likelihood has no ELBO, said so */
     l.log_lik = NULL;

@@ -100,19 +100,26 @@ int nn_pic_interpolation(const char *path, const nn_latent *m,
 int nn_pic_manifold(const char *path, const nn_latent *m, size_t n,
                     nn_error *err);
 /* A 2-D latent space: the posterior means of up to 5000 examples, one dot
- * each, coloured by label. */
+ * each, coloured by label; as SVG (axes, ticks, a legend; codes that are
+ * not finite left out and counted) when path ends in ".svg". */
 int nn_pic_scatter(const char *path, const nn_latent *m, const nn_dataset *d,
                    nn_error *err);
 /* Every picture above that applies to the model into dir, each file named
  * to the log hook: reconstructions.png, interpolation.png; samples.png when
  * the model has a likelihood (for a conditional model, one row per class
  * with z shared down each column); with a 2-D latent space manifold.png
- * (unconditional models) and latent_scatter.png (labelled data). */
+ * (unconditional models) and latent_scatter.png (labelled data). Beside
+ * each, NAME.svg names what it shows: a title and a label on each row
+ * ("input" / "reconstruction", "class 3", ...), the manifold's Φ⁻¹ grid
+ * values on both axes; latent_scatter.svg is the scatter in vectors with
+ * axes, ticks and a legend of the labels (nn_pic_scatter with a path
+ * ending in .svg draws that). */
 int nn_pic_all(const char *dir, const nn_latent *m, const nn_dataset *d,
                tn_rng *rng, nn_log_fn log, void *log_ctx, nn_error *err);
 /* The files nn_pic_all would write for m and d, each "dir/name" into
- * paths (5 rows at most): the count, or -1 with err (a path too long). For
- * checking a run's outputs before it trains (nn_outputs_distinct). */
+ * paths (NN_PIC_FILES rows at most): the count, or -1 with err (a path too
+ * long). For checking a run's outputs before it trains. */
+#define NN_PIC_FILES 10
 int nn_pic_all_files(const char *dir, const nn_latent *m, const nn_dataset *d, char paths[][4096],
                      nn_error *err);
 

@@ -3,6 +3,7 @@
  * and the scatter of codes. A small RGB canvas is written through libpng
  * into an nn_atomic file, so a picture is never seen half-written. */
 #include "latent.h"
+#include "train_internal.h"
 
 #include <math.h>
 #include <png.h>
@@ -312,12 +313,14 @@ int nn_pic_scatter(const char *path, const nn_latent *m, const nn_dataset *d, nn
     if (m->latent != 2 || !d->labels || d->n == 0)
         return nn_fail(err, "%s: the scatter needs a 2-D latent space (it has %zu) and labelled "
                             "data", path, m->latent);
-    const size_t n = d->n < 5000 ? d->n : 5000, size = 600;
+    const size_t n = d->n < 5000 ? d->n : 5000, size = 600, len = strlen(path);
+    const int svg = len > 4 && !strcmp(path + len - 4, ".svg"); /* vectors, axes and a legend */
     ad_tape *t = ad_tape_new(0);
     canvas c = {0};
-    if (!t || canvas_new(&c, size, size, 255)) {
+    tn_real *all = svg ? malloc(2 * n * sizeof *all) : NULL;
+    if (!t || (svg ? !all : canvas_new(&c, size, size, 255))) {
         ad_tape_free(t);
-        free(c.rgb);
+        free(c.rgb), free(all);
         return nn_fail(err, "%s: out of memory", path);
     }
     ad_set_grad_enabled(t, 0);
@@ -327,9 +330,13 @@ int nn_pic_scatter(const char *path, const nn_latent *m, const nn_dataset *d, nn
         ad_tape_reset(t);
         const tn_real *mu = encode(m, t, d, b0, nb, path, err);
         if (!mu) {
-            free(c.rgb);
+            free(c.rgb), free(all);
             ad_tape_free(t);
             return -1;
+        }
+        if (svg) {
+            memcpy(all + 2 * b0, mu, 2 * nb * sizeof *all);
+            continue;
         }
         if (b0 == 0) /* the axes: ±(largest |μ| of the first batch), at least 3 */
             for (size_t i = 0; i < 2 * nb; i++)
@@ -341,6 +348,12 @@ int nn_pic_scatter(const char *path, const nn_latent *m, const nn_dataset *d, nn
             canvas_dot(&c, x, y, 2, palette[(unsigned)d->labels[b0 + i] % 10]);
         }
     }
+    if (svg) {
+        ad_tape_free(t);
+        int rc = nn__fig_scatter(path, all, d->labels, n, err);
+        free(all);
+        return rc;
+    }
     for (size_t k = 0; k < size; k++) { /* the axes through 0 */
         static const unsigned char gray[3] = {200, 200, 200};
         canvas_dot(&c, (double)size / 2, (double)k, 0, gray);
@@ -350,8 +363,10 @@ int nn_pic_scatter(const char *path, const nn_latent *m, const nn_dataset *d, nn
     return canvas_save(&c, path, err);
 }
 
-static const char *const pic_names[5] = {"reconstructions.png", "samples.png", "interpolation.png",
-                                         "manifold.png", "latent_scatter.png"};
+static const char *const pic_names[10] = {"reconstructions.png", "samples.png", "interpolation.png",
+                                          "manifold.png", "latent_scatter.png", "reconstructions.svg",
+                                          "samples.svg", "interpolation.svg", "manifold.svg",
+                                          "latent_scatter.svg"};
 
 /* Whether nn_pic_all draws picture k for m and d. */
 static int pic_wanted(int k, const nn_latent *m, const nn_dataset *d)
@@ -364,11 +379,39 @@ int nn_pic_all_files(const char *dir, const nn_latent *m, const nn_dataset *d, c
                      nn_error *err)
 {
     int n = 0;
-    for (int k = 0; k < 5; k++)
-        if (pic_wanted(k, m, d) &&
+    for (int k = 0; k < NN_PIC_FILES; k++)
+        if (pic_wanted(k % 5, m, d) &&
             (size_t)snprintf(paths[n++], 4096, "%s/%s", dir, pic_names[k]) >= 4096)
             return nn_fail(err, "%s: the folder's name is too long (%zu bytes)", dir, strlen(dir));
     return n;
+}
+
+/* Picture k's SVG beside its PNG: the title, its rows named, the manifold's
+ * axes; the scatter drawn again as vectors. */
+static int companion(int k, const char *svg, const char *png, const nn_latent *m, const nn_dataset *d,
+                     size_t sample_rows, nn_error *err)
+{
+    const char *rows[100];
+    char names[100][24];
+    double ticks[20];
+    if (k == 4)
+        return nn_pic_scatter(svg, m, d, err);
+    size_t per = d->n < 10 ? d->n : 10, n = 0;
+    if (k == 0) /* pairs of rows: the test images, their reconstructions */
+        for (n = 0; per && n < 2 * (d->n / per < 4 ? d->n / per : 4); n++)
+            rows[n] = n % 2 ? "reconstruction" : "input";
+    for (size_t r = 0; k == 1 && m->classes && r < sample_rows; r++, n++)
+        snprintf(names[r], sizeof names[r], "class %zu", r), rows[r] = names[r];
+    for (size_t r = 0; k == 2 && r < (d->n / 2 < 6 ? d->n / 2 : 6); r++, n++)
+        snprintf(names[r], sizeof names[r], "test %zu to %zu", 2 * r + 1, 2 * r + 2), rows[r] = names[r];
+    for (size_t j = 0; k == 3 && j < 20; j++)
+        ticks[j] = nn_normal_quantile((j + 0.5) / 20);
+    static const char *const title[4] = {
+        "test images (input) above their reconstructions from the posterior mean",
+        "samples: x decoded from z drawn from the prior", "interpolation: 10 steps between the codes of two test images",
+        "the 2-D latent manifold: x decoded from z on a grid of normal quantiles"};
+    const char *t = k == 1 && m->classes ? "samples: a row per class, one z per column shared down it" : title[k];
+    return nn__fig_grid(svg, png, t, n ? rows : NULL, n, k == 3 ? ticks : NULL, 20, err);
 }
 
 int nn_pic_all(const char *dir, const nn_latent *m, const nn_dataset *d,
@@ -385,7 +428,7 @@ int nn_pic_all(const char *dir, const nn_latent *m, const nn_dataset *d,
         for (size_t i = 0; i < rows * 10; i++)
             classes[i] = (int)(i / 10);
     }
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 5; k++) { /* each PNG, then its SVG */
         if (!pic_wanted(k, m, d))
             continue;
         if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[k]) >= sizeof path) {
@@ -397,13 +440,15 @@ int nn_pic_all(const char *dir, const nn_latent *m, const nn_dataset *d,
                  : k == 2 ? nn_pic_interpolation(path, m, d, err)
                  : k == 3 ? nn_pic_manifold(path, m, 20, err)
                           : nn_pic_scatter(path, m, d, err);
-        if (rc) {
+        char svg[4096];
+        snprintf(svg, sizeof svg, "%s/%s", dir, names[k + 5]);
+        if (rc || companion(k, svg, path, m, d, rows, err)) {
             free(classes);
             return -1;
         }
         if (log) {
-            char line[4200];
-            snprintf(line, sizeof line, "  wrote %s", path);
+            char line[8400];
+            snprintf(line, sizeof line, "  wrote %s and %s (labelled)", path, svg);
             log(log_ctx, NN_LOG_INFO, line);
         }
     }

@@ -176,9 +176,10 @@ static int setup(nn_setup *s, int argc, char **argv, const char *name, int defau
         return nn_setup_free(s), NN_SETUP_FAILED;
     /* what the program will write there: each a regular file or new, before
      * any training (the pictures' names are nn_pic_all's) */
-    static const char *const files[] = {"model.safetensors", "metrics.jsonl", "reconstructions.png",
+    static const char *const files[] = {"model.safetensors", "metrics.jsonl", "curves.svg", "reconstructions.png",
                                         "samples.png", "interpolation.png", "manifold.png",
-                                        "latent_scatter.png"};
+                                        "latent_scatter.png", "reconstructions.svg", "samples.svg",
+                                        "interpolation.svg", "manifold.svg", "latent_scatter.svg"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[sizeof s->dir + 64];
         snprintf(path, sizeof path, "%s/%s", out, files[i]);
@@ -189,7 +190,8 @@ static int setup(nn_setup *s, int argc, char **argv, const char *name, int defau
     snprintf(s->data, sizeof s->data, "%s", desc);
     snprintf(s->checkpoint, sizeof s->checkpoint, "%s/model.safetensors", out);
     snprintf(s->metrics, sizeof s->metrics, "%s/metrics.jsonl", out);
-    s->cfg.checkpoint = s->checkpoint;
+    snprintf(s->plot, sizeof s->plot, "%s/curves.svg", out);
+    s->cfg.checkpoint = s->checkpoint, s->cfg.plot = s->plot;
     s->cfg.resume = nn_train_resumable(s->checkpoint);
     s->cfg.metrics = s->metrics;
     if (s->cfg.log) {
@@ -248,7 +250,8 @@ void nn_setup_run(nn_setup *s, const char *name)
 {
     snprintf(s->checkpoint, sizeof s->checkpoint, "%s/%s.safetensors", s->dir, name);
     snprintf(s->metrics, sizeof s->metrics, "%s/%s.jsonl", s->dir, name);
-    s->cfg.checkpoint = s->checkpoint, s->cfg.metrics = s->metrics;
+    snprintf(s->plot, sizeof s->plot, "%s/%s.svg", s->dir, name);
+    s->cfg.checkpoint = s->checkpoint, s->cfg.metrics = s->metrics, s->cfg.plot = s->plot;
     s->cfg.resume = nn_train_resumable(s->checkpoint);
 }
 

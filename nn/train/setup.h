@@ -20,7 +20,7 @@
  * and, when extra_name is given, --EXTRA_NAME N into *extra; loads the data
  * (scaled to [0, 1]), creates the folder, and fills cfg: the checkpoint
  * OUT/model.safetensors (resumed when it is there), the metrics
- * OUT/metrics.jsonl, the seed. Returns 0 to go on, or NN_SETUP_HELP (the
+ * OUT/metrics.jsonl, their learning curves OUT/curves.svg, the seed. Returns 0 to go on, or NN_SETUP_HELP (the
  * usage in err->msg), NN_SETUP_USAGE (a bad option) or NN_SETUP_FAILED (a
  * file that cannot be read or written), with err->msg starting with the
  * program's name; then `return nn_setup_exit(rc, &err);` prints it where it
@@ -37,7 +37,7 @@ typedef struct {
     char name[64];          /* the program's, for messages */
     int check;              /* --check: gradient-check the loss, do not train */
     char data[8400];        /* the data's description ("DIR, 60000 train / ...") */
-    char dir[4096], checkpoint[4200], metrics[4200], scratch[4200];
+    char dir[4096], checkpoint[4200], metrics[4200], plot[4200], scratch[4200];
 } nn_setup;
 int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name,
                   int default_epochs, const char *extra_name, long *extra,
@@ -63,8 +63,9 @@ void nn_setup_free(nn_setup *s);
 /* A path in the output folder, "OUT/file", in a buffer of the setup's
  * (valid until the next call). */
 const char *nn_setup_path(nn_setup *s, const char *file);
-/* For a program that trains several models: points cfg's checkpoint and
- * metrics at OUT/name.safetensors and OUT/name.jsonl (resumed when there). */
+/* For a program that trains several models: points cfg's checkpoint,
+ * metrics and plot at OUT/name.safetensors, OUT/name.jsonl and
+ * OUT/name.svg (resumed when there). */
 void nn_setup_run(nn_setup *s, const char *name);
 /* --check: the loss's gradient check (nn_check_loss, the build's eps and
  * tolerance) on the first 16 test rows, its line to the log; returns the

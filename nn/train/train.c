@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "train_internal.h"
+#include "plot.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -88,7 +89,7 @@ typedef struct {
     nn__shards sh;
     tn_rng data_rng;
     nn_meta meta;            /* what each checkpoint holds */
-    nn_lock locks[2];        /* the checkpoint's and the metrics' */
+    nn_lock locks[3];        /* the checkpoint's, the metrics' and the plot's */
     nn_batches *batches;
     ad_tape *t;
     team tm;
@@ -122,18 +123,20 @@ static int check_setup(const run *R)
         return nn_fail(err, "train: batch %zu is smaller than its %d shards", c->batch, R->sh.S);
     if (!R->writer)
         return 0;
-    const char *out[2] = {c->checkpoint, c->metrics};
-    for (int i = 0; i < 2; i++)
+    if (c->plot && !c->metrics)
+        return nn_fail(err, "train: a plot (%s) is drawn from the metrics file: give one", c->plot);
+    const char *out[3] = {c->checkpoint, c->metrics, c->plot};
+    for (int i = 0; i < 3; i++)
         if (out[i] && nn_output_check(out[i], err))
             return -1;
-    return nn_outputs_distinct(out, 2, err);
+    return nn_outputs_distinct(out, 3, err);
 }
 
 /* One owner an output, for the whole run (rank 0, which writes them). */
 static int lock_outputs(run *R)
 {
-    const char *out[2] = {R->c->checkpoint, R->c->metrics};
-    for (int i = 0; R->writer && i < 2; i++)
+    const char *out[3] = {R->c->checkpoint, R->c->metrics, R->c->plot};
+    for (int i = 0; R->writer && i < 3; i++)
         if (out[i] && nn_lock_take(&R->locks[i], out[i], R->err))
             return -1;
     return 0;
@@ -240,7 +243,7 @@ static int run_open(run *R)
     const nn_train_config *c = R->c;
     R->writer = nn_dist_rank() == 0;
     R->log = R->writer ? c->log : NULL;
-    R->locks[0].fd = R->locks[1].fd = -1;
+    R->locks[0].fd = R->locks[1].fd = R->locks[2].fd = -1;
     if (nn__shards_open(&R->sh, c->shards, nn_params_size(R->p), R->err))
         return -1;
     int rc = check_setup(R) || lock_outputs(R) ? -1 : 0;
@@ -280,7 +283,7 @@ static void run_close(run *R)
     nn_meta_free(&R->meta);
     free(R->saved_line);
     nn__shards_close(&R->sh);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         nn_lock_release(&R->locks[i]);
 }
 
@@ -512,6 +515,8 @@ static int save(run *R, int epoch, const char *line, const char *untimed)
     }
     if (R->writer && c->metrics)
         rc = line ? nn_metrics_append(c->metrics, line, R->err) : nn_fail(R->err, "train: out of memory");
+    if (rc == 0 && R->writer && c->plot) /* the learning curves so far, redrawn from the file */
+        rc = nn_plot_curves(c->plot, 1, &c->metrics, NULL, c->metrics, R->err);
     return nn__shards_agree(&R->sh, rc, R->err);
 }
 

@@ -57,4 +57,19 @@ int nn__shards_share_rngs(nn__shards *sh, nn_error *err);
 int nn__shards_eval(nn__shards *sh, nn_loss_fn loss, void *model, ad_tape *t, const nn_dataset *test,
                     const nn_train_config *c, long step, nn_scalars *out, nn_error *err);
 
+/* ---- SVG (svg.c): what plot.c and figures.c share ---------------------------- */
+#include <stdio.h>
+void nn__svg_text(FILE *f, const char *s);      /* s with & < > " escaped */
+double nn__svg_tick_step(double lo, double hi); /* 1, 2 or 5 x 10^k: about 5 ticks */
+/* A PNG file as "data:image/png;base64,..." (malloc'd) and its size in
+ * pixels; NULL when it cannot be read or is not a PNG. */
+char *nn__svg_png_uri(const char *path, unsigned *w, unsigned *h);
+/* figures.c: png inlined in an SVG with a title, a label on each of its
+ * n_rows rows (labels may be NULL) and, when ticks is given, those n_ticks
+ * values along both axes (the manifold's Φ⁻¹ grid); and the 2-D codes z
+ * (n x 2) as a vector scatter with axes, ticks and a legend of labels. */
+int nn__fig_grid(const char *svg, const char *png, const char *title, const char *const *labels, size_t n_rows,
+                 const double *ticks, size_t n_ticks, nn_error *err);
+int nn__fig_scatter(const char *svg, const tn_real *z, const int *labels, size_t n, nn_error *err);
+
 #endif

@@ -102,6 +102,9 @@ typedef struct {
     const char *metrics;   /* JSON Lines, one object an epoch; appended on
                               resume (lines after the checkpoint's epoch are
                               dropped), started afresh otherwise */
+    const char *plot;      /* an SVG of the learning curves, redrawn from
+                              the metrics file after every epoch
+                              (nn_plot_curves); NULL: none */
     const nn_meta *meta;   /* extra metadata saved in each checkpoint */
     nn_eval_fn eval;       /* NULL: the loss averaged over the test set */
     size_t eval_batch;     /* 500 */

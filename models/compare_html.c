@@ -1,0 +1,193 @@
+/* compare_html.c: model_compare's report as one self-contained page,
+ * OUT/report.html: the table, every variant's learning curves (the SVG
+ * inline), the robustness columns as a heat map (variant x corruption),
+ * the linear probe's accuracies as bars, and the pictures (PNG as data
+ * URIs) with a label on each row. No script, no file beside it: it opens
+ * from the file system in any browser. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compare.h"
+#include "compare_internal.h"
+#include "train_internal.h"
+
+static void esc(FILE *f, const char *s) { nn__svg_text(f, s); }
+
+/* A whole file into memory (NULL when it cannot be read). */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *b = NULL;
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (b = malloc((size_t)n + 1)) && fread(b, 1, (size_t)n, f) != (size_t)n)
+        free(b), b = NULL;
+    if (f)
+        fclose(f);
+    if (b)
+        b[n] = '\0';
+    return b;
+}
+
+/* A PNG of the report's folder as an <img>, with its rows labelled on the
+ * left (the grid's rows are of equal height). Nothing when it is absent. */
+static void picture(FILE *f, const char *dir, const char *file, const char *const *rows, int n_rows)
+{
+    char path[4300];
+    unsigned w, h;
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    char *uri = nn__svg_png_uri(path, &w, &h);
+    if (!uri)
+        return;
+    fprintf(f, "<div class=\"grid\"><div class=\"rows\" style=\"height:%upx\">", h);
+    for (int i = 0; i < n_rows; i++) {
+        fputs("<div>", f);
+        esc(f, rows[i]);
+        fputs("</div>", f);
+    }
+    fprintf(f, "</div><img alt=\"%s\" width=\"%u\" height=\"%u\" src=\"%s\"></div>\n", file, w, h, uri);
+    free(uri);
+}
+
+/* A colour from green (best) to red (worst) for v in [lo, hi]. */
+static void heat(FILE *f, double v, double lo, double hi)
+{
+    double t = hi > lo ? (v - lo) / (hi - lo) : 0;
+    fprintf(f, "background:hsl(%.0f,70%%,%.0f%%)", 120 * (1 - t), 80 - 10 * t);
+}
+
+int model__cmp_html(const model_compare_options *o, const model_compare_variant *v, int n,
+                    const model__cmp_run *r, int n_runs, const double *timed, const char *const *rec_rows,
+                    int n_rec, const char *const *smp_rows, int n_smp, nn_error *err)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/report.html", o->out);
+    nn_atomic a;
+    if (nn_atomic_open(&a, path, err))
+        return -1;
+    FILE *f = a.f;
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+          "<title>Autoencoder variants compared</title><style>\n"
+          "body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}"
+          "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;"
+          "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+          ".grid{display:flex;align-items:flex-start;margin:8px 0}.rows{display:flex;flex-direction:column;"
+          "justify-content:space-around;margin-right:8px;font-size:13px;text-align:right;min-width:90px}"
+          "img{image-rendering:pixelated}\n</style></head><body>\n<h1>Autoencoder variants compared</h1>\n<p>",
+          f);
+    esc(f, o->data);
+    fprintf(f, "; %ld epochs, batch %ld, Adam %g, %ld seed%s (mean ± sd); built-in variants %s-%ld.</p>\n",
+            o->epochs, o->batch, o->lr, o->seeds, o->seeds > 1 ? "s" : "", o->hidden, o->latent);
+    /* the table */
+    fputs("<h2>The table</h2>\n<table><tr><th>model</th>", f);
+    for (int k = 0; k < MODEL__CMP_METRICS - 1; k++)
+        fprintf(f, "<th>%s</th>", model__cmp_metrics[k].head);
+    fprintf(f, "%s</tr>\n", timed ? "<th>s/epoch timed</th>" : "");
+    double mean[MODEL__CMP_METRICS] = {0};
+    for (int i = 0; i < n; i++) {
+        fputs("<tr><td>", f);
+        esc(f, v[i].name);
+        fputs("</td>", f);
+        for (int k = 0; k < MODEL__CMP_METRICS - 1; k++) {
+            double s = 0, s2 = 0;
+            int c = 0;
+            for (int j = 0; j < n_runs; j++)
+                if (r[j].variant == i && !isnan(r[j].v[k]))
+                    s += r[j].v[k], s2 += r[j].v[k] * r[j].v[k], c++;
+            mean[k] = c ? s / c : NAN;
+            double sd = c > 1 ? sqrt(fmax(0, (s2 - s * s / c) / (c - 1))) : 0;
+            if (!c)
+                fputs("<td>—</td>", f);
+            else if (k == 11 || k == 14)
+                fprintf(f, "<td>%.0f</td>", mean[k]);
+            else
+                fprintf(f, "<td>%.*f ± %.*f</td>", k == 13 ? 4 : 2, mean[k], k == 13 ? 4 : 2, sd);
+        }
+        if (timed)
+            fprintf(f, "<td>%.2f</td>", timed[i]);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+    /* the learning curves, inline */
+    snprintf(path, sizeof path, "%s/curves.svg", o->out);
+    char *svg = slurp(path), *start = svg ? strstr(svg, "<svg") : NULL;
+    if (start)
+        fprintf(f, "<h2>Learning curves (seed 1)</h2>\n%s\n", start);
+    free(svg);
+    /* robustness: reconstruction BCE by corruption, a heat map */
+    static const char *const corr[4] = {"clean", "mask", "salt &amp; pepper", "Gaussian"};
+    double lo = INFINITY, hi = -INFINITY, *m = malloc((size_t)n * 4 * sizeof *m);
+    for (int i = 0; m && i < n; i++)
+        for (int c = 0; c < 4; c++) {
+            double s = 0;
+            int k = 0;
+            for (int j = 0; j < n_runs; j++)
+                if (r[j].variant == i && !isnan(r[j].v[2 * c]))
+                    s += r[j].v[2 * c], k++;
+            m[i * 4 + c] = k ? s / k : NAN;
+            if (k)
+                lo = fmin(lo, m[i * 4 + c]), hi = fmax(hi, m[i * 4 + c]);
+        }
+    fputs("<h2>Robustness: reconstruction BCE (nats) from corrupted input</h2>\n<table><tr><th>model</th>", f);
+    for (int c = 0; c < 4; c++)
+        fprintf(f, "<th>%s</th>", corr[c]);
+    fputs("</tr>\n", f);
+    for (int i = 0; m && i < n; i++) {
+        fputs("<tr><td>", f);
+        esc(f, v[i].name);
+        fputs("</td>", f);
+        for (int c = 0; c < 4; c++) {
+            double x = m[i * 4 + c];
+            if (isnan(x)) {
+                fputs("<td>—</td>", f);
+                continue;
+            }
+            fputs("<td style=\"", f);
+            heat(f, x, lo, hi);
+            fprintf(f, "\">%.2f</td>", x);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</table><p>Green: the lowest error of the table, red: the highest.</p>\n", f);
+    free(m);
+    /* the linear probe, as bars */
+    fputs("<h2>Linear probe: test accuracy of softmax regression on the codes</h2>\n", f);
+    int bars = 0;
+    for (int i = 0; i < n; i++) {
+        double s = 0;
+        int k = 0;
+        for (int j = 0; j < n_runs; j++)
+            if (r[j].variant == i && !isnan(r[j].v[13]))
+                s += r[j].v[13], k++;
+        if (!k)
+            continue;
+        if (!bars++)
+            fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"560\" height=\"%d\" font-size=\"12\" "
+                       "font-family=\"sans-serif\">\n", 22 * n + 24);
+        int y = 4 + 22 * (bars - 1);
+        fprintf(f, "<text x=\"110\" y=\"%d\" text-anchor=\"end\">", y + 13);
+        esc(f, v[i].name);
+        fprintf(f, "</text><rect x=\"116\" y=\"%d\" width=\"%.1f\" height=\"16\" fill=\"#1f77b4\"/>"
+                   "<text x=\"%.1f\" y=\"%d\">%.2f%%</text>\n", y, 380 * s / k, 122 + 380 * s / k, y + 13,
+                100 * s / k);
+    }
+    if (bars)
+        fprintf(f, "<line x1=\"116\" x2=\"496\" y1=\"%d\" y2=\"%d\" stroke=\"#444\"/><text x=\"116\" y=\"%d\">0"
+                   "</text><text x=\"496\" y=\"%d\" text-anchor=\"end\">100%%</text></svg>\n",
+                4 + 22 * bars, 4 + 22 * bars, 18 + 22 * bars, 18 + 22 * bars);
+    else
+        fputs("<p>No labels: no probe.</p>\n", f);
+    /* the pictures */
+    fputs("<h2>Reconstructions: the test images, then each model's (seed 1)</h2>\n", f);
+    picture(f, o->out, "reconstructions.png", rec_rows, n_rec);
+    if (n_smp) {
+        fputs("<h2>Samples of the prior, a row per generative model</h2>\n", f);
+        picture(f, o->out, "samples.png", smp_rows, n_smp);
+    }
+    fputs("</body></html>\n", f);
+    return nn_atomic_commit(&a, !ferror(f), err);
+}
