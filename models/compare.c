@@ -13,6 +13,7 @@
 
 #include "compare_internal.h"
 #include "model_internal.h"
+#include "train_internal.h"
 
 #define M MODEL__CMP_METRICS
 
@@ -647,8 +648,18 @@ static int write_pictures(const model_compare_options *o, const model_compare_va
     snprintf(path, sizeof path, "%s/reconstructions.png", o->out);
     if (!rc && test->rows && nn_png_grid(path, rec, (size_t)(nr + 1) * per, test->rows, test->cols, per, 2, err))
         rc = -1;
+    char svg[4300];
+    snprintf(svg, sizeof svg, "%s/reconstructions.svg", o->out); /* the same, each row named */
+    if (!rc && test->rows &&
+        nn__fig_grid(svg, path, "the test images (input), then each model's reconstructions (seed 1)", rec_rows,
+                     (size_t)nr + 1, NULL, 0, err))
+        rc = -1;
     snprintf(path, sizeof path, "%s/samples.png", o->out);
-    if (!rc && test->rows && ns && nn_png_grid(path, smp, (size_t)ns * per, test->rows, test->cols, per, 2, err))
+    snprintf(svg, sizeof svg, "%s/samples.svg", o->out);
+    if (!rc && test->rows && ns &&
+        (nn_png_grid(path, smp, (size_t)ns * per, test->rows, test->cols, per, 2, err) ||
+         nn__fig_grid(svg, path, "samples of the prior, a row per generative model (seed 1)", smp_rows,
+                      (size_t)ns, NULL, 0, err)))
         rc = -1;
     for (int i = 0; !rc && o->latent == 2 && test->labels && i < n; i++) {
         snprintf(path, sizeof path, "%s/latent_%s.svg", o->out, v[i].name);
@@ -680,21 +691,21 @@ static int write_curves(const model_compare_options *o, const model_compare_vari
 /* The report's files: each a file or new, none twice; before any training. */
 static int outputs_ok(const model_compare_options *o, nn_error *err)
 {
-    static const char *const names[6] = {"report.md", "results.json", "reconstructions.png", "samples.png",
-                                         "curves.svg", "report.html"};
-    char outs[6][4200], runs[4200];
-    const char *list[6];
+    static const char *const names[8] = {"report.md",  "results.json", "reconstructions.png", "samples.png",
+                                         "curves.svg", "report.html",  "reconstructions.svg", "samples.svg"};
+    char outs[8][4200], runs[4200];
+    const char *list[8];
     if ((size_t)snprintf(runs, sizeof runs, "%s/runs", o->out) >= sizeof runs - 64)
         return nn_fail(err, "out: the folder's name is too long");
     if (nn_make_dirs(runs, err))
         return -1;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 8; i++) {
         snprintf(outs[i], sizeof outs[i], "%s/%s", o->out, names[i]);
         list[i] = outs[i];
         if (nn_output_check(outs[i], err))
             return -1;
     }
-    return nn_outputs_distinct(list, 6, err);
+    return nn_outputs_distinct(list, 8, err);
 }
 
 int model_compare(const model_compare_options *o, const model_compare_variant *v, int n,

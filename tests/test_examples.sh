@@ -115,6 +115,9 @@ svg = open(f"{d}/curves.svg").read()
 for name in ("vae", "dae-mask", "conv-vae"):
     assert f">{name}</text>" in svg, name
 assert ">loss</text>" in svg and ">epoch</text>" in svg
+rec = open(f"{d}/reconstructions.svg").read()  # the grid, each row named
+for row in ("input", "vae", "dae-mask", "conv-vae"):
+    assert f">{row}</text>" in rec, row
 PY
 then ok compare_page; else fail compare_page "report.html or curves.svg incomplete"; fi
 case $build in *san*) ;; *)
