@@ -56,7 +56,7 @@ struct ad_var {
     int requires_grad;
     int is_param;
     int grad_pending;   /* a param whose gradient backward overwrites, not yet written
-                           (ad_tape_overwrite_grads): its next writer writes it fresh */
+                           (ad_tape_write_grads): its next writer writes it fresh */
     unsigned gen;       /* the tape's generation when it was made: a variable of
                            an earlier step (before ad_tape_reset) is refused */
 };

@@ -1,7 +1,7 @@
 /* op_conv.c: 2-D convolution and its transpose on NCHW tensors, with
  * PyTorch's weight layouts: conv2d W (F, C, kh, kw), conv_transpose2d
  * W (C, F, kh, kw). Both go through im2col (tn_im2col) and one BLIS GEMM
- * per pass over the whole batch; tn_conv2d_ref and tn_conv_transpose2d_ref
+ * per pass over the whole batch; tn__conv2d_ref and tn__conv_transpose2d_ref
  * are the naive loops they are tested against.
  *
  * Dimensions: N batch, C input channels, F output channels, H x W the input

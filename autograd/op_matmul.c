@@ -75,10 +75,10 @@ static void linear_forward(ad_var *v)
     size_t n = y->shape[0], m = y->shape[1];
     tn_real *yd = y->data;
     TN_FOR_WORK(i, n, n * m, memcpy(yd + i * m, b, m * sizeof *b);); /* y = b, then y += x·Wᵀ */
-    /* BLIS 0.9 runs x·Wᵀ with W stored out x in up to 4 times slower than
-     * with Wᵀ stored when W's rows are short (in <= 128: 0.34 ms against
-     * 0.10 ms at 640 x 20 -> 400): such a W is transposed into the arena
-     * first, a few thousand values, and the product is the same */
+    /* BLIS 0.9 runs x·Wᵀ with W stored out x in several times slower than
+     * with Wᵀ stored when W's rows are short (in <= 128): such a W is
+     * transposed into the arena first, a few thousand values, and the
+     * product is the same */
     const tn_tensor *W = &v->in[1]->val;
     tn_tensor wt = {.ndim = 2, .shape = {W->shape[1], W->shape[0]}};
     tn_tensor *Wt = W->shape[1] <= 128 && n >= 32 ? ad__scratch(v->tape, &wt) : NULL;
@@ -132,8 +132,8 @@ static void linear_backward(ad_var *v)
     const tn_tensor *x = &v->in[0]->val;
     /* a W of short rows (in <= 128, as forward) and many rows of x: Wᵀ's
      * gradient xᵀ·G, a product of few rows and long ones, then turned, is
-     * quicker (the IWAE's 640 x 20 -> 400 in a step: 155 -> 133 µs on 2
-     * threads, 224 -> 184 µs on 1; at 128 rows no faster on 2 threads) */
+     * quicker (measured on the IWAE's 640 x 20 -> 400; at 128 rows no
+     * faster on 2 threads) */
     tn_tensor dwt = {.ndim = 2, .shape = {x->shape[1], G->shape[1]}};
     tn_tensor *dWt = dW && fresh && x->shape[1] <= 128 && x->shape[0] >= 256 ? ad__scratch(v->tape, &dwt) : NULL;
     if (dWt) {

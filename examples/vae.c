@@ -19,7 +19,7 @@
 static const char usage_text[] =
     "usage: vae [options]            train a model, then evaluate it and draw it\n"
     "       vae --eval FILE [--data DIR]  evaluate a checkpoint\n\n"
-    "data (default: ../shared/data/mnist, then data/mnist, then Debian's Fashion-MNIST):\n"
+    "data (default: $TAPE_DATA/mnist, then data/mnist, then Debian's Fashion-MNIST):\n"
     "  --data DIR  IDX files (train-images-idx3-ubyte[.gz], ...)   --binarized DIR  binarized MNIST .amat\n"
     "  --frey FILE  Frey Face .mat   --csv FILE  numbers (10%% of either held out as test)\n"
     "  --binarize none|static|dynamic   --train-limit N   --test-limit N\n"

@@ -411,8 +411,8 @@ nn_dataset *nn_data_per_class(const nn_dataset *d, size_t k, size_t classes, tn_
 /* The datasets the example programs read, as a training and a test set
  * with values scaled to [0, 1] (an IDX training set kept as bytes, x8; the
  * test set as floats): an IDX folder (train-images-idx3-ubyte[.gz],
- * labels, t10k-...; path NULL: ../shared/data/mnist, data/mnist, then
- * Debian's Fashion-MNIST), binarized MNIST (a folder of
+ * labels, t10k-...; path NULL: $TAPE_DATA/mnist, data/mnist (what `make
+ * demo` fetches), then Debian's Fashion-MNIST), binarized MNIST (a folder of
  * binarized_mnist_{train,valid,test}.amat[.gz]; train + valid to train),
  * Frey Face (the .mat file) or a CSV of numbers; the last two hold out a
  * tenth, drawn with `split`, as the test set. desc gets a line saying what

@@ -6,6 +6,7 @@
 #include "nn_internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,9 +24,11 @@ static const char *find_file(const char *dir, const char *name, char *buf, size_
 
 const char *nn_default_data_dir(void)
 {
-    static const char *dirs[] = {"../shared/data/mnist", "data/mnist",
-                                 "/usr/share/datasets/fashion-mnist"};
-    char buf[512];
+    static _Thread_local char env[4096];
+    const char *dirs[] = {env, "data/mnist", "/usr/share/datasets/fashion-mnist"};
+    const char *t = getenv("TAPE_DATA");
+    char buf[4200];
+    snprintf(env, sizeof env, "%s/mnist", t && *t ? t : "/nonexistent");
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
         if (find_file(dirs[i], "train-images-idx3-ubyte", buf, sizeof buf))
             return dirs[i];
@@ -110,7 +113,7 @@ int nn_load_source(nn_source kind, const char *path, tn_rng *split, nn_dataset *
     }
     const char *dir = path ? path : nn_default_data_dir();
     if (!dir)
-        return nn_fail(err, "no data: none of ../shared/data/mnist, data/mnist or Debian's "
+        return nn_fail(err, "no data: none of $TAPE_DATA/mnist, data/mnist or Debian's "
                             "fashion-mnist is there; give a folder (or run `make data`)");
     const char *ti = find_file(dir, "train-images-idx3-ubyte", a, sizeof a);
     const char *tl = find_file(dir, "train-labels-idx1-ubyte", b, sizeof b);

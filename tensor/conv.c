@@ -2,6 +2,7 @@
  * a convolution into one BLIS GEMM, and naive direct convolutions kept as the
  * reference the fast path is tested against. Tensors are NCHW. */
 #include "tn.h"
+#include "tn_ref.h"
 
 #include <string.h>
 
@@ -132,7 +133,7 @@ static int ref_fit(const tn_tensor *y, const tn_tensor *x, const tn_tensor *W,
            y->shape[1] == F && b->shape[0] == F;
 }
 
-tn_status tn_conv2d_ref(tn_tensor *y, const tn_tensor *x, const tn_tensor *W,
+tn_status tn__conv2d_ref(tn_tensor *y, const tn_tensor *x, const tn_tensor *W,
                         const tn_tensor *b, size_t stride, size_t pad)
 {
     if (!ref_fit(y, x, W, b, 0))
@@ -162,7 +163,7 @@ tn_status tn_conv2d_ref(tn_tensor *y, const tn_tensor *x, const tn_tensor *W,
     return TN_OK;
 }
 
-tn_status tn_conv_transpose2d_ref(tn_tensor *y, const tn_tensor *x,
+tn_status tn__conv_transpose2d_ref(tn_tensor *y, const tn_tensor *x,
                                   const tn_tensor *W, const tn_tensor *b,
                                   size_t stride, size_t pad)
 {

@@ -156,9 +156,8 @@ tn_real tn_softplus1(tn_real x)
     break;
 
 /* o[0..n) = f(in[0..n)) (o may be in). TN_CLONES: the transcendental ones
- * are arithmetic-bound (σ over 128 x 400 values: 99 µs in the baseline's 4
- * lanes, 25 µs in AVX-512), and every version gives the same bits (see
- * tn_math.h) */
+ * are arithmetic-bound, so wider lanes pay (docs/results.md has the
+ * measurements), and every version gives the same bits (see tn_math.h) */
 TN_CLONES static void unary_run(tn_unary_op op, const tn_real *in, tn_real *o, size_t n)
 {
     switch (op) {

@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "tn.h"
+#include "tn_ref.h"
 
 #include <blis.h>
 #include <stdio.h>
@@ -68,7 +69,7 @@ tn_status tn_matmul(tn_tensor *C, const tn_tensor *A, int trans_a,
     return TN_OK;
 }
 
-tn_status tn_matmul_ref(tn_tensor *C, const tn_tensor *A, int trans_a,
+tn_status tn__matmul_ref(tn_tensor *C, const tn_tensor *A, int trans_a,
                         const tn_tensor *B, int trans_b, tn_real alpha,
                         tn_real beta)
 {

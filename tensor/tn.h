@@ -119,10 +119,6 @@ tn_tensor *tn_arena_tensor_raw(tn_arena *a, int ndim, const size_t *shape);
 tn_status tn_matmul(tn_tensor *C, const tn_tensor *A, int trans_a,
                     const tn_tensor *B, int trans_b, tn_real alpha,
                     tn_real beta);
-/* The same contract as a naive triple loop, kept to test tn_matmul. */
-tn_status tn_matmul_ref(tn_tensor *C, const tn_tensor *A, int trans_a,
-                        const tn_tensor *B, int trans_b, tn_real alpha,
-                        tn_real beta);
 
 /* ---- element-wise ------------------------------------------------------- */
 
@@ -209,15 +205,6 @@ tn_status tn_im2col(tn_tensor *cols, const tn_tensor *x, size_t kh, size_t kw,
 /* col2im, im2col's adjoint: x += the columns added back where they came from. */
 tn_status tn_col2im_acc(tn_tensor *x, const tn_tensor *cols, size_t kh,
                         size_t kw, size_t stride, size_t pad);
-/* Naive references (direct loops), kept to test the GEMM paths:
- * y (N, F, Ho, Wo) = conv2d(x (N, C, H, W), W (F, C, kh, kw)) + b (F);
- * y (N, F, Ho, Wo) = conv_transpose2d(x (N, C, H, W), W (C, F, kh, kw)) + b,
- * Ho = (H - 1)·stride - 2·pad + kh + out_pad (y's shape says which). */
-tn_status tn_conv2d_ref(tn_tensor *y, const tn_tensor *x, const tn_tensor *W,
-                        const tn_tensor *b, size_t stride, size_t pad);
-tn_status tn_conv_transpose2d_ref(tn_tensor *y, const tn_tensor *x,
-                                  const tn_tensor *W, const tn_tensor *b,
-                                  size_t stride, size_t pad);
 
 /* ---- random numbers ----------------------------------------------------- */
 

@@ -3,6 +3,7 @@
  * extreme logits, Gumbel-softmax and dropout statistics, ties, and the
  * contracts of constants (copies, one-hot, writable values, a failed tape). */
 #include "nn.h"
+#include "tn_ref.h"
 #include "test.h"
 
 #define SHAPE(...) (const size_t[]){__VA_ARGS__}
@@ -37,8 +38,8 @@ void test_conv_matches_reference(void)
                                : tn_conv_out(g[c].H, g[c].kh, g[c].s, g[c].p);
                 CHECK(Y->shape[0] == g[c].N && Y->shape[1] == g[c].F && Y->shape[2] == ho);
                 tn_tensor *R = tn_new(4, Y->shape);
-                CHECK((tr ? tn_conv_transpose2d_ref(R, x, W, b, g[c].s, g[c].p)
-                          : tn_conv2d_ref(R, x, W, b, g[c].s, g[c].p)) == TN_OK);
+                CHECK((tr ? tn__conv_transpose2d_ref(R, x, W, b, g[c].s, g[c].p)
+                          : tn__conv2d_ref(R, x, W, b, g[c].s, g[c].p)) == TN_OK);
                 double worst = 0;
                 for (size_t i = 0; i < R->size; i++)
                     worst = fmax(worst, fabs(R->data[i] - Y->data[i]));

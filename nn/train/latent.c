@@ -283,7 +283,7 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
      * (stream = the block's number), so the bound does not depend on the
      * thread count; chunk samples of each example per pass: 1024 rows, so
      * that a pass's decoder output stays in the core's L2 cache for the
-     * likelihood to read (4096 rows took 1.2x as long). A thread's products
+     * likelihood to read (4096 rows were slower). A thread's products
      * run on that thread alone (tn_matmul inside a parallel region): one
      * block per thread left the second thread waiting less than one product
      * split over both. */
