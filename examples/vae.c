@@ -241,6 +241,103 @@ static void load_data(const options *o, nn_dataset **train, nn_dataset **test, t
 
 /* ---- main ----------------------------------------------------------------------- */
 
+/* The seed: --seed, else the one of the run --eval or --resume reads (the
+ * same split and streams), else one from libsodium. */
+static void pick_seed(options *o, nn_meta *meta, const char *from)
+{
+    nn_error err;
+    const char *s;
+    if (from && !o->have_seed) {
+        if (nn_load_meta(from, meta, &err))
+            die(1, "%s", err.msg);
+        if ((s = nn_meta_get(meta, "train.seed")))
+            for (int i = 0; i < N_OPTS; i++) /* as if given as --seed: strictly */
+                if (strcmp(table[i].name, "seed") == 0)
+                    set_option(o, i, s);
+    }
+    if (!o->have_seed) {
+        int ok;
+        tn_rng tmp;
+        o->seed = tn_rng_seed_entropy(&tmp, 0, &ok);
+        if (!ok)
+            die(1, "libsodium could not supply a seed; give --seed");
+    }
+}
+
+/* The model: new, or loaded from --eval / --resume, --start-from's weights
+ * in it; checked against the data. */
+static model *build_model(const options *o, model_config mc, const char *from, nn_meta *meta,
+                          nn_dataset *train, nn_dataset *test, tn_rng *init_rng)
+{
+    nn_error err;
+    mc.input_dim = train->dim;
+    if (o->conv && !train->rows)
+        die(2, "--conv: the data are not images (a CSV); a convolutional body needs rows and columns");
+    mc.conv_rows = o->conv ? train->rows : 0, mc.conv_cols = o->conv ? train->cols : 0;
+    model *m = from ? model_load(from, meta, &err) : model_new(&mc, init_rng, &err);
+    if (!m)
+        die(1, "%s", err.msg);
+    if (m->c.classes && (!train->labels || !test->labels))
+        die(1, "--classes %zu: the %s set has no labels to condition on", m->c.classes,
+            train->labels ? "test" : "training");
+    if (o->start && nn_load(o->start, m->params, NULL, NULL, &err)) /* names and shapes checked */
+        model_free(m), nn_dataset_free(train), nn_dataset_free(test), die(1, "%s", err.msg);
+    if (m->c.input_dim != train->dim) {
+        size_t want = m->c.input_dim, have = train->dim;
+        model_free(m), nn_dataset_free(train), nn_dataset_free(test);
+        die(1, "%s: the model takes %zu values per example, the data have %zu", from, want, have);
+    }
+    return m;
+}
+
+/* The optimizer of the command line; its schedule counts steps, an epoch
+ * ceil(rows / batch) of them. */
+static nn_optim *make_optim(const options *o, model *m, size_t rows, nn_optim_config *oc)
+{
+    nn_error err;
+    *oc = nn_optim_defaults((nn_optim_kind)o->optim, o->lr);
+    oc->momentum = o->momentum, oc->clip_norm = o->clip;
+    long per_epoch = (long)((rows + (size_t)o->batch - 1) / (size_t)o->batch);
+    oc->sched = o->schedule == 1 ? NN_SCHED_STEP : o->schedule == 2 ? NN_SCHED_COSINE : NN_SCHED_CONSTANT;
+    oc->step_size = o->lr_step * per_epoch, oc->gamma = o->lr_gamma, oc->min_lr = o->min_lr;
+    oc->total_steps = o->epochs * per_epoch > 0 ? o->epochs * per_epoch : 1;
+    nn_optim *opt = nn_optim_new(oc, m->params, &err);
+    if (!opt)
+        die(1, "%s", err.msg);
+    return opt;
+}
+
+/* Every output before the first step: the checkpoint, the metrics and
+ * their plot (FILE.jsonl -> FILE.svg), the pictures; files or new names,
+ * none twice. */
+static void check_outputs(const options *o, model *m, const nn_dataset *test, char *ckpt, char *plot)
+{
+    nn_error err;
+    char pics[NN_PIC_FILES][4096];
+    if (o->out && (size_t)snprintf(ckpt, 4096, "%s/model.safetensors", o->out) >= 4096)
+        die(2, "--out: %zu bytes: expected a folder name of at most %zu bytes", strlen(o->out),
+            4096 - sizeof "/model.safetensors");
+    if (o->out && nn_make_dirs(o->out, &err))
+        die(1, "%s", err.msg);
+    nn_latent pl = model_latent(m, test->rows, test->cols);
+    int np = o->out && test->rows ? nn_pic_all_files(o->out, &pl, test, pics, &err) : 0;
+    if (np < 0)
+        die(1, "%s", err.msg);
+    size_t ml = o->metrics ? strlen(o->metrics) : 0;
+    if (ml > 6 && !strcmp(o->metrics + ml - 6, ".jsonl"))
+        ml -= 6;
+    if (o->metrics && (size_t)snprintf(plot, 4200, "%.*s.svg", (int)ml, o->metrics) >= 4200)
+        die(2, "--metrics: %zu bytes: too long a name", strlen(o->metrics));
+    const char *outs[3 + NN_PIC_FILES] = {o->out ? ckpt : NULL, o->metrics, o->metrics ? plot : NULL};
+    for (int i = 0; i < np; i++)
+        outs[3 + i] = pics[i];
+    for (int i = 0; i < 3 + np; i++)
+        if (outs[i] && nn_output_check(outs[i], &err))
+            die(1, "%s", err.msg);
+    if (nn_outputs_distinct(outs, 3 + np, &err))
+        die(1, "%s", err.msg);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0); /* lines in order with stderr's */
@@ -255,21 +352,7 @@ int main(int argc, char **argv)
     nn_error err;
     nn_meta meta = NN_META_INIT;
     const char *from = o.eval ? o.eval : o.resume, *s;
-    if (from && !o.have_seed) { /* the same split and streams as the run it continues */
-        if (nn_load_meta(from, &meta, &err))
-            die(1, "%s", err.msg);
-        if ((s = nn_meta_get(&meta, "train.seed")))
-            for (int i = 0; i < N_OPTS; i++) /* as if given as --seed: strictly */
-                if (strcmp(table[i].name, "seed") == 0)
-                    set_option(&o, i, s);
-    }
-    if (!o.have_seed) {
-        int ok;
-        tn_rng tmp;
-        o.seed = tn_rng_seed_entropy(&tmp, 0, &ok);
-        if (!ok)
-            die(1, "libsodium could not supply a seed; give --seed");
-    }
+    pick_seed(&o, &meta, from);
     /* streams: 1 data order and 2 noise (the trainer's), 3 initial weights,
      * 4 the held-out split, 5 pictures, 6 the final evaluation */
     tn_rng init_rng, split_rng, pic_rng, eval_rng;
@@ -277,23 +360,7 @@ int main(int argc, char **argv)
     tn_rng_seed(&pic_rng, o.seed, 5), tn_rng_seed(&eval_rng, o.seed, 6);
     nn_dataset *train, *test;
     load_data(&o, &train, &test, &split_rng);
-    mc.input_dim = train->dim;
-    if (o.conv && !train->rows)
-        die(2, "--conv: the data are not images (a CSV); a convolutional body needs rows and columns");
-    mc.conv_rows = o.conv ? train->rows : 0, mc.conv_cols = o.conv ? train->cols : 0;
-    model *m = from ? model_load(from, &meta, &err) : model_new(&mc, &init_rng, &err);
-    if (!m)
-        die(1, "%s", err.msg);
-    if (m->c.classes && (!train->labels || !test->labels))
-        die(1, "--classes %zu: the %s set has no labels to condition on", m->c.classes,
-            train->labels ? "test" : "training");
-    if (o.start && nn_load(o.start, m->params, NULL, NULL, &err)) /* names and shapes checked */
-        model_free(m), nn_dataset_free(train), nn_dataset_free(test), die(1, "%s", err.msg);
-    if (m->c.input_dim != train->dim) {
-        size_t want = m->c.input_dim, have = train->dim;
-        model_free(m), nn_dataset_free(train), nn_dataset_free(test);
-        die(1, "%s: the model takes %zu values per example, the data have %zu", from, want, have);
-    }
+    model *m = build_model(&o, mc, from, &meta, train, test, &init_rng);
     if (o.check) { /* --check: the model's loss, gradient-checked on 16 test rows */
         int rc = nn_check_data(model_train_loss, m, m->params, test, o.seed, nn_log_stdio, NULL, &err);
         if (rc)
@@ -311,46 +378,13 @@ int main(int argc, char **argv)
         return 0;
     }
     nn_meta_free(&meta);
-    nn_optim_config oc = nn_optim_defaults((nn_optim_kind)o.optim, o.lr);
-    oc.momentum = o.momentum, oc.clip_norm = o.clip;
-    /* the schedule counts steps: an epoch is ceil(rows / batch) of them */
-    long per_epoch = (long)((train->n + (size_t)o.batch - 1) / (size_t)o.batch);
-    oc.sched = o.schedule == 1 ? NN_SCHED_STEP : o.schedule == 2 ? NN_SCHED_COSINE : NN_SCHED_CONSTANT;
-    oc.step_size = o.lr_step * per_epoch, oc.gamma = o.lr_gamma, oc.min_lr = o.min_lr;
-    oc.total_steps = o.epochs * per_epoch > 0 ? o.epochs * per_epoch : 1;
-    nn_optim *opt = nn_optim_new(&oc, m->params, &err);
-    if (!opt)
-        die(1, "%s", err.msg);
-    char desc[256];
+    nn_optim_config oc;
+    nn_optim *opt = make_optim(&o, m, train->n, &oc);
+    char desc[256], ckpt[4096], plot[4200] = "";
     printf("model: %s; %s lr %g, batch %ld, seed %" PRIu64 ", %ld thread%s, BLIS's %s kernels\n",
            model_describe(m, desc, sizeof desc), nn_optim_name(oc.kind), o.lr, o.batch, o.seed,
            o.threads, o.threads > 1 ? "s" : "", tn_blas_config());
-    char ckpt[4096], pics[NN_PIC_FILES][4096];
-    if (o.out && (size_t)snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", o.out) >= sizeof ckpt)
-        die(2, "--out: %zu bytes: expected a folder name of at most %zu bytes", strlen(o.out),
-            sizeof ckpt - sizeof "/model.safetensors");
-    if (o.out && nn_make_dirs(o.out, &err))
-        die(1, "%s", err.msg);
-    /* every output before the first step: files or new names, none twice */
-    nn_latent pl = model_latent(m, test->rows, test->cols);
-    int np = o.out && test->rows ? nn_pic_all_files(o.out, &pl, test, pics, &err) : 0;
-    if (np < 0)
-        die(1, "%s", err.msg);
-    /* the learning curves beside the metrics: FILE.jsonl -> FILE.svg */
-    char plot[4200] = "";
-    size_t ml = o.metrics ? strlen(o.metrics) : 0;
-    if (ml > 6 && !strcmp(o.metrics + ml - 6, ".jsonl"))
-        ml -= 6;
-    if (o.metrics && (size_t)snprintf(plot, sizeof plot, "%.*s.svg", (int)ml, o.metrics) >= sizeof plot)
-        die(2, "--metrics: %zu bytes: too long a name", strlen(o.metrics));
-    const char *outs[3 + NN_PIC_FILES] = {o.out ? ckpt : NULL, o.metrics, o.metrics ? plot : NULL};
-    for (int i = 0; i < np; i++)
-        outs[3 + i] = pics[i];
-    for (int i = 0; i < 3 + np; i++)
-        if (outs[i] && nn_output_check(outs[i], &err))
-            die(1, "%s", err.msg);
-    if (nn_outputs_distinct(outs, 3 + np, &err))
-        die(1, "%s", err.msg);
+    check_outputs(&o, m, test, ckpt, plot);
     nn_meta save_meta = NN_META_INIT;
     if (model_config_to_meta(&m->c, &save_meta))
         die(1, "out of memory");

@@ -60,6 +60,106 @@ static void heat(FILE *f, double v, double lo, double hi)
     fprintf(f, "background:hsl(%.0f,70%%,%.0f%%)", 120 * (1 - t), 80 - 10 * t);
 }
 
+/* The mean of column k over variant i's runs (NaN for none) and its sd. */
+static double mean_of(const model__cmp_run *r, int n_runs, int i, int k, double *sd)
+{
+    double s = 0, s2 = 0;
+    int c = 0;
+    for (int j = 0; j < n_runs; j++)
+        if (r[j].variant == i && !isnan(r[j].v[k]))
+            s += r[j].v[k], s2 += r[j].v[k] * r[j].v[k], c++;
+    if (sd)
+        *sd = c > 1 ? sqrt(fmax(0, (s2 - s * s / c) / (c - 1))) : 0;
+    return c ? s / c : NAN;
+}
+
+static void html_table(FILE *f, const model_compare_variant *v, int n, const model__cmp_run *r, int n_runs,
+                       const double *timed)
+{
+    fputs("<h2>The table</h2>\n<table><tr><th>model</th>", f);
+    for (int k = 0; k < MODEL__CMP_METRICS - 1; k++)
+        fprintf(f, "<th>%s</th>", model__cmp_metrics[k].head);
+    fprintf(f, "%s</tr>\n", timed ? "<th>s/epoch timed</th>" : "");
+    for (int i = 0; i < n; i++) {
+        fputs("<tr><td>", f);
+        esc(f, v[i].name);
+        fputs("</td>", f);
+        for (int k = 0; k < MODEL__CMP_METRICS - 1; k++) {
+            double sd, m = mean_of(r, n_runs, i, k, &sd);
+            if (isnan(m))
+                fputs("<td>—</td>", f);
+            else if (k == 11 || k == 14)
+                fprintf(f, "<td>%.0f</td>", m);
+            else
+                fprintf(f, "<td>%.*f ± %.*f</td>", k == 13 ? 4 : 2, m, k == 13 ? 4 : 2, sd);
+        }
+        if (timed)
+            fprintf(f, "<td>%.2f</td>", timed[i]);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+/* robustness: reconstruction BCE by corruption (columns 0, 2, 4, 6), a heat map */
+static void html_heat_map(FILE *f, const model_compare_variant *v, int n, const model__cmp_run *r, int n_runs)
+{
+    static const char *const corr[4] = {"clean", "mask", "salt &amp; pepper", "Gaussian"};
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < 4; c++) {
+            double m = mean_of(r, n_runs, i, 2 * c, NULL);
+            if (!isnan(m))
+                lo = fmin(lo, m), hi = fmax(hi, m);
+        }
+    fputs("<h2>Robustness: reconstruction BCE (nats) from corrupted input</h2>\n<table><tr><th>model</th>", f);
+    for (int c = 0; c < 4; c++)
+        fprintf(f, "<th>%s</th>", corr[c]);
+    fputs("</tr>\n", f);
+    for (int i = 0; i < n; i++) {
+        fputs("<tr><td>", f);
+        esc(f, v[i].name);
+        fputs("</td>", f);
+        for (int c = 0; c < 4; c++) {
+            double x = mean_of(r, n_runs, i, 2 * c, NULL);
+            if (isnan(x)) {
+                fputs("<td>—</td>", f);
+                continue;
+            }
+            fputs("<td style=\"", f);
+            heat(f, x, lo, hi);
+            fprintf(f, "\">%.2f</td>", x);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</table><p>Green: the lowest error of the table, red: the highest.</p>\n", f);
+}
+
+/* the linear probe's accuracies (column 13), as bars */
+static void html_probe(FILE *f, const model_compare_variant *v, int n, const model__cmp_run *r, int n_runs)
+{
+    fputs("<h2>Linear probe: test accuracy of softmax regression on the codes</h2>\n", f);
+    int bars = 0;
+    for (int i = 0; i < n; i++) {
+        double a = mean_of(r, n_runs, i, 13, NULL);
+        if (isnan(a))
+            continue;
+        if (!bars++)
+            fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"560\" height=\"%d\" font-size=\"12\" "
+                       "font-family=\"sans-serif\">\n", 22 * n + 24);
+        int y = 4 + 22 * (bars - 1);
+        fprintf(f, "<text x=\"110\" y=\"%d\" text-anchor=\"end\">", y + 13);
+        esc(f, v[i].name);
+        fprintf(f, "</text><rect x=\"116\" y=\"%d\" width=\"%.1f\" height=\"16\" fill=\"#1f77b4\"/>"
+                   "<text x=\"%.1f\" y=\"%d\">%.2f%%</text>\n", y, 380 * a, 122 + 380 * a, y + 13, 100 * a);
+    }
+    if (bars)
+        fprintf(f, "<line x1=\"116\" x2=\"496\" y1=\"%d\" y2=\"%d\" stroke=\"#444\"/><text x=\"116\" y=\"%d\">0"
+                   "</text><text x=\"496\" y=\"%d\" text-anchor=\"end\">100%%</text></svg>\n",
+                4 + 22 * bars, 4 + 22 * bars, 18 + 22 * bars, 18 + 22 * bars);
+    else
+        fputs("<p>No labels: no probe.</p>\n", f);
+}
+
 int model__cmp_html(const model_compare_options *o, const model_compare_variant *v, int n,
                     const model__cmp_run *r, int n_runs, const double *timed, const char *const *rec_rows,
                     int n_rec, const char *const *smp_rows, int n_smp, nn_error *err)
@@ -82,105 +182,15 @@ int model__cmp_html(const model_compare_options *o, const model_compare_variant 
     esc(f, o->data);
     fprintf(f, "; %ld epochs, batch %ld, Adam %g, %ld seed%s (mean ± sd); built-in variants %s-%ld.</p>\n",
             o->epochs, o->batch, o->lr, o->seeds, o->seeds > 1 ? "s" : "", o->hidden, o->latent);
-    /* the table */
-    fputs("<h2>The table</h2>\n<table><tr><th>model</th>", f);
-    for (int k = 0; k < MODEL__CMP_METRICS - 1; k++)
-        fprintf(f, "<th>%s</th>", model__cmp_metrics[k].head);
-    fprintf(f, "%s</tr>\n", timed ? "<th>s/epoch timed</th>" : "");
-    double mean[MODEL__CMP_METRICS] = {0};
-    for (int i = 0; i < n; i++) {
-        fputs("<tr><td>", f);
-        esc(f, v[i].name);
-        fputs("</td>", f);
-        for (int k = 0; k < MODEL__CMP_METRICS - 1; k++) {
-            double s = 0, s2 = 0;
-            int c = 0;
-            for (int j = 0; j < n_runs; j++)
-                if (r[j].variant == i && !isnan(r[j].v[k]))
-                    s += r[j].v[k], s2 += r[j].v[k] * r[j].v[k], c++;
-            mean[k] = c ? s / c : NAN;
-            double sd = c > 1 ? sqrt(fmax(0, (s2 - s * s / c) / (c - 1))) : 0;
-            if (!c)
-                fputs("<td>—</td>", f);
-            else if (k == 11 || k == 14)
-                fprintf(f, "<td>%.0f</td>", mean[k]);
-            else
-                fprintf(f, "<td>%.*f ± %.*f</td>", k == 13 ? 4 : 2, mean[k], k == 13 ? 4 : 2, sd);
-        }
-        if (timed)
-            fprintf(f, "<td>%.2f</td>", timed[i]);
-        fputs("</tr>\n", f);
-    }
-    fputs("</table>\n", f);
+    html_table(f, v, n, r, n_runs, timed);
     /* the learning curves, inline */
     snprintf(path, sizeof path, "%s/curves.svg", o->out);
     char *svg = slurp(path), *start = svg ? strstr(svg, "<svg") : NULL;
     if (start)
         fprintf(f, "<h2>Learning curves (seed 1)</h2>\n%s\n", start);
     free(svg);
-    /* robustness: reconstruction BCE by corruption, a heat map */
-    static const char *const corr[4] = {"clean", "mask", "salt &amp; pepper", "Gaussian"};
-    double lo = INFINITY, hi = -INFINITY, *m = malloc((size_t)n * 4 * sizeof *m);
-    for (int i = 0; m && i < n; i++)
-        for (int c = 0; c < 4; c++) {
-            double s = 0;
-            int k = 0;
-            for (int j = 0; j < n_runs; j++)
-                if (r[j].variant == i && !isnan(r[j].v[2 * c]))
-                    s += r[j].v[2 * c], k++;
-            m[i * 4 + c] = k ? s / k : NAN;
-            if (k)
-                lo = fmin(lo, m[i * 4 + c]), hi = fmax(hi, m[i * 4 + c]);
-        }
-    fputs("<h2>Robustness: reconstruction BCE (nats) from corrupted input</h2>\n<table><tr><th>model</th>", f);
-    for (int c = 0; c < 4; c++)
-        fprintf(f, "<th>%s</th>", corr[c]);
-    fputs("</tr>\n", f);
-    for (int i = 0; m && i < n; i++) {
-        fputs("<tr><td>", f);
-        esc(f, v[i].name);
-        fputs("</td>", f);
-        for (int c = 0; c < 4; c++) {
-            double x = m[i * 4 + c];
-            if (isnan(x)) {
-                fputs("<td>—</td>", f);
-                continue;
-            }
-            fputs("<td style=\"", f);
-            heat(f, x, lo, hi);
-            fprintf(f, "\">%.2f</td>", x);
-        }
-        fputs("</tr>\n", f);
-    }
-    fputs("</table><p>Green: the lowest error of the table, red: the highest.</p>\n", f);
-    free(m);
-    /* the linear probe, as bars */
-    fputs("<h2>Linear probe: test accuracy of softmax regression on the codes</h2>\n", f);
-    int bars = 0;
-    for (int i = 0; i < n; i++) {
-        double s = 0;
-        int k = 0;
-        for (int j = 0; j < n_runs; j++)
-            if (r[j].variant == i && !isnan(r[j].v[13]))
-                s += r[j].v[13], k++;
-        if (!k)
-            continue;
-        if (!bars++)
-            fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"560\" height=\"%d\" font-size=\"12\" "
-                       "font-family=\"sans-serif\">\n", 22 * n + 24);
-        int y = 4 + 22 * (bars - 1);
-        fprintf(f, "<text x=\"110\" y=\"%d\" text-anchor=\"end\">", y + 13);
-        esc(f, v[i].name);
-        fprintf(f, "</text><rect x=\"116\" y=\"%d\" width=\"%.1f\" height=\"16\" fill=\"#1f77b4\"/>"
-                   "<text x=\"%.1f\" y=\"%d\">%.2f%%</text>\n", y, 380 * s / k, 122 + 380 * s / k, y + 13,
-                100 * s / k);
-    }
-    if (bars)
-        fprintf(f, "<line x1=\"116\" x2=\"496\" y1=\"%d\" y2=\"%d\" stroke=\"#444\"/><text x=\"116\" y=\"%d\">0"
-                   "</text><text x=\"496\" y=\"%d\" text-anchor=\"end\">100%%</text></svg>\n",
-                4 + 22 * bars, 4 + 22 * bars, 18 + 22 * bars, 18 + 22 * bars);
-    else
-        fputs("<p>No labels: no probe.</p>\n", f);
+    html_heat_map(f, v, n, r, n_runs);
+    html_probe(f, v, n, r, n_runs);
     /* the pictures */
     fputs("<h2>Reconstructions: the test images, then each model's (seed 1)</h2>\n", f);
     picture(f, o->out, "reconstructions.png", rec_rows, n_rec);

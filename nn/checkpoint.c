@@ -318,11 +318,9 @@ static char *shape_text(int ndim, const size_t *shape, char *buf, size_t len)
 
 /* Reads the file and validates its structure; fills the tensor list and the
  * metadata. The caller frees *buf and *root. */
-static int parse_file(const char *path, unsigned char **buf, size_t *size,
-                      cJSON **root, found **list, int *count,
-                      const unsigned char **data, nn_meta *meta, nn_error *err)
+/* The whole file into *buf (*size bytes); a folder or a device refused. */
+static int read_whole(const char *path, unsigned char **buf, size_t *size, nn_error *err)
 {
-    *buf = NULL, *root = NULL, *list = NULL, *count = 0;
     struct stat st;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
         return nn_fail(err, "%s: is %s, expected a checkpoint file", path,
@@ -344,120 +342,148 @@ static int parse_file(const char *path, unsigned char **buf, size_t *size,
         return nn_fail(err, "%s: cannot read %zu bytes", path, *size);
     }
     fclose(f);
-    if (*size < 8)
+    return 0;
+}
+
+/* The header: its length field, the JSON object, nothing but spaces after
+ * it, every name once; its length in *hlen. */
+static int parse_header(const char *path, const unsigned char *buf, size_t size, cJSON **root, uint64_t *hlen,
+                        nn_error *err)
+{
+    if (size < 8)
         return nn_fail(err, "%s: header length: the file has %zu bytes, fewer than the 8 of the length field",
-                        path, *size);
-    uint64_t hlen = 0;
+                       path, size);
+    *hlen = 0;
     for (int b = 7; b >= 0; b--)
-        hlen = hlen << 8 | (*buf)[b];
-    if (hlen > HEADER_MAX)
-        return nn_fail(err, "%s: header length: %" PRIu64 " bytes is over the %" PRIu64 " allowed",
-                        path, hlen, HEADER_MAX);
-    if (hlen > *size - 8)
+        *hlen = *hlen << 8 | buf[b];
+    if (*hlen > HEADER_MAX)
+        return nn_fail(err, "%s: header length: %" PRIu64 " bytes is over the %" PRIu64 " allowed", path, *hlen,
+                       HEADER_MAX);
+    if (*hlen > size - 8)
         return nn_fail(err, "%s: header length: %" PRIu64 " bytes runs past the end of the file (%zu bytes)",
-                        path, hlen, *size);
-    const char *hend = NULL, *h = (const char *)*buf + 8;
-    *root = cJSON_ParseWithLengthOpts(h, (size_t)hlen, &hend, 0);
+                       path, *hlen, size);
+    const char *hend = NULL, *h = (const char *)buf + 8;
+    *root = cJSON_ParseWithLengthOpts(h, (size_t)*hlen, &hend, 0);
     if (!*root || !cJSON_IsObject(*root))
         return nn_fail(err, "%s: header: not a JSON object", path);
-    for (const char *q = hend; q < h + hlen; q++) /* the format pads with spaces only */
+    for (const char *q = hend; q < h + *hlen; q++) /* the format pads with spaces only */
         if (*q != ' ' && *q != '\0') {
-            int w = h + hlen - q < 20 ? (int)(h + hlen - q) : 20; /* not NUL-terminated */
+            int w = h + *hlen - q < 20 ? (int)(h + *hlen - q) : 20; /* not NUL-terminated */
             return nn_fail(err, "%s: header: \"%.*s\" after the JSON object (at byte %td of %" PRIu64
-                                "), expected nothing but spaces", path, w, q, (ptrdiff_t)(q - h) + 8,
-                           hlen + 8);
+                                "), expected nothing but spaces", path, w, q, (ptrdiff_t)(q - h) + 8, *hlen + 8);
         }
     /* names must be unique: with two, which one would be meant? */
     for (const cJSON *a = (*root)->child; a; a = a->next)
         for (const cJSON *b = (*root)->child; b != a; b = b->next)
             if (strcmp(a->string, b->string) == 0)
                 return nn_fail(err, "%s: header: the name \"%s\" appears twice", path, a->string);
-    *data = *buf + 8 + hlen;
-    uint64_t dsize = *size - 8 - hlen;
-    int n = cJSON_GetArraySize(*root);
-    *list = calloc((size_t)n + 1, sizeof **list);
-    if (!*list)
-        return nn_fail(err, "%s: out of memory", path);
-    const cJSON *it; /* meta: an empty one of the caller's, who frees it */
-    cJSON_ArrayForEach(it, *root) {
-        const char *name = it->string;
-        if (strcmp(name, "__metadata__") == 0) {
-            if (!cJSON_IsObject(it))
-                return nn_fail(err, "%s: __metadata__: expected an object", path);
-            const cJSON *kv;
-            cJSON_ArrayForEach(kv, it) {
-                if (!cJSON_IsString(kv))
-                    return nn_fail(err, "%s: __metadata__.%s: expected a string value", path, kv->string);
-                for (const cJSON *b = it->child; b != kv; b = b->next)
-                    if (strcmp(b->string, kv->string) == 0)
-                        return nn_fail(err, "%s: __metadata__.%s: the key appears twice", path,
-                                       kv->string);
-                if (meta && nn_meta_set(meta, kv->string, kv->valuestring) != 0)
-                    return nn_fail(err, "%s: __metadata__.%s: an empty key, or out of memory",
-                                   path, kv->string);
-            }
-            continue;
-        }
-        found *t = &(*list)[(*count)++];
-        t->name = name;
-        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
-        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(it, "shape");
-        const cJSON *of = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
-        if (!cJSON_IsObject(it))
-            return nn_fail(err, "%s: tensor %s: expected an object", path, name);
-        if (!cJSON_IsString(dt))
-            return nn_fail(err, "%s: tensor %s: field dtype: expected a string", path, name);
-        if (strcmp(dt->valuestring, "F32") == 0)
-            t->f64 = 0;
-        else if (strcmp(dt->valuestring, "F64") == 0)
-            t->f64 = 1;
-        else
-            return nn_fail(err, "%s: tensor %s: field dtype: \"%s\" is not supported (expected F32 or F64)",
-                            path, name, dt->valuestring);
-        if (!cJSON_IsArray(sh) || cJSON_GetArraySize(sh) > TN_MAX_DIMS)
-            return nn_fail(err, "%s: tensor %s: field shape: expected an array of at most %d sizes",
-                            path, name, TN_MAX_DIMS);
-        uint64_t elems = 1, v;
-        const cJSON *d;
-        cJSON_ArrayForEach(d, sh) {
-            if (!whole(d, &v))
-                return nn_fail(err, "%s: tensor %s: field shape: expected whole numbers >= 0", path, name);
-            if (v && elems > UINT64_MAX / v)
-                return nn_fail(err, "%s: tensor %s: field shape: the element count overflows", path, name);
-            elems *= v;
-            t->shape[t->ndim++] = (size_t)v;
-        }
-        size_t esize = t->f64 ? 8 : 4;
-        if (!cJSON_IsArray(of) || cJSON_GetArraySize(of) != 2 ||
-            !whole(cJSON_GetArrayItem(of, 0), &t->begin) ||
-            !whole(cJSON_GetArrayItem(of, 1), &t->end) || t->begin > t->end)
-            return nn_fail(err, "%s: tensor %s: field data_offsets: expected [begin, end] with begin <= end",
-                            path, name);
-        if (t->end > dsize)
-            return nn_fail(err, "%s: tensor %s: field data_offsets: [%" PRIu64 ", %" PRIu64
-                            "] runs past the data area of %" PRIu64 " bytes", path, name, t->begin, t->end, dsize);
-        if (elems > UINT64_MAX / esize || elems * esize != t->end - t->begin)
-            return nn_fail(err, "%s: tensor %s: field data_offsets: spans %" PRIu64
-                            " bytes but shape x dtype needs %" PRIu64, path, name,
-                            t->end - t->begin, elems * esize);
+    return 0;
+}
+
+/* __metadata__: an object of strings, each key once, into meta (may be NULL). */
+static int read_metadata(const char *path, const cJSON *it, nn_meta *meta, nn_error *err)
+{
+    if (!cJSON_IsObject(it))
+        return nn_fail(err, "%s: __metadata__: expected an object", path);
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, it) {
+        if (!cJSON_IsString(kv))
+            return nn_fail(err, "%s: __metadata__.%s: expected a string value", path, kv->string);
+        for (const cJSON *b = it->child; b != kv; b = b->next)
+            if (strcmp(b->string, kv->string) == 0)
+                return nn_fail(err, "%s: __metadata__.%s: the key appears twice", path, kv->string);
+        if (meta && nn_meta_set(meta, kv->string, kv->valuestring) != 0)
+            return nn_fail(err, "%s: __metadata__.%s: an empty key, or out of memory", path, kv->string);
     }
-    /* the data area is covered exactly once: no overlap, no hole */
-    qsort(*list, (size_t)*count, sizeof **list, by_begin);
+    return 0;
+}
+
+/* One tensor's entry: dtype, shape and offsets inside a data area of dsize
+ * bytes that match the shape and dtype. */
+static int parse_entry(const char *path, const cJSON *it, uint64_t dsize, found *t, nn_error *err)
+{
+    const char *name = it->string;
+    t->name = name;
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(it, "shape");
+    const cJSON *of = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
+    if (!cJSON_IsObject(it))
+        return nn_fail(err, "%s: tensor %s: expected an object", path, name);
+    if (!cJSON_IsString(dt))
+        return nn_fail(err, "%s: tensor %s: field dtype: expected a string", path, name);
+    if (strcmp(dt->valuestring, "F32") != 0 && strcmp(dt->valuestring, "F64") != 0)
+        return nn_fail(err, "%s: tensor %s: field dtype: \"%s\" is not supported (expected F32 or F64)", path,
+                       name, dt->valuestring);
+    t->f64 = strcmp(dt->valuestring, "F64") == 0;
+    if (!cJSON_IsArray(sh) || cJSON_GetArraySize(sh) > TN_MAX_DIMS)
+        return nn_fail(err, "%s: tensor %s: field shape: expected an array of at most %d sizes", path, name,
+                       TN_MAX_DIMS);
+    uint64_t elems = 1, v;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, sh) {
+        if (!whole(d, &v))
+            return nn_fail(err, "%s: tensor %s: field shape: expected whole numbers >= 0", path, name);
+        if (v && elems > UINT64_MAX / v)
+            return nn_fail(err, "%s: tensor %s: field shape: the element count overflows", path, name);
+        elems *= v;
+        t->shape[t->ndim++] = (size_t)v;
+    }
+    size_t esize = t->f64 ? 8 : 4;
+    if (!cJSON_IsArray(of) || cJSON_GetArraySize(of) != 2 || !whole(cJSON_GetArrayItem(of, 0), &t->begin) ||
+        !whole(cJSON_GetArrayItem(of, 1), &t->end) || t->begin > t->end)
+        return nn_fail(err, "%s: tensor %s: field data_offsets: expected [begin, end] with begin <= end", path,
+                       name);
+    if (t->end > dsize)
+        return nn_fail(err, "%s: tensor %s: field data_offsets: [%" PRIu64 ", %" PRIu64 "] runs past the data "
+                            "area of %" PRIu64 " bytes", path, name, t->begin, t->end, dsize);
+    if (elems > UINT64_MAX / esize || elems * esize != t->end - t->begin)
+        return nn_fail(err, "%s: tensor %s: field data_offsets: spans %" PRIu64 " bytes but shape x dtype needs "
+                            "%" PRIu64, path, name, t->end - t->begin, elems * esize);
+    return 0;
+}
+
+/* The data area is covered exactly once: no overlap, no hole. */
+static int check_coverage(const char *path, found *list, int count, uint64_t dsize, nn_error *err)
+{
+    qsort(list, (size_t)count, sizeof *list, by_begin);
     uint64_t at = 0;
-    for (int i = 0; i < *count; i++) {
-        found *t = &(*list)[i];
+    for (int i = 0; i < count; i++) {
+        found *t = &list[i];
         if (t->begin < at)
             return nn_fail(err, "%s: tensor %s: field data_offsets: overlaps the tensor before it", path, t->name);
         if (t->begin > at && t->end > t->begin)
             return nn_fail(err, "%s: tensor %s: field data_offsets: leaves a hole of %" PRIu64 " bytes before it",
-                            path, t->name, t->begin - at);
+                           path, t->name, t->begin - at);
         if (t->end > at)
             at = t->end;
     }
     if (at != dsize)
-        return nn_fail(err, "%s: data area: %" PRIu64 " bytes, of which %" PRIu64 " belong to no tensor",
-                        path, dsize, dsize - at);
+        return nn_fail(err, "%s: data area: %" PRIu64 " bytes, of which %" PRIu64 " belong to no tensor", path,
+                       dsize, dsize - at);
     return 0;
+}
+
+static int parse_file(const char *path, unsigned char **buf, size_t *size,
+                      cJSON **root, found **list, int *count,
+                      const unsigned char **data, nn_meta *meta, nn_error *err)
+{
+    *buf = NULL, *root = NULL, *list = NULL, *count = 0;
+    uint64_t hlen = 0;
+    if (read_whole(path, buf, size, err) || parse_header(path, *buf, *size, root, &hlen, err))
+        return -1;
+    *data = *buf + 8 + hlen;
+    uint64_t dsize = *size - 8 - hlen;
+    *list = calloc((size_t)cJSON_GetArraySize(*root) + 1, sizeof **list);
+    if (!*list)
+        return nn_fail(err, "%s: out of memory", path);
+    const cJSON *it; /* meta: an empty one of the caller's, who frees it */
+    cJSON_ArrayForEach(it, *root) {
+        int rc = strcmp(it->string, "__metadata__") == 0 ? read_metadata(path, it, meta, err)
+                                                         : parse_entry(path, it, dsize, &(*list)[(*count)++], err);
+        if (rc)
+            return -1;
+    }
+    return check_coverage(path, *list, *count, dsize, err);
 }
 
 int nn_load_meta(const char *path, nn_meta *meta, nn_error *err)
@@ -480,6 +506,67 @@ int nn_load_meta(const char *path, nn_meta *meta, nn_error *err)
     return rc;
 }
 
+/* The optimizer's kind and step count in the metadata match o. */
+static int check_optim_meta(const char *path, const nn_meta *m, nn_optim *o, nn_error *err)
+{
+    const char *kind = nn_meta_get(m, "optim.kind"), *steps = nn_meta_get(m, "optim.steps");
+    const char *want = nn_optim_name(nn_optim_config_of(o)->kind);
+    char *end;
+    if (!kind || strcmp(kind, want) != 0)
+        return nn_fail(err, "%s: __metadata__.optim.kind: expected \"%s\", found %s%s%s", path, want,
+                       kind ? "\"" : "", kind ? kind : "none", kind ? "\"" : "");
+    errno = 0;
+    long st = steps ? strtol(steps, &end, 10) : -1;
+    if (!steps || *steps < '0' || *steps > '9' || *end || errno || st > (1L << 50))
+        return nn_fail(err, "%s: __metadata__.optim.steps: expected a whole number from 0 to 2^50, found \"%s\"",
+                       path, steps ? steps : "(missing)");
+    return 0;
+}
+
+/* Each of the model's n tensors e[j] matched to the file's (match[j]): every
+ * tensor of the file one the model expects (an optimizer's state skipped
+ * when o is NULL), every expected one there, shaped alike. */
+static int match_tensors(const char *path, const entry *e, int n, const found *list, int count, int with_optim,
+                         const found **match, nn_error *err)
+{
+    for (int i = 0; i < count; i++) {
+        int j = 0;
+        while (j < n && strcmp(e[j].name, list[i].name) != 0)
+            j++;
+        if (j == n && !with_optim && strncmp(list[i].name, "optim.", 6) == 0)
+            continue; /* optimizer state nobody asked for */
+        if (j == n)
+            return nn_fail(err, "%s: tensor %s: not a parameter of this model (another architecture?)", path,
+                           list[i].name);
+        match[j] = &list[i];
+    }
+    for (int j = 0; j < n; j++) {
+        char a[80], b[80];
+        const found *t = match[j];
+        if (!t)
+            return nn_fail(err, "%s: tensor %s: missing from the file", path, e[j].name);
+        if (t->ndim != e[j].shape->ndim || memcmp(t->shape, e[j].shape->shape, (size_t)t->ndim * sizeof(size_t)))
+            return nn_fail(err, "%s: tensor %s: field shape: expected %s (the model's), found %s", path, e[j].name,
+                           shape_text(e[j].shape->ndim, e[j].shape->shape, a, sizeof a),
+                           shape_text(t->ndim, t->shape, b, sizeof b));
+    }
+    return 0;
+}
+
+/* Value k of a tensor of the file, as a double. */
+static double value_at(const found *t, const unsigned char *data, size_t k)
+{
+    const unsigned char *src = data + t->begin;
+    if (t->f64) {
+        double v;
+        memcpy(&v, src + 8 * k, 8);
+        return v;
+    }
+    float f;
+    memcpy(&f, src + 4 * k, 4);
+    return f;
+}
+
 int nn_load(const char *path, nn_params *p, nn_optim *o, nn_meta *meta,
             nn_error *err)
 {
@@ -498,95 +585,29 @@ int nn_load(const char *path, nn_params *p, nn_optim *o, nn_meta *meta,
         nn_fail(err, "%s: the model's parameters are not allocated", path);
         goto out;
     }
-    if (o) {
-        const char *kind = nn_meta_get(&local, "optim.kind");
-        const char *steps = nn_meta_get(&local, "optim.steps");
-        const char *want = nn_optim_name(nn_optim_config_of(o)->kind);
-        char *end;
-        if (!kind || strcmp(kind, want) != 0) {
-            nn_fail(err, "%s: __metadata__.optim.kind: expected \"%s\", found %s%s%s", path, want,
-                     kind ? "\"" : "", kind ? kind : "none", kind ? "\"" : "");
-            goto out;
-        }
-        errno = 0;
-        long st = steps ? strtol(steps, &end, 10) : -1;
-        if (!steps || *steps < '0' || *steps > '9' || *end || errno || st > (1L << 50)) {
-            nn_fail(err, "%s: __metadata__.optim.steps: expected a whole number from 0 to 2^50, "
-                         "found \"%s\"", path, steps ? steps : "(missing)");
-            goto out;
-        }
-    }
+    if (o && check_optim_meta(path, &local, o, err))
+        goto out;
     if (!(e = entries_of(p, o, &n)) || !(match = calloc((size_t)n + 1, sizeof *match))) {
         nn_fail(err, "%s: out of memory", path);
         goto out;
     }
-    /* every tensor of the file must be one the model expects */
-    for (int i = 0; i < count; i++) {
-        int j = 0;
-        while (j < n && strcmp(e[j].name, list[i].name) != 0)
-            j++;
-        if (j == n) {
-            if (!o && strncmp(list[i].name, "optim.", 6) == 0)
-                continue; /* optimizer state nobody asked for */
-            nn_fail(err, "%s: tensor %s: not a parameter of this model (another architecture?)", path,
-                     list[i].name);
-            goto out;
-        }
-        match[j] = &list[i];
-    }
-    /* and every tensor the model expects must be there, shaped alike */
-    for (int j = 0; j < n; j++) {
-        char a[80], b[80];
-        const found *t = match[j];
-        if (!t) {
-            nn_fail(err, "%s: tensor %s: missing from the file", path, e[j].name);
-            goto out;
-        }
-        if (t->ndim != e[j].shape->ndim ||
-            memcmp(t->shape, e[j].shape->shape, (size_t)t->ndim * sizeof(size_t)) != 0) {
-            nn_fail(err, "%s: tensor %s: field shape: expected %s (the model's), found %s", path, e[j].name,
-                     shape_text(e[j].shape->ndim, e[j].shape->shape, a, sizeof a),
-                     shape_text(t->ndim, t->shape, b, sizeof b));
-            goto out;
-        }
-    }
+    if (match_tensors(path, e, n, list, count, o != NULL, match, err))
+        goto out;
     /* every value finite (and, in the float build, within float's range):
      * weights that are not numbers are refused, naming where */
-    for (int j = 0; j < n; j++) {
-        const found *t = match[j];
-        const unsigned char *src = data + t->begin;
+    for (int j = 0; j < n; j++)
         for (size_t k = 0; k < e[j].shape->size; k++) {
-            double v;
-            if (t->f64) {
-                memcpy(&v, src + 8 * k, 8);
-            } else {
-                float f;
-                memcpy(&f, src + 4 * k, 4);
-                v = f;
-            }
+            double v = value_at(match[j], data, k);
             if (!isfinite(v) || fabs(v) > TN_REAL_MAX) {
-                nn_fail(err, "%s: tensor %s: element %zu is %g, expected a finite %s", path, e[j].name,
-                        k, v, TN_REAL_NAME);
+                nn_fail(err, "%s: tensor %s: element %zu is %g, expected a finite %s", path, e[j].name, k, v,
+                        TN_REAL_NAME);
                 goto out;
             }
         }
-    }
     /* all checked: copy */
-    for (int j = 0; j < n; j++) {
-        const found *t = match[j];
-        const unsigned char *src = data + t->begin;
-        for (size_t k = 0; k < e[j].shape->size; k++) {
-            if (t->f64) {
-                double v;
-                memcpy(&v, src + 8 * k, 8);
-                e[j].data[k] = (tn_real)v;
-            } else {
-                float v;
-                memcpy(&v, src + 4 * k, 4);
-                e[j].data[k] = (tn_real)v;
-            }
-        }
-    }
+    for (int j = 0; j < n; j++)
+        for (size_t k = 0; k < e[j].shape->size; k++)
+            e[j].data[k] = (tn_real)value_at(match[j], data, k);
     if (o) /* checked above: digits, at most 2^50 */
         nn_optim_set_steps(o, strtol(nn_meta_get(&local, "optim.steps"), NULL, 10));
     if (meta) { /* the caller's entries replaced */

@@ -159,80 +159,66 @@ static int gzip_whole(const char *path, nn_error *err)
 }
 
 /* Reads the header and the payload of one IDX file: *out holds count bytes. */
-static int idx_read(const char *path, idx_header *h, unsigned char **out,
-                    nn_error *err)
+/* The magic number and the dimensions into h (count: their product). */
+static int idx_header_read(const char *path, gzFile g, idx_header *h, nn_error *err)
 {
-    *out = NULL;
-    gzFile g = open_input(path, err);
-    if (!g)
-        return -1;
-    unsigned char m[4];
+    unsigned char m[4], db[32];
     size_t got;
-    int rc = -1, e;
-    if (!gzdirect(g) && gzip_whole(path, err))
-        goto out;
-    if (read_exact(g, m, 4, &got)) {
-        nn_fail(err, "%s: magic: cannot read: %s", path, read_error(g));
-        goto out;
-    }
-    if (got < 4) {
-        nn_fail(err, "%s: magic: the file ends after %zu bytes, expected a 4-byte magic number", path, got);
-        goto out;
-    }
-    if (m[0] || m[1]) {
-        nn_fail(err, "%s: magic: 0x%02x%02x%02x%02x is not IDX (expected 0x0000TTNN)", path, m[0], m[1],
-                 m[2], m[3]);
-        goto out;
-    }
-    if (m[2] != 0x08) {
-        nn_fail(err, "%s: magic: element type 0x%02x is not supported (expected 0x08, unsigned byte)", path,
-                 m[2]);
-        goto out;
-    }
+    if (read_exact(g, m, 4, &got))
+        return nn_fail(err, "%s: magic: cannot read: %s", path, read_error(g));
+    if (got < 4)
+        return nn_fail(err, "%s: magic: the file ends after %zu bytes, expected a 4-byte magic number", path, got);
+    if (m[0] || m[1])
+        return nn_fail(err, "%s: magic: 0x%02x%02x%02x%02x is not IDX (expected 0x0000TTNN)", path, m[0], m[1],
+                       m[2], m[3]);
+    if (m[2] != 0x08)
+        return nn_fail(err, "%s: magic: element type 0x%02x is not supported (expected 0x08, unsigned byte)",
+                       path, m[2]);
     h->ndim = m[3];
-    if (h->ndim < 1 || h->ndim > 8) {
-        nn_fail(err, "%s: magic: %d dimensions (expected 1 to 8)", path, h->ndim);
-        goto out;
-    }
-    unsigned char db[32];
+    if (h->ndim < 1 || h->ndim > 8)
+        return nn_fail(err, "%s: magic: %d dimensions (expected 1 to 8)", path, h->ndim);
     size_t need = 4 * (size_t)h->ndim;
-    if (read_exact(g, db, need, &got) || got < need) {
-        nn_fail(err, "%s: dimensions: the file ends inside the header (%zu of %zu bytes)", path, got, need);
-        goto out;
-    }
+    if (read_exact(g, db, need, &got) || got < need)
+        return nn_fail(err, "%s: dimensions: the file ends inside the header (%zu of %zu bytes)", path, got, need);
     h->count = 1;
     for (int i = 0; i < h->ndim; i++) {
-        h->dims[i] = (uint32_t)db[4 * i] << 24 | (uint32_t)db[4 * i + 1] << 16 |
-                     (uint32_t)db[4 * i + 2] << 8 | db[4 * i + 3];
-        if (h->dims[i] && h->count > (UINT64_MAX >> 1) / h->dims[i]) {
-            nn_fail(err, "%s: dimensions: their product overflows", path);
-            goto out;
-        }
+        h->dims[i] = (uint32_t)db[4 * i] << 24 | (uint32_t)db[4 * i + 1] << 16 | (uint32_t)db[4 * i + 2] << 8 |
+                     db[4 * i + 3];
+        if (h->dims[i] && h->count > (UINT64_MAX >> 1) / h->dims[i])
+            return nn_fail(err, "%s: dimensions: their product overflows", path);
         h->count *= h->dims[i];
     }
-    if (h->count > SIZE_MAX / 8) {
-        nn_fail(err, "%s: dimensions: %llu elements is more than this machine can address", path,
-                 (unsigned long long)h->count);
-        goto out;
-    }
-    /* A plain file's size is known: check it before allocating. */
+    if (h->count > SIZE_MAX / 8)
+        return nn_fail(err, "%s: dimensions: %llu elements is more than this machine can address", path,
+                       (unsigned long long)h->count);
+    return 0;
+}
+
+/* A plain file's size is known: it must hold exactly the promised bytes
+ * (checked before allocating). */
+static int idx_size_fits(const char *path, gzFile g, const idx_header *h, nn_error *err)
+{
     struct stat st;
-    if (gzdirect(g) && stat(path, &st) == 0) {
-        uint64_t holds = (uint64_t)st.st_size - 4 - need;
-        if (holds < h->count) {
-            nn_fail(err, "%s: data: truncated: the dimensions promise %llu bytes, the file holds %llu", path,
-                     (unsigned long long)h->count, (unsigned long long)holds);
-            goto out;
-        }
-        if (holds > h->count) {
-            nn_fail(err, "%s: data: %llu extra bytes after the %llu the dimensions promise", path,
-                     (unsigned long long)(holds - h->count), (unsigned long long)h->count);
-            goto out;
-        }
-    }
-    /* A gzipped one is read in growing chunks, so that a lying header fails
-     * as truncated instead of asking for a huge block. */
-    size_t cap = h->count < (1u << 24) ? (size_t)h->count : 1u << 24, have = 0;
+    if (!gzdirect(g) || stat(path, &st) != 0)
+        return 0;
+    uint64_t holds = (uint64_t)st.st_size - 4 - 4 * (uint64_t)h->ndim;
+    if (holds < h->count)
+        return nn_fail(err, "%s: data: truncated: the dimensions promise %llu bytes, the file holds %llu", path,
+                       (unsigned long long)h->count, (unsigned long long)holds);
+    if (holds > h->count)
+        return nn_fail(err, "%s: data: %llu extra bytes after the %llu the dimensions promise", path,
+                       (unsigned long long)(holds - h->count), (unsigned long long)h->count);
+    return 0;
+}
+
+/* The h->count data bytes into *out, in growing chunks, so that a lying
+ * gzipped header fails as truncated instead of asking for a huge block;
+ * nothing may follow them. */
+static int idx_data_read(const char *path, gzFile g, const idx_header *h, unsigned char **out, nn_error *err)
+{
+    size_t cap = h->count < (1u << 24) ? (size_t)h->count : 1u << 24, have = 0, got;
+    int e;
+    unsigned char extra;
     *out = malloc(cap ? cap : 1);
     while (*out && have < h->count) {
         if (have == cap) {
@@ -243,28 +229,32 @@ static int idx_read(const char *path, idx_header *h, unsigned char **out,
             *out = n;
         }
         size_t want = cap - have;
-        if (read_exact(g, *out + have, want, &got)) {
-            nn_fail(err, "%s: data: %s", path, gzerror(g, &e));
-            goto out;
-        }
+        if (read_exact(g, *out + have, want, &got))
+            return nn_fail(err, "%s: data: %s", path, gzerror(g, &e));
         have += got;
-        if (got < want) { /* read_exact stops short only at the end */
-            nn_fail(err, "%s: data: truncated: the dimensions promise %llu bytes, the file holds %zu", path,
-                     (unsigned long long)h->count, have);
-            goto out;
-        }
+        if (got < want) /* read_exact stops short only at the end */
+            return nn_fail(err, "%s: data: truncated: the dimensions promise %llu bytes, the file holds %zu", path,
+                           (unsigned long long)h->count, have);
     }
-    if (!*out || have < h->count) {
-        nn_fail(err, "%s: data: out of memory for %llu bytes", path, (unsigned long long)h->count);
-        goto out;
-    }
-    if (gzread(g, m, 1) != 0) {
-        nn_fail(err, "%s: data: extra bytes after the %llu the dimensions promise", path,
-                 (unsigned long long)h->count);
-        goto out;
-    }
-    rc = 0;
-out:
+    if (!*out || have < h->count)
+        return nn_fail(err, "%s: data: out of memory for %llu bytes", path, (unsigned long long)h->count);
+    if (gzread(g, &extra, 1) != 0)
+        return nn_fail(err, "%s: data: extra bytes after the %llu the dimensions promise", path,
+                       (unsigned long long)h->count);
+    return 0;
+}
+
+static int idx_read(const char *path, idx_header *h, unsigned char **out,
+                    nn_error *err)
+{
+    *out = NULL;
+    gzFile g = open_input(path, err);
+    if (!g)
+        return -1;
+    int rc = (!gzdirect(g) && gzip_whole(path, err)) || idx_header_read(path, g, h, err) ||
+                     idx_size_fits(path, g, h, err) || idx_data_read(path, g, h, out, err)
+                 ? -1
+                 : 0;
     gzclose(g);
     if (rc) {
         free(*out);
@@ -358,7 +348,8 @@ static int mat_element(const unsigned char *buf, size_t len, size_t *at, uint32_
     return 0;
 }
 
-nn_dataset *nn_load_frey(const char *path, nn_error *err)
+/* The whole file into memory (*len bytes), or NULL with err. */
+static unsigned char *read_all(const char *path, size_t *len, nn_error *err)
 {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
@@ -367,9 +358,10 @@ nn_dataset *nn_load_frey(const char *path, nn_error *err)
     if (!f)
         return nn_fail_null(err, "%s: cannot open: %s", path, strerror(errno));
     unsigned char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
+    size_t cap = 0, r;
+    *len = 0;
+    do {
+        if (*len == cap) {
             unsigned char *n = realloc(buf, cap = cap ? 2 * cap : 1 << 20);
             if (!n) {
                 free(buf), fclose(f);
@@ -377,74 +369,72 @@ nn_dataset *nn_load_frey(const char *path, nn_error *err)
             }
             buf = n;
         }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (r == 0)
-            break;
-    }
+        *len += r = fread(buf + *len, 1, cap - *len, f);
+    } while (r);
     fclose(f);
-    nn_dataset *d = NULL;
+    return buf;
+}
+
+/* The 128-byte header and the first element, which must be an
+ * uncompressed matrix: its payload in *pl (nb bytes). 0, or -1 with err. */
+static int mat_first_matrix(const char *path, const unsigned char *buf, size_t len, const unsigned char **pl,
+                            uint32_t *nb, nn_error *err)
+{
     size_t at = 128;
-    uint32_t type, nb;
-    const unsigned char *pl;
-    if (len < 128 || memcmp(buf, "MATLAB 5.0 MAT-file", 19) != 0) {
-        nn_fail(err, "%s: header: expected a 128-byte header starting \"MATLAB 5.0 MAT-file\"", path);
-        goto out;
-    }
-    if (buf[126] != 'I' || buf[127] != 'M') {
-        nn_fail(err, "%s: header: endian indicator \"%c%c\" (only little-endian \"IM\" is supported)", path,
-                 buf[126], buf[127]);
-        goto out;
-    }
-    if (mat_element(buf, len, &at, &type, &nb, &pl)) {
-        nn_fail(err, "%s: first data element: truncated", path);
-        goto out;
-    }
-    if (type == MI_COMPRESSED) {
-        nn_fail(err, "%s: first data element: compressed (miCOMPRESSED); save with -v6 or -v4", path);
-        goto out;
-    }
-    if (type != MI_MATRIX) {
-        nn_fail(err, "%s: first data element: type %u, expected a matrix (miMATRIX, 14)", path, type);
-        goto out;
-    }
-    /* inside the matrix: flags, dimensions, name, real part */
+    uint32_t type;
+    if (len < 128 || memcmp(buf, "MATLAB 5.0 MAT-file", 19) != 0)
+        return nn_fail(err, "%s: header: expected a 128-byte header starting \"MATLAB 5.0 MAT-file\"", path);
+    if (buf[126] != 'I' || buf[127] != 'M')
+        return nn_fail(err, "%s: header: endian indicator \"%c%c\" (only little-endian \"IM\" is supported)",
+                       path, buf[126], buf[127]);
+    if (mat_element(buf, len, &at, &type, nb, pl))
+        return nn_fail(err, "%s: first data element: truncated", path);
+    if (type == MI_COMPRESSED)
+        return nn_fail(err, "%s: first data element: compressed (miCOMPRESSED); save with -v6 or -v4", path);
+    if (type != MI_MATRIX)
+        return nn_fail(err, "%s: first data element: type %u, expected a matrix (miMATRIX, 14)", path, type);
+    return 0;
+}
+
+/* Inside the matrix: flags (uint8 class), dimensions, name, real part;
+ * the faces as a dataset (column-major: each of the cols faces is rows
+ * contiguous bytes). NULL with err. */
+static nn_dataset *mat_uint8_matrix(const char *path, const unsigned char *buf, const unsigned char *pl,
+                                    uint32_t nb, nn_error *err)
+{
     size_t end = (size_t)(pl - buf) + nb, sub = (size_t)(pl - buf);
     const unsigned char *flags, *dims, *name, *re;
     uint32_t tf, nf, td, nd, tn, nn, tr, nr;
-    if (mat_element(buf, end, &sub, &tf, &nf, &flags) || tf != MI_UINT32 || nf != 8) {
-        nn_fail(err, "%s: array flags: expected 8 bytes of miUINT32", path);
-        goto out;
-    }
-    if ((flags[0] & 0xff) != MX_UINT8_CLASS) {
-        nn_fail(err, "%s: array flags: class %u, expected uint8 (9)", path, flags[0] & 0xffu);
-        goto out;
-    }
-    if (mat_element(buf, end, &sub, &td, &nd, &dims) || td != MI_INT32 || nd != 8) {
-        nn_fail(err, "%s: dimensions: expected 2 of miINT32 (a matrix)", path);
-        goto out;
-    }
+    if (mat_element(buf, end, &sub, &tf, &nf, &flags) || tf != MI_UINT32 || nf != 8)
+        return nn_fail_null(err, "%s: array flags: expected 8 bytes of miUINT32", path);
+    if ((flags[0] & 0xff) != MX_UINT8_CLASS)
+        return nn_fail_null(err, "%s: array flags: class %u, expected uint8 (9)", path, flags[0] & 0xffu);
+    if (mat_element(buf, end, &sub, &td, &nd, &dims) || td != MI_INT32 || nd != 8)
+        return nn_fail_null(err, "%s: dimensions: expected 2 of miINT32 (a matrix)", path);
     uint32_t rows = le32(dims), cols = le32(dims + 4);
-    if (mat_element(buf, end, &sub, &tn, &nn, &name) || tn != MI_INT8) {
-        nn_fail(err, "%s: array name: expected miINT8 text", path);
-        goto out;
-    }
-    if (mat_element(buf, end, &sub, &tr, &nr, &re) || tr != MI_UINT8 ||
-        (uint64_t)nr != (uint64_t)rows * cols) {
-        nn_fail(err, "%s: real part: expected %llu bytes of miUINT8 (%u x %u), found type %u with %u bytes",
-                 path, (unsigned long long)rows * cols, rows, cols, tr, nr);
-        goto out;
-    }
-    /* column-major: each of the `cols` faces is `rows` contiguous bytes */
-    if (!(d = nn__dataset_new(cols, rows, 0))) {
-        nn_fail(err, "%s: out of memory", path);
-        goto out;
-    }
+    if (mat_element(buf, end, &sub, &tn, &nn, &name) || tn != MI_INT8)
+        return nn_fail_null(err, "%s: array name: expected miINT8 text", path);
+    if (mat_element(buf, end, &sub, &tr, &nr, &re) || tr != MI_UINT8 || (uint64_t)nr != (uint64_t)rows * cols)
+        return nn_fail_null(err, "%s: real part: expected %llu bytes of miUINT8 (%u x %u), found type %u with "
+                                 "%u bytes", path, (unsigned long long)rows * cols, rows, cols, tr, nr);
+    nn_dataset *d = nn__dataset_new(cols, rows, 0);
+    if (!d)
+        return nn_fail_null(err, "%s: out of memory", path);
     for (size_t i = 0; i < (size_t)rows * cols; i++)
         d->x[i] = re[i];
     if (rows == 560)
         d->rows = 28, d->cols = 20;
-out:
+    return d;
+}
+
+nn_dataset *nn_load_frey(const char *path, nn_error *err)
+{
+    size_t len = 0;
+    unsigned char *buf = read_all(path, &len, err);
+    const unsigned char *pl;
+    uint32_t nb;
+    nn_dataset *d = buf && !mat_first_matrix(path, buf, len, &pl, &nb, err) ? mat_uint8_matrix(path, buf, pl, nb, err)
+                                                                             : NULL;
     free(buf);
     return d;
 }

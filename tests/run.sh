@@ -106,6 +106,14 @@ for lib in tape tape-double; do
     fi
 done
 
+echo "== the house"
+# no function of the library or the programs over 80 lines
+if /usr/bin/python3 tests/function_lengths.py; then
+    echo "ok   function_lengths"; passed=$((passed + 1))
+else
+    echo "FAIL function_lengths"; failed=$((failed + 1))
+fi
+
 echo "== install and build against it with pkg-config"
 # as a user would: #include <tape/...>, pkg-config tape (float) or
 # tape-double; a float program linked with the double library (or the

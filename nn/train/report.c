@@ -82,7 +82,7 @@ void nn_logf(nn_log_fn log, void *ctx, nn_log_level level, const char *fmt, ...)
 {
     if (!log)
         return;
-    char line[512];
+    char line[8192];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);

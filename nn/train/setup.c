@@ -73,21 +73,58 @@ static int set_own(const nn_option *o, const char *val, nn_error *err)
     return 0;
 }
 
-/* The options and the data; 0, NN_SETUP_HELP, NN_SETUP_USAGE (a bad option)
- * or NN_SETUP_FAILED (a file), with the message in err (unprefixed). */
-static int setup(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
-                 const nn_option *opts, nn_error *err)
+/* What the command line gave besides the setup's own fields. */
+typedef struct {
+    const char *data, *binarized, *kernels;
+    double train_limit, test_limit, threads;
+    uint64_t seed;
+    char out[4096];
+} cli;
+
+/* One common option (o without its "--") and its value into s or c;
+ * NN_SETUP_USAGE with err for a bad value or an unknown name. */
+static int common_option(nn_setup *s, cli *c, const char *o, const char *val, nn_error *err)
 {
-    memset(s, 0, sizeof *s);
-    s->cfg = nn_train_defaults();
-    s->cfg.epochs = default_epochs;
-    s->lr = 1e-3;
-    const char *data = NULL, *binarized = NULL;
-    double v = 0, train_limit = 0, test_limit = 0, threads = 0;
-    uint64_t seed = 1;
-    const char *kernels = "auto"; /* tn_blas_kernels */
-    char out[sizeof s->dir];
-    snprintf(out, sizeof out, "out/%s", name);
+    double v = 0;
+    if (!strcmp(o, "data"))
+        c->data = val;
+    else if (!strcmp(o, "binarized"))
+        c->binarized = val;
+    else if (!strcmp(o, "kernels"))
+        c->kernels = val;
+    else if (!strcmp(o, "out")) {
+        if (!*val || (size_t)snprintf(c->out, sizeof c->out, "%s", val) >= sizeof c->out - 32)
+            return nn_fail(err, "--out: %zu bytes: expected a folder name of 1 to %zu bytes", strlen(val),
+                           sizeof c->out - 33), NN_SETUP_USAGE;
+    } else if (!strcmp(o, "lr")) {
+        if (number(o, val, 0, 1e3, 0, &s->lr, err) || !(s->lr > 0))
+            return nn_fail(err, "--lr: expected a number above 0 and at most 1000, got \"%s\"", val),
+                   NN_SETUP_USAGE;
+    } else if (!strcmp(o, "train-limit") || !strcmp(o, "test-limit")) {
+        if (number(o, val, 1, 1e9, 1, o[1] == 'r' ? &c->train_limit : &c->test_limit, err))
+            return NN_SETUP_USAGE;
+    } else if (!strcmp(o, "seed")) {
+        if (seed_of(val, &c->seed, err))
+            return NN_SETUP_USAGE;
+    } else if (!strcmp(o, "epochs") || !strcmp(o, "batch") || !strcmp(o, "threads")) {
+        if (number(o, val, !strcmp(o, "epochs") ? 0 : 1, !strcmp(o, "threads") ? 1024 : 1e9, 1, &v, err))
+            return NN_SETUP_USAGE;
+        if (!strcmp(o, "epochs"))
+            s->cfg.epochs = (int)v;
+        else if (!strcmp(o, "batch"))
+            s->cfg.batch = (size_t)v;
+        else
+            c->threads = v;
+    } else {
+        return nn_fail(err, "--%s: unknown option (see --help)", o), NN_SETUP_USAGE;
+    }
+    return 0;
+}
+
+/* The command line into s and c: 0, NN_SETUP_HELP or NN_SETUP_USAGE. */
+static int parse_args(nn_setup *s, cli *c, int argc, char **argv, const char *name, int default_epochs,
+                      const nn_option *opts, nn_error *err)
+{
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
@@ -114,65 +151,34 @@ static int setup(nn_setup *s, int argc, char **argv, const char *name, int defau
         const nn_option *own = opts;
         while (own && own->name && strcmp(own->name, o) != 0)
             own++;
-        if (own && own->name) {
-            if (set_own(own, val, err))
-                return NN_SETUP_USAGE;
-            continue;
-        }
-        if (!strcmp(o, "data"))
-            data = val;
-        else if (!strcmp(o, "binarized"))
-            binarized = val;
-        else if (!strcmp(o, "out")) {
-            if (!*val || (size_t)snprintf(out, sizeof out, "%s", val) >= sizeof out - 32)
-                return nn_fail(err, "--out: %zu bytes: expected a folder name of 1 to %zu bytes", strlen(val),
-                               sizeof out - 33), NN_SETUP_USAGE;
-        } else if (!strcmp(o, "kernels"))
-            kernels = val;
-        else if (!strcmp(o, "lr")) {
-            if (number(o, val, 0, 1e3, 0, &s->lr, err) || !(s->lr > 0))
-                return nn_fail(err, "--lr: expected a number above 0 and at most 1000, got \"%s\"", val),
-                       NN_SETUP_USAGE;
-        } else if (!strcmp(o, "train-limit") || !strcmp(o, "test-limit")) {
-            if (number(o, val, 1, 1e9, 1, o[1] == 'r' ? &train_limit : &test_limit, err))
-                return NN_SETUP_USAGE;
-        } else if (!strcmp(o, "seed")) {
-            if (seed_of(val, &seed, err))
-                return NN_SETUP_USAGE;
-        } else if (!strcmp(o, "epochs") || !strcmp(o, "batch") || !strcmp(o, "threads")) {
-            double hi = !strcmp(o, "threads") ? 1024 : 1e9;
-            if (number(o, val, !strcmp(o, "epochs") ? 0 : 1, hi, 1, &v, err))
-                return NN_SETUP_USAGE;
-            if (!strcmp(o, "epochs"))
-                s->cfg.epochs = (int)v;
-            else if (!strcmp(o, "batch"))
-                s->cfg.batch = (size_t)v;
-            else
-                threads = v;
-        } else {
-            return nn_fail(err, "--%s: unknown option (see --help)", o), NN_SETUP_USAGE;
-        }
+        int rc = own && own->name ? (set_own(own, val, err) ? NN_SETUP_USAGE : 0) : common_option(s, c, o, val, err);
+        if (rc)
+            return rc;
     }
-    if (data && binarized)
+    if (c->data && c->binarized)
         return nn_fail(err, "--data and --binarized: give one of them"), NN_SETUP_USAGE;
+    return 0;
+}
+
+/* The data loaded, the folder made and its files checked, s filled:
+ * 0, NN_SETUP_USAGE or NN_SETUP_FAILED. */
+static int prepare(nn_setup *s, const cli *c, nn_error *err)
+{
     /* BLIS's kernels before its first call (tensor/tn.h) */
-    if (tn_blas_kernels(kernels, s->cfg.batch))
-        return nn_fail(err, "--kernels: expected one of auto|avx512|blis, got \"%s\"", kernels), NN_SETUP_USAGE;
-    if (threads > 0)
-        tn_set_threads((int)threads);
-    char desc[8400];
+    if (tn_blas_kernels(c->kernels, s->cfg.batch))
+        return nn_fail(err, "--kernels: expected one of auto|avx512|blis, got \"%s\"", c->kernels), NN_SETUP_USAGE;
+    if (c->threads > 0)
+        tn_set_threads((int)c->threads);
     tn_rng split;
-    s->cfg.seed = seed;
+    s->cfg.seed = c->seed;
     tn_rng_seed(&s->init, s->cfg.seed, 3);
     tn_rng_seed(&s->rng, s->cfg.seed, 5);
     tn_rng_seed(&split, s->cfg.seed, 4);
-    if (nn_load_source(binarized ? NN_SOURCE_BINARIZED : NN_SOURCE_IDX, binarized ? binarized : data,
-                       &split, &s->train, &s->test, desc, sizeof desc, err))
+    if (nn_load_source(c->binarized ? NN_SOURCE_BINARIZED : NN_SOURCE_IDX, c->binarized ? c->binarized : c->data,
+                       &split, &s->train, &s->test, s->data, sizeof s->data, err))
         return NN_SETUP_FAILED;
-    if (nn_data_limit(&s->train, (size_t)train_limit, err) ||
-        nn_data_limit(&s->test, (size_t)test_limit, err))
-        return nn_setup_free(s), NN_SETUP_FAILED;
-    if (nn_make_dirs(out, err))
+    if (nn_data_limit(&s->train, (size_t)c->train_limit, err) || nn_data_limit(&s->test, (size_t)c->test_limit, err) ||
+        nn_make_dirs(c->out, err))
         return nn_setup_free(s), NN_SETUP_FAILED;
     /* what the program will write there: each a regular file or new, before
      * any training (the pictures' names are nn_pic_all's) */
@@ -182,25 +188,34 @@ static int setup(nn_setup *s, int argc, char **argv, const char *name, int defau
                                         "interpolation.svg", "manifold.svg", "latent_scatter.svg"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[sizeof s->dir + 64];
-        snprintf(path, sizeof path, "%s/%s", out, files[i]);
+        snprintf(path, sizeof path, "%s/%s", c->out, files[i]);
         if (nn_output_check(path, err))
             return nn_setup_free(s), NN_SETUP_FAILED;
     }
-    s->out = strcpy(s->dir, out);
-    snprintf(s->data, sizeof s->data, "%s", desc);
-    snprintf(s->checkpoint, sizeof s->checkpoint, "%s/model.safetensors", out);
-    snprintf(s->metrics, sizeof s->metrics, "%s/metrics.jsonl", out);
-    snprintf(s->plot, sizeof s->plot, "%s/curves.svg", out);
-    s->cfg.checkpoint = s->checkpoint, s->cfg.plot = s->plot;
+    s->out = strcpy(s->dir, c->out);
+    snprintf(s->checkpoint, sizeof s->checkpoint, "%s/model.safetensors", c->out);
+    snprintf(s->metrics, sizeof s->metrics, "%s/metrics.jsonl", c->out);
+    snprintf(s->plot, sizeof s->plot, "%s/curves.svg", c->out);
+    s->cfg.checkpoint = s->checkpoint, s->cfg.plot = s->plot, s->cfg.metrics = s->metrics;
     s->cfg.resume = nn_train_resumable(s->checkpoint);
-    s->cfg.metrics = s->metrics;
-    if (s->cfg.log) {
-        char line[16384];
-        snprintf(line, sizeof line, "data: %s; %zu train / %zu test used; output in %s; BLIS's %s kernels",
-                 desc, s->train->n, s->test->n, out, tn_blas_config());
-        s->cfg.log(s->cfg.log_ctx, NN_LOG_INFO, line);
-    }
+    nn_logf(s->cfg.log, s->cfg.log_ctx, NN_LOG_INFO, "data: %s; %zu train / %zu test used; output in %s; BLIS's %s "
+            "kernels", s->data, s->train->n, s->test->n, c->out, tn_blas_config());
     return 0;
+}
+
+/* The options and the data; 0, NN_SETUP_HELP, NN_SETUP_USAGE (a bad option)
+ * or NN_SETUP_FAILED (a file), with the message in err (unprefixed). */
+static int setup(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
+                 const nn_option *opts, nn_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = nn_train_defaults();
+    s->cfg.epochs = default_epochs;
+    s->lr = 1e-3;
+    cli c = {.kernels = "auto", .seed = 1};
+    snprintf(c.out, sizeof c.out, "out/%s", name);
+    int rc = parse_args(s, &c, argc, argv, name, default_epochs, opts, err);
+    return rc ? rc : prepare(s, &c, err);
 }
 
 int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
