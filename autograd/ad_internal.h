@@ -136,4 +136,8 @@ void ad__axis_split(const tn_tensor *x, int ax, size_t *outer, size_t *len,
  * step gets them back (a gradient check holds assignments fixed). */
 const int *ad__frozen_indices(ad_tape *t, int *idx, size_t n);
 
+/* 1 while the tape is transparent (ad_set_transparent): stop-gradients pass
+ * their input through. */
+int ad__transparent(const ad_tape *t);
+
 #endif

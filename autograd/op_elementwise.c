@@ -276,3 +276,20 @@ ad_var *ad_clamp(ad_var *x, tn_real lo, tn_real hi)
     }
     return unary_ab(AD_OP_CLAMP, x, lo, hi);
 }
+
+/* Built from the ops above and ad_detach: y's value, x's gradient (the
+ * straight-through estimator); the tape's transparent mode gives x. */
+ad_var *ad_straight_through(ad_var *x, ad_var *y)
+{
+    if (!x || !y)
+        return NULL;
+    if (ad__transparent(x->tape))
+        return x;
+    if (!tn_same_shape(&x->val, &y->val)) {
+        char a[64], b[64];
+        ad_tape_fail(x->tape, "straight_through: x (%s) and y (%s) must have one shape",
+                     tn_shape_str(&x->val, a, sizeof a), tn_shape_str(&y->val, b, sizeof b));
+        return NULL;
+    }
+    return ad_add(x, ad_detach(ad_sub(y, x))); /* y's value, x's gradient */
+}

@@ -231,6 +231,8 @@ ad_var *ad_const_copy(ad_tape *t, int ndim, const size_t *shape,
     return v;
 }
 
+int ad__transparent(const ad_tape *t) { return t->transparent; }
+
 int ad_set_transparent(ad_tape *t, int on)
 {
     int old = t->transparent;
@@ -291,21 +293,6 @@ ad_var *ad_detach(ad_var *x)
     if (v)
         v->val = x->val; /* shares x's values: a leaf that no gradient crosses */
     return v;
-}
-
-ad_var *ad_straight_through(ad_var *x, ad_var *y)
-{
-    if (!x || !y)
-        return NULL;
-    if (x->tape->transparent)
-        return x;
-    if (!tn_same_shape(&x->val, &y->val)) {
-        char a[64], b[64];
-        ad_tape_fail(x->tape, "straight_through: x (%s) and y (%s) must have one shape",
-                     tn_shape_str(&x->val, a, sizeof a), tn_shape_str(&y->val, b, sizeof b));
-        return NULL;
-    }
-    return ad_add(x, ad_detach(ad_sub(y, x))); /* y's value, x's gradient */
 }
 
 ad_var *ad_one_hot(ad_tape *t, const int *labels, size_t n, size_t classes)

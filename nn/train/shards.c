@@ -174,8 +174,7 @@ int nn_evaluate(nn_loss_fn loss, void *model, const nn_dataset *d, size_t batch,
     for (int s = 0; s < sh.S; s++) /* shard s: the generator moved on by s·2^40 draws */
         sh.noise[s] = *rng, tn_rng_advance(&sh.noise[s], (int64_t)s << 40);
     ad_tape *t = ad_tape_new(0);
-    nn_train_config c = nn_train_defaults();
-    c.eval_batch = batch ? batch : 500;
+    nn_train_config c = {.eval_batch = batch ? batch : 500}; /* no eval of its own: the loss averaged */
     int rc = t ? nn__shards_eval(&sh, loss, model, t, d, &c, 0, out, err)
                : nn_fail(err, "evaluate: out of memory");
     if (rc == 0 && sh.P == 1)

@@ -367,7 +367,7 @@ static int shards_backward(run *R, const nn_batch *b, int epoch)
 
 /* One update from batch b: the shards' backward, their reports into sum,
  * the all-reduce, the optimizer, the guard. */
-static int step(run *R, const nn_batch *b, int epoch, nn_scalars *sum)
+static int train_step(run *R, const nn_batch *b, int epoch, nn_scalars *sum)
 {
     nn__shards *sh = &R->sh;
     nn__shards_clear(sh);
@@ -408,7 +408,7 @@ static int train_epoch(run *R, int epoch)
     nn_batch b;
     R->sh.comm = 0;
     while (nn_batches_next(R->batches, &b.x, &b.labels)) {
-        if (step(R, &b, epoch, &sum))
+        if (train_step(R, &b, epoch, &sum))
             return -1;
         seen += b.x.shape[0], nb++;
         team_adapt(&R->tm, c, R->log);
