@@ -67,7 +67,7 @@ static const char usage[] =
     "  --time-steps N (30: each model's step timed in one sitting, models interleaved, 3 rounds;\n"
     "                 0: off)\n"
     "  --data DIR | --binarized DIR | --frey FILE | --csv FILE   --train-limit N  --test-limit N\n"
-    "  --out DIR (out/compare)   --kernels auto|avx512|blis (BLIS's products; auto: its AVX-512\n"
+    "  --out DIR (out/compare)   --kernels auto|measure|avx512|blis (BLIS's products; auto: its AVX-512\n"
     "                 kernels for batches of 64 and more when the CPU has them)\n";
 
 static options parse(int argc, char **argv)
@@ -123,11 +123,11 @@ static options parse(int argc, char **argv)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    nn_dist_size(); /* under mpirun (make MPI=1): MPI starts; rank 0 alone prints */
     options o = parse(argc, argv);
-    if (tn_blas_kernels(o.kernels, (size_t)o.batch)) /* before BLIS's first call */
-        fprintf(stderr, "compare: --kernels: expected one of auto|avx512|blis, got \"%s\"\n", o.kernels),
+    if (tn_blas_kernels(o.kernels, (size_t)o.batch)) /* before BLIS's first call, and before MPI (it may fork) */
+        fprintf(stderr, "compare: --kernels: expected one of auto|measure|avx512|blis, got \"%s\"\n", o.kernels),
             exit(2);
+    nn_dist_size(); /* under mpirun (make MPI=1): MPI starts; rank 0 alone prints */
     tn_set_threads((int)o.threads);
     model_compare_variant chosen[N_VARIANTS];
     nn_error err;

@@ -40,8 +40,9 @@ static const char usage_text[] =
     "  --lr-step EPOCHS  --lr-gamma G (step: lr times G every EPOCHS epochs; 10, 0.1)\n"
     "  --shards S (each batch in S row shards, gradients summed; under mpirun one a rank)\n"
     "  --adapt-threads 0|1 (1: fewer threads while other processes keep cores busy)\n"
-    "  --kernels auto|avx512|blis (BLIS's products; auto: its AVX-512 kernels for batches of\n"
-    "            64 and more and for --eval when the CPU has them, else BLIS's own choice)\n"
+    "  --kernels auto|measure|avx512|blis (BLIS's products; measure: the fastest configuration,\n"
+    "            timed on this CPU; auto: measure when BLIS cannot name the CPU, else its AVX-512\n"
+    "            kernels for batches of 64 and more and for --eval when the CPU has them)\n"
     "  --seed N (else drawn from libsodium and printed)   --out DIR (checkpoint, pictures)\n"
     "  --resume FILE (--epochs counts from 0)   --metrics FILE (JSON Lines, appended on --resume;\n"
     "            its learning curves in FILE.svg, .jsonl taken off, redrawn every epoch)\n"
@@ -112,7 +113,7 @@ static const struct {
     {"min-lr", NUM, OFF(min_lr), 0, 1e6, 0}, {"lr-step", INT, OFF(lr_step), 1, 1e6, 0},
     {"lr-gamma", NUM, OFF(lr_gamma), 0, 1, 0}, {"shards", INT, OFF(shards), 0, 1e6, 0},
     {"adapt-threads", INT, OFF(adapt_threads), 0, 1, 0}, {"start-from", STR, OFF(start), 0, 0, 0},
-    {"conv", INT, OFF(conv), 0, 1, 0}, {"kernels", CHOICE, OFF(kernels), 0, 0, "auto|avx512|blis"},
+    {"conv", INT, OFF(conv), 0, 1, 0}, {"kernels", CHOICE, OFF(kernels), 0, 0, "auto|measure|avx512|blis"},
 };
 #define N_OPTS (int)(sizeof table / sizeof table[0])
 
@@ -341,13 +342,13 @@ static void check_outputs(const options *o, model *m, const nn_dataset *test, ch
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0); /* lines in order with stderr's */
-    nn_dist_size(); /* under mpirun (make MPI=1): MPI starts; rank 0 alone prints */
     options o;
     model_config mc = parse(argc, argv, &o);
     /* before BLIS's first call: it picks its kernels then (tensor/tn.h);
-     * --eval's products have 1024 rows */
-    static const char *const kernels[] = {"auto", "avx512", "blis"};
+     * --eval's products have 1024 rows; before MPI starts (it may fork) */
+    static const char *const kernels[] = {"auto", "measure", "avx512", "blis"};
     tn_blas_kernels(kernels[o.kernels], o.eval ? 1024 : (size_t)o.batch);
+    nn_dist_size(); /* under mpirun (make MPI=1): MPI starts; rank 0 alone prints */
     tn_set_threads((int)o.threads);
     nn_error err;
     nn_meta meta = NN_META_INIT;
@@ -381,9 +382,9 @@ int main(int argc, char **argv)
     nn_optim_config oc;
     nn_optim *opt = make_optim(&o, m, train->n, &oc);
     char desc[256], ckpt[4096], plot[4200] = "";
-    printf("model: %s; %s lr %g, batch %ld, seed %" PRIu64 ", %ld thread%s, BLIS's %s kernels\n",
+    printf("model: %s; %s lr %g, batch %ld, seed %" PRIu64 ", %ld thread%s, BLIS's %s kernels (%s)\n",
            model_describe(m, desc, sizeof desc), nn_optim_name(oc.kind), o.lr, o.batch, o.seed,
-           o.threads, o.threads > 1 ? "s" : "", tn_blas_config());
+           o.threads, o.threads > 1 ? "s" : "", tn_blas_config(), tn_blas_how());
     check_outputs(&o, m, test, ckpt, plot);
     nn_meta save_meta = NN_META_INIT;
     if (model_config_to_meta(&m->c, &save_meta))

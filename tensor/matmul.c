@@ -124,54 +124,6 @@ void tn_flush_denormals(int on)
 #endif
 }
 
-/* What BLIS's skx configuration needs of the CPU. */
-static int cpu_has_avx512(void)
-{
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl");
-#else
-    return 0;
-#endif
-}
-
-/* BLIS reads BLIS_ARCH_TYPE (an arch_t number) once, when it initializes:
- * set for that moment only. */
-int tn_blas_avx512(void)
-{
-#if defined(__x86_64__)
-    if (!getenv("BLIS_ARCH_TYPE") && cpu_has_avx512()) {
-        char id[16];
-        snprintf(id, sizeof id, "%d", (int)BLIS_ARCH_SKX);
-        setenv("BLIS_ARCH_TYPE", id, 0);
-        bli_init(); /* BLIS registers its configurations, then reads it (or did already) */
-        unsetenv("BLIS_ARCH_TYPE"); /* not passed on to child processes */
-    }
-    bli_init(); /* before any query: BLIS checks a BLIS_ARCH_TYPE against its registry */
-    return bli_arch_query_id() == BLIS_ARCH_SKX;
-#else
-    return 0;
-#endif
-}
-
-int tn_blas_kernels(const char *choice, size_t rows)
-{
-    int avx512 = strcmp(choice, "avx512") == 0, automatic = strcmp(choice, "auto") == 0;
-    if (!avx512 && !automatic && strcmp(choice, "blis") != 0)
-        return -1;
-    if (avx512 || (automatic && rows >= 64)) /* 16 and 32 rows: twice and 1.2 times as slow */
-        tn_blas_avx512();
-    return 0;
-}
-
-const char *tn_blas_config(void)
-{
-    bli_init();
-    return bli_arch_string(bli_arch_query_id());
-}
-
 int tn_get_threads(void)
 {
     dim_t n = bli_thread_get_num_threads();

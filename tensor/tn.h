@@ -268,14 +268,26 @@ void tn_flush_denormals(int on);
  * kernels after the call, else 0. */
 int tn_blas_avx512(void);
 /* A program's choice of kernels (its --kernels), before BLIS's first call:
- * "auto" takes the AVX-512 kernels (tn_blas_avx512) when the products have
- * `rows` >= 64 rows (the batch), where they are faster, "avx512" takes them
- * always, "blis" leaves BLIS's choice. Returns 0, or -1 for another word
- * (then nothing is done). */
+ *   "blis"    BLIS's own choice;
+ *   "avx512"  the AVX-512 kernels (tn_blas_avx512);
+ *   "measure" the fastest of BLIS's configurations that this CPU runs, each
+ *             timed in a child process on a step's products of a 784 -> 400
+ *             layer with `rows` rows (about 5 ms each);
+ *   "auto"    "measure" when BLIS's own choice is its generic kernels (a CPU
+ *             it cannot name: they are the slowest), else the AVX-512
+ *             kernels for products of 64 and more rows where the CPU has
+ *             them, else BLIS's own choice.
+ * BLIS_ARCH_TYPE in the environment wins over all of them. Returns 0, or -1
+ * for another word (then nothing is done). Forks: call it before starting
+ * threads. */
 int tn_blas_kernels(const char *choice, size_t rows);
 /* The name of the kernels' configuration BLIS runs ("haswell", "skx", ...);
  * from then on BLIS's choice is made. */
 const char *tn_blas_config(void);
+/* How that configuration was chosen: "BLIS's own choice", "BLIS_ARCH_TYPE",
+ * "AVX-512 for products of 64 and more rows", or "measured, ms a step of
+ * 128 rows: skx 0.41 zen3 0.44 ... generic 2.10"; for a program's log. */
+const char *tn_blas_how(void);
 
 /* The cores other processes keep busy, measured between two calls on the
  * same tn_load (zeroed before the first): Linux's busy time of all CPUs

@@ -9,7 +9,7 @@
  * THREADS BATCH [ROUNDS [NAMES]]`; one alone for a profiler, `bench train
  * NAME [THREADS [EPOCHS]]`), and L_5000 against its GEMM floor (`bench iwae
  * THREADS [IMAGES]`); (6) bulk random draws (`bench rng`).
- * `bench --kernels auto|avx512|blis ...` first chooses BLIS's kernels as the
+ * `bench --kernels auto|measure|avx512|blis ...` first chooses BLIS's kernels as the
  * programs do (tn_blas_avx512; auto: AVX-512 for products of 64 rows and
  * more); floor and ours then run the same kernels, named in the output.
  * Prints medians of repeated runs; no assertion, machines here are noisy. */
@@ -33,7 +33,7 @@ static const char *kernels = "auto";
 static void pick_kernels(int rows)
 {
     if (tn_blas_kernels(kernels, (size_t)rows)) {
-        fprintf(stderr, "bench: --kernels: expected one of auto|avx512|blis, got \"%s\"\n", kernels);
+        fprintf(stderr, "bench: --kernels: expected one of auto|measure|avx512|blis, got \"%s\"\n", kernels);
         exit(2);
     }
 }

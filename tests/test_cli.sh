@@ -24,7 +24,7 @@ expect bad_choice 2 "--model: expected one of vae|ae|sparse|denoising, got \"gan
 expect bad_hidden 2 "--hidden: expected 1 to 8 widths" "$vae" --hidden 400,,3
 expect two_sources 2 "give one of" "$vae" --data a --csv b
 expect missing_data 1 "/nonexistent: expected train-images-idx3-ubyte" "$vae" --data /nonexistent --epochs 1
-expect bad_kernels 2 "--kernels: expected one of auto|avx512|blis, got \"x\"" "$vae" --kernels x
+expect bad_kernels 2 "--kernels: expected one of auto|measure|avx512|blis, got \"x\"" "$vae" --kernels x
 
 if [ ! -f "$data/train-images-idx3-ubyte.gz" ] && [ ! -f "$data/train-images-idx3-ubyte" ]; then
     if [ "${TAPE_REQUIRE_DATA:-0}" = 1 ]; then fail data "no $data"; else
@@ -44,6 +44,21 @@ else
     expect kernels_avx512 0 "BLIS's .* kernels" "$vae" $tiny --kernels avx512
 fi
 expect kernels_user_env 0 "BLIS's haswell kernels" env BLIS_ARCH_TYPE=3 "$vae" $tiny --kernels avx512
+# a CPU BLIS cannot name (its choice taken to be "generic"): auto measures the
+# configurations this CPU runs and never keeps the generic ones when another runs
+"$vae" $tiny --kernels blis > /dev/null 2>&1 # (BLIS works at all)
+env TAPE_BLAS_AS_GENERIC=1 TAPE_KERNELS_CACHE=0 "$vae" $tiny > "$tmp/generic.log" 2>&1
+if grep -q "kernels (measured, ms a step of [0-9]* rows: .*generic" "$tmp/generic.log" &&
+   ! grep -q "BLIS's generic kernels" "$tmp/generic.log"; then
+    grep -o "BLIS's [a-z0-9]* kernels (measured[^)]*)" "$tmp/generic.log" | sed 's/^/    /'; ok kernels_measured_not_generic
+else fail kernels_measured_not_generic "$(grep -i "kernels" "$tmp/generic.log" | head -2)"; fi
+# the choice kept for the CPU: a second run takes it without measuring
+cache=$(mktemp -d)
+env TAPE_BLAS_AS_GENERIC=1 XDG_CACHE_HOME="$cache" "$vae" $tiny > /dev/null 2>&1
+env TAPE_BLAS_AS_GENERIC=1 XDG_CACHE_HOME="$cache" "$vae" $tiny > "$tmp/cached.log" 2>&1
+grep -q "kernels (measured before on this CPU" "$tmp/cached.log" && [ "$(wc -l < "$cache/tape/kernels")" = 1 ] &&
+    ok kernels_choice_kept || fail kernels_choice_kept "$(grep -i kernels "$tmp/cached.log" | head -1)"
+rm -rf "$cache"
 missing=""
 for f in model.safetensors reconstructions.png samples.png interpolation.png manifold.png latent_scatter.png \
          reconstructions.svg samples.svg interpolation.svg manifold.svg latent_scatter.svg; do

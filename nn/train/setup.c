@@ -133,7 +133,7 @@ static int parse_args(nn_setup *s, cli *c, int argc, char **argv, const char *na
             snprintf(err->msg, sizeof err->msg,
                      "usage: %s [--data DIR | --binarized DIR] [--epochs N (%d)] [--batch N (128)] "
                      "[--lr X (1e-3)] [--train-limit N] [--test-limit N] [--seed N (1)] "
-                     "[--threads N] [--kernels auto|avx512|blis] [--out DIR (out/%s)] [--check] "
+                     "[--threads N] [--kernels auto|measure|avx512|blis] [--out DIR (out/%s)] [--check] "
                      "[--detect-anomaly]%s", name, default_epochs, name, own);
             return NN_SETUP_HELP;
         }
@@ -166,7 +166,7 @@ static int prepare(nn_setup *s, const cli *c, nn_error *err)
 {
     /* BLIS's kernels before its first call (tensor/tn.h) */
     if (tn_blas_kernels(c->kernels, s->cfg.batch))
-        return nn_fail(err, "--kernels: expected one of auto|avx512|blis, got \"%s\"", c->kernels), NN_SETUP_USAGE;
+        return nn_fail(err, "--kernels: expected one of auto|measure|avx512|blis, got \"%s\"", c->kernels), NN_SETUP_USAGE;
     if (c->threads > 0)
         tn_set_threads((int)c->threads);
     tn_rng split;
@@ -198,8 +198,11 @@ static int prepare(nn_setup *s, const cli *c, nn_error *err)
     snprintf(s->plot, sizeof s->plot, "%s/curves.svg", c->out);
     s->cfg.checkpoint = s->checkpoint, s->cfg.plot = s->plot, s->cfg.metrics = s->metrics;
     s->cfg.resume = nn_train_resumable(s->checkpoint);
+    const char *how = tn_blas_how();
     nn_logf(s->cfg.log, s->cfg.log_ctx, NN_LOG_INFO, "data: %s; %zu train / %zu test used; output in %s; BLIS's %s "
-            "kernels", s->data, s->train->n, s->test->n, c->out, tn_blas_config());
+            "kernels%s%s%s", s->data, s->train->n, s->test->n, c->out, tn_blas_config(),
+            strncmp(how, "measured", 8) ? "" : " (", strncmp(how, "measured", 8) ? "" : how,
+            strncmp(how, "measured", 8) ? "" : ")");
     return 0;
 }
 
