@@ -14,9 +14,8 @@
  *   --data DIR (IDX; default nn_default_data_dir())  --binarized DIR
  *   --epochs N  --batch N  --lr X  --train-limit N  --test-limit N
  *   --seed N  --threads N  --out DIR (default out/NAME)
- *   --kernels auto|measure|avx512|blis (BLIS's, chosen here before its first call:
- *             auto takes its AVX-512 ones for batches of 64 and more when
- *             the CPU has them, tn_blas_avx512; blis leaves BLIS's choice)
+ *   --kernels auto|measure|avx512|blis (BLIS's, chosen here before its first
+ *             call, as tn_blas_kernels says)
  * and, when extra_name is given, --EXTRA_NAME N into *extra; loads the data
  * (scaled to [0, 1]), creates the folder, and fills cfg: the checkpoint
  * OUT/model.safetensors (resumed when it is there), the metrics
