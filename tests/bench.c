@@ -593,7 +593,11 @@ int main(int argc, char **argv)
         }
         if (f)
             fclose(f);
-        printf("CPU: %s (family %s, model %s), %ld cores online\n", name, fam, mod, sysconf(_SC_NPROCESSORS_ONLN));
+        time_t now = time(NULL);
+        char day[32];
+        strftime(day, sizeof day, "%Y-%m-%d", gmtime(&now));
+        printf("CPU: %s (family %s, model %s), %ld cores online; %s\n", name, fam, mod,
+               sysconf(_SC_NPROCESSORS_ONLN), day);
     }
     if (argc > 1 && strcmp(argv[1], "step") == 0) { /* bench step THREADS BATCH [ROUNDS] */
         int rounds = argc > 4 ? atoi(argv[4]) : 5, batch = argc > 3 ? atoi(argv[3]) : 128;

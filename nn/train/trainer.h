@@ -229,9 +229,10 @@ double nn_gradcheck_loss(nn_loss_fn loss, void *model, nn_params *p,
 /* The check with the build's settings: NN_CHECK_PER_TENSOR elements of each
  * tensor, eps NN_CHECK_EPS and tolerance NN_CHECK_TOL (double: 1e-6 and
  * 1e-6; float: 1e-2 and 5e-2, what float's rounding of a loss of hundreds
- * of nats leaves resolvable: the examples' correct losses measure 0.004 to
- * 0.04 on 64 rows, a detached path 0.09, a wrong sign 0.17; define both
- * before the include to choose others). 0 when the worst error is within the
+ * of nats leaves resolvable: every example's and built-in variant's
+ * correct loss measures well under it, a detached path or a wrong sign
+ * well over it (examples/check_all.sh, build/test_float check_loss_trusted;
+ * docs/results.md); define both before the include to choose others). 0 when the worst error is within the
  * tolerance, 1 when not (report names the element), -1 when the check could
  * not run (report->error). worst and report may be NULL. */
 #ifndef NN_CHECK_EPS
