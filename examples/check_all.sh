@@ -21,5 +21,5 @@ done
 for v in "vae" "vae --beta 4" "vae --iw-k 5" "vae --classes 10" "vae --conv 1" "ae" "sparse" \
          "sparse --sparse-on hidden" "denoising --noise mask" "denoising --noise gaussian" \
          "denoising --noise saltpepper"; do
-    line "vae --model $v" "$build/vae" --model $v
+    line "vae --model $v" "$build/vae" --model $v --seed 1
 done
