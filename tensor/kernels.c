@@ -9,6 +9,7 @@
 #include "tn.h"
 
 #include <blis.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,8 +238,24 @@ static void choose_by_measurement(size_t rows)
     char key[600];
     cpu_key(key, sizeof key - 32);
     snprintf(key + strlen(key), 32, "|%zu", rows);
-    int best = -1;
-    if (cache_get(key, &best) == 0) {
+    int best = -1, lock = -1;
+    char lpath[4200];
+    if (cache_path(lpath, sizeof lpath - 8) == 0) { /* one process measures at a time (MPI ranks) */
+        strcat(lpath, ".lock");
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s", lpath);
+        *strrchr(dir, '/') = '\0';
+        char *up = strrchr(dir, '/');
+        if (up)
+            *up = '\0', mkdir(dir, 0755), *up = '/';
+        mkdir(dir, 0755);
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        if ((lock = open(lpath, O_RDWR | O_CREAT, 0644)) >= 0 && fcntl(lock, F_SETLKW, &fl) != 0)
+            close(lock), lock = -1;
+    }
+    if (cache_get(key, &best) == 0) { /* measured before, or by a process we waited for */
+        if (lock >= 0)
+            close(lock); /* closing releases the lock */
         init_with(best);
         bli_init();
         return;
@@ -274,6 +291,8 @@ static void choose_by_measurement(size_t rows)
     } else {
         snprintf(how, sizeof how, "BLIS's own choice (nothing could be measured)");
     }
+    if (lock >= 0)
+        close(lock);
 #else
     (void)rows;
 #endif

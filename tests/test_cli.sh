@@ -59,6 +59,16 @@ env TAPE_BLAS_AS_GENERIC=1 XDG_CACHE_HOME="$cache" "$vae" $tiny > "$tmp/cached.l
 grep -q "kernels (measured before on this CPU" "$tmp/cached.log" && [ "$(wc -l < "$cache/tape/kernels")" = 1 ] &&
     ok kernels_choice_kept || fail kernels_choice_kept "$(grep -i kernels "$tmp/cached.log" | head -1)"
 rm -rf "$cache"
+# two processes at once (MPI ranks): one measures, the other waits and takes its choice
+cache=$(mktemp -d)
+env TAPE_BLAS_AS_GENERIC=1 XDG_CACHE_HOME="$cache" "$vae" $tiny > "$tmp/k1.log" 2>&1 &
+env TAPE_BLAS_AS_GENERIC=1 XDG_CACHE_HOME="$cache" "$vae" $tiny > "$tmp/k2.log" 2>&1
+wait
+k1=$(grep -o "BLIS's [a-z0-9]* kernels" "$tmp/k1.log") k2=$(grep -o "BLIS's [a-z0-9]* kernels" "$tmp/k2.log")
+[ -n "$k1" ] && [ "$k1" = "$k2" ] && [ "$(wc -l < "$cache/tape/kernels")" = 1 ] &&
+    grep -q "measured before" "$tmp/k1.log" "$tmp/k2.log" && ok kernels_one_measures_at_a_time ||
+    fail kernels_one_measures_at_a_time "$k1 / $k2"
+rm -rf "$cache"
 missing=""
 for f in model.safetensors reconstructions.png samples.png interpolation.png manifold.png latent_scatter.png \
          reconstructions.svg samples.svg interpolation.svg manifold.svg latent_scatter.svg; do
