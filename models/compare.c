@@ -497,17 +497,6 @@ static int time_steps(const model_compare_options *o, const model_compare_varian
 
 /* ---- the report -------------------------------------------------------------------- */
 
-static void mean_sd(const model__cmp_run *r, int n, int variant, int k, double *mean, double *sd, int *count)
-{
-    double s = 0, s2 = 0;
-    *count = 0;
-    for (int i = 0; i < n; i++)
-        if (r[i].variant == variant && !isnan(r[i].v[k]))
-            s += r[i].v[k], s2 += r[i].v[k] * r[i].v[k], ++*count;
-    *mean = *count ? s / *count : NAN;
-    *sd = *count > 1 ? sqrt(fmax(0, (s2 - s * s / *count) / (*count - 1))) : 0;
-}
-
 static int write_table(const model_compare_options *o, const model_compare_variant *v, int n,
                        const model__cmp_run *r, int n_runs, size_t dim, const double *timed, nn_error *err)
 {
@@ -535,9 +524,9 @@ static int write_table(const model_compare_options *o, const model_compare_varia
         for (int k = 0; k < M - 1; k++) {
             double m, sd, best = NAN, bm, bsd;
             int c, bc;
-            mean_sd(r, n_runs, i, k, &m, &sd, &c);
+            model__cmp_mean(r, n_runs, i, k, &m, &sd, &c);
             for (int j = 0; j < n && k != 12 && k != 14; j++) { /* the column's best */
-                mean_sd(r, n_runs, j, k, &bm, &bsd, &bc);
+                model__cmp_mean(r, n_runs, j, k, &bm, &bsd, &bc);
                 if (bc && (isnan(best) || (model__cmp_metrics[k].higher ? bm > best : bm < best)))
                     best = bm;
             }
@@ -580,7 +569,7 @@ static int write_json(const model_compare_options *o, const model_compare_varian
         for (int k = 0; k < M; k++) {
             double m, sd;
             int c;
-            mean_sd(r, n_runs, i, k, &m, &sd, &c);
+            model__cmp_mean(r, n_runs, i, k, &m, &sd, &c);
             if (!c)
                 continue;
             cJSON *x = cJSON_AddObjectToObject(mo, model__cmp_metrics[k].key);

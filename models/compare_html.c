@@ -63,14 +63,12 @@ static void heat(FILE *f, double v, double lo, double hi)
 /* The mean of column k over variant i's runs (NaN for none) and its sd. */
 static double mean_of(const model__cmp_run *r, int n_runs, int i, int k, double *sd)
 {
-    double s = 0, s2 = 0;
-    int c = 0;
-    for (int j = 0; j < n_runs; j++)
-        if (r[j].variant == i && !isnan(r[j].v[k]))
-            s += r[j].v[k], s2 += r[j].v[k] * r[j].v[k], c++;
+    double m, d;
+    int c;
+    model__cmp_mean(r, n_runs, i, k, &m, &d, &c);
     if (sd)
-        *sd = c > 1 ? sqrt(fmax(0, (s2 - s * s / c) / (c - 1))) : 0;
-    return c ? s / c : NAN;
+        *sd = d;
+    return m;
 }
 
 static void html_table(FILE *f, const model_compare_variant *v, int n, const model__cmp_run *r, int n_runs,

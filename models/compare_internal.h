@@ -33,6 +33,9 @@ void model__cmp_first_difference(const char *want, const char *have, char *out, 
  * otherwise. r->name and r->seed say which run is asked for. */
 int model__cmp_read(const char *path, const char *identity, int generative, long iw,
                     model__cmp_run *r, char *why, size_t why_len);
+/* The mean of column k over the runs of variant (NaN for none), their sd
+ * (0 for one) and how many there are. */
+void model__cmp_mean(const model__cmp_run *r, int n, int variant, int k, double *mean, double *sd, int *count);
 /* The run as JSON, with its identity when given. */
 cJSON *model__cmp_json(const model__cmp_run *r, const char *identity);
 

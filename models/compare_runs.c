@@ -80,6 +80,17 @@ int model__cmp_read(const char *path, const char *identity, int generative, long
     return rc;
 }
 
+void model__cmp_mean(const model__cmp_run *r, int n, int variant, int k, double *mean, double *sd, int *count)
+{
+    double s = 0, s2 = 0;
+    *count = 0;
+    for (int i = 0; i < n; i++)
+        if (r[i].variant == variant && !isnan(r[i].v[k]))
+            s += r[i].v[k], s2 += r[i].v[k] * r[i].v[k], ++*count;
+    *mean = *count ? s / *count : NAN;
+    *sd = *count > 1 ? sqrt(fmax(0, (s2 - s * s / *count) / (*count - 1))) : 0;
+}
+
 cJSON *model__cmp_json(const model__cmp_run *r, const char *identity)
 {
     cJSON *j = cJSON_CreateObject();

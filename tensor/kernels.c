@@ -140,9 +140,11 @@ static int measure(int id, size_t rows, int *got, double *secs)
     return 0;
 }
 
-/* The CPU's name and family/model, for the cache's key. */
-static void cpu_key(char *key, size_t len)
+const char *tn_cpu_name(void)
 {
+    static char out[400];
+    if (out[0])
+        return out;
     FILE *f = fopen("/proc/cpuinfo", "r");
     char line[512], name[256] = "?", fam[32] = "?", mod[32] = "?";
     while (f && fgets(line, sizeof line, f)) {
@@ -160,7 +162,8 @@ static void cpu_key(char *key, size_t len)
     }
     if (f)
         fclose(f);
-    snprintf(key, len, "%s|%s|%s", name, fam, mod);
+    snprintf(out, sizeof out, "%s (family %s, model %s)", name, fam, mod);
+    return out;
 }
 
 /* The measured choices are kept in $XDG_CACHE_HOME/tape/kernels (else
@@ -236,8 +239,7 @@ static void choose_by_measurement(size_t rows)
                               BLIS_ARCH_SANDYBRIDGE, BLIS_ARCH_GENERIC};
     enum { NC = sizeof ids / sizeof ids[0] };
     char key[600];
-    cpu_key(key, sizeof key - 32);
-    snprintf(key + strlen(key), 32, "|%zu", rows);
+    snprintf(key, sizeof key, "%s|%zu", tn_cpu_name(), rows);
     int best = -1, lock = -1;
     char lpath[4200];
     if (cache_path(lpath, sizeof lpath - 8) == 0) { /* one process measures at a time (MPI ranks) */

@@ -288,6 +288,9 @@ const char *tn_blas_config(void);
  * "AVX-512 for products of 64 and more rows", or "measured, ms a step of
  * 128 rows: skx 0.41 zen3 0.44 ... generic 2.10"; for a program's log. */
 const char *tn_blas_how(void);
+/* The CPU, to print beside a figure: "AMD EPYC (family 25, model 1)" (from
+ * /proc/cpuinfo; "?" for what it does not say). */
+const char *tn_cpu_name(void);
 
 /* The cores other processes keep busy, measured between two calls on the
  * same tn_load (zeroed before the first): Linux's busy time of all CPUs

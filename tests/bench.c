@@ -575,29 +575,11 @@ int main(int argc, char **argv)
 #endif
     if (argc > 2 && strcmp(argv[1], "--kernels") == 0)
         kernels = argv[2], argc -= 2, argv += 2;
-    { /* every figure below is of this CPU: name it */
-        FILE *f = fopen("/proc/cpuinfo", "r");
-        char line[512], name[256] = "unknown", fam[32] = "?", mod[32] = "?";
-        while (f && fgets(line, sizeof line, f)) {
-            char *v = strchr(line, ':');
-            if (!v)
-                continue;
-            v += 2 - (v[1] == '\0');
-            v[strcspn(v, "\n")] = '\0';
-            if (!strncmp(line, "model name", 10) && !strcmp(name, "unknown"))
-                snprintf(name, sizeof name, "%s", v);
-            else if (!strncmp(line, "cpu family", 10) && fam[0] == '?')
-                snprintf(fam, sizeof fam, "%s", v);
-            else if (!strncmp(line, "model\t", 6) && mod[0] == '?')
-                snprintf(mod, sizeof mod, "%s", v);
-        }
-        if (f)
-            fclose(f);
+    { /* every figure below is of this CPU: name it, and the day */
         time_t now = time(NULL);
         char day[32];
         strftime(day, sizeof day, "%Y-%m-%d", gmtime(&now));
-        printf("CPU: %s (family %s, model %s), %ld cores online; %s\n", name, fam, mod,
-               sysconf(_SC_NPROCESSORS_ONLN), day);
+        printf("CPU: %s, %ld cores online; %s\n", tn_cpu_name(), sysconf(_SC_NPROCESSORS_ONLN), day);
     }
     if (argc > 1 && strcmp(argv[1], "step") == 0) { /* bench step THREADS BATCH [ROUNDS] */
         int rounds = argc > 4 ? atoi(argv[4]) : 5, batch = argc > 3 ? atoi(argv[3]) : 128;
