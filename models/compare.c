@@ -186,50 +186,6 @@ static nn_dataset *codes_of(const nn_latent *l, const nn_dataset *d, size_t limi
     return c;
 }
 
-/* The reconstruction error per image from the posterior mean, the input
- * first corrupted as `noise` says when not NULL (the target stays clean):
- * BCE (x̂ clipped to [1e-7, 1 - 1e-7]) and the squared error. */
-static int reconstruction(const nn_latent *l, const nn_dataset *d, const model_config *noise, tn_rng *rng,
-                          double *bce, double *se, nn_error *err)
-{
-    size_t B = 500;
-    ad_tape *t = ad_tape_new(0);
-    tn_real *buf = malloc(B * d->dim * sizeof *buf);
-    int rc = 0;
-    *bce = *se = 0;
-    if (!t || !buf || !d->x || !d->n || !l->posterior || !l->decode)
-        rc = nn_fail(err, "reconstruction: %s", !d->x ? "the data are bytes: nn_data_floats() first"
-                                                : !d->n ? "no examples"
-                                                : !t || !buf ? "out of memory"
-                                                             : "the model has no posterior or decode hook");
-    ad_set_grad_enabled(t, 0);
-    for (size_t b0 = 0; !rc && b0 < d->n; b0 += B) {
-        size_t nb = d->n - b0 < B ? d->n - b0 : B;
-        const int *lab = d->labels ? d->labels + b0 : NULL;
-        memcpy(buf, d->x + b0 * d->dim, nb * d->dim * sizeof *buf);
-        nn_batch b = {tn_wrap(buf, TN_DIMS(nb, d->dim)), lab, nb};
-        if (noise)
-            ae_corrupt(noise, &b.x, rng);
-        ad_var *lv;
-        ad_tape_reset(t);
-        ad_var *y = l->decode(l->model, t, l->posterior(l->model, t, &b, &lv), lab);
-        if (!y || ad_value(y)->size != nb * d->dim) {
-            rc = nn_fail(err, "reconstruction: %s", y ? "decode's output is not (rows x the data's width)"
-                                                      : ad_tape_error(t));
-            break;
-        }
-        const tn_real *p = ad_data(y), *c = d->x + b0 * d->dim;
-        for (size_t i = 0; i < nb * d->dim; i++) {
-            double q = p[i] < 1e-7 ? 1e-7 : p[i] > 1 - 1e-7 ? 1 - 1e-7 : p[i];
-            *bce -= c[i] * log(q) + (1 - c[i]) * log(1 - q);
-            *se += (p[i] - c[i]) * (p[i] - c[i]);
-        }
-    }
-    *bce /= (double)(d->n ? d->n : 1), *se /= (double)(d->n ? d->n : 1);
-    free(buf), ad_tape_free(t);
-    return rc;
-}
-
 /* softmax regression on codes: W (10 x J), b (10) */
 typedef struct {
     nn_params *p;
@@ -331,7 +287,7 @@ static int evaluate(const live *x, const model_compare_options *o, const nn_data
             nc.noise = noise[k - 1], nc.noise_level = k == 3 ? o->gauss : o->noise;
         nc.noise_clip = o->clip;
         if (x->l.decode && /* without a decode hook: no reconstruction columns */
-            reconstruction(&x->l, test, k ? &nc : NULL, &evr, &r->v[2 * k], &r->v[2 * k + 1], err))
+            model__reconstruction(&x->l, test, k ? &nc : NULL, &evr, &r->v[2 * k], &r->v[2 * k + 1], err))
             return -1;
     }
     if (generative(x)) {

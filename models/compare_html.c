@@ -15,24 +15,6 @@
 #include "compare_internal.h"
 #include "train_internal.h"
 
-static void esc(FILE *f, const char *s) { nn__svg_text(f, s); }
-
-/* A whole file into memory (NULL when it cannot be read). */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *b = NULL;
-    long n = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (b = malloc((size_t)n + 1)) && fread(b, 1, (size_t)n, f) != (size_t)n)
-        free(b), b = NULL;
-    if (f)
-        fclose(f);
-    if (b)
-        b[n] = '\0';
-    return b;
-}
-
 /* A PNG of the report's folder as an <img>, with its rows labelled on the
  * left (the grid's rows are of equal height). Nothing when it is absent. */
 static void picture(FILE *f, const char *dir, const char *file, const char *const *rows, int n_rows)
@@ -46,7 +28,7 @@ static void picture(FILE *f, const char *dir, const char *file, const char *cons
     fprintf(f, "<div class=\"grid\"><div class=\"rows\" style=\"height:%upx\">", h);
     for (int i = 0; i < n_rows; i++) {
         fputs("<div>", f);
-        esc(f, rows[i]);
+        nn__svg_text(f, rows[i]);
         fputs("</div>", f);
     }
     fprintf(f, "</div><img alt=\"%s\" width=\"%u\" height=\"%u\" src=\"%s\"></div>\n", file, w, h, uri);
@@ -80,7 +62,7 @@ static void html_table(FILE *f, const model_compare_variant *v, int n, const mod
     fprintf(f, "%s</tr>\n", timed ? "<th>s/epoch timed</th>" : "");
     for (int i = 0; i < n; i++) {
         fputs("<tr><td>", f);
-        esc(f, v[i].name);
+        nn__svg_text(f, v[i].name);
         fputs("</td>", f);
         for (int k = 0; k < MODEL__CMP_METRICS - 1; k++) {
             double sd, m = mean_of(r, n_runs, i, k, &sd);
@@ -115,7 +97,7 @@ static void html_heat_map(FILE *f, const model_compare_variant *v, int n, const 
     fputs("</tr>\n", f);
     for (int i = 0; i < n; i++) {
         fputs("<tr><td>", f);
-        esc(f, v[i].name);
+        nn__svg_text(f, v[i].name);
         fputs("</td>", f);
         for (int c = 0; c < 4; c++) {
             double x = mean_of(r, n_runs, i, 2 * c, NULL);
@@ -146,7 +128,7 @@ static void html_probe(FILE *f, const model_compare_variant *v, int n, const mod
                        "font-family=\"sans-serif\">\n", 22 * n + 24);
         int y = 4 + 22 * (bars - 1);
         fprintf(f, "<text x=\"110\" y=\"%d\" text-anchor=\"end\">", y + 13);
-        esc(f, v[i].name);
+        nn__svg_text(f, v[i].name);
         fprintf(f, "</text><rect x=\"116\" y=\"%d\" width=\"%.1f\" height=\"16\" fill=\"#1f77b4\"/>"
                    "<text x=\"%.1f\" y=\"%d\">%.2f%%</text>\n", y, 380 * a, 122 + 380 * a, y + 13, 100 * a);
     }
@@ -177,13 +159,14 @@ int model__cmp_html(const model_compare_options *o, const model_compare_variant 
           "justify-content:space-around;margin-right:8px;font-size:13px;text-align:right;min-width:90px}"
           "img{image-rendering:pixelated}\n</style></head><body>\n<h1>Autoencoder variants compared</h1>\n<p>",
           f);
-    esc(f, o->data);
+    nn__svg_text(f, o->data);
     fprintf(f, "; %ld epochs, batch %ld, Adam %g, %ld seed%s (mean ± sd); built-in variants %s-%ld.</p>\n",
             o->epochs, o->batch, o->lr, o->seeds, o->seeds > 1 ? "s" : "", o->hidden, o->latent);
     html_table(f, v, n, r, n_runs, timed);
     /* the learning curves, inline */
     snprintf(path, sizeof path, "%s/curves.svg", o->out);
-    char *svg = slurp(path), *start = svg ? strstr(svg, "<svg") : NULL;
+    size_t len;
+    char *svg = nn__read_file(path, &len), *start = svg ? strstr(svg, "<svg") : NULL;
     if (start)
         fprintf(f, "<h2>Learning curves (seed 1)</h2>\n%s\n", start);
     free(svg);

@@ -148,32 +148,37 @@ int model_train_eval(void *mp, const nn_dataset *test, tn_rng *rng, nn_scalars *
     return 0;
 }
 
-int model_reconstruction(model *m, const nn_dataset *d, const model_config *noise, tn_rng *rng,
-                         double *bce, double *se, nn_error *err)
+/* The reconstruction error per image from the posterior mean, the input
+ * first corrupted as `noise` says when not NULL (the target stays clean):
+ * BCE (x̂ clipped to [1e-7, 1 - 1e-7]) and the squared error. */
+int model__reconstruction(const nn_latent *l, const nn_dataset *d, const model_config *noise, tn_rng *rng,
+                          double *bce, double *se, nn_error *err)
 {
-    if (!d->x)
-        return nn_fail(err, "reconstruction: %s", "the data are bytes (x8): nn_data_floats() first");
+    size_t B = 500;
     ad_tape *t = ad_tape_new(0);
-    tn_real *buf = malloc(500 * d->dim * sizeof *buf);
+    tn_real *buf = malloc(B * d->dim * sizeof *buf);
     int rc = 0;
     *bce = *se = 0;
-    if (!t || !buf || d->n == 0) {
-        rc = nn_fail(err, d->n ? "reconstruction: out of memory" : "reconstruction: no examples");
-        goto out;
-    }
+    if (!t || !buf || !d->x || !d->n || !l->posterior || !l->decode)
+        rc = nn_fail(err, "reconstruction: %s", !d->x ? "the data are bytes (x8): nn_data_floats() first"
+                                                : !d->n ? "no examples"
+                                                : !t || !buf ? "out of memory"
+                                                             : "the model has no posterior or decode hook");
     ad_set_grad_enabled(t, 0);
-    for (size_t b0 = 0; b0 < d->n; b0 += 500) {
-        size_t nb = d->n - b0 < 500 ? d->n - b0 : 500;
+    for (size_t b0 = 0; !rc && b0 < d->n; b0 += B) {
+        size_t nb = d->n - b0 < B ? d->n - b0 : B;
         const int *lab = d->labels ? d->labels + b0 : NULL;
         memcpy(buf, d->x + b0 * d->dim, nb * d->dim * sizeof *buf);
-        tn_tensor x = tn_wrap(buf, 2, (const size_t[]){nb, d->dim});
+        nn_batch b = {tn_wrap(buf, TN_DIMS(nb, d->dim)), lab, nb};
         if (noise)
-            ae_corrupt(noise, &x, rng);
+            ae_corrupt(noise, &b.x, rng);
+        ad_var *lv;
         ad_tape_reset(t);
-        ad_var *y = model_decode(m, t, model_encode(m, t, ad_const(t, &x), lab), lab);
-        if (!y) {
-            rc = nn_fail(err, "reconstruction: %s", ad_tape_error(t));
-            goto out;
+        ad_var *y = l->decode(l->model, t, l->posterior(l->model, t, &b, &lv), lab);
+        if (!y || ad_value(y)->size != nb * d->dim) {
+            rc = nn_fail(err, "reconstruction: %s", y ? "decode's output is not (rows x the data's width)"
+                                                      : ad_tape_error(t));
+            break;
         }
         const tn_real *p = ad_data(y), *c = d->x + b0 * d->dim;
         for (size_t i = 0; i < nb * d->dim; i++) {
@@ -182,11 +187,16 @@ int model_reconstruction(model *m, const nn_dataset *d, const model_config *nois
             *se += (p[i] - c[i]) * (p[i] - c[i]);
         }
     }
-    *bce /= (double)d->n, *se /= (double)d->n;
-out:
-    free(buf);
-    ad_tape_free(t);
+    *bce /= (double)(d->n ? d->n : 1), *se /= (double)(d->n ? d->n : 1);
+    free(buf), ad_tape_free(t);
     return rc;
+}
+
+int model_reconstruction(model *m, const nn_dataset *d, const model_config *noise, tn_rng *rng,
+                         double *bce, double *se, nn_error *err)
+{
+    nn_latent l = model_latent(m, d->rows, d->cols);
+    return model__reconstruction(&l, d, noise, rng, bce, se, err);
 }
 
 int model_report(model *m, const nn_dataset *test, tn_rng *rng, int iw, nn_log_fn log,

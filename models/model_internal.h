@@ -29,4 +29,9 @@ void ae_corrupt_from(const model_config *c, tn_tensor *out, const tn_tensor *x, 
 int ae__batch_loss(model *m, ad_tape *t, const tn_tensor *x, tn_rng *rng, int corrupt,
                    model_loss *out);
 
+/* model_reconstruction through a model's hooks (posterior mean, decode),
+ * for the built-in models and the users' alike (eval.c). */
+int model__reconstruction(const nn_latent *l, const nn_dataset *d, const model_config *noise, tn_rng *rng,
+                          double *bce, double *se, nn_error *err);
+
 #endif

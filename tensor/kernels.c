@@ -167,23 +167,32 @@ const char *tn_cpu_name(void)
 }
 
 /* The measured choices are kept in $XDG_CACHE_HOME/tape/kernels (else
- * ~/.cache/tape/kernels), a line "CPU|family|model|rows id how" each, so
- * that every later run on this machine takes the same kernels (the same
- * sums, runs that repeat); TAPE_KERNELS_CACHE=0 measures every time. */
-static int cache_path(char *path, size_t len)
+ * ~/.cache/tape/kernels), a line "CPU (family F, model M)|rows id how"
+ * each, so that every later run on this machine takes the same kernels
+ * (the same sums, runs that repeat); TAPE_KERNELS_CACHE=0 measures every
+ * time. The path of `file` there, its folders made (cache/ and tape/). */
+static int cache_path(char *path, size_t len, const char *file)
 {
     const char *off = getenv("TAPE_KERNELS_CACHE"), *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
     if (off && !strcmp(off, "0"))
         return -1;
-    int n = x && *x ? snprintf(path, len, "%s/tape/kernels", x)
-          : h && *h ? snprintf(path, len, "%s/.cache/tape/kernels", h) : -1;
-    return n > 0 && (size_t)n < len ? 0 : -1;
+    int n = x && *x ? snprintf(path, len, "%s/tape/%s", x, file)
+          : h && *h ? snprintf(path, len, "%s/.cache/tape/%s", h, file) : -1;
+    if (n <= 0 || (size_t)n >= len)
+        return -1;
+    char *tape = strrchr(path, '/'), *up;
+    *tape = '\0';
+    if ((up = strrchr(path, '/')))
+        *up = '\0', mkdir(path, 0755), *up = '/';
+    mkdir(path, 0755);
+    *tape = '/';
+    return 0;
 }
 
 static int cache_get(const char *key, int *id)
 {
     char path[4096], line[1024];
-    FILE *f = cache_path(path, sizeof path) ? NULL : fopen(path, "r");
+    FILE *f = cache_path(path, sizeof path, "kernels") ? NULL : fopen(path, "r");
     size_t kl = strlen(key);
     int found = 0;
     while (f && fgets(line, sizeof line, f))
@@ -204,17 +213,9 @@ static int cache_get(const char *key, int *id)
 /* Appended through a temporary file and a rename, beside the old lines. */
 static void cache_put(const char *key, int id)
 {
-    char path[4096], tmp[4200], dir[4096], line[1024];
-    if (cache_path(path, sizeof path))
+    char path[4096], tmp[4200], line[1024];
+    if (cache_path(path, sizeof path, "kernels"))
         return;
-    snprintf(dir, sizeof dir, "%s", path);
-    *strrchr(dir, '/') = '\0';
-    char parent[4096];
-    snprintf(parent, sizeof parent, "%s", dir);
-    char *slash = strrchr(parent, '/');
-    if (slash)
-        *slash = '\0', mkdir(parent, 0755);
-    mkdir(dir, 0755);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
     while (out && in && fgets(line, sizeof line, in))
@@ -242,15 +243,7 @@ static void choose_by_measurement(size_t rows)
     snprintf(key, sizeof key, "%s|%zu", tn_cpu_name(), rows);
     int best = -1, lock = -1;
     char lpath[4200];
-    if (cache_path(lpath, sizeof lpath - 8) == 0) { /* one process measures at a time (MPI ranks) */
-        strcat(lpath, ".lock");
-        char dir[4200];
-        snprintf(dir, sizeof dir, "%s", lpath);
-        *strrchr(dir, '/') = '\0';
-        char *up = strrchr(dir, '/');
-        if (up)
-            *up = '\0', mkdir(dir, 0755), *up = '/';
-        mkdir(dir, 0755);
+    if (cache_path(lpath, sizeof lpath, "kernels.lock") == 0) { /* one process measures at a time (MPI ranks) */
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         if ((lock = open(lpath, O_RDWR | O_CREAT, 0644)) >= 0 && fcntl(lock, F_SETLKW, &fl) != 0)
             close(lock), lock = -1;

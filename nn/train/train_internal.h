@@ -61,6 +61,8 @@ int nn__shards_eval(nn__shards *sh, nn_loss_fn loss, void *model, ad_tape *t, co
 #include <stdio.h>
 void nn__svg_text(FILE *f, const char *s);      /* s with & < > " escaped */
 double nn__svg_tick_step(double lo, double hi); /* 1, 2 or 5 x 10^k: about 5 ticks */
+/* A whole file (malloc'd, NUL-terminated; *len bytes), or NULL. */
+char *nn__read_file(const char *path, size_t *len);
 /* A PNG file as "data:image/png;base64,..." (malloc'd) and its size in
  * pixels; NULL when it cannot be read or is not a PNG. */
 char *nn__svg_png_uri(const char *path, unsigned *w, unsigned *h);
