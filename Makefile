@@ -3,8 +3,8 @@
 # Dependencies come from Debian; `make deps` installs them when run as root.
 
 NAME      := tape
-VERSION   := 0.3.0
-SOVERSION := 2
+VERSION   := 0.4.0
+SOVERSION := 3
 PREFIX    ?= /usr/local
 CC        ?= cc
 BLIS_INC  ?= /usr/include/x86_64-linux-gnu/blis-openmp
@@ -39,7 +39,7 @@ endif
 
 LIB_SRC   := $(wildcard tensor/*.c) $(wildcard autograd/*.c) $(wildcard nn/*.c) $(wildcard nn/train/*.c) \
              $(wildcard models/*.c)
-HEADERS   := tensor/tn.h autograd/ad.h nn/nn.h nn/train/trainer.h nn/train/latent.h nn/train/setup.h \
+HEADERS   := tensor/tn.h autograd/ad.h nn/nn.h nn/train/trainer.h nn/train/latent.h nn/train/options.h nn/train/setup.h \
              nn/train/train.h nn/train/plot.h models/model.h models/compare.h
 TEST_SRC  := $(wildcard tests/test_*.c) tests/main.c tests/alloc_count.c
 # every allocation of the tests and the library's code is counted

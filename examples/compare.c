@@ -6,13 +6,10 @@
  * that was cut short resumes. docs/compare.md shows a report. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "compare.h"
 
@@ -20,15 +17,13 @@
 
 
 typedef struct {
-    const char *models, *out, *data, *binarized, *frey, *csv;
+    const char *models, *out, *data, *binarized, *frey, *csv, *hidden;
     long seeds, epochs, latent, k, iw, batch, threads, train_limit, test_limit, probe_limit, time_steps;
     double beta, noise, gauss, lr;
-    int no_clip, conv;
-    const char *kernels;
-    const char *hidden;
+    int no_clip, conv, kernels;
 } options;
 
-static _Noreturn void die(const char *fmt, ...)
+static _Noreturn void die(int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -36,87 +31,57 @@ static _Noreturn void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-    exit(1);
+    exit(status);
 }
 
-/* ---- options -------------------------------------------------------------- */
-
-static double number(const char *opt, const char *v, double lo, double hi, int whole)
-{
-    char *end;
-    errno = 0;
-    double x = strtod(v ? v : "", &end);
-    if (!v || !*v || *end || errno || !(x >= lo && x <= hi) || (whole && x != floor(x))) {
-        fprintf(stderr, "compare: --%s: expected %s from %g to %g, got \"%s\"\n", opt,
-                whole ? "a whole number" : "a number", lo, hi, v ? v : "");
-        exit(2);
-    }
-    return x;
-}
-
-static const char usage[] =
-    "usage: compare [options]   trains the variants, writes OUT/report.md, results.json, PNGs\n"
-    "  --models LIST   of vae,beta-vae,iwae,cvae,ae,sparse,sparse-hidden,dae-mask,dae-gauss,dae-sp,\n"
-    "                  conv-vae (default: all but conv-vae)\n"
-    "  --conv          adds conv-vae: the VAE with a convolutional body (1 -> 32 -> 64 channels,\n"
-    "                  4x4 kernels, stride 2) before the encoder's layers and after the decoder's\n"
-    "  --seeds N (3)  --epochs N (10)  --batch N (128)  --lr X (1e-3)  --threads N\n"
-    "  --hidden LIST (400)  --latent N (20)  --beta B (4, beta-vae)  --k K (5, iwae)\n"
-    "  --noise X (0.25: masking and salt-and-pepper fraction)  --gauss SD (0.25)  --no-clip\n"
-    "  --iw-samples K (50: L_k of the generative models)  --probe-limit N (10000 train codes)\n"
-    "  --time-steps N (30: each model's step timed in one sitting, models interleaved, 3 rounds;\n"
-    "                 0: off)\n"
-    "  --data DIR | --binarized DIR | --frey FILE | --csv FILE   --train-limit N  --test-limit N\n"
-    "  --out DIR (out/compare)   --kernels auto|measure|avx512|blis (BLIS's products; auto: its AVX-512\n"
-    "                 kernels for batches of 64 and more when the CPU has them)\n";
+/* ---- options: one table (nn_option) ------------------------------------------ */
 
 static options parse(int argc, char **argv)
 {
     options o = {.out = "out/compare", .seeds = 3, .epochs = 10, .latent = 20, .k = 5, .iw = 50,
                  .batch = 128, .threads = 2, .probe_limit = 10000, .beta = 4, .noise = 0.25,
-                 .gauss = 0.25, .lr = 1e-3, .hidden = "400", .time_steps = 30, .kernels = "auto"};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-            fputs(usage, stdout), exit(0);
-        if (!strcmp(a, "--no-clip")) {
-            o.no_clip = 1;
-            continue;
-        }
-        if (!strcmp(a, "--conv")) {
-            o.conv = 1;
-            continue;
-        }
-        if (strncmp(a, "--", 2) || !v)
-            fprintf(stderr, "compare: %s: expected an option and its value\n%s", a, usage), exit(2);
-        a += 2, i++;
-        if (!strcmp(a, "models")) o.models = v;
-        else if (!strcmp(a, "out")) o.out = v;
-        else if (!strcmp(a, "data")) o.data = v;
-        else if (!strcmp(a, "binarized")) o.binarized = v;
-        else if (!strcmp(a, "frey")) o.frey = v;
-        else if (!strcmp(a, "csv")) o.csv = v;
-        else if (!strcmp(a, "hidden")) o.hidden = v;
-        else if (!strcmp(a, "seeds")) o.seeds = (long)number(a, v, 1, 20, 1);
-        else if (!strcmp(a, "epochs")) o.epochs = (long)number(a, v, 0, 1e6, 1);
-        else if (!strcmp(a, "latent")) o.latent = (long)number(a, v, 1, 100000, 1);
-        else if (!strcmp(a, "k")) o.k = (long)number(a, v, 2, 10000, 1);
-        else if (!strcmp(a, "iw-samples")) o.iw = (long)number(a, v, 0, 1e6, 1);
-        else if (!strcmp(a, "batch")) o.batch = (long)number(a, v, 1, 1e6, 1);
-        else if (!strcmp(a, "threads")) o.threads = (long)number(a, v, 1, 1024, 1);
-        else if (!strcmp(a, "train-limit")) o.train_limit = (long)number(a, v, 1, 1e9, 1);
-        else if (!strcmp(a, "test-limit")) o.test_limit = (long)number(a, v, 1, 1e9, 1);
-        else if (!strcmp(a, "probe-limit")) o.probe_limit = (long)number(a, v, 10, 1e9, 1);
-        else if (!strcmp(a, "time-steps")) o.time_steps = (long)number(a, v, 0, 1e6, 1);
-        else if (!strcmp(a, "beta")) o.beta = number(a, v, 0, 1e6, 0);
-        else if (!strcmp(a, "noise")) o.noise = number(a, v, 0, 1, 0);
-        else if (!strcmp(a, "gauss")) o.gauss = number(a, v, 0, 100, 0);
-        else if (!strcmp(a, "lr")) o.lr = number(a, v, 0, 1e3, 0);
-        else if (!strcmp(a, "kernels")) o.kernels = v;
-        else fprintf(stderr, "compare: --%s: unknown option\n%s", a, usage), exit(2);
+                 .gauss = 0.25, .lr = 1e-3, .hidden = "400", .time_steps = 30};
+    const nn_option rows[] = {
+        NN_OPT_TEXT("models", &o.models, "LIST", "of vae,beta-vae,iwae,cvae,ae,sparse,sparse-hidden,\n"
+                    "dae-mask,dae-gauss,dae-sp,conv-vae (default: all but conv-vae)"),
+        NN_OPT_FLAG("conv", &o.conv, "adds conv-vae: the VAE with a convolutional body (1 -> 32 -> 64\n"
+                    "channels, 4x4 kernels, stride 2) around the encoder's and decoder's layers"),
+        NN_OPT_INT("seeds", &o.seeds, 1, 20, NULL),
+        NN_OPT_INT("epochs", &o.epochs, 0, 1e6, NULL),
+        NN_OPT_INT("batch", &o.batch, 1, 1e6, NULL),
+        NN_OPT_REAL("lr", &o.lr, 0, 1e3, NULL),
+        NN_OPT_INT("threads", &o.threads, 1, 1024, NULL),
+        NN_OPT_TEXT("hidden", &o.hidden, "LIST", NULL),
+        NN_OPT_INT("latent", &o.latent, 1, 100000, NULL),
+        NN_OPT_REAL("beta", &o.beta, 0, 1e6, "beta-vae's"),
+        NN_OPT_INT("k", &o.k, 2, 10000, "iwae's"),
+        NN_OPT_REAL("noise", &o.noise, 0, 1, "masking and salt-and-pepper fraction"),
+        NN_OPT_REAL("gauss", &o.gauss, 0, 100, "Gaussian noise's sd"),
+        NN_OPT_FLAG("no-clip", &o.no_clip, "the corrupted input not clipped to [0, 1]"),
+        NN_OPT_INT("iw-samples", &o.iw, 0, 1e6, "L_k of the generative models"),
+        NN_OPT_INT("probe-limit", &o.probe_limit, 10, 1e9, "training codes the linear probe learns from"),
+        NN_OPT_INT("time-steps", &o.time_steps, 0, 1e6, "each model's step timed in one sitting, models\n"
+                   "interleaved, 3 rounds; 0: off"),
+        NN_OPT_TEXT("data", &o.data, "DIR", "IDX files"),
+        NN_OPT_TEXT("binarized", &o.binarized, "DIR", "binarized MNIST .amat"),
+        NN_OPT_TEXT("frey", &o.frey, "FILE", "Frey Face .mat"),
+        NN_OPT_TEXT("csv", &o.csv, "FILE", "numbers, a row each"),
+        NN_OPT_INT("train-limit", &o.train_limit, 1, 1e9, NULL),
+        NN_OPT_INT("test-limit", &o.test_limit, 1, 1e9, NULL),
+        NN_OPT_TEXT("out", &o.out, "DIR", "report.md, report.html, results.json, pictures"),
+        NN_OPT_CHOICE("kernels", &o.kernels, "auto|measure|avx512|blis", "BLIS's products (as vae's)"),
+        NN_OPT_END};
+    nn_error err;
+    int rc = nn_options_parse(rows, argc, argv, &err);
+    if (rc == NN_OPTIONS_HELP) {
+        static char usage[8192];
+        nn_options_usage("compare [options]   trains the variants into one report", rows, usage, sizeof usage);
+        fputs(usage, stdout), exit(0);
     }
+    if (rc)
+        die(2, "%s", err.msg);
     if ((o.data != NULL) + (o.binarized != NULL) + (o.frey != NULL) + (o.csv != NULL) > 1)
-        fprintf(stderr, "compare: give one of --data, --binarized, --frey, --csv\n"), exit(2);
+        die(2, "give one of --data, --binarized, --frey, --csv");
     return o;
 }
 
@@ -124,9 +89,8 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     options o = parse(argc, argv);
-    if (tn_blas_kernels(o.kernels, (size_t)o.batch)) /* before BLIS's first call, and before MPI (it may fork) */
-        fprintf(stderr, "compare: --kernels: expected one of auto|measure|avx512|blis, got \"%s\"\n", o.kernels),
-            exit(2);
+    static const char *const kernels[] = {"auto", "measure", "avx512", "blis"};
+    tn_blas_kernels(kernels[o.kernels], (size_t)o.batch); /* before BLIS's first call, and before MPI (it may fork) */
     nn_dist_size(); /* under mpirun (make MPI=1): MPI starts; rank 0 alone prints */
     tn_set_threads((int)o.threads);
     model_compare_variant chosen[N_VARIANTS];
@@ -134,7 +98,7 @@ int main(int argc, char **argv)
     int n = model_compare_list(o.models ? o.models : "vae,beta-vae,iwae,cvae,ae,sparse,sparse-hidden,dae-mask,"
                                                      "dae-gauss,dae-sp", chosen, N_VARIANTS, &err), has_conv = 0;
     if (n < 0)
-        fprintf(stderr, "compare: --models: %s\n", err.msg + strlen("variants: ")), exit(2);
+        die(2, "--models: %s", err.msg + strlen("variants: "));
     for (int i = 0; i < n; i++)
         has_conv |= !strcmp(chosen[i].name, "conv-vae");
     if (o.conv && !has_conv && n < N_VARIANTS) /* --conv adds the conv VAE to the list */
@@ -147,7 +111,7 @@ int main(int argc, char **argv)
                                                                                  : NN_SOURCE_IDX;
     const char *src = o.csv ? o.csv : o.frey ? o.frey : o.binarized ? o.binarized : o.data;
     if (nn_load_source(kind, src, &split, &train, &test, desc, sizeof desc, &err))
-        die("%s", err.msg);
+        die(1, "%s", err.msg);
     model_compare_options c = model_compare_defaults();
     c.out = o.out, c.seeds = o.seeds, c.epochs = o.epochs, c.batch = o.batch, c.lr = o.lr, c.hidden = o.hidden;
     c.latent = o.latent, c.beta = o.beta, c.k = o.k, c.noise = o.noise, c.gauss = o.gauss, c.clip = !o.no_clip;

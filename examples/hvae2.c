@@ -69,7 +69,8 @@ int main(int argc, char **argv)
     double lk = NAN;
     int rc;
     const char *with = NULL; /* --compare vae,iwae: joins the built-in variants' table */
-    nn_option own[] = {{"compare", 's', &with, 0, 0}, {0}};
+    nn_option own[] = {NN_OPT_TEXT("compare", &with, "LIST", "built-in variants to train beside it, one table"),
+                       NN_OPT_END};
     if ((rc = nn_setup_args_with(&s, argc, argv, "hvae2", 10, own, &err)))
         return nn_setup_exit(rc, &err);
     nn_latent l = {.model = &m, .latent = Z1 + Z2, .rows = 28, .cols = 28, .posterior = posterior,

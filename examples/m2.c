@@ -69,7 +69,8 @@ int main(int argc, char **argv)
     nn_scalars test;
     double factor = 0.1;
     long per_class = 10;
-    nn_option own[] = {{"alpha-factor", 'r', &factor, 0, 1e6}, {"labels", 'i', &per_class, 1, 1000}, {0}};
+    nn_option own[] = {NN_OPT_REAL("alpha-factor", &factor, 0, 1e6, "the classifier's weight, per labelled row"),
+                       NN_OPT_INT("labels", &per_class, 1, 1000, "labelled rows a class"), NN_OPT_END};
     int rc;
     if ((rc = nn_setup_args_with(&s, argc, argv, "m2", 10, own, &err)))
         return nn_setup_exit(rc, &err);

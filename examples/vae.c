@@ -6,52 +6,13 @@
 
 #include <errno.h>
 #include <stdarg.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "model.h"
-
-static const char usage_text[] =
-    "usage: vae [options]            train a model, then evaluate it and draw it\n"
-    "       vae --eval FILE [--data DIR]  evaluate a checkpoint\n\n"
-    "data (default: $TAPE_DATA/mnist, then data/mnist, then Debian's Fashion-MNIST):\n"
-    "  --data DIR  IDX files (train-images-idx3-ubyte[.gz], ...)   --binarized DIR  binarized MNIST .amat\n"
-    "  --frey FILE  Frey Face .mat   --csv FILE  numbers (10%% of either held out as test)\n"
-    "  --binarize none|static|dynamic   --train-limit N   --test-limit N\n"
-    "model:\n"
-    "  --model vae|ae|sparse|denoising (vae)   --hidden LIST (400; e.g. 500,500)\n"
-    "  --latent N (20 for the VAE, 64 for the AEs)   --activation relu|tanh|sigmoid|softplus (relu)\n"
-    "  --init torch|glorot|he|normal (torch: U(+-1/sqrt(fan_in)) as PyTorch)\n"
-    "  --likelihood bernoulli|gaussian (VAE decoder)   --samples L (1)   --beta B (1)   --warmup STEPS (0)\n"
-    "  --recon bce|mse (AEs)   --sparsity kl|l1   --rho R (0.05)   --sparse-beta B (3)   --l1 L (1e-3)\n"
-    "  --noise gaussian|saltpepper|mask (mask)   --noise-level X (0.25)   --noise-clip 0|1 (1)\n"
-    "  --iw-k K (1: ELBO; > 1: IWAE bound)  --classes C (conditional)  --sparse-on code|hidden\n"
-    "  --conv 0|1 (1: a convolutional body, 1 -> 32 -> 64 channels, around the layers; images\n"
-    "             whose sides are multiples of 4)\n"
-    "training:\n"
-    "  --epochs N (10)  --batch N (128)  --lr X (1e-3)  --optim adam|adamw|sgd|adagrad (adam)\n"
-    "  --momentum X (SGD)  --clip X (global gradient norm; 0 = off)  --threads N (all cores)\n"
-    "  --schedule constant|step|cosine (constant)  --min-lr X (cosine's end; 0)\n"
-    "  --lr-step EPOCHS  --lr-gamma G (step: lr times G every EPOCHS epochs; 10, 0.1)\n"
-    "  --shards S (each batch in S row shards, gradients summed; under mpirun one a rank)\n"
-    "  --adapt-threads 0|1 (1: fewer threads while other processes keep cores busy)\n"
-    "  --kernels auto|measure|avx512|blis (BLIS's products; measure: the fastest configuration,\n"
-    "            timed on this CPU; auto: measure when BLIS cannot name the CPU, else its AVX-512\n"
-    "            kernels for batches of 64 and more and for --eval when the CPU has them)\n"
-    "  --seed N (else drawn from libsodium and printed)   --out DIR (checkpoint, pictures)\n"
-    "  --resume FILE (--epochs counts from 0)   --metrics FILE (JSON Lines, appended on --resume;\n"
-    "            its learning curves in FILE.svg, .jsonl taken off, redrawn every epoch)\n"
-    "  --start-from FILE (a checkpoint's weights; the model options, objective and optimizer\n"
-    "              from this command line: e.g. a trained VAE fine-tuned with --iw-k 50)\n"
-    "evaluation:\n"
-    "  --eval FILE (ELBO parts, L_k, active units)   --iw-samples K (5000 with --eval, else 0)\n"
-    "  --check (the model's loss gradient-checked on 16 test images, the build's eps and\n"
-    "          tolerance; no training)\n";
 
 typedef struct {
     const char *data, *csv, *frey, *binarized, *out, *resume, *metrics, *eval, *hidden, *start;
@@ -74,116 +35,104 @@ static _Noreturn void die(int status, const char *fmt, ...)
     exit(status);
 }
 
-/* ---- options: one table, every number checked against its range ----------- */
+/* ---- options: one table (nn_option), every number checked against its range */
 
-enum { STR, INT, NUM, CHOICE, SEED };
-#define OFF(f) offsetof(options, f)
-static const struct {
-    const char *name;
-    int type;
-    size_t off;
-    double lo, hi;        /* INT and NUM ranges */
-    const char *choices;  /* CHOICE: "a|b|c", stored as the index */
-} table[] = {
-    {"data", STR, OFF(data), 0, 0, 0}, {"csv", STR, OFF(csv), 0, 0, 0},
-    {"frey", STR, OFF(frey), 0, 0, 0}, {"binarized", STR, OFF(binarized), 0, 0, 0},
-    {"binarize", CHOICE, OFF(binarize), 0, 0, "none|static|dynamic"},
-    {"train-limit", INT, OFF(train_limit), 1, 1e9, 0}, {"test-limit", INT, OFF(test_limit), 1, 1e9, 0},
-    {"model", CHOICE, OFF(kind), 0, 0, "vae|ae|sparse|denoising"},
-    {"hidden", STR, OFF(hidden), 0, 0, 0}, {"latent", INT, OFF(latent), 1, 100000, 0},
-    {"activation", CHOICE, OFF(act), 0, 0, "none|relu|tanh|sigmoid|softplus"},
-    {"init", CHOICE, OFF(init), 0, 0, "glorot|he|normal|torch"},
-    {"likelihood", CHOICE, OFF(likelihood), 0, 0, "bernoulli|gaussian"},
-    {"samples", INT, OFF(samples), 1, 10000, 0}, {"beta", NUM, OFF(beta), 0, 1e6, 0},
-    {"warmup", INT, OFF(warmup), 0, 1e12, 0}, {"recon", CHOICE, OFF(recon), 0, 0, "bce|mse"},
-    {"sparsity", CHOICE, OFF(sparsity), 0, 0, "kl|l1"}, {"rho", NUM, OFF(rho), 1e-6, 1 - 1e-6, 0},
-    {"sparse-beta", NUM, OFF(sparse_beta), 0, 1e6, 0}, {"l1", NUM, OFF(l1), 0, 1e6, 0},
-    {"noise", CHOICE, OFF(noise), 0, 0, "gaussian|saltpepper|mask"},
-    {"noise-level", NUM, OFF(noise_level), 0, 1e3, 0}, {"epochs", INT, OFF(epochs), 0, 1e6, 0},
-    {"batch", INT, OFF(batch), 1, 1e7, 0}, {"lr", NUM, OFF(lr), 0, 1e6, 0},
-    {"optim", CHOICE, OFF(optim), 0, 0, "sgd|adagrad|adam|adamw"},
-    {"momentum", NUM, OFF(momentum), 0, 1, 0}, {"clip", NUM, OFF(clip), 0, 1e12, 0},
-    {"seed", SEED, OFF(seed), 0, 0, 0}, {"threads", INT, OFF(threads), 1, 1024, 0},
-    {"out", STR, OFF(out), 0, 0, 0}, {"resume", STR, OFF(resume), 0, 0, 0},
-    {"metrics", STR, OFF(metrics), 0, 0, 0}, {"eval", STR, OFF(eval), 0, 0, 0},
-    {"iw-samples", INT, OFF(iw_samples), 0, 1e6, 0}, {"iw-k", INT, OFF(iw_k), 1, 10000, 0},
-    {"classes", INT, OFF(classes), 0, 100000, 0}, {"noise-clip", INT, OFF(noise_clip), 0, 1, 0},
-    {"sparse-on", CHOICE, OFF(sparse_on), 0, 0, "code|hidden"},
-    {"schedule", CHOICE, OFF(schedule), 0, 0, "constant|step|cosine"},
-    {"min-lr", NUM, OFF(min_lr), 0, 1e6, 0}, {"lr-step", INT, OFF(lr_step), 1, 1e6, 0},
-    {"lr-gamma", NUM, OFF(lr_gamma), 0, 1, 0}, {"shards", INT, OFF(shards), 0, 1e6, 0},
-    {"adapt-threads", INT, OFF(adapt_threads), 0, 1, 0}, {"start-from", STR, OFF(start), 0, 0, 0},
-    {"conv", INT, OFF(conv), 0, 1, 0}, {"kernels", CHOICE, OFF(kernels), 0, 0, "auto|measure|avx512|blis"},
-};
-#define N_OPTS (int)(sizeof table / sizeof table[0])
+#define N_ROWS 64
 
-static void set_option(options *o, int i, const char *v)
+/* The command line's rows for o: each option's name, type, value (its
+ * default), range or choices and help, for the parser and the usage alike. */
+static void rows_of(options *o, nn_option rows[N_ROWS])
 {
-    char *p = (char *)o + table[i].off, *end;
-    const char *name = table[i].name;
-    errno = 0;
-    if (table[i].type == STR) {
-        if (!*v)
-            die(2, "--%s: expected a name, got \"\"", name);
-        *(const char **)p = v;
-    } else if (table[i].type == INT) {
-        long long x = strtoll(v, &end, 10);
-        if (!*v || *end || errno || x < table[i].lo || x > table[i].hi)
-            die(2, "--%s: expected a whole number from %.0f to %.0f, got \"%s\"", name, table[i].lo,
-                table[i].hi, v);
-        *(long *)p = (long)x;
-    } else if (table[i].type == NUM) {
-        double x = strtod(v, &end);
-        if (!*v || *end || !(x >= table[i].lo && x <= table[i].hi))
-            die(2, "--%s: expected a number from %g to %g, got \"%s\"", name, table[i].lo, table[i].hi, v);
-        *(double *)p = x;
-    } else if (table[i].type == SEED) {
-        unsigned long long x = strtoull(v, &end, 10);
-        if (!*v || *end || errno || *v == '-' || *v == '+')
-            die(2, "--seed: expected a whole number from 0 to 18446744073709551615, got \"%s\"", v);
-        o->seed = (uint64_t)x, o->have_seed = 1;
-    } else {
-        const char *c = table[i].choices;
-        for (int k = 0; *c; k++) {
-            size_t len = strcspn(c, "|");
-            if (strlen(v) == len && strncmp(c, v, len) == 0) {
-                *(int *)p = k;
-                return;
-            }
-            c += len + (c[len] == '|');
-        }
-        die(2, "--%s: expected one of %s, got \"%s\"", name, table[i].choices, v);
-    }
+    const nn_option r[] = {
+        NN_OPT_HEADING("data (default: $TAPE_DATA/mnist, then data/mnist, then Debian's Fashion-MNIST)"),
+        NN_OPT_TEXT("data", &o->data, "DIR", "IDX files (train-images-idx3-ubyte[.gz], ...)"),
+        NN_OPT_TEXT("binarized", &o->binarized, "DIR", "binarized MNIST .amat"),
+        NN_OPT_TEXT("frey", &o->frey, "FILE", "Frey Face .mat (10% held out as test)"),
+        NN_OPT_TEXT("csv", &o->csv, "FILE", "numbers, a row each (10% held out as test)"),
+        NN_OPT_CHOICE("binarize", &o->binarize, "none|static|dynamic", NULL),
+        NN_OPT_INT("train-limit", &o->train_limit, 1, 1e9, "the first N training rows"),
+        NN_OPT_INT("test-limit", &o->test_limit, 1, 1e9, "the first N test rows"),
+        NN_OPT_HEADING("model"),
+        NN_OPT_CHOICE("model", &o->kind, "vae|ae|sparse|denoising", NULL),
+        NN_OPT_TEXT("hidden", &o->hidden, "LIST", "hidden widths, e.g. 500,500 (400)"),
+        NN_OPT_INT("latent", &o->latent, 1, 100000, "(20 for the VAE, 64 for the AEs)"),
+        NN_OPT_CHOICE("activation", &o->act, "none|relu|tanh|sigmoid|softplus", "not none"),
+        NN_OPT_CHOICE("init", &o->init, "glorot|he|normal|torch", "torch: U(+-1/sqrt(fan_in)) as PyTorch"),
+        NN_OPT_CHOICE("likelihood", &o->likelihood, "bernoulli|gaussian", "the VAE's decoder"),
+        NN_OPT_INT("samples", &o->samples, 1, 10000, "ELBO samples a row"),
+        NN_OPT_REAL("beta", &o->beta, 0, 1e6, "the KL's weight"),
+        NN_OPT_INT("warmup", &o->warmup, 0, 1e12, "steps of the KL's weight rising from 0"),
+        NN_OPT_CHOICE("recon", &o->recon, "bce|mse", "the AEs' reconstruction loss"),
+        NN_OPT_CHOICE("sparsity", &o->sparsity, "kl|l1", NULL),
+        NN_OPT_REAL("rho", &o->rho, 1e-6, 1 - 1e-6, "the sparse AE's target activation"),
+        NN_OPT_REAL("sparse-beta", &o->sparse_beta, 0, 1e6, NULL),
+        NN_OPT_REAL("l1", &o->l1, 0, 1e6, NULL),
+        NN_OPT_CHOICE("sparse-on", &o->sparse_on, "code|hidden", NULL),
+        NN_OPT_CHOICE("noise", &o->noise, "gaussian|saltpepper|mask", "the denoising AE's (mask)"),
+        NN_OPT_REAL("noise-level", &o->noise_level, 0, 1e3, NULL),
+        NN_OPT_INT("noise-clip", &o->noise_clip, 0, 1, NULL),
+        NN_OPT_INT("iw-k", &o->iw_k, 1, 10000, "1: the ELBO; above 1: the IWAE bound"),
+        NN_OPT_INT("classes", &o->classes, 0, 100000, "above 0: conditional on the label, of N classes"),
+        NN_OPT_INT("conv", &o->conv, 0, 1, "1: a convolutional body, 1 -> 32 -> 64 channels, around the\n"
+                   "layers; images whose sides are multiples of 4"),
+        NN_OPT_HEADING("training"),
+        NN_OPT_INT("epochs", &o->epochs, 0, 1e6, NULL),
+        NN_OPT_INT("batch", &o->batch, 1, 1e7, NULL),
+        NN_OPT_REAL("lr", &o->lr, 0, 1e6, NULL),
+        NN_OPT_CHOICE("optim", &o->optim, "sgd|adagrad|adam|adamw", NULL),
+        NN_OPT_REAL("momentum", &o->momentum, 0, 1, "SGD's"),
+        NN_OPT_REAL("clip", &o->clip, 0, 1e12, "the gradients' global norm; 0: off"),
+        NN_OPT_INT("threads", &o->threads, 1, 1024, "default: the cores"),
+        NN_OPT_CHOICE("schedule", &o->schedule, "constant|step|cosine", NULL),
+        NN_OPT_REAL("min-lr", &o->min_lr, 0, 1e6, "the cosine's end"),
+        NN_OPT_INT("lr-step", &o->lr_step, 1, 1e6, "step: lr times --lr-gamma every N epochs"),
+        NN_OPT_REAL("lr-gamma", &o->lr_gamma, 0, 1, NULL),
+        NN_OPT_INT("shards", &o->shards, 0, 1e6, "each batch in S row shards, gradients summed;\n"
+                   "under mpirun one a rank"),
+        NN_OPT_INT("adapt-threads", &o->adapt_threads, 0, 1, "1: fewer threads while other processes\n"
+                   "keep cores busy"),
+        NN_OPT_CHOICE("kernels", &o->kernels, "auto|measure|avx512|blis", "BLIS's products; measure: the fastest\n"
+                      "configuration, timed on this CPU; auto: measure when BLIS cannot\n"
+                      "name the CPU, else its AVX-512 kernels for batches of 64 and more\n"
+                      "and for --eval when the CPU has them"),
+        NN_OPT_SEED("seed", &o->seed, &o->have_seed, "else drawn from libsodium and printed"),
+        NN_OPT_TEXT("out", &o->out, "DIR", "checkpoint, pictures"),
+        NN_OPT_TEXT("resume", &o->resume, "FILE", "a checkpoint; --epochs counts from 0"),
+        NN_OPT_TEXT("metrics", &o->metrics, "FILE", "JSON Lines, appended on --resume; its learning\n"
+                    "curves in FILE.svg (.jsonl taken off), redrawn every epoch"),
+        NN_OPT_TEXT("start-from", &o->start, "FILE", "a checkpoint's weights; the model options, objective\n"
+                    "and optimizer from this command line"),
+        NN_OPT_HEADING("evaluation"),
+        NN_OPT_TEXT("eval", &o->eval, "FILE", "a checkpoint's ELBO parts, L_k and active units"),
+        NN_OPT_INT("iw-samples", &o->iw_samples, 0, 1e6, "L_k's k (5000 with --eval, else 0)"),
+        NN_OPT_FLAG("check", &o->check, "the model's loss gradient-checked on 16 test images; no training"),
+        NN_OPT_END};
+    _Static_assert(sizeof r <= N_ROWS * sizeof r[0], "N_ROWS");
+    memcpy(rows, r, sizeof r);
 }
+
+static const char head[] = "vae [options]              train a model, then evaluate it and draw it\n"
+                           "       vae --eval FILE [--data DIR]  evaluate a checkpoint";
 
 static model_config parse(int argc, char **argv, options *o)
 {
-    struct option longs[N_OPTS + 3];
-    for (int i = 0; i < N_OPTS; i++)
-        longs[i] = (struct option){table[i].name, 1, NULL, 256 + i};
-    longs[N_OPTS] = (struct option){"help", 0, NULL, 'h'};
-    longs[N_OPTS + 1] = (struct option){"check", 0, NULL, 'c'};
-    longs[N_OPTS + 2] = (struct option){0, 0, 0, 0};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (options){.epochs = 10, .batch = 128, .lr = 1e-3, .optim = NN_ADAM, .iw_samples = -1,
                    .threads = cores > 0 ? cores : 1, .latent = -1, .act = NN_ACT_RELU,
                    .init = NN_INIT_TORCH, .noise = -1, .samples = 1, .beta = 1, .rho = 0.05,
                    .sparse_beta = 3, .l1 = 1e-3, .noise_level = 0.25, .iw_k = 1, .noise_clip = 1,
                    .lr_step = 10, .lr_gamma = 0.1, .adapt_threads = 1};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
-        if (c == 'h')
-            fputs(usage_text, stdout), exit(0);
-        if (c == 'c') {
-            o->check = 1;
-            continue;
-        }
-        if (c < 256)
-            fputs(usage_text, stderr), exit(2);
-        set_option(o, c - 256, optarg);
+    nn_option rows[N_ROWS];
+    rows_of(o, rows);
+    nn_error err;
+    int rc = nn_options_parse(rows, argc, argv, &err);
+    if (rc == NN_OPTIONS_HELP) {
+        static char usage[16384];
+        nn_options_usage(head, rows, usage, sizeof usage);
+        fputs(usage, stdout), exit(0);
     }
-    if (optind < argc)
-        die(2, "unexpected argument \"%s\" (see --help)", argv[optind]);
+    if (rc)
+        die(2, "%s", err.msg);
     if ((o->data != NULL) + (o->csv != NULL) + (o->frey != NULL) + (o->binarized != NULL) > 1)
         die(2, "give one of --data, --binarized, --frey, --csv");
     if (o->start && (o->resume || o->eval))
@@ -251,10 +200,12 @@ static void pick_seed(options *o, nn_meta *meta, const char *from)
     if (from && !o->have_seed) {
         if (nn_load_meta(from, meta, &err))
             die(1, "%s", err.msg);
-        if ((s = nn_meta_get(meta, "train.seed")))
-            for (int i = 0; i < N_OPTS; i++) /* as if given as --seed: strictly */
-                if (strcmp(table[i].name, "seed") == 0)
-                    set_option(o, i, s);
+        if ((s = nn_meta_get(meta, "train.seed"))) { /* as if given as --seed: strictly */
+            const nn_option seed[] = {NN_OPT_SEED("seed", &o->seed, &o->have_seed, NULL), NN_OPT_END};
+            char *args[] = {"vae", "--seed", (char *)s};
+            if (nn_options_parse(seed, 3, args, &err))
+                die(1, "%s: train.seed: %s", from, err.msg);
+        }
     }
     if (!o->have_seed) {
         int ok;

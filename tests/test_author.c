@@ -260,12 +260,15 @@ void test_setup_own_options(void)
     double alpha = 0.1;
     long k = 5;
     const char *name = "plain";
-    nn_option own[] = {{"alpha", 'r', &alpha, 0, 10}, {"k", 'i', &k, 1, 100}, {"style", 's', &name, 0, 0}, {0}};
+    nn_option own[] = {NN_OPT_REAL("alpha", &alpha, 0, 10, NULL), NN_OPT_INT("k", &k, 1, 100, "samples"),
+                       NN_OPT_TEXT("style", &name, NULL, NULL), NN_OPT_END};
     nn_setup s;
     nn_error err;
     char *help[] = {"prog", "--help"};
     CHECK(nn_setup_args_with(&s, 2, help, "prog", 3, own, &err) == NN_SETUP_HELP);
-    CHECK_STR_HAS(err.msg, "[--alpha X (0.1)] [--k N (5)] [--style TEXT (plain)]");
+    CHECK_STR_HAS(s.usage, "usage: prog [options]\n  --alpha X (0.1)\n  --k N (5)                     samples\n"
+                           "  --style TEXT (plain)\n  --data DIR");
+    CHECK_STR_HAS(s.usage, "  --epochs N (3)\n");
     char *bad_r[] = {"prog", "--alpha", "11"};
     CHECK(nn_setup_args_with(&s, 3, bad_r, "prog", 3, own, &err) == NN_SETUP_USAGE);
     CHECK_STR_HAS(err.msg, "prog: --alpha: expected a number from 0 to 10, got \"11\"");
@@ -283,6 +286,66 @@ void test_setup_own_options(void)
     CHECK(nn_setup_args_with(&s, 15, ok, "prog", 3, own, &err) == 0);
     CHECK(alpha == 2.5 && k == 7 && strcmp(name, "fancy") == 0);
     nn_setup_free(&s);
+}
+
+/* The option table: every type read and checked against its row, the
+ * errors naming the option, what was found and what was expected, and the
+ * usage made from the same rows. */
+void test_options_table(void)
+{
+    double x = 0.5;
+    long n = -1; /* out of range: "chosen later", no default shown */
+    uint64_t seed = 0;
+    int given = 0, flag = 0, pick = 1;
+    const char *text = NULL;
+    nn_option rows[] = {NN_OPT_HEADING("group"), NN_OPT_REAL("x", &x, 0, 1, "a fraction"),
+                        NN_OPT_INT("n", &n, 1, 9, NULL), NN_OPT_SEED("seed", &seed, &given, NULL),
+                        NN_OPT_FLAG("on", &flag, NULL), NN_OPT_CHOICE("pick", &pick, "a|bb|c", NULL),
+                        NN_OPT_TEXT("text-option-with-a-long-name", &text, "FILE", "line one\nline two"),
+                        NN_OPT_END};
+    char usage[1024];
+    size_t need = nn_options_usage("p [options]", rows, usage, sizeof usage);
+    CHECK(need == strlen(usage));
+    CHECK_STR_HAS(usage, "usage: p [options]\ngroup:\n  --x X (0.5)                   a fraction\n  --n N\n"
+                         "  --seed N\n  --on\n  --pick a|bb|c (bb)\n  --text-option-with-a-long-name FILE\n"
+                         "                                line one\n                                line two\n");
+    char small[16];
+    CHECK(nn_options_usage("p", rows, small, sizeof small) == need - strlen(" [options]") &&
+          strlen(small) == sizeof small - 1);
+    char *ok[] = {"p", "--x=0.25", "--n", "9", "--seed", "18446744073709551615", "--on", "--pick", "c",
+                  "--text-option-with-a-long-name", "f.txt"};
+    nn_error err;
+    CHECK(nn_options_parse(rows, 11, ok, &err) == 0);
+    CHECK(x == 0.25 && n == 9 && seed == UINT64_MAX && given && flag && pick == 2 && !strcmp(text, "f.txt"));
+    static struct {
+        int argc;
+        char *argv[3];
+        const char *msg;
+    } bad[] = {
+        {3, {"p", "--x", "1.5"}, "--x: expected a number from 0 to 1, got \"1.5\""},
+        {3, {"p", "--n", "10"}, "--n: expected a whole number from 1 to 9, got \"10\""},
+        {3, {"p", "--n", "2.0"}, "--n: expected a whole number from 1 to 9, got \"2.0\""},
+        {3, {"p", "--seed", "-1"}, "--seed: expected a whole number from 0 to 18446744073709551615, got \"-1\""},
+        {3, {"p", "--seed", "18446744073709551616"}, "got \"18446744073709551616\""},
+        {3, {"p", "--pick", "b"}, "--pick: expected one of a|bb|c, got \"b\""},
+        {2, {"p", "--on=1"}, "--on: a flag, expected no value, got \"1\""},
+        {2, {"p", "--x"}, "--x: expected a value after it, got the end of the line"},
+        {3, {"p", "--nope", "1"}, "--nope: unknown option (see --help)"},
+        {3, {"p", "--group", "1"}, "--group: unknown option"}, /* a heading is no option */
+        {2, {"p", "x"}, "\"x\": expected an option like --name VALUE"},
+        {3, {"p", "--text-option-with-a-long-name", ""}, "--text-option-with-a-long-name: expected a non-empty FILE, got \"\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err.msg[0] = '\0';
+        CHECK(nn_options_parse(rows, bad[i].argc, bad[i].argv, &err) == NN_OPTIONS_USAGE);
+        CHECK_STR_HAS(err.msg, bad[i].msg);
+    }
+    char *help[] = {"p", "--x", "7", "-h"};
+    CHECK(nn_options_parse(rows, 4, help, &err) == NN_OPTIONS_HELP && x == 0.25); /* nothing read */
+    nn_option wrong[] = {{.name = "w", .type = 'q', .value = &x}, NN_OPT_END};
+    char *w[] = {"p", "--w", "1"};
+    CHECK(nn_options_parse(wrong, 3, w, &err) == NN_OPTIONS_USAGE);
+    CHECK_STR_HAS(err.msg, "--w: the program's table gives the type 'q'");
 }
 
 /* The posterior's sample hook: a Gaussian written as a hook gives the ELBO

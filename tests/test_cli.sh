@@ -143,7 +143,7 @@ expect epochs_wrap 2 "--epochs: expected a whole number from 0 to 1000000, got \
 expect samples_wrap 2 "--samples: expected a whole number from 1 to 10000, got \"4294967296\"" "$vae" --samples 4294967296
 expect hidden_comma 2 "--hidden: expected 1 to 8 widths" "$vae" --hidden 8,
 expect latent_huge 2 "--latent: expected a whole number from 1 to 100000" "$vae" --latent 100000000000
-expect out_empty 2 "--out: expected a name, got \"\"" "$vae" --out ""
+expect out_empty 2 "--out: expected a non-empty DIR, got \"\"" "$vae" --out ""
 expect seed_max 0 "seed 18446744073709551615" "$vae" $small --seed 18446744073709551615 --epochs 0
 expect eval_folder 1 "is a folder, expected a checkpoint file" "$vae" --eval "$tmp" --data "$data"
 awk 'BEGIN { srand(1); for (i = 0; i < 40; i++) { for (j = 0; j < 5; j++) printf "%s%.3f", j ? "," : "", rand(); print "" } }' > "$tmp/five.csv"

@@ -151,7 +151,7 @@ cp "$tmp/compare/runs/vae-s1.json.bak" "$tmp/compare/runs/vae-s1.json"
 "$build/compare" $cmp_args > "$tmp/other.log" 2>&1
 [ $? -eq 1 ] && grep -q "the run of another model or seed" "$tmp/other.log" &&
     ok compare_other_model_run || fail compare_other_model_run "$(tail -2 "$tmp/other.log")"
-for bad in "vae,vae:is named twice" ":expected a list of names" "vae,,ae:is not one of"; do
+for bad in "vae,vae:is named twice" ":expected a non-empty LIST" "vae,,ae:is not one of"; do
     "$build/compare" --models "${bad%%:*}" > "$tmp/bad.log" 2>&1
     [ $? -eq 2 ] && grep -q "${bad#*:}" "$tmp/bad.log" && ok "compare_models_${bad%%:*}" ||
         fail "compare_models_${bad%%:*}" "$(cat "$tmp/bad.log")"
@@ -244,7 +244,7 @@ done
 [ $? -eq 1 ] && grep -q "^cvae: /nonexistent: expected train-images" "$tmp/bad.log" &&
     ok example_missing_data || fail example_missing_data "$(cat "$tmp/bad.log")"
 "$build/cvae" --epochs x > "$tmp/bad.log" 2>&1
-[ $? -eq 2 ] && grep -q -- "^cvae: --epochs: expected a whole number from 0 to 1e+09, got \"x\"" "$tmp/bad.log" &&
+[ $? -eq 2 ] && grep -q -- "^cvae: --epochs: expected a whole number from 0 to 1000000000, got \"x\"" "$tmp/bad.log" &&
     ok example_bad_option || fail example_bad_option "$(cat "$tmp/bad.log")"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -11,152 +11,60 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The seed as a whole number of 64 bits, read exactly (not through a double). */
-static int seed_of(const char *v, uint64_t *out, nn_error *err)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = v ? strtoull(v, &end, 10) : 0;
-    if (!v || !*v || *end || errno || *v == '-' || *v == '+')
-        return nn_fail(err, "--seed: expected a whole number from 0 to 18446744073709551615, got \"%s\"",
-                       v ? v : "(nothing)");
-    *out = (uint64_t)x;
-    return 0;
-}
-
-static int number(const char *opt, const char *v, double lo, double hi, int whole, double *out,
-                  nn_error *err)
-{
-    char *end;
-    errno = 0;
-    double x = strtod(v ? v : "", &end);
-    if (!v || !*v || *end || errno || !(x >= lo && x <= hi) || (whole && x != (double)(long long)x))
-        return nn_fail(err, "--%s: expected %s from %g to %g, got \"%s\"", opt,
-                       whole ? "a whole number" : "a number", lo, hi, v ? v : "(nothing)");
-    *out = x;
-    return 0;
-}
-
-/* The program's own options in the usage line: " [--alpha X (0.1)] ..." */
-static void usage_of(const nn_option *opts, char *buf, size_t len)
-{
-    size_t u = 0;
-    buf[0] = '\0';
-    for (const nn_option *o = opts; o && o->name && u < len; o++) {
-        int w = o->type == 's' ? snprintf(buf + u, len - u, " [--%s TEXT (%s)]", o->name,
-                                          *(const char **)o->value ? *(const char **)o->value : "none")
-              : o->type == 'i' ? snprintf(buf + u, len - u, " [--%s N (%ld)]", o->name, *(long *)o->value)
-                               : snprintf(buf + u, len - u, " [--%s X (%g)]", o->name, *(double *)o->value);
-        u += w > 0 ? (size_t)w : 0;
-    }
-}
-
-/* --name val into the program's option o: checked against its type and range */
-static int set_own(const nn_option *o, const char *val, nn_error *err)
-{
-    double x;
-    if (o->type == 's') {
-        if (!*val)
-            return nn_fail(err, "--%s: expected a text, got \"\"", o->name);
-        *(const char **)o->value = val;
-        return 0;
-    }
-    if (o->type != 'i' && o->type != 'r')
-        return nn_fail(err, "--%s: the program gave the option type '%c', expected 'r', 'i' or 's'", o->name,
-                       o->type);
-    if (number(o->name, val, o->lo, o->hi, o->type == 'i', &x, err))
-        return -1;
-    if (o->type == 'i')
-        *(long *)o->value = (long)x;
-    else
-        *(double *)o->value = x;
-    return 0;
-}
-
 /* What the command line gave besides the setup's own fields. */
 typedef struct {
-    const char *data, *binarized, *kernels;
-    double train_limit, test_limit, threads;
+    const char *data, *binarized, *out;
+    int kernels;
+    long train_limit, test_limit, threads;
     uint64_t seed;
-    char out[4096];
+    char out_default[4096];
 } cli;
 
-/* One common option (o without its "--") and its value into s or c;
- * NN_SETUP_USAGE with err for a bad value or an unknown name. */
-static int common_option(nn_setup *s, cli *c, const char *o, const char *val, nn_error *err)
-{
-    double v = 0;
-    if (!strcmp(o, "data"))
-        c->data = val;
-    else if (!strcmp(o, "binarized"))
-        c->binarized = val;
-    else if (!strcmp(o, "kernels"))
-        c->kernels = val;
-    else if (!strcmp(o, "out")) {
-        if (!*val || (size_t)snprintf(c->out, sizeof c->out, "%s", val) >= sizeof c->out - 32)
-            return nn_fail(err, "--out: %zu bytes: expected a folder name of 1 to %zu bytes", strlen(val),
-                           sizeof c->out - 33), NN_SETUP_USAGE;
-    } else if (!strcmp(o, "lr")) {
-        if (number(o, val, 0, 1e3, 0, &s->lr, err) || !(s->lr > 0))
-            return nn_fail(err, "--lr: expected a number above 0 and at most 1000, got \"%s\"", val),
-                   NN_SETUP_USAGE;
-    } else if (!strcmp(o, "train-limit") || !strcmp(o, "test-limit")) {
-        if (number(o, val, 1, 1e9, 1, o[1] == 'r' ? &c->train_limit : &c->test_limit, err))
-            return NN_SETUP_USAGE;
-    } else if (!strcmp(o, "seed")) {
-        if (seed_of(val, &c->seed, err))
-            return NN_SETUP_USAGE;
-    } else if (!strcmp(o, "epochs") || !strcmp(o, "batch") || !strcmp(o, "threads")) {
-        if (number(o, val, !strcmp(o, "epochs") ? 0 : 1, !strcmp(o, "threads") ? 1024 : 1e9, 1, &v, err))
-            return NN_SETUP_USAGE;
-        if (!strcmp(o, "epochs"))
-            s->cfg.epochs = (int)v;
-        else if (!strcmp(o, "batch"))
-            s->cfg.batch = (size_t)v;
-        else
-            c->threads = v;
-    } else {
-        return nn_fail(err, "--%s: unknown option (see --help)", o), NN_SETUP_USAGE;
-    }
-    return 0;
-}
+#define MAX_OWN 64 /* a program's own options */
 
-/* The command line into s and c: 0, NN_SETUP_HELP or NN_SETUP_USAGE. */
-static int parse_args(nn_setup *s, cli *c, int argc, char **argv, const char *name, int default_epochs,
-                      const nn_option *opts, nn_error *err)
+/* The command line into s and c through one table, the program's options
+ * first (so that one of its own may take a common name): 0, NN_SETUP_HELP
+ * (the usage in s->usage) or NN_SETUP_USAGE. */
+static int parse_args(nn_setup *s, cli *c, int argc, char **argv, const char *name, const nn_option *opts,
+                      nn_error *err)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
-            char own[sizeof err->msg];
-            usage_of(opts, own, sizeof own);
-            snprintf(err->msg, sizeof err->msg,
-                     "usage: %s [--data DIR | --binarized DIR] [--epochs N (%d)] [--batch N (128)] "
-                     "[--lr X (1e-3)] [--train-limit N] [--test-limit N] [--seed N (1)] "
-                     "[--threads N] [--kernels auto|measure|avx512|blis] [--out DIR (out/%s)] [--check] "
-                     "[--detect-anomaly]%s", name, default_epochs, name, own);
-            return NN_SETUP_HELP;
-        }
-        if (strcmp(o, "--check") == 0) { /* a flag: the loss's gradient check, no training */
-            s->check = 1;
-            continue;
-        }
-        if (strcmp(o, "--detect-anomaly") == 0) { /* a flag: name the op that makes a NaN */
-            s->cfg.detect_anomaly = 1;
-            continue;
-        }
-        if (strncmp(o, "--", 2) != 0 || !val)
-            return nn_fail(err, "%s: expected an option and its value (see --help)", o), NN_SETUP_USAGE;
-        o += 2, i++;
-        const nn_option *own = opts;
-        while (own && own->name && strcmp(own->name, o) != 0)
-            own++;
-        int rc = own && own->name ? (set_own(own, val, err) ? NN_SETUP_USAGE : 0) : common_option(s, c, o, val, err);
-        if (rc)
-            return rc;
-    }
+    long epochs = s->cfg.epochs, batch = (long)s->cfg.batch;
+    const nn_option common[] = {
+        NN_OPT_TEXT("data", &c->data, "DIR", "IDX files (default: nn_default_data_dir())"),
+        NN_OPT_TEXT("binarized", &c->binarized, "DIR", "binarized MNIST .amat files"),
+        NN_OPT_INT("epochs", &epochs, 0, 1e9, NULL),
+        NN_OPT_INT("batch", &batch, 1, 1e9, NULL),
+        NN_OPT_REAL("lr", &s->lr, 0, 1e3, "Adam's learning rate, above 0"),
+        NN_OPT_INT("train-limit", &c->train_limit, 1, 1e9, "the first N training rows"),
+        NN_OPT_INT("test-limit", &c->test_limit, 1, 1e9, "the first N test rows"),
+        NN_OPT_SEED("seed", &c->seed, NULL, NULL),
+        NN_OPT_INT("threads", &c->threads, 1, 1024, "default: the cores"),
+        NN_OPT_CHOICE("kernels", &c->kernels, "auto|measure|avx512|blis", "BLIS's (tn_blas_kernels)"),
+        NN_OPT_TEXT("out", &c->out, "DIR", "checkpoint, metrics, curves, pictures"),
+        NN_OPT_FLAG("check", &s->check, "the loss gradient-checked on 16 test rows; no training"),
+        NN_OPT_FLAG("detect-anomaly", &s->cfg.detect_anomaly, "the op that makes the first NaN named"),
+        NN_OPT_END};
+    nn_option all[MAX_OWN + sizeof common / sizeof common[0]];
+    size_t n = 0;
+    for (; opts && opts[n].name; n++)
+        if (n == MAX_OWN)
+            return nn_fail(err, "the program gave over %d options of its own", MAX_OWN), NN_SETUP_USAGE;
+    memcpy(all, opts ? opts : common, n * sizeof *all);
+    memcpy(all + n, common, sizeof common);
+    char head[128];
+    snprintf(head, sizeof head, "%s [options]", name);
+    nn_options_usage(head, all, s->usage, sizeof s->usage); /* the defaults, before parsing */
+    int rc = nn_options_parse(all, argc, argv, err);
+    if (rc)
+        return rc == NN_OPTIONS_HELP ? NN_SETUP_HELP : NN_SETUP_USAGE;
+    s->cfg.epochs = (int)epochs, s->cfg.batch = (size_t)batch;
+    if (!(s->lr > 0))
+        return nn_fail(err, "--lr: expected a number above 0 and at most 1000, got %g", s->lr), NN_SETUP_USAGE;
     if (c->data && c->binarized)
         return nn_fail(err, "--data and --binarized: give one of them"), NN_SETUP_USAGE;
+    if (strlen(c->out) >= sizeof c->out_default - 32)
+        return nn_fail(err, "--out: %zu bytes: expected a folder name of 1 to %zu bytes", strlen(c->out),
+                       sizeof c->out_default - 33), NN_SETUP_USAGE;
     return 0;
 }
 
@@ -165,8 +73,8 @@ static int parse_args(nn_setup *s, cli *c, int argc, char **argv, const char *na
 static int prepare(nn_setup *s, const cli *c, nn_error *err)
 {
     /* BLIS's kernels before its first call (tensor/tn.h) */
-    if (tn_blas_kernels(c->kernels, s->cfg.batch))
-        return nn_fail(err, "--kernels: expected one of auto|measure|avx512|blis, got \"%s\"", c->kernels), NN_SETUP_USAGE;
+    static const char *const kernels[] = {"auto", "measure", "avx512", "blis"};
+    tn_blas_kernels(kernels[c->kernels], s->cfg.batch);
     if (c->threads > 0)
         tn_set_threads((int)c->threads);
     tn_rng split;
@@ -215,16 +123,17 @@ static int setup(nn_setup *s, int argc, char **argv, const char *name, int defau
     s->cfg = nn_train_defaults();
     s->cfg.epochs = default_epochs;
     s->lr = 1e-3;
-    cli c = {.kernels = "auto", .seed = 1};
-    snprintf(c.out, sizeof c.out, "out/%s", name);
-    int rc = parse_args(s, &c, argc, argv, name, default_epochs, opts, err);
+    cli c = {.seed = 1};
+    snprintf(c.out_default, sizeof c.out_default, "out/%s", name);
+    c.out = c.out_default;
+    int rc = parse_args(s, &c, argc, argv, name, opts, err);
     return rc ? rc : prepare(s, &c, err);
 }
 
 int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
                   const char *extra_name, long *extra, nn_error *err)
 {
-    nn_option own[2] = {{extra_name, 'i', extra, 1, 1e9}, {0}};
+    nn_option own[2] = {NN_OPT_INT(extra_name, extra, 1, 1e9, NULL), NN_OPT_END};
     return nn_setup_args_with(s, argc, argv, name, default_epochs, extra_name ? own : NULL, err);
 }
 
@@ -237,6 +146,8 @@ int nn_setup_args_with(nn_setup *s, int argc, char **argv, const char *name, int
     err->msg[0] = '\0';
     int rc = setup(s, argc, argv, name, default_epochs, opts, err);
     snprintf(s->name, sizeof s->name, "%s", name);
+    if (rc == NN_SETUP_HELP && s->cfg.log)
+        s->cfg.log(s->cfg.log_ctx, NN_LOG_INFO, s->usage);
     if (rc == NN_SETUP_USAGE || rc == NN_SETUP_FAILED) { /* "name: what went wrong" */
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
@@ -247,7 +158,8 @@ int nn_setup_args_with(nn_setup *s, int argc, char **argv, const char *name, int
 
 int nn_setup_exit(int rc, const nn_error *err)
 {
-    fprintf(rc == NN_SETUP_HELP ? stdout : stderr, "%s\n", err->msg);
+    if (rc != NN_SETUP_HELP)
+        nn_log_stdio(NULL, NN_LOG_ERROR, err->msg);
     return rc == NN_SETUP_HELP ? 0 : rc == NN_SETUP_USAGE ? 2 : 1;
 }
 

@@ -5,6 +5,7 @@
 #define NN_SETUP_H
 
 #include "latent.h"
+#include "options.h"
 #include "trainer.h"
 
 /* ---- a small model program's command line --------------------------------- */
@@ -15,15 +16,16 @@
  *   --epochs N  --batch N  --lr X  --train-limit N  --test-limit N
  *   --seed N  --threads N  --out DIR (default out/NAME)
  *   --kernels auto|measure|avx512|blis (BLIS's, chosen here before its first
- *             call, as tn_blas_kernels says)
+ *             call, as tn_blas_kernels says)  --check  --detect-anomaly
  * and, when extra_name is given, --EXTRA_NAME N into *extra; loads the data
  * (scaled to [0, 1]), creates the folder, and fills cfg: the checkpoint
  * OUT/model.safetensors (resumed when it is there), the metrics
- * OUT/metrics.jsonl, their learning curves OUT/curves.svg, the seed. Returns 0 to go on, or NN_SETUP_HELP (the
- * usage in err->msg), NN_SETUP_USAGE (a bad option) or NN_SETUP_FAILED (a
+ * OUT/metrics.jsonl, their learning curves OUT/curves.svg, the seed.
+ * Returns 0 to go on, or NN_SETUP_HELP (the usage in s->usage, said through
+ * cfg.log), NN_SETUP_USAGE (a bad option) or NN_SETUP_FAILED (a
  * file that cannot be read or written), with err->msg starting with the
- * program's name; then `return nn_setup_exit(rc, &err);` prints it where it
- * belongs and gives the exit status (0, 2 and 1). err may be NULL. On any
+ * program's name; then `return nn_setup_exit(rc, &err);` says that through
+ * nn_log_stdio and gives the exit status (0, 2 and 1). err may be NULL. On any
  * return but 0 nothing is left to free. */
 enum { NN_SETUP_HELP = 1, NN_SETUP_USAGE = 2, NN_SETUP_FAILED = 3 };
 typedef struct {
@@ -37,24 +39,19 @@ typedef struct {
     int check;              /* --check: gradient-check the loss, do not train */
     char data[8400];        /* the data's description ("DIR, 60000 train / ...") */
     char dir[4096], checkpoint[4200], metrics[4200], plot[4200], scratch[4200];
+    char usage[8192];       /* --help's text: every option, its default and help */
 } nn_setup;
 int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name,
                   int default_epochs, const char *extra_name, long *extra,
                   nn_error *err);
-/* A program's own options: --name VALUE into *value, which holds the
- * default (shown in the usage line). type 'r': a double in [lo, hi]; 'i':
- * a whole number (long) in [lo, hi]; 's': a non-empty text (const char *).
- * A list ends with {0}. E.g.
+/* A program's own options (options.h), read with the common ones from one
+ * table and shown in the same usage; a row of its own may take a common
+ * name. E.g.
  *   double alpha = 0.1, tau = 1;
  *   nn_option own[] = {{"alpha", 'r', &alpha, 0, 1e6}, {"tau", 'r', &tau, 1e-3, 10}, {0}};
  *   nn_setup_args_with(&s, argc, argv, "m2", 10, own, &err);
- * nn_setup_args(..., extra_name, extra, ...) is this with one 'i' option. */
-typedef struct {
-    const char *name;
-    char type;
-    void *value;
-    double lo, hi;
-} nn_option;
+ * nn_setup_args(..., extra_name, extra, ...) is this with one 'i' option.
+ * --help writes the usage to s->usage and through the log hook. */
 int nn_setup_args_with(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
                        const nn_option *opts, nn_error *err);
 int nn_setup_exit(int rc, const nn_error *err);
