@@ -16,7 +16,7 @@ DEB_PKGS  := gcc make pkg-config libblis-openmp-dev libsodium-dev zlib1g-dev \
 WARN      := -std=c11 -Wall -Wextra -pedantic
 OPT       ?= -O3 -fno-math-errno -fno-trapping-math
 CFLAGS    ?= $(OPT) -g
-ALL_CFLAGS = $(WARN) $(CFLAGS) -fopenmp -fPIC -Itensor -Iautograd -Inn -Inn/train -Imodels -isystem $(BLIS_INC)
+ALL_CFLAGS = $(WARN) $(CFLAGS) -fopenmp -fPIC -fvisibility=hidden -Itensor -Iautograd -Inn -Inn/train -Imodels -isystem $(BLIS_INC)
 LDLIBS    := -L$(BLIS_LIB) -lblis -lsodium -lcjson -lpng -lz -lm -fopenmp
 
 ifeq ($(SANITIZE),1)
@@ -83,26 +83,17 @@ $(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h nn/t
 $(BUILD)/lib$(NAME).a: $(F_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-# The shared libraries export the public API alone: every global symbol of
-# the objects with a module's prefix (tn_ ad_ nn_ model_ vae_ ae_) and no
-# "__" (internals); the rest is local (tests/run.sh checks the result).
-EXPORTS = { echo '{ global:'; nm -g --defined-only $(1) | awk '$$2 ~ /^[TDBRCV]$$/ {print $$3}' | \
-            grep -E '^(tn|ad|nn|model|vae|ae)_' | grep -v '__' | sort -u | sed 's/$$/;/'; echo 'local: *; };'; }
-$(BUILD)/lib$(NAME).map: $(F_OBJ)
-	@$(call EXPORTS,$^) > $@
-$(BUILD)/lib$(NAME)-double.map: $(D_OBJ)
-	@$(call EXPORTS,$^) > $@
-
-$(BUILD)/lib$(NAME).so: $(F_OBJ) $(BUILD)/lib$(NAME).map
-	$(CC) -shared -Wl,-soname,lib$(NAME).so.$(SOVERSION) -Wl,--version-script,$(BUILD)/lib$(NAME).map \
-	    -o $@ $(F_OBJ) $(LDLIBS)
+# The shared libraries export the public API alone: what the headers mark
+# TN_API (tn.h); the objects are built with -fvisibility=hidden, so the
+# rest is local (tests/run.sh checks the result).
+$(BUILD)/lib$(NAME).so: $(F_OBJ)
+	$(CC) -shared -Wl,-soname,lib$(NAME).so.$(SOVERSION) -o $@ $(F_OBJ) $(LDLIBS)
 
 $(BUILD)/lib$(NAME)-double.a: $(D_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/lib$(NAME)-double.so: $(D_OBJ) $(BUILD)/lib$(NAME)-double.map
-	$(CC) -shared -Wl,-soname,lib$(NAME)-double.so.$(SOVERSION) \
-	    -Wl,--version-script,$(BUILD)/lib$(NAME)-double.map -o $@ $(D_OBJ) $(LDLIBS)
+$(BUILD)/lib$(NAME)-double.so: $(D_OBJ)
+	$(CC) -shared -Wl,-soname,lib$(NAME)-double.so.$(SOVERSION) -o $@ $(D_OBJ) $(LDLIBS)
 
 # ---- example programs ------------------------------------------------------
 # The model programs are built as a user builds them: against the headers

@@ -31,12 +31,12 @@ typedef struct ad_var ad_var;
 
 /* arena_bytes: size of the first arena block (0 for 1 MiB); it grows as
  * needed in the first step and is then reused. NULL when out of memory. */
-ad_tape *ad_tape_new(size_t arena_bytes);
-void ad_tape_free(ad_tape *t);
+TN_API ad_tape *ad_tape_new(size_t arena_bytes);
+TN_API void ad_tape_free(ad_tape *t);
 /* Forgets every node, value and gradient of the step and the error.
  * Parameters' gradients are untouched (zero them yourself, or let backward
  * write them: ad_tape_write_grads). */
-void ad_tape_reset(ad_tape *t);
+TN_API void ad_tape_reset(ad_tape *t);
 
 /* Anomaly detection (as torch.autograd.detect_anomaly), off by default:
  * every op's result, and every gradient backward passes on, is checked for
@@ -44,15 +44,15 @@ void ad_tape_reset(ad_tape *t);
  * shapes and the element ("anomaly: log's forward gave -inf at element 3 of
  * (128x784), inputs (128x784)"). A pass over each result: for finding a
  * NaN, not for training. Returns the old setting. */
-int ad_set_detect_anomaly(ad_tape *t, int on);
-int ad_tape_ok(const ad_tape *t);             /* 1 while no error */
-const char *ad_tape_error(const ad_tape *t);  /* "" while no error */
-size_t ad_tape_len(const ad_tape *t);         /* nodes recorded */
-tn_arena *ad_tape_arena(ad_tape *t);          /* the step's memory */
+TN_API int ad_set_detect_anomaly(ad_tape *t, int on);
+TN_API int ad_tape_ok(const ad_tape *t);             /* 1 while no error */
+TN_API const char *ad_tape_error(const ad_tape *t);  /* "" while no error */
+TN_API size_t ad_tape_len(const ad_tape *t);         /* nodes recorded */
+TN_API tn_arena *ad_tape_arena(ad_tape *t);          /* the step's memory */
 
 /* Records an error on the tape, as an op does when its shapes do not fit:
  * the first one sticks until reset. For users' own ops and models. */
-void ad_tape_fail(ad_tape *t, const char *fmt, ...)
+TN_API void ad_tape_fail(ad_tape *t, const char *fmt, ...)
 #ifdef __GNUC__
     __attribute__((format(printf, 2, 3)))
 #endif
@@ -60,8 +60,8 @@ void ad_tape_fail(ad_tape *t, const char *fmt, ...)
 
 /* No-grad mode (evaluation): ops compute values but record nothing.
  * Returns the previous setting. */
-int ad_set_grad_enabled(ad_tape *t, int enabled);
-int ad_grad_enabled(const ad_tape *t);
+TN_API int ad_set_grad_enabled(ad_tape *t, int enabled);
+TN_API int ad_grad_enabled(const ad_tape *t);
 
 /* For a training loop: block[0..n) (the gradients of all the parameters,
  * nn_params_grads) is written whole by each ad_backward on this tape, not
@@ -72,7 +72,7 @@ int ad_grad_enabled(const ad_tape *t);
  * gradient is read before it is written. Gradients that overlap (one
  * tensor made a parameter twice) are zeroed and added to. NULL: off (as on
  * a new tape). nn_train sets it. */
-void ad_tape_write_grads(ad_tape *t, tn_real *block, size_t n);
+TN_API void ad_tape_write_grads(ad_tape *t, tn_real *block, size_t n);
 
 /* d loss / d p for every parameter p the loss depends on, *added* to the
  * parameter's gradient tensor (written, with ad_tape_write_grads). loss
@@ -80,13 +80,13 @@ void ad_tape_write_grads(ad_tape *t, tn_real *block, size_t n);
  * Returns 0, or -1 with ad_tape_error() set. Intermediate gradients are
  * cleared at the start, so backward may be called twice on one tape (the
  * parameters then receive both contributions). */
-int ad_backward(ad_tape *t, ad_var *loss);
+TN_API int ad_backward(ad_tape *t, ad_var *loss);
 
 /* ---- leaves ---------------------------------------------------------------- */
 
 /* A parameter: `value` and `grad` (same shape) are borrowed and must outlive
  * the step; backward adds into `grad` (or writes it: ad_tape_write_grads). */
-ad_var *ad_param(ad_tape *t, tn_tensor *value, tn_tensor *grad);
+TN_API ad_var *ad_param(ad_tape *t, tn_tensor *value, tn_tensor *grad);
 /* Constants get no gradient. They are made even on a tape that has already
  * failed (ops on them then return NULL), so a program may fill a constant it
  * just made without checking: they are NULL only when memory runs out (or
@@ -95,142 +95,142 @@ ad_var *ad_param(ad_tape *t, tn_tensor *value, tn_tensor *grad);
  * A constant over the caller's tensor (no copy; it must outlive the step).
  * A tensor without data (x.data NULL, e.g. a byte-stored dataset's x) fails
  * the tape with a message and gives NULL. */
-ad_var *ad_const(ad_tape *t, const tn_tensor *value);
+TN_API ad_var *ad_const(ad_tape *t, const tn_tensor *value);
 /* A zero-filled constant in the arena; write it through ad_value_mut() or
  * ad_data(). Gone at reset. */
-ad_var *ad_const_new(ad_tape *t, int ndim, const size_t *shape);
+TN_API ad_var *ad_const_new(ad_tape *t, int ndim, const size_t *shape);
 /* A constant in the arena holding a copy of data (size = product of shape
  * elements, row-major): the safe way to bring a buffer onto the tape. */
-ad_var *ad_const_copy(ad_tape *t, int ndim, const size_t *shape,
+TN_API ad_var *ad_const_copy(ad_tape *t, int ndim, const size_t *shape,
                       const tn_real *data);
 /* One-hot rows (n x classes) from integer labels: a constant. A label
  * outside 0..classes-1 fails the tape naming the label and its row. */
-ad_var *ad_one_hot(ad_tape *t, const int *labels, size_t n, size_t classes);
-ad_var *ad_scalar(ad_tape *t, tn_real v);
+TN_API ad_var *ad_one_hot(ad_tape *t, const int *labels, size_t n, size_t classes);
+TN_API ad_var *ad_scalar(ad_tape *t, tn_real v);
 
-const tn_tensor *ad_value(const ad_var *v);   /* NULL for NULL */
+TN_API const tn_tensor *ad_value(const ad_var *v);   /* NULL for NULL */
 /* The value of a constant, writable: the caller owns a constant's contents
  * for the step. NULL for NULL, parameters and op results (their values
  * belong to the tape: writing them would make gradients wrong). */
-tn_tensor *ad_value_mut(ad_var *v);
-tn_real *ad_data(ad_var *v);                  /* NULL for NULL */
-const tn_tensor *ad_grad(const ad_var *v);    /* NULL until a gradient */
-double ad_item(const ad_var *v);              /* first element; NaN for NULL */
+TN_API tn_tensor *ad_value_mut(ad_var *v);
+TN_API tn_real *ad_data(ad_var *v);                  /* NULL for NULL */
+TN_API const tn_tensor *ad_grad(const ad_var *v);    /* NULL until a gradient */
+TN_API double ad_item(const ad_var *v);              /* first element; NaN for NULL */
 /* The length of v's axis (negative counts from the end); 0 for NULL or an
  * axis v does not have. */
-size_t ad_dim(const ad_var *v, int axis);
-ad_tape *ad_tape_of(const ad_var *v);
+TN_API size_t ad_dim(const ad_var *v, int axis);
+TN_API ad_tape *ad_tape_of(const ad_var *v);
 
 /* ---- ops (every input from one tape; NULL in, NULL out) ------------------- */
 
 /* numpy broadcasting between a and b */
-ad_var *ad_add(ad_var *a, ad_var *b);
-ad_var *ad_sub(ad_var *a, ad_var *b);
-ad_var *ad_mul(ad_var *a, ad_var *b);
-ad_var *ad_div(ad_var *a, ad_var *b);
+TN_API ad_var *ad_add(ad_var *a, ad_var *b);
+TN_API ad_var *ad_sub(ad_var *a, ad_var *b);
+TN_API ad_var *ad_mul(ad_var *a, ad_var *b);
+TN_API ad_var *ad_div(ad_var *a, ad_var *b);
 
-ad_var *ad_exp(ad_var *x);
-ad_var *ad_log(ad_var *x);
-ad_var *ad_sqrt(ad_var *x);
-ad_var *ad_square(ad_var *x);
-ad_var *ad_neg(ad_var *x);
-ad_var *ad_abs(ad_var *x);      /* d|x| = sign(x), 0 at 0 */
-ad_var *ad_relu(ad_var *x);     /* gradient 0 at 0 */
-ad_var *ad_sigmoid(ad_var *x);
-ad_var *ad_softplus(ad_var *x); /* log(1 + e^x) */
-ad_var *ad_tanh(ad_var *x);
-ad_var *ad_scale(ad_var *x, tn_real a);        /* a·x */
-ad_var *ad_add_scalar(ad_var *x, tn_real b);   /* x + b */
-ad_var *ad_pow(ad_var *x, tn_real p);          /* x^p; x > 0 unless p is whole */
+TN_API ad_var *ad_exp(ad_var *x);
+TN_API ad_var *ad_log(ad_var *x);
+TN_API ad_var *ad_sqrt(ad_var *x);
+TN_API ad_var *ad_square(ad_var *x);
+TN_API ad_var *ad_neg(ad_var *x);
+TN_API ad_var *ad_abs(ad_var *x);      /* d|x| = sign(x), 0 at 0 */
+TN_API ad_var *ad_relu(ad_var *x);     /* gradient 0 at 0 */
+TN_API ad_var *ad_sigmoid(ad_var *x);
+TN_API ad_var *ad_softplus(ad_var *x); /* log(1 + e^x) */
+TN_API ad_var *ad_tanh(ad_var *x);
+TN_API ad_var *ad_scale(ad_var *x, tn_real a);        /* a·x */
+TN_API ad_var *ad_add_scalar(ad_var *x, tn_real b);   /* x + b */
+TN_API ad_var *ad_pow(ad_var *x, tn_real p);          /* x^p; x > 0 unless p is whole */
 /* min(max(x, lo), hi); gradient 1 where lo <= x <= hi, else 0. lo <= hi. */
-ad_var *ad_clamp(ad_var *x, tn_real lo, tn_real hi);
-ad_var *ad_leaky_relu(ad_var *x, tn_real slope);  /* x > 0 ? x : slope·x */
-ad_var *ad_elu(ad_var *x, tn_real alpha);         /* x > 0 ? x : α(eˣ - 1) */
+TN_API ad_var *ad_clamp(ad_var *x, tn_real lo, tn_real hi);
+TN_API ad_var *ad_leaky_relu(ad_var *x, tn_real slope);  /* x > 0 ? x : slope·x */
+TN_API ad_var *ad_elu(ad_var *x, tn_real alpha);         /* x > 0 ? x : α(eˣ - 1) */
 /* Element-wise min / max of a and b, broadcasting; at a tie each input gets
  * half the gradient (as PyTorch's minimum/maximum). */
-ad_var *ad_minimum(ad_var *a, ad_var *b);
-ad_var *ad_maximum(ad_var *a, ad_var *b);
+TN_API ad_var *ad_minimum(ad_var *a, ad_var *b);
+TN_API ad_var *ad_maximum(ad_var *a, ad_var *b);
 
 /* Reductions. `axis` may be negative (-1 = last). */
-ad_var *ad_sum(ad_var *x);                 /* all elements -> scalar */
-ad_var *ad_mean(ad_var *x);
-ad_var *ad_sum_axis(ad_var *x, int axis);  /* axis removed */
-ad_var *ad_mean_axis(ad_var *x, int axis);
-ad_var *ad_sum_axis_keep(ad_var *x, int axis);  /* axis kept, length 1 */
-ad_var *ad_mean_axis_keep(ad_var *x, int axis);
+TN_API ad_var *ad_sum(ad_var *x);                 /* all elements -> scalar */
+TN_API ad_var *ad_mean(ad_var *x);
+TN_API ad_var *ad_sum_axis(ad_var *x, int axis);  /* axis removed */
+TN_API ad_var *ad_mean_axis(ad_var *x, int axis);
+TN_API ad_var *ad_sum_axis_keep(ad_var *x, int axis);  /* axis kept, length 1 */
+TN_API ad_var *ad_mean_axis_keep(ad_var *x, int axis);
 /* Maximum over an axis (kept at length 1 when keepdim): the gradient goes
  * to the maximum, split evenly among ties (as torch.amax). */
-ad_var *ad_max_axis(ad_var *x, int axis, int keepdim);
+TN_API ad_var *ad_max_axis(ad_var *x, int axis, int keepdim);
 /* log Σ_axis e^x, computed as m + log Σ e^(x - m) with m the maximum: no
  * overflow for any finite input; a row of -inf gives -inf. */
-ad_var *ad_logsumexp(ad_var *x, int axis, int keepdim);
+TN_API ad_var *ad_logsumexp(ad_var *x, int axis, int keepdim);
 
 /* Over the last axis, one fused node each, stable for any finite input
  * (logits of ±80, rows of equal values, one huge entry). Shape kept. */
-ad_var *ad_softmax(ad_var *x);
-ad_var *ad_log_softmax(ad_var *x);
+TN_API ad_var *ad_softmax(ad_var *x);
+TN_API ad_var *ad_log_softmax(ad_var *x);
 /* The same over any axis (the last one is the fused node above; another is
  * x - logsumexp(x, axis) and its exp). */
-ad_var *ad_softmax_axis(ad_var *x, int axis);
-ad_var *ad_log_softmax_axis(ad_var *x, int axis);
+TN_API ad_var *ad_softmax_axis(ad_var *x, int axis);
+TN_API ad_var *ad_log_softmax_axis(ad_var *x, int axis);
 /* log (1/n) Σ_axis e^x, n the axis's length: the IWAE bound's average of
  * weights, stable as logsumexp. */
-ad_var *ad_logmeanexp(ad_var *x, int axis, int keepdim);
+TN_API ad_var *ad_logmeanexp(ad_var *x, int axis, int keepdim);
 /* -log softmax(logits)[label] for each row: logits (N x classes), labels
  * (N) in 0..classes-1 -> (N). A label outside fails the tape naming it. */
-ad_var *ad_cross_entropy(ad_var *logits, const int *labels);
+TN_API ad_var *ad_cross_entropy(ad_var *logits, const int *labels);
 /* The index of the largest / smallest element along axis for every other
  * position (first on ties), as (outer x inner) ints in the tape's arena:
  * valid until the reset. No gradient (an index is not differentiable); NULL
  * with the tape failed for an empty or missing axis. The nearest codebook
  * entry: ad_argmin(distances, -1); a classifier's answer: ad_argmax. */
-const int *ad_argmax(ad_var *x, int axis);
-const int *ad_argmin(ad_var *x, int axis);
+TN_API const int *ad_argmax(ad_var *x, int axis);
+TN_API const int *ad_argmin(ad_var *x, int axis);
 
 /* Stop-gradient: x's value as a leaf that backward does not cross (shares
  * x's values; no copy). ad_straight_through(x, y) is y's value with x's
  * gradient, x + detach(y - x): the straight-through estimator of VQ-VAE
  * (x the encoder's output, y its nearest codebook entry) and of hard
  * Gumbel-softmax samples. x and y of one shape. */
-ad_var *ad_detach(ad_var *x);
-ad_var *ad_straight_through(ad_var *x, ad_var *y);
+TN_API ad_var *ad_detach(ad_var *x);
+TN_API ad_var *ad_straight_through(ad_var *x, ad_var *y);
 /* Transparent stop-gradients (off by default): detach(x) is x and
  * straight_through(x, y) is x, and every arg-max/min gives the indices it
  * gave in the first step after the switch (an assignment, such as VQ's
  * nearest entries, held fixed), so that a loss's value and backward's
  * gradient belong to one smooth function, which central differences can
  * check. The gradient checks of nn/ turn it on. Returns the old setting. */
-int ad_set_transparent(ad_tape *t, int on);
+TN_API int ad_set_transparent(ad_tape *t, int on);
 
 /* A view: the result shares x's values (no copy), so write into neither
  * after reshaping (ad_data of a constant, say). Its gradient flows to x,
  * and after backward may share x's gradient's memory (read x's). */
-ad_var *ad_reshape(ad_var *x, int ndim, const size_t *shape);
-ad_var *ad_transpose(ad_var *x);                          /* last two axes */
-ad_var *ad_slice(ad_var *x, size_t start, size_t len);    /* last axis */
-ad_var *ad_concat(ad_var *a, ad_var *b);                  /* last axis */
+TN_API ad_var *ad_reshape(ad_var *x, int ndim, const size_t *shape);
+TN_API ad_var *ad_transpose(ad_var *x);                          /* last two axes */
+TN_API ad_var *ad_slice(ad_var *x, size_t start, size_t len);    /* last axis */
+TN_API ad_var *ad_concat(ad_var *a, ad_var *b);                  /* last axis */
 /* The first half of x's last axis (which must be even); *second gets the
  * other half: an encoder's output split into μ and log σ². */
-ad_var *ad_split2(ad_var *x, ad_var **second);
+TN_API ad_var *ad_split2(ad_var *x, ad_var **second);
 /* k copies of x along a new leading axis: (k, x's shape). x has at most
  * TN_MAX_DIMS - 1 axes. Gradient: the sum of the copies'. */
-ad_var *ad_repeat(ad_var *x, size_t k);
+TN_API ad_var *ad_repeat(ad_var *x, size_t k);
 /* Rows of x by index (an embedding lookup): y[r] = x[idx[r]], shape
  * (n, x's other axes). idx is copied. Gradient: scatter-added, so a row
  * picked twice gets both. An index outside x fails the tape naming it. */
-ad_var *ad_gather_rows(ad_var *x, const int *idx, size_t n);
+TN_API ad_var *ad_gather_rows(ad_var *x, const int *idx, size_t n);
 
 /* Inverted dropout: each element is zeroed with probability p (0 <= p < 1)
  * and the rest scaled by 1/(1 - p), drawn from rng. With gradients off
  * (evaluation) it returns x itself. */
-ad_var *ad_dropout(ad_var *x, tn_real p, tn_rng *rng);
+TN_API ad_var *ad_dropout(ad_var *x, tn_real p, tn_rng *rng);
 
 /* op(a)·op(b), 2-D, op = transpose when the flag is nonzero. */
-ad_var *ad_matmul(ad_var *a, int trans_a, ad_var *b, int trans_b);
+TN_API ad_var *ad_matmul(ad_var *a, int trans_a, ad_var *b, int trans_b);
 /* x·Wᵀ + b: x (N x in), W (out x in) as PyTorch stores it, b (out), or
  * NULL for a layer without a bias (x·Wᵀ). x may have leading axes (S x N x
  * in -> S x N x out): they are taken as rows. */
-ad_var *ad_linear(ad_var *x, ad_var *W, ad_var *b);
+TN_API ad_var *ad_linear(ad_var *x, ad_var *W, ad_var *b);
 
 /* Convolutions on NCHW tensors with PyTorch's layouts (so safetensors
  * weights move both ways), square stride and padding, one GEMM per pass:
@@ -238,9 +238,9 @@ ad_var *ad_linear(ad_var *x, ad_var *W, ad_var *b);
  *   Ho = (H + 2·padding - kh)/stride + 1.
  * conv_transpose2d: x (N, C, H, W), W (C, F, kh, kw), b (F) -> (N, F, Ho, Wo),
  *   Ho = (H - 1)·stride - 2·padding + kh + output_padding (< stride). */
-ad_var *ad_conv2d(ad_var *x, ad_var *W, ad_var *b, size_t stride,
+TN_API ad_var *ad_conv2d(ad_var *x, ad_var *W, ad_var *b, size_t stride,
                   size_t padding);
-ad_var *ad_conv_transpose2d(ad_var *x, ad_var *W, ad_var *b, size_t stride,
+TN_API ad_var *ad_conv_transpose2d(ad_var *x, ad_var *W, ad_var *b, size_t stride,
                             size_t padding, size_t output_padding);
 
 /* ---- probability -------------------------------------------------------- */
@@ -249,42 +249,42 @@ ad_var *ad_conv_transpose2d(ad_var *x, ad_var *W, ad_var *b, size_t stride,
 
 /* Element-wise binary cross-entropy of target t given logits x:
  * max(x,0) - x·t + log(1 + e^-|x|), stable for any x. */
-ad_var *ad_bce_logits(ad_var *x, ad_var *t);
+TN_API ad_var *ad_bce_logits(ad_var *x, ad_var *t);
 /* The same summed over the last axis: (…, D) -> (…). t is shaped as x or
  * as its trailing axes (k samples (k, N, D) against targets (N, D)). One
  * fused node: the element-wise values are never stored. */
-ad_var *ad_bce_logits_rows(ad_var *x, ad_var *t);
+TN_API ad_var *ad_bce_logits_rows(ad_var *x, ad_var *t);
 /* log p(x | logits) of a Bernoulli, element-wise: -bce_logits(logits, x). */
-ad_var *ad_bernoulli_logp(ad_var *x, ad_var *logits);
+TN_API ad_var *ad_bernoulli_logp(ad_var *x, ad_var *logits);
 /* log N(x; mu, e^lv) = -1/2 (log 2π + lv + (x - mu)² e^-lv), element-wise. */
-ad_var *ad_gaussian_logp(ad_var *x, ad_var *mu, ad_var *logvar);
+TN_API ad_var *ad_gaussian_logp(ad_var *x, ad_var *mu, ad_var *logvar);
 /* Element-wise KL(N(mu, e^lv) || N(0, 1)) = -1/2 (1 + lv - mu² - e^lv). */
-ad_var *ad_kl_normal(ad_var *mu, ad_var *logvar);
+TN_API ad_var *ad_kl_normal(ad_var *mu, ad_var *logvar);
 /* z = mu + exp(lv/2) ⊙ eps, eps ~ N(0, I) drawn from rng (reparameterization
  * trick: gradients reach mu and lv). mu and lv of one shape. The float
  * build draws eps in bulk (tn_rng_normals), the double build one at a time
  * (tn_rng_normal): the two draw different numbers from one seed. */
-ad_var *ad_sample_normal(ad_var *mu, ad_var *logvar, tn_rng *rng);
+TN_API ad_var *ad_sample_normal(ad_var *mu, ad_var *logvar, tn_rng *rng);
 /* The same with the caller's eps (a constant, e.g. shared with another
  * framework or op), broadcasting: eps (k, N, d) gives k samples of each
  * row of mu, lv (N, d). */
-ad_var *ad_sample_normal_eps(ad_var *mu, ad_var *logvar, ad_var *eps);
+TN_API ad_var *ad_sample_normal_eps(ad_var *mu, ad_var *logvar, ad_var *eps);
 /* KL(q || Uniform(K)) = Σ_k q_k (log q_k + log K), q = softmax(logits)
  * over the last axis: one value per row (the last axis removed). */
-ad_var *ad_kl_categorical(ad_var *logits);
+TN_API ad_var *ad_kl_categorical(ad_var *logits);
 /* Gumbel-softmax (Jang et al. 2017) over the last axis: softmax((logits +
  * G)/tau) with G = -log(-log U) drawn from rng, tau > 0. hard: the forward
  * value is the one-hot of the arg-max (first on ties) while the gradient is
  * the soft sample's (straight-through). */
-ad_var *ad_gumbel_softmax(ad_var *logits, tn_real tau, int hard, tn_rng *rng);
+TN_API ad_var *ad_gumbel_softmax(ad_var *logits, tn_real tau, int hard, tn_rng *rng);
 /* The same with the caller's Gumbel noise G (a constant broadcasting
  * against logits, e.g. -log(-log U) drawn once for an evaluation). */
-ad_var *ad_gumbel_softmax_noise(ad_var *logits, ad_var *gumbel, tn_real tau, int hard);
+TN_API ad_var *ad_gumbel_softmax_noise(ad_var *logits, ad_var *gumbel, tn_real tau, int hard);
 /* A constant of standard normal draws (like torch.randn), from rng: in bulk
  * (tn_rng_normals) in the float build, tn_rng_fill_normal in the double one. */
-ad_var *ad_randn(ad_tape *t, int ndim, const size_t *shape, tn_rng *rng);
+TN_API ad_var *ad_randn(ad_tape *t, int ndim, const size_t *shape, tn_rng *rng);
 /* A constant of p's shape with elements 1 with probability p, else 0. */
-ad_var *ad_bernoulli_sample(ad_var *p, tn_rng *rng);
+TN_API ad_var *ad_bernoulli_sample(ad_var *p, tn_rng *rng);
 
 /* ---- gradient check ----------------------------------------------------------- */
 
@@ -308,13 +308,13 @@ typedef struct {
  * tested. Error per element: |analytic - numeric| / max(1, |analytic|,
  * |numeric|). Returns the worst, or -1 when f failed (see report->error).
  * The inputs are perturbed in place and restored. report may be NULL. */
-double ad_gradcheck(ad_fn f, void *ctx, tn_tensor *const *inputs, int n,
+TN_API double ad_gradcheck(ad_fn f, void *ctx, tn_tensor *const *inputs, int n,
                     double eps, ad_gradcheck_report *report);
 /* The same for a whole model whose function makes its own parameter leaves
  * (ad_param over values[i] and grads[i], e.g. from an nn_params store): f
  * ignores its `inputs` argument; backward's result is read from grads[i]
  * (zeroed first). Any number of tensors. */
-double ad_gradcheck_model(ad_fn f, void *ctx, tn_tensor *const *values,
+TN_API double ad_gradcheck_model(ad_fn f, void *ctx, tn_tensor *const *values,
                           tn_tensor *const *grads, int n, double eps,
                           ad_gradcheck_report *report);
 

@@ -62,20 +62,20 @@ typedef struct {
     void *log_ctx;
 } model_compare_options;
 
-model_compare_options model_compare_defaults(void);
+TN_API model_compare_options model_compare_defaults(void);
 /* The defaults with a model program's command line: its folder, epochs,
  * batch, --lr, data, log hook, one seed. s must outlive the options. */
-model_compare_options model_compare_setup(const nn_setup *s);
+TN_API model_compare_options model_compare_setup(const nn_setup *s);
 /* Built-in variants by name from a list like "vae,iwae" into v (room for
  * max): the count, or -1 with err for an empty list, an unknown name, one
  * named twice, or more than max. */
-int model_compare_list(const char *list, model_compare_variant *v, int max, nn_error *err);
+TN_API int model_compare_list(const char *list, model_compare_variant *v, int max, nn_error *err);
 /* Trains every variant with every seed (unless stored), evaluates each
  * run on test, and writes OUT/report.md, OUT/results.json,
  * OUT/reconstructions.png (the test images, then a row per variant),
  * OUT/samples.png (a row per generative variant) and, with 2-D codes,
  * OUT/latent_NAME.png. Every file is checked before the first step. */
-int model_compare(const model_compare_options *o, const model_compare_variant *v, int n,
+TN_API int model_compare(const model_compare_options *o, const model_compare_variant *v, int n,
                   const nn_dataset *train, const nn_dataset *test, nn_error *err);
 
 #endif

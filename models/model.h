@@ -63,27 +63,27 @@ typedef struct {
  * β = 1, the ELBO (iw_k 1), unconditional, linear layers only; sparse AE
  * ρ = 0.05, β = 3, on the code; masking noise at 0.25 (Gaussian noise
  * clipped to [0, 1]). */
-model_config model_defaults(model_kind kind);
-const char *model_kind_name(model_kind k);
+TN_API model_config model_defaults(model_kind kind);
+TN_API const char *model_kind_name(model_kind k);
 /* The named variants that `compare` trains side by side, NULL-terminated:
  * vae, beta-vae, iwae, cvae, ae, sparse, sparse-hidden, dae-mask,
  * dae-gauss, dae-sp, conv-vae. */
-extern const char *const model_variants[];
+TN_API extern const char *const model_variants[];
 /* *c = the variant on the common architecture (784-400-20 ReLU, every kind
  * with a code of 20): model_defaults of its kind, then β = 4 (beta-vae),
  * k = 5 (iwae), 10 classes (cvae), the penalty on the last hidden layer
  * (sparse-hidden), the noise named (dae-*: masking, Gaussian clipped to
  * [0, 1], salt-and-pepper, each at 0.25), a 28 x 28 convolutional body
  * (conv-vae). -1 for a name not in model_variants. */
-int model_variant(const char *name, model_config *c);
-int model_kind_parse(const char *s, model_kind *out);
-const char *model_noise_name(model_noise n);
-int model_noise_parse(const char *s, model_noise *out);
+TN_API int model_variant(const char *name, model_config *c);
+TN_API int model_kind_parse(const char *s, model_kind *out);
+TN_API const char *model_noise_name(model_noise n);
+TN_API int model_noise_parse(const char *s, model_noise *out);
 /* The configuration as checkpoint metadata ("model.kind", ...) and back;
  * reading checks every field and names the one that is wrong. to_meta: 0,
  * or -1 when out of memory. */
-int model_config_to_meta(const model_config *c, nn_meta *m);
-int model_config_from_meta(const nn_meta *m, model_config *c, nn_error *err);
+TN_API int model_config_to_meta(const model_config *c, nn_meta *m);
+TN_API int model_config_from_meta(const nn_meta *m, model_config *c, nn_error *err);
 
 typedef struct {
     model_config c;
@@ -93,8 +93,8 @@ typedef struct {
 } model;
 
 /* Builds and initialises (from rng) a model. */
-model *model_new(const model_config *c, tn_rng *rng, nn_error *err);
-void model_free(model *m);
+TN_API model *model_new(const model_config *c, tn_rng *rng, nn_error *err);
+TN_API void model_free(model *m);
 
 /* What one batch's loss is made of, in nats (or squared error) per example. */
 typedef struct {
@@ -111,27 +111,27 @@ typedef struct {
  * (denoising AE); step drives the KL warm-up. Returns 0, or -1 with the
  * tape's error. With corrupt = 0 a denoising AE sees clean input
  * (evaluation). */
-int model_batch_loss(model *m, ad_tape *t, const tn_tensor *x, const int *labels,
+TN_API int model_batch_loss(model *m, ad_tape *t, const tn_tensor *x, const int *labels,
                      tn_rng *rng, long step, int corrupt, model_loss *out);
 
 /* The code of x: μ for the VAE, the (sigmoid, for the sparse AE on its
  * code) code otherwise. (N x latent). labels as model_batch_loss. */
-ad_var *model_encode(model *m, ad_tape *t, ad_var *x, const int *labels);
+TN_API ad_var *model_encode(model *m, ad_tape *t, ad_var *x, const int *labels);
 /* The VAE's posterior: μ and log σ² of q(z|x) (or q(z|x, c)). */
-void vae_posterior(model *m, ad_tape *t, ad_var *x, const int *labels, ad_var **mu,
+TN_API void vae_posterior(model *m, ad_tape *t, ad_var *x, const int *labels, ad_var **mu,
                    ad_var **logvar);
 /* The decoder's mean E[x|z] (or E[x|z, c]): σ(logits) for Bernoulli/BCE,
  * the mean else. */
-ad_var *model_decode(model *m, ad_tape *t, ad_var *z, const int *labels);
+TN_API ad_var *model_decode(model *m, ad_tape *t, ad_var *z, const int *labels);
 /* Corrupts x in place with the configured noise (denoising AE). */
-void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng);
+TN_API void ae_corrupt(const model_config *c, tn_tensor *x, tn_rng *rng);
 
 /* ---- evaluation over a dataset (no gradients) ----------------------------- */
 
 /* The model as the callbacks nn/train.h's evaluation and pictures take
  * (images of rows x cols); m must outlive the result. Only the VAE has a
  * likelihood (log_lik); the autoencoders' posterior is their code. */
-nn_latent model_latent(model *m, size_t rows, size_t cols);
+TN_API nn_latent model_latent(model *m, size_t rows, size_t cols);
 
 typedef struct {
     double neg_elbo, kl;          /* VAE, per example */
@@ -140,15 +140,15 @@ typedef struct {
     double mean_act;              /* sparse AE */
 } model_eval;
 
-int model_evaluate(model *m, const nn_dataset *d, size_t batch, tn_rng *rng,
+TN_API int model_evaluate(model *m, const nn_dataset *d, size_t batch, tn_rng *rng,
                    model_eval *out, nn_error *err);
 /* The importance-weighted bound L_k = E[log (1/k) Σ_i p(x, z_i) / q(z_i|x)]
  * (Burda et al.), averaged over the dataset: an estimate of log p(x). */
-double vae_iwae(model *m, const nn_dataset *d, int k, tn_rng *rng,
+TN_API double vae_iwae(model *m, const nn_dataset *d, int k, tn_rng *rng,
                 nn_error *err);
 /* Latent units whose posterior mean varies over the data by more than
  * `threshold` (0.01): Cov_x(E_q[z_u]). var_out (latent) may be NULL. */
-int model_active_units(model *m, const nn_dataset *d, double threshold,
+TN_API int model_active_units(model *m, const nn_dataset *d, double threshold,
                        double *var_out, nn_error *err);
 
 /* ---- training with nn_train ------------------------------------------------- */
@@ -156,11 +156,11 @@ int model_active_units(model *m, const nn_dataset *d, double threshold,
 /* An nn_loss_fn for the built-in models (model = the model *): the batch
  * loss, reporting "recon" and "kl" (VAE) or "recon" and "penalty" (sparse
  * AE). */
-ad_var *model_train_loss(void *model, ad_tape *t, const nn_batch *b, nn_step *s);
+TN_API ad_var *model_train_loss(void *model, ad_tape *t, const nn_batch *b, nn_step *s);
 /* An nn_eval_fn: model_evaluate's numbers as "loss" (the negative ELBO, or
  * the reconstruction of the AEs), "recon", "kl", "recon_noisy" and
  * "mean_act" as they apply. */
-int model_train_eval(void *model, const nn_dataset *test, tn_rng *rng,
+TN_API int model_train_eval(void *model, const nn_dataset *test, tn_rng *rng,
                      nn_scalars *out, nn_error *err);
 
 /* The reconstruction error per image of d: x̂ = the decoder's mean from the
@@ -168,30 +168,30 @@ int model_train_eval(void *model, const nn_dataset *test, tn_rng *rng,
  * says when it is not NULL (its noise, noise_level, noise_clip; the target
  * stays the clean x): BCE in nats, x̂ clipped to [1e-7, 1 - 1e-7], and the
  * squared error. 0, or -1 with err. */
-int model_reconstruction(model *m, const nn_dataset *d, const model_config *noise, tn_rng *rng,
+TN_API int model_reconstruction(model *m, const nn_dataset *d, const model_config *noise, tn_rng *rng,
                          double *bce, double *se, nn_error *err);
 /* The test numbers a trained model is judged by, as lines to the log hook:
  * the negative ELBO in parts and the reconstruction from z = μ (VAE), or
  * the reconstruction error (from corrupted input too, for the denoising AE;
  * the mean code activation for the sparse AE), L_k when iw > 0, and the
  * active units. 0, or -1 with err. */
-int model_report(model *m, const nn_dataset *test, tn_rng *rng, int iw,
+TN_API int model_report(model *m, const nn_dataset *test, tn_rng *rng, int iw,
                  nn_log_fn log, void *log_ctx, nn_error *err);
 /* "vae 784-400-20, relu, Bernoulli decoder, 652824 parameters" into buf. */
-char *model_describe(const model *m, char *buf, size_t len);
+TN_API char *model_describe(const model *m, char *buf, size_t len);
 /* Hidden widths "400" or "500,500" (1 to MODEL_MAX_HIDDEN, each 1..100000)
  * into c; -1 (c untouched) when s is anything else. */
-int model_hidden_parse(const char *s, model_config *c);
+TN_API int model_hidden_parse(const char *s, model_config *c);
 
 /* ---- checkpoints -------------------------------------------------------------- */
 
 /* The model's parameters and configuration (plus o's state and extra
  * metadata, e.g. the epoch and the generator) to path, atomically. */
-int model_save(model *m, const char *path, nn_optim *o,
+TN_API int model_save(model *m, const char *path, nn_optim *o,
                const nn_meta *extra, nn_error *err);
 /* Builds the model the checkpoint's metadata describes and loads it; the
  * optimizer state is left in the file for model_load_optim. */
-model *model_load(const char *path, nn_meta *meta, nn_error *err);
-int model_load_optim(model *m, const char *path, nn_optim *o, nn_error *err);
+TN_API model *model_load(const char *path, nn_meta *meta, nn_error *err);
+TN_API int model_load_optim(model *m, const char *path, nn_optim *o, nn_error *err);
 
 #endif

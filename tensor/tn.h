@@ -22,6 +22,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* TN_API marks every function and object of the installed interface, of
+ * every layer (tn_, ad_, nn_, model_): the shared library exports these
+ * and nothing else, its objects being built with -fvisibility=hidden
+ * (tests/run.sh lists what it exports). */
+#if defined(__GNUC__) || defined(__clang__)
+#define TN_API __attribute__((visibility("default")))
+#else
+#define TN_API
+#endif
+
 #ifdef TN_REAL_DOUBLE
 typedef double tn_real;
 #define TN_REAL_NAME "double"
@@ -40,10 +50,10 @@ typedef float tn_real;
  * "undefined reference to tn_real_is_double" (or _float) instead of
  * computing garbage. */
 #ifdef TN_REAL_DOUBLE
-extern const int tn_real_is_double;
+TN_API extern const int tn_real_is_double;
 #define TN_REAL_GUARD_ tn_real_is_double
 #else
-extern const int tn_real_is_float;
+TN_API extern const int tn_real_is_float;
 #define TN_REAL_GUARD_ tn_real_is_float
 #endif
 #ifdef __GNUC__
@@ -57,7 +67,7 @@ typedef enum {
     TN_EARG = -3    /* an argument is out of range (axis, slice, NULL) */
 } tn_status;
 
-const char *tn_status_str(tn_status s);
+TN_API const char *tn_status_str(tn_status s);
 
 /* A tensor: `size` = product of shape[0..ndim). ndim 0 is a scalar (size 1).
  * `data` is borrowed or owned according to where the tensor came from. */
@@ -81,15 +91,15 @@ typedef struct tn_tensor {
 
 /* Heap tensor, zero-filled, header and data in one allocation. NULL when
  * ndim is out of range or memory runs out. Caller frees with tn_free. */
-tn_tensor *tn_new(int ndim, const size_t *shape);
-void tn_free(tn_tensor *t);
+TN_API tn_tensor *tn_new(int ndim, const size_t *shape);
+TN_API void tn_free(tn_tensor *t);
 
 /* A tensor header over memory the caller owns (no allocation, no copy). */
-tn_tensor tn_wrap(tn_real *data, int ndim, const size_t *shape);
+TN_API tn_tensor tn_wrap(tn_real *data, int ndim, const size_t *shape);
 
 /* Writes "128x784" (or "scalar") into buf; returns buf. */
-char *tn_shape_str(const tn_tensor *t, char *buf, size_t len);
-int tn_same_shape(const tn_tensor *a, const tn_tensor *b);
+TN_API char *tn_shape_str(const tn_tensor *t, char *buf, size_t len);
+TN_API int tn_same_shape(const tn_tensor *a, const tn_tensor *b);
 
 /* ---- arena: per-step memory -------------------------------------------- */
 
@@ -97,26 +107,26 @@ int tn_same_shape(const tn_tensor *a, const tn_tensor *b);
  * run, the same step again makes no heap allocation. 64-byte aligned. */
 typedef struct tn_arena tn_arena;
 
-tn_arena *tn_arena_new(size_t first_block_bytes); /* caller frees */
-void tn_arena_free(tn_arena *a);
-void *tn_arena_alloc(tn_arena *a, size_t bytes);  /* NULL on failure */
-void tn_arena_reset(tn_arena *a);                 /* invalidates all */
-size_t tn_arena_used(const tn_arena *a);          /* bytes handed out */
-size_t tn_arena_capacity(const tn_arena *a);      /* bytes reserved */
-size_t tn_arena_block_allocs(const tn_arena *a);  /* heap allocs so far */
+TN_API tn_arena *tn_arena_new(size_t first_block_bytes); /* caller frees */
+TN_API void tn_arena_free(tn_arena *a);
+TN_API void *tn_arena_alloc(tn_arena *a, size_t bytes);  /* NULL on failure */
+TN_API void tn_arena_reset(tn_arena *a);                 /* invalidates all */
+TN_API size_t tn_arena_used(const tn_arena *a);          /* bytes handed out */
+TN_API size_t tn_arena_capacity(const tn_arena *a);      /* bytes reserved */
+TN_API size_t tn_arena_block_allocs(const tn_arena *a);  /* heap allocs so far */
 
 /* Tensor in the arena, zero-filled; gone at reset. NULL on failure. */
-tn_tensor *tn_arena_tensor(tn_arena *a, int ndim, const size_t *shape);
+TN_API tn_tensor *tn_arena_tensor(tn_arena *a, int ndim, const size_t *shape);
 /* The same with its contents left undefined, for a result about to be
  * written whole. */
-tn_tensor *tn_arena_tensor_raw(tn_arena *a, int ndim, const size_t *shape);
+TN_API tn_tensor *tn_arena_tensor_raw(tn_arena *a, int ndim, const size_t *shape);
 
 /* ---- matmul -------------------------------------------------------------- */
 
 /* C = alpha·op(A)·op(B) + beta·C with op(X) = X or Xᵀ (trans_x nonzero).
  * All 2-D; op(A) is m×k, op(B) k×n, C m×n. BLIS does the work; no copies.
  * beta = 0 ignores what C held (NaNs included). */
-tn_status tn_matmul(tn_tensor *C, const tn_tensor *A, int trans_a,
+TN_API tn_status tn_matmul(tn_tensor *C, const tn_tensor *A, int trans_a,
                     const tn_tensor *B, int trans_b, tn_real alpha,
                     tn_real beta);
 
@@ -124,22 +134,22 @@ tn_status tn_matmul(tn_tensor *C, const tn_tensor *A, int trans_a,
 
 /* numpy broadcasting: shapes are aligned at the last axis; each pair of
  * sizes must be equal or one of them 1. Writes the result shape. */
-tn_status tn_broadcast_shape(const tn_tensor *a, const tn_tensor *b,
+TN_API tn_status tn_broadcast_shape(const tn_tensor *a, const tn_tensor *b,
                              int *ndim, size_t *shape);
 
 /* out = a ∘ b, out shaped as the broadcast of a and b. out may alias a or b
  * when it has the same shape. */
-tn_status tn_add(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
-tn_status tn_sub(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
-tn_status tn_mul(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
-tn_status tn_div(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
+TN_API tn_status tn_add(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
+TN_API tn_status tn_sub(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
+TN_API tn_status tn_mul(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
+TN_API tn_status tn_div(tn_tensor *out, const tn_tensor *a, const tn_tensor *b);
 
 /* out = x broadcast to out's shape (x must broadcast to it). */
-tn_status tn_expand(tn_tensor *out, const tn_tensor *x);
+TN_API tn_status tn_expand(tn_tensor *out, const tn_tensor *x);
 
 /* out += alpha · (sum of `in` over the axes where out was broadcast to in's
  * shape): the backward of broadcasting. out must broadcast to in's shape. */
-tn_status tn_sum_to_acc(tn_tensor *out, const tn_tensor *in, tn_real alpha);
+TN_API tn_status tn_sum_to_acc(tn_tensor *out, const tn_tensor *in, tn_real alpha);
 
 /* Unary maps, out and x of the same size (out may be x). sigmoid and
  * softplus are computed without overflow for any finite x. */
@@ -147,63 +157,63 @@ typedef enum {
     TN_EXP, TN_LOG, TN_SQRT, TN_SQUARE, TN_NEG, TN_ABS,
     TN_RELU, TN_SIGMOID, TN_SOFTPLUS, TN_TANH
 } tn_unary_op;
-tn_status tn_unary(tn_tensor *out, const tn_tensor *x, tn_unary_op op);
-tn_status tn_exp(tn_tensor *out, const tn_tensor *x);
-tn_status tn_log(tn_tensor *out, const tn_tensor *x);
-tn_status tn_sqrt(tn_tensor *out, const tn_tensor *x);
-tn_status tn_square(tn_tensor *out, const tn_tensor *x);
-tn_status tn_neg(tn_tensor *out, const tn_tensor *x);
-tn_status tn_abs(tn_tensor *out, const tn_tensor *x);
-tn_status tn_relu(tn_tensor *out, const tn_tensor *x);
-tn_status tn_sigmoid(tn_tensor *out, const tn_tensor *x);
-tn_status tn_softplus(tn_tensor *out, const tn_tensor *x);
-tn_status tn_tanh(tn_tensor *out, const tn_tensor *x);
-tn_real tn_sigmoid1(tn_real x);  /* scalar versions, same formulas */
-tn_real tn_softplus1(tn_real x);
+TN_API tn_status tn_unary(tn_tensor *out, const tn_tensor *x, tn_unary_op op);
+TN_API tn_status tn_exp(tn_tensor *out, const tn_tensor *x);
+TN_API tn_status tn_log(tn_tensor *out, const tn_tensor *x);
+TN_API tn_status tn_sqrt(tn_tensor *out, const tn_tensor *x);
+TN_API tn_status tn_square(tn_tensor *out, const tn_tensor *x);
+TN_API tn_status tn_neg(tn_tensor *out, const tn_tensor *x);
+TN_API tn_status tn_abs(tn_tensor *out, const tn_tensor *x);
+TN_API tn_status tn_relu(tn_tensor *out, const tn_tensor *x);
+TN_API tn_status tn_sigmoid(tn_tensor *out, const tn_tensor *x);
+TN_API tn_status tn_softplus(tn_tensor *out, const tn_tensor *x);
+TN_API tn_status tn_tanh(tn_tensor *out, const tn_tensor *x);
+TN_API tn_real tn_sigmoid1(tn_real x);  /* scalar versions, same formulas */
+TN_API tn_real tn_softplus1(tn_real x);
 
 /* out = a·x + b element-wise (out may be x). */
-tn_status tn_affine(tn_tensor *out, const tn_tensor *x, tn_real a, tn_real b);
+TN_API tn_status tn_affine(tn_tensor *out, const tn_tensor *x, tn_real a, tn_real b);
 /* y += a·x, same size. */
-tn_status tn_axpy(tn_tensor *y, tn_real a, const tn_tensor *x);
+TN_API tn_status tn_axpy(tn_tensor *y, tn_real a, const tn_tensor *x);
 
 /* ---- reductions ---------------------------------------------------------- */
 
-double tn_sum_all(const tn_tensor *x);  /* accumulated in double */
-double tn_mean_all(const tn_tensor *x);
+TN_API double tn_sum_all(const tn_tensor *x);  /* accumulated in double */
+TN_API double tn_mean_all(const tn_tensor *x);
 /* out = sum (mean) of x over `axis`, which is removed from the shape:
  * x (2x3x4), axis 1 -> out (2x4). Negative axis counts from the end. */
-tn_status tn_sum_axis(tn_tensor *out, const tn_tensor *x, int axis);
-tn_status tn_mean_axis(tn_tensor *out, const tn_tensor *x, int axis);
+TN_API tn_status tn_sum_axis(tn_tensor *out, const tn_tensor *x, int axis);
+TN_API tn_status tn_mean_axis(tn_tensor *out, const tn_tensor *x, int axis);
 /* Resolves a possibly negative axis; -1 when out of range. */
-int tn_axis(const tn_tensor *x, int axis);
+TN_API int tn_axis(const tn_tensor *x, int axis);
 
 /* ---- copies and shapes --------------------------------------------------- */
 
-void tn_fill(tn_tensor *t, tn_real v);
-tn_status tn_copy(tn_tensor *dst, const tn_tensor *src);   /* same size */
+TN_API void tn_fill(tn_tensor *t, tn_real v);
+TN_API tn_status tn_copy(tn_tensor *dst, const tn_tensor *src);   /* same size */
 /* Changes the header only; the element count must stay the same. */
-tn_status tn_reshape(tn_tensor *t, int ndim, const size_t *shape);
+TN_API tn_status tn_reshape(tn_tensor *t, int ndim, const size_t *shape);
 /* out = x with its last two axes swapped (x at least 2-D). */
-tn_status tn_transpose(tn_tensor *out, const tn_tensor *x);
+TN_API tn_status tn_transpose(tn_tensor *out, const tn_tensor *x);
 /* out = x[..., start : start + out->shape[last]] */
-tn_status tn_slice_last(tn_tensor *out, const tn_tensor *x, size_t start);
+TN_API tn_status tn_slice_last(tn_tensor *out, const tn_tensor *x, size_t start);
 /* out = [a, b] along the last axis; the other axes must be equal. */
-tn_status tn_concat_last(tn_tensor *out, const tn_tensor *a,
+TN_API tn_status tn_concat_last(tn_tensor *out, const tn_tensor *a,
                          const tn_tensor *b);
 
 /* ---- convolution helpers (NCHW) ---------------------------------------------- */
 
 /* The output size of a convolution along one axis: (in + 2·pad - k)/stride + 1,
  * or 0 when the kernel does not fit or stride is 0. */
-size_t tn_conv_out(size_t in, size_t k, size_t stride, size_t pad);
+TN_API size_t tn_conv_out(size_t in, size_t k, size_t stride, size_t pad);
 /* im2col: x (N, C, H, W) -> cols (C·kh·kw, N·Ho·Wo) with Ho, Wo from
  * tn_conv_out; cols[(c·kh + i)·kw + j][(n·Ho + oh)·Wo + ow] =
  * x[n][c][oh·stride - pad + i][ow·stride - pad + j], 0 outside x. The whole
  * convolution is then one GEMM with the weight viewed as (F, C·kh·kw). */
-tn_status tn_im2col(tn_tensor *cols, const tn_tensor *x, size_t kh, size_t kw,
+TN_API tn_status tn_im2col(tn_tensor *cols, const tn_tensor *x, size_t kh, size_t kw,
                     size_t stride, size_t pad);
 /* col2im, im2col's adjoint: x += the columns added back where they came from. */
-tn_status tn_col2im_acc(tn_tensor *x, const tn_tensor *cols, size_t kh,
+TN_API tn_status tn_col2im_acc(tn_tensor *x, const tn_tensor *cols, size_t kh,
                         size_t kw, size_t stride, size_t pad);
 
 /* ---- random numbers ----------------------------------------------------- */
@@ -217,40 +227,40 @@ typedef struct tn_rng {
 } tn_rng;
 
 /* Seeds a generator; `stream` selects one of 2^63 independent sequences. */
-void tn_rng_seed(tn_rng *r, uint64_t seed, uint64_t stream);
+TN_API void tn_rng_seed(tn_rng *r, uint64_t seed, uint64_t stream);
 /* Seeds from libsodium's entropy and returns the seed it chose, so the run
  * can be repeated with tn_rng_seed(r, seed, stream). 0 in *ok on failure. */
-uint64_t tn_rng_seed_entropy(tn_rng *r, uint64_t stream, int *ok);
+TN_API uint64_t tn_rng_seed_entropy(tn_rng *r, uint64_t stream, int *ok);
 
-uint32_t tn_rng_u32(tn_rng *r);
+TN_API uint32_t tn_rng_u32(tn_rng *r);
 /* The next n tn_rng_u32 draws, the same numbers, computed 16 at a time. */
-void tn_rng_fill_u32(tn_rng *r, uint32_t *out, size_t n);
+TN_API void tn_rng_fill_u32(tn_rng *r, uint32_t *out, size_t n);
 /* Skips delta draws (back for a negative delta), in O(log |delta|). */
-void tn_rng_advance(tn_rng *r, int64_t delta);
+TN_API void tn_rng_advance(tn_rng *r, int64_t delta);
 /* n N(0, 1) draws in float precision (Box-Muller on 24-bit uniforms, tails
  * to 5.77; two tn_rng_u32 draws per pair, vectorized): for noise in bulk.
  * Not the stream tn_rng_normal gives, which is double and one at a time. */
-void tn_rng_normals(tn_rng *r, float *out, size_t n);
-double tn_rng_uniform(tn_rng *r);             /* [0, 1), 53 bits */
-double tn_rng_normal(tn_rng *r);              /* N(0, 1), Box-Muller */
-uint32_t tn_rng_below(tn_rng *r, uint32_t n); /* uniform in [0, n), unbiased */
-void tn_rng_fill_uniform(tn_rng *r, tn_tensor *t, tn_real lo, tn_real hi);
-void tn_rng_fill_normal(tn_rng *r, tn_tensor *t, tn_real mean, tn_real sd);
-void tn_rng_fill_bernoulli(tn_rng *r, tn_tensor *t, tn_real p);
+TN_API void tn_rng_normals(tn_rng *r, float *out, size_t n);
+TN_API double tn_rng_uniform(tn_rng *r);             /* [0, 1), 53 bits */
+TN_API double tn_rng_normal(tn_rng *r);              /* N(0, 1), Box-Muller */
+TN_API uint32_t tn_rng_below(tn_rng *r, uint32_t n); /* uniform in [0, n), unbiased */
+TN_API void tn_rng_fill_uniform(tn_rng *r, tn_tensor *t, tn_real lo, tn_real hi);
+TN_API void tn_rng_fill_normal(tn_rng *r, tn_tensor *t, tn_real mean, tn_real sd);
+TN_API void tn_rng_fill_bernoulli(tn_rng *r, tn_tensor *t, tn_real p);
 
 /* ---- threads ------------------------------------------------------------- */
 
 /* How many threads BLIS and our OpenMP loops use (n >= 1). Process-wide:
  * it sets the BLIS and OpenMP runtimes, so call it before training. */
-void tn_set_threads(int n);
-int tn_get_threads(void);
+TN_API void tn_set_threads(int n);
+TN_API int tn_get_threads(void);
 /* Flush denormal floats to zero (on = 1) in the calling thread and in every
  * thread of the OpenMP pool that BLIS and our loops compute in, or restore
  * them (0). Tiny values stop costing a hundred cycles each as training goes
  * on (the epochs no longer slow down); results change only below 1e-38.
  * Call it after tn_set_threads; nn_train does (nn_train_config). x86 only;
  * elsewhere it does nothing. */
-void tn_flush_denormals(int on);
+TN_API void tn_flush_denormals(int on);
 
 /* ---- BLIS's kernels -------------------------------------------------------- */
 
@@ -266,7 +276,7 @@ void tn_flush_denormals(int on);
  * starting threads. Needs a BLIS built with the x86_64 family of
  * configurations (Debian's is). Returns 1 when BLIS runs the AVX-512
  * kernels after the call, else 0. */
-int tn_blas_avx512(void);
+TN_API int tn_blas_avx512(void);
 /* A program's choice of kernels (its --kernels), before BLIS's first call:
  *   "blis"    BLIS's own choice;
  *   "avx512"  the AVX-512 kernels (tn_blas_avx512);
@@ -280,17 +290,17 @@ int tn_blas_avx512(void);
  * BLIS_ARCH_TYPE in the environment wins over all of them. Returns 0, or -1
  * for another word (then nothing is done). Forks: call it before starting
  * threads. */
-int tn_blas_kernels(const char *choice, size_t rows);
+TN_API int tn_blas_kernels(const char *choice, size_t rows);
 /* The name of the kernels' configuration BLIS runs ("haswell", "skx", ...);
  * from then on BLIS's choice is made. */
-const char *tn_blas_config(void);
+TN_API const char *tn_blas_config(void);
 /* How that configuration was chosen: "BLIS's own choice", "BLIS_ARCH_TYPE",
  * "AVX-512 for products of 64 and more rows", or "measured, ms a step of
  * 128 rows: skx 0.41 zen3 0.44 ... generic 2.10"; for a program's log. */
-const char *tn_blas_how(void);
+TN_API const char *tn_blas_how(void);
 /* The CPU, to print beside a figure: "AMD EPYC (family 25, model 1)" (from
  * /proc/cpuinfo; "?" for what it does not say). */
-const char *tn_cpu_name(void);
+TN_API const char *tn_cpu_name(void);
 
 /* The cores other processes keep busy, measured between two calls on the
  * same tn_load (zeroed before the first): Linux's busy time of all CPUs
@@ -301,9 +311,9 @@ typedef struct {
     double wall, busy, self;
     int primed;
 } tn_load;
-double tn_load_others(tn_load *l);
-int tn_cores(void); /* online CPUs */
+TN_API double tn_load_others(tn_load *l);
+TN_API int tn_cores(void); /* online CPUs */
 /* Seconds on a monotonic clock (CLOCK_MONOTONIC): differences time things. */
-double tn_seconds(void);
+TN_API double tn_seconds(void);
 
 #endif

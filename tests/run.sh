@@ -92,17 +92,24 @@ case "$build" in
 esac
 
 echo "== the exported symbols"
-# the shared libraries export the public API alone: every name with its
-# module's prefix, none of the internals ("__") or anything else
+# the shared libraries export the public API alone: every name declared
+# TN_API in an installed header, with its module's prefix; none of the
+# internals ("__"), nothing else (a resolver of a CPU-dispatched function
+# goes with its function)
+headers="tensor/tn.h autograd/ad.h nn/nn.h nn/train/*.h models/model.h models/compare.h"
 for lib in tape tape-double; do
     so="$build/lib$lib.so"
-    names=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBRV]$/ {print $3}')
+    names=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBRVi]$/ {print $3}' | sed 's/\.resolver$//' | sort -u)
     bad=$(echo "$names" | grep -v -E '^(tn|ad|nn|model|vae|ae)_' ; echo "$names" | grep '__')
+    for name in $names; do
+        grep -q -E "^TN_API .*[^A-Za-z0-9_]$name(\(|\[|;| )" $headers || bad="$bad $name(not declared TN_API in a header)"
+    done
     n=$(echo "$names" | grep -c .)
     if [ -n "$names" ] && [ -z "$bad" ]; then
-        echo "ok   exported_symbols $lib: $n names, none internal"; passed=$((passed + 1))
+        echo "ok   exported_symbols $lib: $n names, each declared TN_API, none internal"; passed=$((passed + 1))
     else
-        echo "FAIL exported_symbols $lib:"; echo "$bad" | head -5 | sed 's/^/    /'; failed=$((failed + 1))
+        echo "FAIL exported_symbols $lib:"; echo "$bad" | tr ' ' '\n' | grep . | head -5 | sed 's/^/    /'
+        failed=$((failed + 1))
     fi
 done
 

@@ -322,7 +322,7 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
                 if (ok && iw_block(m, &xb, k, chunk, &r, &w, &sums[b]) == 0)
                     continue;
 #ifdef _OPENMP
-#pragma omp critical(nn_iwae_fail)
+#pragma omp critical
 #endif
                 if (b < bad) {
                     snprintf(why, sizeof why, "%s", ok ? ad_tape_error(w.t) : "out of memory");

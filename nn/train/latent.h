@@ -53,7 +53,7 @@ typedef struct {
 typedef struct {
     double neg_elbo, recon, kl;
 } nn_elbo;
-int nn_latent_elbo(const nn_latent *m, const nn_dataset *d, size_t batch,
+TN_API int nn_latent_elbo(const nn_latent *m, const nn_dataset *d, size_t batch,
                    tn_rng *rng, nn_elbo *out, nn_error *err);
 /* The importance-weighted bound (Burda et al. 2015), an estimate of log p(x)
  * averaged over the dataset: L_k = E[log (1/k) Σ_i p(x, z_i) / q(z_i | x)],
@@ -62,47 +62,47 @@ int nn_latent_elbo(const nn_latent *m, const nn_dataset *d, size_t batch,
  * tape: m's callbacks are called concurrently and must not write shared
  * state. Each block has its own stream, so the result does not depend on
  * the thread count. */
-double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
+TN_API double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
                       tn_rng *rng, nn_error *err);
 /* Latent units whose posterior mean varies over the data by more than
  * threshold (0.01 in Burda et al.): Cov_x(E_q[z_u]), over the posterior
  * mean's columns (at most m->latent; a hierarchy's first layer may have
  * fewer). var_out (latent) may be NULL. Returns the count, or -1 with err
  * (a posterior mean of another shape is named). */
-int nn_latent_active_units(const nn_latent *m, const nn_dataset *d,
+TN_API int nn_latent_active_units(const nn_latent *m, const nn_dataset *d,
                            double threshold, double *var_out, nn_error *err);
 
 /* ---- pictures (PNG through libpng, written atomically) ------------------- */
 
 /* A grid of n grey images (each rows x cols values in [0, 1], clipped),
  * grid_cols to a row, each pixel drawn zoom x zoom. */
-int nn_png_grid(const char *path, const tn_real *imgs, size_t n, size_t rows,
+TN_API int nn_png_grid(const char *path, const tn_real *imgs, size_t n, size_t rows,
                 size_t cols, size_t grid_cols, size_t zoom, nn_error *err);
 /* Rows of 10 test images, each row of inputs above its reconstructions
  * (decoded from the posterior mean): 4 such pairs of rows, fewer (and
  * shorter) with fewer than 40 images. */
-int nn_pic_reconstructions(const char *path, const nn_latent *m,
+TN_API int nn_pic_reconstructions(const char *path, const nn_latent *m,
                            const nn_dataset *d, nn_error *err);
 /* grid_rows x grid_cols samples decoded from z ~ N(0, I). labels (one per
  * image, or NULL) condition the decoder; share_z_by_column draws one z per
  * column and uses it down the column (a conditional model's classic grid:
  * one row per class, the style shared down each column). */
-int nn_pic_samples(const char *path, const nn_latent *m, size_t grid_rows,
+TN_API int nn_pic_samples(const char *path, const nn_latent *m, size_t grid_rows,
                    size_t grid_cols, const int *labels, int share_z_by_column,
                    tn_rng *rng, nn_error *err);
 /* Between the codes of test images 2r and 2r+1, 10 evenly spaced steps, 6
  * rows, fewer with fewer than 12 images (labels of the first image condition
  * a conditional model). */
-int nn_pic_interpolation(const char *path, const nn_latent *m,
+TN_API int nn_pic_interpolation(const char *path, const nn_latent *m,
                          const nn_dataset *d, nn_error *err);
 /* A 2-D latent space: z on an n x n grid through Φ⁻¹ of evenly spaced
  * probabilities (AEVB's figure), decoded. */
-int nn_pic_manifold(const char *path, const nn_latent *m, size_t n,
+TN_API int nn_pic_manifold(const char *path, const nn_latent *m, size_t n,
                     nn_error *err);
 /* A 2-D latent space: the posterior means of up to 5000 examples, one dot
  * each, coloured by label; as SVG (axes, ticks, a legend; codes that are
  * not finite left out and counted) when path ends in ".svg". */
-int nn_pic_scatter(const char *path, const nn_latent *m, const nn_dataset *d,
+TN_API int nn_pic_scatter(const char *path, const nn_latent *m, const nn_dataset *d,
                    nn_error *err);
 /* Every picture above that applies to the model into dir, each file named
  * to the log hook: reconstructions.png, interpolation.png; samples.png when
@@ -114,17 +114,17 @@ int nn_pic_scatter(const char *path, const nn_latent *m, const nn_dataset *d,
  * values on both axes; latent_scatter.svg is the scatter in vectors with
  * axes, ticks and a legend of the labels (nn_pic_scatter with a path
  * ending in .svg draws that). */
-int nn_pic_all(const char *dir, const nn_latent *m, const nn_dataset *d,
+TN_API int nn_pic_all(const char *dir, const nn_latent *m, const nn_dataset *d,
                tn_rng *rng, nn_log_fn log, void *log_ctx, nn_error *err);
 /* The files nn_pic_all would write for m and d, each "dir/name" into
  * paths (NN_PIC_FILES rows at most): the count, or -1 with err (a path too
  * long). For checking a run's outputs before it trains. */
 #define NN_PIC_FILES 10
-int nn_pic_all_files(const char *dir, const nn_latent *m, const nn_dataset *d, char paths[][4096],
+TN_API int nn_pic_all_files(const char *dir, const nn_latent *m, const nn_dataset *d, char paths[][4096],
                      nn_error *err);
 
 /* Φ⁻¹(p), the standard normal quantile (Acklam's approximation, relative
  * error < 1.2e-9). */
-double nn_normal_quantile(double p);
+TN_API double nn_normal_quantile(double p);
 
 #endif

@@ -71,10 +71,10 @@ enum { NN_OPTIONS_HELP = 1, NN_OPTIONS_USAGE = 2 };
  * or -h (nothing else read); NN_OPTIONS_USAGE with err for an unknown
  * option, a missing or bad value, a word that is not an option, or a bad
  * row of the table. A later option overrides an earlier one. */
-int nn_options_parse(const nn_option *opts, int argc, char **argv, nn_error *err);
+TN_API int nn_options_parse(const nn_option *opts, int argc, char **argv, nn_error *err);
 
 /* "usage: HEAD\n" then a line per row ("  --name ARG (default)  help") into
  * buf (always terminated); returns the length it needed, as snprintf. */
-size_t nn_options_usage(const char *head, const nn_option *opts, char *buf, size_t len);
+TN_API size_t nn_options_usage(const char *head, const nn_option *opts, char *buf, size_t len);
 
 #endif

@@ -15,7 +15,7 @@
  * that are missing or not finite are left out, and the panel says how many.
  * A file that cannot be read or holds no epoch line is an error naming it.
  * title may be NULL. 0, or -1 with err. */
-int nn_plot_curves(const char *svg_path, int n, const char *const *metrics, const char *const *labels,
+TN_API int nn_plot_curves(const char *svg_path, int n, const char *const *metrics, const char *const *labels,
                    const char *title, nn_error *err);
 
 #endif

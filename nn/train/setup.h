@@ -41,7 +41,7 @@ typedef struct {
     char dir[4096], checkpoint[4200], metrics[4200], plot[4200], scratch[4200];
     char usage[8192];       /* --help's text: every option, its default and help */
 } nn_setup;
-int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name,
+TN_API int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name,
                   int default_epochs, const char *extra_name, long *extra,
                   nn_error *err);
 /* A program's own options (options.h), read with the common ones from one
@@ -52,36 +52,36 @@ int nn_setup_args(nn_setup *s, int argc, char **argv, const char *name,
  *   nn_setup_args_with(&s, argc, argv, "m2", 10, own, &err);
  * nn_setup_args(..., extra_name, extra, ...) is this with one 'i' option.
  * --help writes the usage to s->usage and through the log hook. */
-int nn_setup_args_with(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
+TN_API int nn_setup_args_with(nn_setup *s, int argc, char **argv, const char *name, int default_epochs,
                        const nn_option *opts, nn_error *err);
-int nn_setup_exit(int rc, const nn_error *err);
-void nn_setup_free(nn_setup *s);
+TN_API int nn_setup_exit(int rc, const nn_error *err);
+TN_API void nn_setup_free(nn_setup *s);
 /* A path in the output folder, "OUT/file", in a buffer of the setup's
  * (valid until the next call). */
-const char *nn_setup_path(nn_setup *s, const char *file);
+TN_API const char *nn_setup_path(nn_setup *s, const char *file);
 /* For a program that trains several models: points cfg's checkpoint,
  * metrics and plot at OUT/name.safetensors, OUT/name.jsonl and
  * OUT/name.svg (resumed when there). */
-void nn_setup_run(nn_setup *s, const char *name);
+TN_API void nn_setup_run(nn_setup *s, const char *name);
 /* --check: the loss's gradient check (nn_check_loss, the build's eps and
  * tolerance) on the first 16 test rows, its line to the log; returns the
  * program's exit status: 0 passed, 1 failed or could not run (err then
  * holds why). A program writes `if (s.check) return nn_setup_check(...)`
  * after building its model. */
-int nn_setup_check(nn_setup *s, nn_loss_fn loss, void *model, nn_params *p, nn_error *err);
+TN_API int nn_setup_check(nn_setup *s, nn_loss_fn loss, void *model, nn_params *p, nn_error *err);
 /* Adam at the command line's --lr (PyTorch's defaults otherwise), over p. */
-nn_optim *nn_setup_optim(nn_setup *s, nn_params *p, nn_error *err);
+TN_API nn_optim *nn_setup_optim(nn_setup *s, nn_params *p, nn_error *err);
 /* A model program's run: with --check, the loss's gradient check (as
  * nn_setup_check) and no training; otherwise Adam at --lr and nn_train on
  * the setup's data and configuration, its result in *res (may be NULL).
  * 0, or -1 with err (a failed check too). Then the program reports when
  * !s->check, and ends with nn_setup_end. */
-int nn_setup_train(nn_setup *s, nn_loss_fn loss, void *model, nn_params *p,
+TN_API int nn_setup_train(nn_setup *s, nn_loss_fn loss, void *model, nn_params *p,
                    nn_train_result *res, nn_error *err);
 /* A model program's last line: frees the setup's data, says "NAME:
  * err->msg" through the log hook (NN_LOG_ERROR) when failed, and returns
  * the exit status, 1 when failed, else 0:
  *   return nn_setup_end(&s, rc, &err);                                    */
-int nn_setup_end(nn_setup *s, int failed, const nn_error *err);
+TN_API int nn_setup_end(nn_setup *s, int failed, const nn_error *err);
 
 #endif

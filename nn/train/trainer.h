@@ -37,9 +37,9 @@ typedef struct {
 /* Sets name to v (adding it when new); -1 when full or the name is 32
  * characters or more, the name then kept in `refused`: the trainer and
  * nn_evaluate stop with an error naming it rather than drop the number. */
-int nn_scalars_set(nn_scalars *s, const char *name, double v);
+TN_API int nn_scalars_set(nn_scalars *s, const char *name, double v);
 /* The value of name, or NaN. */
-double nn_scalars_get(const nn_scalars *s, const char *name);
+TN_API double nn_scalars_get(const nn_scalars *s, const char *name);
 
 /* ---- the trainer ------------------------------------------------------------ */
 
@@ -57,7 +57,7 @@ typedef struct {
  *   return ad_add(nn_report(s, "recon", rec), nn_report(s, "kl", kl));
  * NULL v is passed through. A name of 32 characters or more, or a 17th
  * name, stops the trainer with an error naming it. */
-ad_var *nn_report(nn_step *s, const char *name, ad_var *v);
+TN_API ad_var *nn_report(nn_step *s, const char *name, ad_var *v);
 
 /* Records one batch's loss on t and returns it (one element), or NULL with
  * the tape's error. Whatever the loss reports is averaged and logged with
@@ -81,7 +81,7 @@ typedef int (*nn_eval_fn)(void *model, const nn_dataset *test, tn_rng *rng,
 typedef enum { NN_LOG_INFO, NN_LOG_PROGRESS, NN_LOG_ERROR } nn_log_level;
 typedef void (*nn_log_fn)(void *ctx, nn_log_level level, const char *line);
 /* Formats a line and hands it to log (nothing when log is NULL). */
-void nn_logf(nn_log_fn log, void *ctx, nn_log_level level, const char *fmt, ...)
+TN_API void nn_logf(nn_log_fn log, void *ctx, nn_log_level level, const char *fmt, ...)
 #ifdef __GNUC__
     __attribute__((format(printf, 4, 5)))
 #endif
@@ -89,7 +89,7 @@ void nn_logf(nn_log_fn log, void *ctx, nn_log_level level, const char *fmt, ...)
 /* The default hook: INFO lines to stdout; progress to stderr, and only when
  * stderr is a terminal (overwritten in place); errors to stderr. Under MPI
  * rank 0 alone says INFO and progress lines; every rank its errors. */
-void nn_log_stdio(void *ctx, nn_log_level level, const char *line);
+TN_API void nn_log_stdio(void *ctx, nn_log_level level, const char *line);
 
 typedef struct {
     int epochs;            /* train until this many epochs are done (10) */
@@ -124,9 +124,9 @@ typedef struct {
                               MPI rank (1 without MPI). See "Data-parallel". */
 } nn_train_config;
 
-nn_train_config nn_train_defaults(void);
+TN_API nn_train_config nn_train_defaults(void);
 /* path when that file exists (a run that was cut short continues), else NULL. */
-const char *nn_train_resumable(const char *path);
+TN_API const char *nn_train_resumable(const char *path);
 
 /* What a run did: its last epoch's averages. */
 typedef struct {
@@ -149,7 +149,7 @@ typedef struct {
  * parameters, the optimizer's state, the epoch, the step and both
  * generators' states: a resumed run equals the uninterrupted one bit for
  * bit. res may be NULL. Returns 0, or -1 with err. */
-int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
+TN_API int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
              const nn_dataset *train, const nn_dataset *test,
              const nn_train_config *c, nn_train_result *res, nn_error *err);
 
@@ -161,7 +161,7 @@ int nn_train(nn_params *p, nn_optim *opt, nn_loss_fn loss, void *model,
  * evaluation of any loss or metric (a classifier's error rate, a
  * reconstruction, a bound) is this call with that function. 0, or -1 with
  * err (the first failing batch's tape error). */
-int nn_evaluate(nn_loss_fn loss, void *model, const nn_dataset *d, size_t batch, tn_rng *rng,
+TN_API int nn_evaluate(nn_loss_fn loss, void *model, const nn_dataset *d, size_t batch, tn_rng *rng,
                 nn_scalars *out, nn_error *err);
 
 /* ---- the metrics file ----------------------------------------------------------
@@ -172,7 +172,7 @@ int nn_evaluate(nn_loss_fn loss, void *model, const nn_dataset *d, size_t batch,
  * newline in one write: the file gains the whole line or, on any failure
  * (a full disk), nothing. path must be a regular file or new (symbolic
  * links followed). 0, or -1 with err. */
-int nn_metrics_append(const char *path, const char *line, nn_error *err);
+TN_API int nn_metrics_append(const char *path, const char *line, nn_error *err);
 /* Brings path back to a run at the end of epoch `keep` (0: a fresh run):
  * lines of later epochs go, a last line cut off by a failed write goes, and
  * when the line of epoch keep is missing (a run killed between its
@@ -181,7 +181,7 @@ int nn_metrics_append(const char *path, const char *line, nn_error *err);
  * is an error naming the line. The file is rewritten atomically only when
  * something changes; a fresh run creates it empty. *dropped (may be NULL):
  * the lines that went. 0, or -1 with err. */
-int nn_metrics_resume(const char *path, int keep, const char *saved_line, int *dropped,
+TN_API int nn_metrics_resume(const char *path, int keep, const char *saved_line, int *dropped,
                       nn_error *err);
 
 /* ---- Data-parallel: shards and MPI ------------------------------------------
@@ -203,8 +203,8 @@ int nn_metrics_resume(const char *path, int keep, const char *saved_line, int *d
  * so). Resume works as without MPI, with the same S. A rank that fails
  * stops every rank at the same collective, each with an error; a rank that
  * exits with a non-zero status aborts the job. */
-int nn_dist_size(void);   /* ranks in the job: 1 without mpirun or MPI */
-int nn_dist_rank(void);   /* this process's rank: 0 without */
+TN_API int nn_dist_size(void);   /* ranks in the job: 1 without mpirun or MPI */
+TN_API int nn_dist_rank(void);   /* this process's rank: 0 without */
 
 /* The gradient check of a loss as the trainer runs it: backward's gradient
  * of every parameter of p against central differences (f(w+eps) -
@@ -216,7 +216,7 @@ int nn_dist_rank(void);   /* this process's rank: 0 without */
  * |n|). Use the double build (pkg-config tape-double) with eps 1e-6, where a
  * correct loss is within 1e-6; in float, eps 1e-2 and 2e-2. Returns the
  * worst error, or -1 with report->error set. report may be NULL. */
-double nn_gradcheck_loss(nn_loss_fn loss, void *model, nn_params *p,
+TN_API double nn_gradcheck_loss(nn_loss_fn loss, void *model, nn_params *p,
                          const nn_batch *b, uint64_t seed, double eps,
                          size_t per_tensor, ad_gradcheck_report *report);
 /* An element whose error is suspect is measured again with half the step:
@@ -246,13 +246,13 @@ double nn_gradcheck_loss(nn_loss_fn loss, void *model, nn_params *p,
 #endif
 #define NN_CHECK_PER_TENSOR 50
 #define NN_CHECK_ROWS 64 /* nn_check_data's batch: more rows average the rounding */
-int nn_check_loss(nn_loss_fn loss, void *model, nn_params *p, const nn_batch *b, uint64_t seed,
+TN_API int nn_check_loss(nn_loss_fn loss, void *model, nn_params *p, const nn_batch *b, uint64_t seed,
                   double *worst, ad_gradcheck_report *report);
 /* nn_check_loss on the first NN_CHECK_ROWS rows of d (floats), its result as one line
  * to the log hook ("gradient check (float, eps 0.01, ...): worst relative
  * error ... passed"). 0 passed, 1 failed, -1 could not run; err says why
  * for both. What `--check` runs. */
-int nn_check_data(nn_loss_fn loss, void *model, nn_params *p, const nn_dataset *d, uint64_t seed,
+TN_API int nn_check_data(nn_loss_fn loss, void *model, nn_params *p, const nn_dataset *d, uint64_t seed,
                   nn_log_fn log, void *log_ctx, nn_error *err);
 
 #endif
