@@ -173,7 +173,7 @@ fuzz: deps $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 
 # ---- benchmark -----------------------------------------------------------
 $(BUILD)/bench: tests/bench.c $(BUILD)/lib$(NAME).a | deps
-	$(CC) $(ALL_CFLAGS) -O2 -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 bench: deps $(BUILD)/bench
 	$(BUILD)/bench
 	$(BUILD)/bench step 1 128 5

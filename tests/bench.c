@@ -10,8 +10,9 @@
  * NAME [THREADS [EPOCHS]]`), and L_5000 against its GEMM floor (`bench iwae
  * THREADS [IMAGES]`); (6) bulk random draws (`bench rng`).
  * `bench --kernels auto|measure|avx512|blis ...` first chooses BLIS's kernels as the
- * programs do (tn_blas_avx512; auto: AVX-512 for products of 64 rows and
- * more); floor and ours then run the same kernels, named in the output.
+ * programs do (tn_blas_kernels); ours runs them, and a step's floor takes
+ * the fastest of BLIS's configurations, each product in its fastest
+ * layout (floor_fastest), both named in the output.
  * Prints medians of repeated runs; no assertion, machines here are noisy. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -247,9 +248,10 @@ static void bench_ops(int threads)
 
 /* ---- a training step against its physical floor ------------------------------
  * The floor of a step of the reference VAE (784-400-20, Adam) is BLIS sgemm
- * alone on exactly the step's products plus one fused Adam pass over the
- * parameters: the two measurements of ../shared/limit (gemm_peak.c,
- * adam_floor.c), made here in the same run as our step. Our step is
+ * alone on exactly the step's products, each in its fastest layout, with
+ * the fastest of BLIS's configurations, plus one fused, vectorized Adam
+ * pass over the parameters: the two measurements of ../shared/limit
+ * (gemm_peak.c, adam_floor.c), made here in the same run as our step. Our step is
  * nn_train's, on 6400 MNIST images (random binary images without them): the
  * batch gathered, the loss, backward, Adam, the guard. Floor and ours are
  * measured alternately, ROUNDS times; medians. */
@@ -258,10 +260,11 @@ static void bench_ops(int threads)
  * as many random binary images (the same work); *what says which. */
 static nn_dataset *images_or_random(const char *file, size_t n, const char **what)
 {
-    char path[256], labels[256];
+    char path[4400], labels[4400];
     nn_error err;
-    snprintf(path, sizeof path, "../shared/data/mnist/%s", file);
-    snprintf(labels, sizeof labels, "../shared/data/mnist/%s", /* t10k- or train- */
+    const char *dir = nn_default_data_dir(); /* $TAPE_DATA/mnist, data/mnist, ... */
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : "data/mnist", file);
+    snprintf(labels, sizeof labels, "%s/%s", dir ? dir : "data/mnist", /* t10k- or train- */
              file[0] == 't' && file[1] == '1' ? "t10k-labels-idx1-ubyte.gz" : "train-labels-idx1-ubyte.gz");
     nn_dataset *all = nn_load_idx(path, labels, &err);
     nn_dataset *d = all ? nn_data_head(all, n, &err) : NULL;
@@ -289,10 +292,17 @@ static nn_dataset *images_or_random(const char *file, size_t n, const char **wha
     return d;
 }
 
-static double gemm_time(int m, int n, int k, int ta, int tb, int reps)
+/* Seconds of one sgemm C (m x n) = op(A) op(B), inner size k, op a
+ * transpose when ta / tb: the best of 3 rounds of at least 1 ms each
+ * (after one to warm up). */
+static double gemm_time(int m, int n, int k, int ta, int tb)
 {
     float *A = malloc(sizeof(float) * (size_t)m * (size_t)k), *B = malloc(sizeof(float) * (size_t)k * (size_t)n);
     float *C = malloc(sizeof(float) * (size_t)m * (size_t)n);
+    if (!A || !B || !C) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
     for (size_t i = 0; i < (size_t)m * (size_t)k; i++)
         A[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     for (size_t i = 0; i < (size_t)k * (size_t)n; i++)
@@ -300,26 +310,82 @@ static double gemm_time(int m, int n, int k, int ta, int tb, int reps)
     float one = 1, zero = 0;
     inc_t rsa = ta ? m : k, rsb = tb ? k : n;
     double best = 1e9;
-    for (int r = 0; r < 6; r++) { /* the first round warms up */
-        double t0 = now();
-        for (int i = 0; i < reps; i++)
+    for (int r = 0; r < 4; r++) {
+        long reps = 0;
+        double t0 = now(), t;
+        do {
             bli_sgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
                       m, n, k, &one, A, rsa, 1, B, rsb, 1, &zero, C, n, 1);
-        double t = (now() - t0) / reps;
-        if (r && t < best)
-            best = t;
+            reps++;
+        } while ((t = now() - t0) < 1e-3);
+        if (r && t / (double)reps < best)
+            best = t / (double)reps;
     }
     free(A), free(B), free(C);
     return best;
 }
 
-/* GEMM-only step (gemm_peak.c's products) + one Adam pass (adam_floor.c's).
- * The products are the model's linear layers (its 2-D "weight" parameters,
- * out x in): forward, weight gradient and (but for the first layer, whose
- * input is the data) input gradient, the decoder's at batch x samples rows
- * (L samples, or k for the IWAE). For the reference VAE these are
- * gemm_peak.c's 784-400-(2x20)-400-784. */
-static double floor_step(model *mo, int batch, int reps)
+/* The floor of a product C (m x n) = A (m x k) B (k x n): the fastest of
+ * the eight ways to store it for BLIS (A and B each as they are or
+ * transposed, C or Cᵀ = BᵀAᵀ computed), as a model may store its weights
+ * and activations either way. */
+static double product_floor(int m, int n, int k)
+{
+    double best = 1e9;
+    for (int swap = 0; swap < 2; swap++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                best = fmin(best, swap ? gemm_time(n, m, k, ta, tb) : gemm_time(m, n, k, ta, tb));
+    return best;
+}
+
+/* One fused Adam pass over n parameters (read p, g, m, v; write p, m, v),
+ * as ../shared/limit/adam_floor.c: vectorized (this file is built with
+ * -O3 -fno-math-errno, so sqrtf vectorizes; the widest of AVX-512, AVX2
+ * and SSE2 that the CPU has), OpenMP over the threads, best of 200. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+adam_pass(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n, float c1,
+          float c2)
+{
+    const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i], mi = b1 * m[i] + (1 - b1) * gi, vi = b2 * v[i] + (1 - b2) * gi * gi;
+        m[i] = mi, v[i] = vi;
+        p[i] -= lr * (mi * c1) / (sqrtf(vi) * c2 + eps);
+    }
+}
+
+static double adam_floor(size_t n)
+{
+    float *p = aligned_alloc(64, n * 4 + 64), *g = aligned_alloc(64, n * 4 + 64);
+    float *m = aligned_alloc(64, n * 4 + 64), *v = aligned_alloc(64, n * 4 + 64);
+    if (!p || !g || !m || !v) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        p[i] = 0.01f * (float)(i % 97), g[i] = 1e-3f * (float)(i % 13), m[i] = v[i] = 0;
+    double best = 1e9;
+    for (int rep = 0; rep < 200; rep++) {
+        float c1 = 1.0f / (1.0f - powf(0.9f, (float)rep + 1)), c2 = 1.0f / sqrtf(1.0f - powf(0.999f, (float)rep + 1));
+        double t0 = now();
+        adam_pass(p, g, m, v, n, c1, c2);
+        best = fmin(best, now() - t0);
+    }
+    int keep = p[n / 2] > 1e30f; /* the work kept */
+    free(p), free(g), free(m), free(v);
+    return best + keep;
+}
+
+/* GEMM-only step (gemm_peak.c's products, each in its fastest layout) +
+ * one Adam pass (adam_floor.c's, built with -fno-math-errno as this file
+ * is). The products are the model's linear layers (its 2-D "weight"
+ * parameters, out x in): forward, weight gradient and (but for the first
+ * layer, whose input is the data) input gradient, the decoder's at batch x
+ * samples rows (L samples, or k for the IWAE). For the reference VAE these
+ * are gemm_peak.c's 784-400-(2x20)-400-784. */
+static double floor_step(model *mo, int batch)
 {
     double step = 0;
     int samples = mo->c.iw_k > 1 ? mo->c.iw_k : mo->c.samples > 1 ? mo->c.samples : 1;
@@ -332,32 +398,44 @@ static double floor_step(model *mo, int batch, int reps)
         int out = (int)w->shape[0], in = (int)w->shape[1];
         int rows = batch * (strncmp(name, "decoder", 7) == 0 ? samples : 1);
         int first = strcmp(name, "encoder.0.weight") == 0;
-        step += gemm_time(rows, out, in, 0, 0, reps) + gemm_time(in, out, rows, 1, 0, reps) +
-                (first ? 0 : gemm_time(rows, in, out, 0, 1, reps));
+        step += product_floor(rows, out, in) + product_floor(out, in, rows) +
+                (first ? 0 : product_floor(rows, in, out));
     }
-    size_t n_params = nn_params_size(mo->params);
-    float *p = aligned_alloc(64, n_params * 4 + 64), *g = aligned_alloc(64, n_params * 4 + 64);
-    float *m = aligned_alloc(64, n_params * 4 + 64), *v = aligned_alloc(64, n_params * 4 + 64);
-    for (size_t i = 0; i < n_params; i++)
-        p[i] = 0.01f * (float)(i % 97), g[i] = 1e-3f * (float)(i % 13), m[i] = v[i] = 0;
-    const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-    double best = 1e9;
-    for (int rep = 0; rep < 200; rep++) {
-        float c1 = 1.0f / (1.0f - powf(b1, (float)rep + 1)), c2 = 1.0f / sqrtf(1.0f - powf(b2, (float)rep + 1));
-        double t0 = now();
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n_params; i++) {
-            float gi = g[i], mi = b1 * m[i] + (1 - b1) * gi, vi = b2 * v[i] + (1 - b2) * gi * gi;
-            m[i] = mi, v[i] = vi;
-            p[i] -= lr * (mi * c1) / (sqrtf(vi) * c2 + eps);
-        }
-        double t = now() - t0;
-        if (t < best)
-            best = t;
+    return step + adam_floor(nn_params_size(mo->params));
+}
+
+/* The floor of a step of the variant `name` at `batch` rows on `threads`
+ * threads with the fastest of BLIS's configurations: BLIS's own choice,
+ * skx, zen3 and haswell, each measured in a child process (`bench floor`)
+ * started with BLIS_ARCH_TYPE, since BLIS takes its configuration once, at
+ * its start. A configuration this CPU cannot run dies in its child and is
+ * left out. *which: the fastest one's name. */
+static double floor_fastest(const char *name, int threads, int batch, char *which, size_t len)
+{
+    static const int ids[] = {-1, BLIS_ARCH_SKX, BLIS_ARCH_ZEN3, BLIS_ARCH_HASWELL};
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    double best = INFINITY;
+    snprintf(which, len, "none");
+    for (size_t i = 0; n > 0 && i < sizeof ids / sizeof ids[0]; i++) {
+        char cmd[4400], took[64], env[40] = "";
+        self[n] = '\0';
+        if (ids[i] >= 0)
+            snprintf(env, sizeof env, "BLIS_ARCH_TYPE=%d ", ids[i]);
+        snprintf(cmd, sizeof cmd, "%s'%s' floor %s %d %d 2>/dev/null", env, self, name, threads, batch);
+        FILE *f = popen(cmd, "r");
+        double secs;
+        int ok = f && fscanf(f, "%63s %lf", took, &secs) == 2;
+        if (f && pclose(f) != 0)
+            ok = 0;
+        if (ok && (ids[i] < 0 || strcmp(took, bli_arch_string((arch_t)ids[i])) == 0) && secs < best)
+            best = secs, snprintf(which, len, "%s", took);
     }
-    int keep = p[n_params / 2] > 1e30f;
-    free(p), free(g), free(m), free(v);
-    return step + best + keep;
+    if (!isfinite(best)) {
+        fprintf(stderr, "bench: no configuration of BLIS could measure the floor\n");
+        exit(1);
+    }
+    return best;
 }
 
 static double our_step(const nn_dataset *d, int batch, model *mo, nn_optim *o)
@@ -423,17 +501,18 @@ static void bench_step(int threads, int batch, int rounds)
     nn_optim_config oc = nn_optim_defaults(NN_ADAM, 1e-3);
     nn_optim *o = nn_optim_new(&oc, mo->params, &err);
     double fl[16], us[16];
+    char which[64];
     our_step(d, batch, mo, o); /* warm up */
     for (int k = 0; k < rounds; k++) {
-        fl[k] = floor_step(mo, batch, 100);
+        fl[k] = floor_fastest("vae", threads, batch, which, sizeof which);
         us[k] = our_step(d, batch, mo, o);
     }
     double f = median(fl, rounds), u = median(us, rounds);
     int steps = (60000 + batch - 1) / batch;
-    printf("step of the 784-400-20 VAE, batch %d, %d thread%s (%s, BLIS's %s kernels; medians of %d "
-           "alternate rounds): floor %.3f ms (epoch %.2f s), ours %.3f ms (epoch %.2f s), ratio %.2f\n",
-           batch, threads, threads > 1 ? "s" : "", what, tn_blas_config(), rounds, f * 1e3, f * steps,
-           u * 1e3, u * steps, u / f);
+    printf("step of the 784-400-20 VAE, batch %d, %d thread%s (%s; medians of %d alternate rounds): floor "
+           "%.3f ms (epoch %.2f s; BLIS's fastest configuration, %s), ours %.3f ms (epoch %.2f s; BLIS's %s "
+           "kernels, %s), ratio %.2f\n", batch, threads, threads > 1 ? "s" : "", what, rounds, f * 1e3,
+           f * steps, which, u * 1e3, u * steps, tn_blas_config(), tn_blas_how(), u / f);
     nn_optim_free(o), model_free(mo), nn_dataset_free(d);
 }
 
@@ -506,7 +585,8 @@ static void bench_variants(int threads, int batch, int rounds, const char *only)
         for (int v = 0; v < NV; v++) {
             if (!mo[v])
                 continue;
-            fl[v][k] = floor_step(mo[v], batch, 30);
+            char which[64];
+            fl[v][k] = floor_fastest(names[v], threads, batch, which, sizeof which);
             us[v][k] = our_step(d, batch, mo[v], o[v]);
         }
     printf("compare's variants, 784-400-20, batch %d, %d thread%s (%s; medians of %d interleaved rounds)\n"
@@ -547,7 +627,7 @@ static void bench_iwae(int threads, int images)
     for (int k = 0; k < 3; k++) {
         double per = INFINITY; /* seconds per sample */
         for (size_t rows = 1024; rows <= 4096; rows *= 4)
-            per = fmin(per, (gemm_time(rows, 400, 20, 0, 0, 5) + gemm_time(rows, 784, 400, 0, 0, 5)) /
+            per = fmin(per, (product_floor(rows, 400, 20) + product_floor(rows, 784, 400)) /
                                 (double)rows);
         fl[k] = per * (double)images * 5000;
         double t0 = now();
@@ -567,6 +647,25 @@ static void bench_iwae(int threads, int images)
     model_free(mo), nn_dataset_free(d);
 }
 
+/* floor_fastest's child: with BLIS's configuration of this process (its
+ * BLIS_ARCH_TYPE), "NAME SECONDS" of the floor of a step of the variant. */
+static int bench_floor(const char *name, int threads, int batch)
+{
+    tn_set_threads(threads);
+    tn_flush_denormals(1);
+    tn_rng r;
+    tn_rng_seed(&r, 1, 3);
+    model_config c;
+    nn_error err;
+    model *mo = model_variant(name, &c) == 0 ? model_new(&c, &r, &err) : NULL;
+    if (!mo || batch < 1)
+        return 1;
+    double f = floor_step(mo, batch);
+    printf("%s %.9f\n", bli_arch_string(bli_arch_query_id()), f);
+    model_free(mo);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
 #ifdef TN_REAL_DOUBLE
@@ -575,6 +674,8 @@ int main(int argc, char **argv)
 #endif
     if (argc > 2 && strcmp(argv[1], "--kernels") == 0)
         kernels = argv[2], argc -= 2, argv += 2;
+    if (argc > 4 && strcmp(argv[1], "floor") == 0) /* bench floor NAME THREADS BATCH: floor_fastest's child */
+        return bench_floor(argv[2], atoi(argv[3]), atoi(argv[4]));
     { /* every figure below is of this CPU: name it, and the day */
         time_t now = time(NULL);
         char day[32];
