@@ -6,6 +6,7 @@
 #include <string.h>
 #include <tgmath.h>
 
+#include "tn_math.h"
 #include "tn_parallel.h"
 
 static const char *scalar_shape(ad_var *v)
@@ -188,6 +189,13 @@ static inline tn_real lse(const tn_real *p, size_t len, size_t stride)
         s += exp(p[l * stride] - m);
     return m + (tn_real)log(s);
 }
+/* lse of a contiguous row, vectorized (TN_CLONES; tn_math.h's row
+ * helpers: within a few ulp of libm's in the float build) */
+TN_CLONES static tn_real lse_row(const tn_real *restrict p, size_t len)
+{
+    tn_real m = tn_max8(p, len);
+    return isfinite(m) ? m + (tn_real)log(tn_sum_exp8(p, m, len)) : m;
+}
 static void logsumexp_forward(ad_var *v)
 {
     const tn_tensor *x = &v->in[0]->val;
@@ -198,8 +206,15 @@ static void logsumexp_forward(ad_var *v)
     TN_FOR_WORK(o, outer, outer * len * inner,
         for (size_t j = 0; j < inner; j++) {
             const tn_real *p = x->data + o * len * inner + j;
-            v->val.data[o * inner + j] = inner == 1 ? lse(p, len, 1) : lse(p, len, inner);
+            v->val.data[o * inner + j] = inner == 1 ? lse_row(p, len) : lse(p, len, inner);
         });
+}
+/* d += g e^(x - y) of a contiguous row (x <= y) */
+TN_CLONES static void lse_row_backward(tn_real *restrict d, const tn_real *restrict x, tn_real y, tn_real g,
+                                       size_t len)
+{
+    for (size_t l = 0; l < len; l++)
+        d[l] += g * tn_exp_le0(x[l] - y);
 }
 /* dx = g ⊙ e^(x - y) (the softmax along the axis) */
 static void logsumexp_backward(ad_var *v)
@@ -216,6 +231,10 @@ static void logsumexp_backward(ad_var *v)
             tn_real y = v->val.data[o * inner + j], g = v->grad->data[o * inner + j];
             if (!isfinite(y))
                 continue; /* all -inf: no element moves the value */
+            if (inner == 1) {
+                lse_row_backward(dx->data + o * len, x->data + o * len, y, g, len);
+                continue;
+            }
             for (size_t l = 0; l < len; l++) {
                 size_t k = o * len * inner + l * inner + j;
                 dx->data[k] += g * exp(x->data[k] - y);

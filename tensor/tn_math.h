@@ -10,10 +10,13 @@
  * tn_tanh_f(x): tanh x within 3 ulp; NaN for NaN.
  * tn_sigmoid_f(x), tn_softplus_f(x): σ(x) and log(1 + e^x) from e^-|x|,
  * within 4.1 and 5.1 ulp for x in [-87, 87] (every float there checked
- * against libm in double once; the tests sweep a grid); NaN for NaN. */
+ * against libm in double once; the tests sweep a grid); NaN for NaN.
+ * tn_max8, tn_exp_le0, tn_sum_exp8: a row's maximum and its sum of
+ * e^(x - max), for the softmax family. */
 #ifndef TN_MATH_H
 #define TN_MATH_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -118,6 +121,65 @@ static inline float tn_softplus_f(float x)
 {
     float s = (x > 0 ? x : 0.0f) + tn_log1p_01(tn_exp_neg(x < 0 ? x : -x));
     return x == x ? s : x;
+}
+
+/* ---- the softmax family's rows: vectorized by TN_CLONES callers ---------- */
+
+/* max x[0..n), n >= 1, over eight running maxima (a NaN at x[0] stays;
+ * the rows that use it come out NaN for any NaN anyway) */
+static inline tn_real tn_max8(const tn_real *x, size_t n)
+{
+    tn_real acc[8];
+    for (int j = 0; j < 8; j++)
+        acc[j] = x[0];
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+    for (; i < n; i++)
+        acc[0] = x[i] > acc[0] ? x[i] : acc[0];
+    tn_real m = acc[0];
+    for (int j = 1; j < 8; j++)
+        m = acc[j] > m ? acc[j] : m;
+    return m;
+}
+
+/* e^d for d <= 0 (a value minus its row's maximum), NaN kept NaN: the
+ * float build's tn_exp_neg (3 ulp), the double build's libm */
+static inline tn_real tn_exp_le0(tn_real d)
+{
+#ifdef TN_REAL_DOUBLE
+    return exp(d);
+#else
+    float e = tn_exp_neg(d);
+    return d == d ? e : d;
+#endif
+}
+
+/* Σ x[0..n) over eight running sums in double, in a fixed order */
+static inline double tn_sum8d(const tn_real *x, size_t n)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            acc[j] += (double)x[i + j];
+    for (; i < n; i++)
+        acc[i % 8] += (double)x[i];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+/* Σ_k e^(x[k] - m) over eight running sums in double, e^ by tn_exp_le0 */
+static inline double tn_sum_exp8(const tn_real *x, tn_real m, size_t n)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            acc[j] += (double)tn_exp_le0(x[i + j] - m);
+    for (; i < n; i++)
+        acc[i % 8] += (double)tn_exp_le0(x[i] - m);
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
 #endif
