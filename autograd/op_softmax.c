@@ -57,10 +57,10 @@ static void softmax_forward(ad_var *v)
     TN_FOR_WORK(r, rows, rows * K,
                 softmax_row(v->val.data + r * K, v->in[0]->val.data + r * K, K););
 }
-/* d += scale · y ⊙ (g - Σ_k g_k y_k) of one row, the sum over eight
- * running sums in double */
+/* d += scale · y ⊙ (g - Σ_k g_k y_k) of one row (d = ... when fresh: d
+ * holds no gradient yet), the sum over eight running sums in double */
 TN_CLONES static void jvp_row(tn_real *restrict d, const tn_real *restrict y, const tn_real *restrict g, size_t K,
-                              tn_real scale)
+                              tn_real scale, int fresh)
 {
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     size_t k = 0;
@@ -70,25 +70,32 @@ TN_CLONES static void jvp_row(tn_real *restrict d, const tn_real *restrict y, co
     for (; k < K; k++)
         acc[k % 8] += (double)(g[k] * y[k]);
     tn_real s = (tn_real)(((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])));
-    for (k = 0; k < K; k++)
-        d[k] += scale * y[k] * (g[k] - s);
+    if (fresh)
+        for (k = 0; k < K; k++)
+            d[k] = scale * y[k] * (g[k] - s);
+    else
+        for (k = 0; k < K; k++)
+            d[k] += scale * y[k] * (g[k] - s);
 }
-/* dx += scale · y ⊙ (g - Σ_k g_k y_k), row by row: the softmax's Jacobian
- * applied to g, for softmax (scale 1) and Gumbel-softmax (scale 1/τ) */
-static void softmax_jvp_acc(tn_tensor *dx, const tn_real *Y, const tn_real *G, size_t rows,
-                            size_t K, tn_real scale)
+/* x's gradient += scale · y ⊙ (g - Σ_k g_k y_k), row by row: the
+ * softmax's Jacobian applied to g, for softmax (scale 1) and
+ * Gumbel-softmax (scale 1/τ); written whole when x has none yet (no
+ * zeroing pass) */
+static void softmax_jvp_acc(ad_var *x, const tn_real *Y, const tn_real *G, size_t rows, size_t K, tn_real scale)
 {
+    int fresh;
+    tn_tensor *dx = ad__grad_out(x, &fresh);
+    if (!dx)
+        return;
     TN_FOR_WORK(r, rows, rows * K,
-        jvp_row(dx->data + r * K, Y + r * K, G + r * K, K, scale););
+        jvp_row(dx->data + r * K, Y + r * K, G + r * K, K, scale, fresh););
 }
 /* dx = y ⊙ (g - Σ_k g_k y_k) */
 static void softmax_backward(ad_var *v)
 {
-    tn_tensor *dx = ad__grad_buf(v->in[0]);
     size_t rows, K;
     rows_of(&v->val, &rows, &K);
-    if (dx)
-        softmax_jvp_acc(dx, v->val.data, v->grad->data, rows, K, 1);
+    softmax_jvp_acc(v->in[0], v->val.data, v->grad->data, rows, K, 1);
 }
 const ad_op_def ad__op_softmax = {"softmax", 1, last_axis_shape, softmax_forward, softmax_backward};
 
@@ -203,11 +210,9 @@ static void gumbel_forward(ad_var *v)
 /* dx = (1/τ) y ⊙ (g - Σ_k g_k y_k), y the soft sample */
 static void gumbel_backward(ad_var *v)
 {
-    tn_tensor *dx = ad__grad_buf(v->in[0]);
     size_t rows, K;
     rows_of(&v->val, &rows, &K);
-    if (dx)
-        softmax_jvp_acc(dx, v->saved->data, v->grad->data, rows, K, (tn_real)(1 / v->attr.f[0]));
+    softmax_jvp_acc(v->in[0], v->saved->data, v->grad->data, rows, K, (tn_real)(1 / v->attr.f[0]));
 }
 const ad_op_def ad__op_gumbel_softmax = {"gumbel_softmax", 1, last_axis_shape, gumbel_forward, gumbel_backward};
 
