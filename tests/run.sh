@@ -95,14 +95,16 @@ echo "== the exported symbols"
 # the shared libraries export the public API alone: every name declared
 # TN_API in an installed header, with its module's prefix; none of the
 # internals ("__"), nothing else (a resolver of a CPU-dispatched function
-# goes with its function)
+# goes with its function; ASan's one-definition markers of the exported
+# objects, __odr_asan.NAME, come with the sanitizer build)
 headers="tensor/tn.h autograd/ad.h nn/nn.h nn/train/*.h models/model.h models/compare.h"
 for lib in tape tape-double; do
     so="$build/lib$lib.so"
-    names=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBRVi]$/ {print $3}' | sed 's/\.resolver$//' | sort -u)
+    names=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBRVi]$/ {print $3}' | grep -v '^__odr_asan\.' |
+            sed 's/\.resolver$//' | sort -u)
     bad=$(echo "$names" | grep -v -E '^(tn|ad|nn|model|vae|ae)_' ; echo "$names" | grep '__')
     for name in $names; do
-        grep -q -E "^TN_API .*[^A-Za-z0-9_]$name(\(|\[|;| )" $headers || bad="$bad $name(not declared TN_API in a header)"
+        grep -q -E "^TN_API .*[^A-Za-z0-9_]$name(\(|\[|;| )" $headers || bad="$bad $name:not-declared-TN_API-in-a-header"
     done
     n=$(echo "$names" | grep -c .)
     if [ -n "$names" ] && [ -z "$bad" ]; then
