@@ -13,32 +13,40 @@
 
 #include <string.h>
 
-/* dst (C, N·S) = src (N, C, S) with the first two axes swapped */
+#include "tn_parallel.h"
+
+/* dst (C, N·S) = src (N, C, S) with the first two axes swapped; images
+ * over threads when large */
 static void to_channel_major(tn_real *dst, const tn_real *src, size_t N,
                              size_t C, size_t S)
 {
-    for (size_t n = 0; n < N; n++)
+    TN_FOR_WORK(n, N, N * C * S,
         for (size_t c = 0; c < C; c++)
-            memcpy(dst + (c * N + n) * S, src + (n * C + c) * S, S * sizeof *dst);
+            memcpy(dst + (c * N + n) * S, src + (n * C + c) * S, S * sizeof *dst););
 }
 
-/* dst (N, C, S) (+)= src (C, N·S) */
+/* dst (N, C, S) (+)= src (C, N·S), plus bias[c] when bias is given (the
+ * copy and the bias in one pass); images over threads when large */
 static void to_batch_major(tn_real *dst, const tn_real *src, size_t N,
-                           size_t C, size_t S, int add)
+                           size_t C, size_t S, int add, const tn_real *bias)
 {
-    for (size_t n = 0; n < N; n++)
+    TN_FOR_WORK(n, N, N * C * S,
         for (size_t c = 0; c < C; c++) {
             tn_real *d = dst + (n * C + c) * S;
             const tn_real *s = src + (c * N + n) * S;
             if (add)
                 for (size_t i = 0; i < S; i++)
                     d[i] += s[i];
+            else if (bias)
+                for (size_t i = 0; i < S; i++)
+                    d[i] = s[i] + bias[c];
             else
                 memcpy(d, s, S * sizeof *d);
-        }
+        });
 }
 
-/* db[f] += Σ_{n, s} g[n, f, s] */
+/* db[f] += Σ_{n, s} g[n, f, s], each f over n in order (channels over
+ * threads when large: the same bits on any number) */
 static void bias_backward(ad_var *v)
 {
     tn_tensor *db = ad__grad_buf(v->in[2]);
@@ -46,13 +54,13 @@ static void bias_backward(ad_var *v)
         return;
     const tn_tensor *g = v->grad;
     size_t N = g->shape[0], F = g->shape[1], S = g->shape[2] * g->shape[3];
-    for (size_t n = 0; n < N; n++)
-        for (size_t f = 0; f < F; f++) {
+    TN_FOR_WORK(f, F, N * F * S,
+        for (size_t n = 0; n < N; n++) {
             double s = 0;
             for (size_t i = 0; i < S; i++)
                 s += g->data[(n * F + f) * S + i];
             db->data[f] += (tn_real)s;
-        }
+        });
 }
 
 static tn_tensor *scratch2(ad_tape *t, size_t rows, size_t cols)
@@ -118,13 +126,7 @@ static void conv2d_forward(ad_var *v)
     tn_im2col(v->saved, x, W->shape[2], W->shape[3], s, p);
     tn_tensor Wm = tn_wrap(W->data, 2, (const size_t[]){F, CK});
     tn_matmul(Y, &Wm, 0, v->saved, 0, 1, 0);
-    to_batch_major(v->val.data, Y->data, N, F, So, 0);
-    for (size_t n = 0; n < N; n++)
-        for (size_t f = 0; f < F; f++) {
-            tn_real *y = v->val.data + (n * F + f) * So;
-            for (size_t i = 0; i < So; i++)
-                y[i] += b->data[f];
-        }
+    to_batch_major(v->val.data, Y->data, N, F, So, 0, b->data); /* y = Y + b */
 }
 /* G = g as (F x N·So):  dWm += G·colsᵀ,  dx += col2im(Wmᵀ·G),  db += Σ g */
 static void conv2d_backward(ad_var *v)
@@ -173,12 +175,12 @@ static void convt_forward(ad_var *v)
     to_channel_major(v->saved->data, x->data, N, C, S);
     tn_tensor Wm = tn_wrap(W->data, 2, (const size_t[]){C, FK});
     tn_matmul(cols, &Wm, 1, v->saved, 0, 1, 0);
-    for (size_t n = 0; n < N; n++)
+    TN_FOR_WORK(n, N, N * F * So,
         for (size_t f = 0; f < F; f++) {
             tn_real *y = v->val.data + (n * F + f) * So;
             for (size_t i = 0; i < So; i++)
                 y[i] = b->data[f];
-        }
+        });
     tn_col2im_acc(&v->val, cols, W->shape[2], W->shape[3], (size_t)v->attr.i[0],
                   (size_t)v->attr.i[1]);
 }
@@ -206,7 +208,7 @@ static void convt_backward(ad_var *v)
                 return;
             tn_tensor Wm = tn_wrap(W->data, 2, (const size_t[]){C, FK});
             tn_matmul(dX, &Wm, 0, Gc, 0, 1, 0);
-            to_batch_major(dx->data, dX->data, N, C, S, 1);
+            to_batch_major(dx->data, dX->data, N, C, S, 1, NULL);
         }
     }
     bias_backward(v);
