@@ -23,11 +23,14 @@ static const char *mean_shape(ad_var *v)
 
 /* y = Σ x */
 static void sum_forward(ad_var *v) { v->val.data[0] = (tn_real)tn_sum_all(&v->in[0]->val); }
-/* dx = g (every element) */
+/* dx = g (every element): written whole when x has no gradient yet */
 static void sum_backward(ad_var *v)
 {
-    tn_tensor *dx = ad__grad_buf(v->in[0]);
-    if (dx)
+    int fresh;
+    tn_tensor *dx = ad__grad_out(v->in[0], &fresh);
+    if (dx && fresh)
+        tn_fill(dx, v->grad->data[0]);
+    else if (dx)
         tn_affine(dx, dx, 1, v->grad->data[0]);
 }
 const ad_op_def ad__op_sum = {"sum", 1, scalar_shape, sum_forward, sum_backward};

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tn_parallel.h"
+
 #ifdef TN_REAL_DOUBLE
 const int tn_real_is_double = 1;
 #else
@@ -248,8 +250,8 @@ tn_tensor *tn_arena_tensor(tn_arena *a, int ndim, const size_t *shape)
 
 void tn_fill(tn_tensor *t, tn_real v)
 {
-    for (size_t i = 0; i < t->size; i++)
-        t->data[i] = v;
+    tn_real *d = t->data;
+    TN_FOR(i, t->size, d[i] = v;);
 }
 
 tn_status tn_copy(tn_tensor *dst, const tn_tensor *src)

@@ -178,7 +178,7 @@ TN_API tn_status tn_axpy(tn_tensor *y, tn_real a, const tn_tensor *x);
 
 /* ---- reductions ---------------------------------------------------------- */
 
-TN_API double tn_sum_all(const tn_tensor *x);  /* accumulated in double */
+TN_API double tn_sum_all(const tn_tensor *x);  /* accumulated in double, 8 running sums */
 TN_API double tn_mean_all(const tn_tensor *x);
 /* out = sum (mean) of x over `axis`, which is removed from the shape:
  * x (2x3x4), axis 1 -> out (2x4). Negative axis counts from the end. */

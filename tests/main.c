@@ -100,7 +100,7 @@ tn_tensor *test_random(int ndim, const size_t *shape, double lo, double hi,
     X(minibatches) X(data_bytes) X(models_gradcheck) X(models_loss_falls_on_mnist)          \
     X(models_evaluation) X(model_step_makes_no_allocation) X(corruption_noise) X(model_config_and_checkpoint) X(train_resume_is_exact) X(train_shards) X(train_threads_same_numbers) X(train_nonfinite_guard) X(train_setup_errors) X(pictures_png) X(latent_tools) X(gradcheck_loss) X(optim_nonfinite_flag) X(optim_threads_same_numbers) X(alloc_failures_loaders) X(alloc_failures_checkpoint_and_training) X(amat_tabs_and_blank_lines) X(csv_rejects_nonfinite) X(gzip_and_folders) X(checkpoint_strictness) X(model_metadata_limits) X(saving_files) X(binarized_width_mismatch) \
     X(shards_checkpoint_any_count) X(outputs_checked) X(output_lock) X(metrics_lines_whole) X(tensor_without_data) \
-    X(use_after_reset) X(refused_numbers) X(guard_optimizer_state) X(pictures_few_images) X(setup_args) X(author_ops_values) X(evaluate_and_select) X(check_loss_trusted) X(check_loss_kinks) X(anomaly_and_messages) X(reports_and_reruns) X(transparent_checks) X(setup_own_options) X(options_table) X(softmax_family_ulps) X(latent_sample_hook) X(param_groups_ema_init) X(short_definitions) X(plot_curves)
+    X(use_after_reset) X(refused_numbers) X(guard_optimizer_state) X(pictures_few_images) X(setup_args) X(author_ops_values) X(evaluate_and_select) X(check_loss_trusted) X(check_loss_kinks) X(anomaly_and_messages) X(reports_and_reruns) X(transparent_checks) X(setup_own_options) X(options_table) X(softmax_family_ulps) X(sum_all_blocks) X(latent_sample_hook) X(param_groups_ema_init) X(short_definitions) X(plot_curves)
 
 #define DECLARE(name) void test_##name(void);
 TESTS(DECLARE)

@@ -457,3 +457,29 @@ void test_fast_exp_log(void)
     CHECK(tn_exp_neg(NAN) == 0 && tn_exp_neg(-INFINITY) == 0 && tn_exp_neg(5) == 1); /* defined */
     printf("    worst: exp %.2f ulp, log1p %.2f ulp, log %.2f ulp\n", worst_e, worst_l, worst_g);
 }
+
+/* tn_sum_all in blocks over threads: the same bits on 1 and 2 threads, and
+ * within 1e-15 (relative to Σ|x|) of a long double sum in order, on
+ * tensors of one block and of many. */
+void test_sum_all_blocks(void)
+{
+    const size_t sizes[3] = {1000, 16384 * 3 + 7, 5000000};
+    int threads = tn_get_threads();
+    for (int k = 0; k < 3; k++) {
+        tn_tensor *x = tn_new(1, (size_t[]){sizes[k]});
+        tn_rng r;
+        tn_rng_seed(&r, 5, (uint64_t)k);
+        tn_rng_fill_uniform(&r, x, -1, 3);
+        long double want = 0, mag = 0;
+        for (size_t i = 0; i < x->size; i++)
+            want += x->data[i], mag += fabsl((long double)x->data[i]);
+        tn_set_threads(1);
+        double one = tn_sum_all(x);
+        tn_set_threads(2);
+        double two = tn_sum_all(x);
+        CHECK(memcmp(&one, &two, sizeof one) == 0);
+        CHECK(fabsl((long double)one - want) <= 1e-15L * mag);
+        tn_free(x);
+    }
+    tn_set_threads(threads);
+}
