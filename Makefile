@@ -11,7 +11,7 @@ BLIS_INC  ?= /usr/include/x86_64-linux-gnu/blis-openmp
 BLIS_LIB  ?= /usr/lib/x86_64-linux-gnu/blis-openmp
 DEB_PKGS  := gcc make pkg-config libblis-openmp-dev libsodium-dev zlib1g-dev \
              libcjson-dev libpng-dev python3-numpy $(if $(filter fuzz,$(MAKECMDGOALS)),clang) \
-             $(if $(filter test,$(MAKECMDGOALS)),chromium)
+             $(if $(filter test,$(MAKECMDGOALS)),chromium dataset-fashion-mnist)
 
 WARN      := -std=c11 -Wall -Wextra -pedantic
 OPT       ?= -O3 -fno-math-errno -fno-trapping-math
