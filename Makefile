@@ -174,11 +174,12 @@ fuzz: deps $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 # ---- benchmark -----------------------------------------------------------
 $(BUILD)/bench: tests/bench.c $(BUILD)/lib$(NAME).a | deps
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+# `make bench`: the core's costs and the ops, then one table of the
+# training step against its floor and PyTorch (tests/bench_table.sh), then
+# compare's variants and L_5000 against their floors.
 bench: deps $(BUILD)/bench
 	$(BUILD)/bench
-	$(BUILD)/bench step 1 128 5
-	$(BUILD)/bench step 2 128 5
-	$(BUILD)/bench step 1 16 5
+	sh tests/bench_table.sh 3
 	$(BUILD)/bench variants 1 128 3
 	$(BUILD)/bench iwae 1 32
 

@@ -511,8 +511,9 @@ static void bench_step(int threads, int batch, int rounds)
     int steps = (60000 + batch - 1) / batch;
     printf("step of the 784-400-20 VAE, batch %d, %d thread%s (%s; medians of %d alternate rounds): floor "
            "%.3f ms (epoch %.2f s; BLIS's fastest configuration, %s), ours %.3f ms (epoch %.2f s; BLIS's %s "
-           "kernels, %s), ratio %.2f\n", batch, threads, threads > 1 ? "s" : "", what, rounds, f * 1e3,
-           f * steps, which, u * 1e3, u * steps, tn_blas_config(), tn_blas_how(), u / f);
+           "kernels, BLIS_ARCH_TYPE=%d, %s), ratio %.2f\n", batch, threads, threads > 1 ? "s" : "", what, rounds,
+           f * 1e3, f * steps, which, u * 1e3, u * steps, tn_blas_config(), (int)bli_arch_query_id(), tn_blas_how(),
+           u / f);
     nn_optim_free(o), model_free(mo), nn_dataset_free(d);
 }
 
