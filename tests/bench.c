@@ -196,7 +196,7 @@ static ad_var *op_lse(ad_var *const *in) { return ad_logsumexp(in[0], -1, 0); }
 static ad_var *op_softmax(ad_var *const *in) { return ad_softmax(in[0]); }
 
 static void bench_op(const char *name, op_fn f, int n, const size_t (*shape)[4],
-                     const int *ndim)
+                     const int *ndim, double *fwd_ms, double *all_ms)
 {
     tn_rng rng;
     tn_rng_seed(&rng, 2, 2);
@@ -225,25 +225,60 @@ static void bench_op(const char *name, op_fn f, int n, const size_t (*shape)[4],
         if (r >= 2)
             fwd[r - 2] = (t1 - t0) * 1e3, all[r - 2] = (t2 - t0) * 1e3;
     }
-    printf("  %-44s forward %8.3f ms   forward+backward %8.3f ms\n", name,
-           median(fwd, REPS), median(all, REPS));
+    *fwd_ms = median(fwd, REPS), *all_ms = median(all, REPS);
+    printf("  %-44s forward %8.3f ms   forward+backward %8.3f ms\n", name, *fwd_ms, *all_ms);
     ad_tape_free(t);
     for (int i = 0; i < n; i++)
         tn_free(v[i]), tn_free(g[i]);
 }
 
+/* ms of one pass over n floats at the copy bandwidth of arrays of that
+ * size (one read and one write a pass pair), over the threads: the best of
+ * 30 copies, half of one copy's time */
+static double pass_ms(size_t n)
+{
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    if (!a || !b) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        a[i] = (float)i, b[i] = 0;
+    double best = 1e9;
+    for (int r = 0; r < 30; r++) {
+        double t0 = now();
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++)
+            b[i] = a[i];
+        best = fmin(best, now() - t0);
+    }
+    int keep = b[n / 2] < 0;
+    free(a), free(b);
+    return best * 1e3 / 2 + keep;
+}
+
 static void bench_ops(int threads)
 {
+    double fwd, all;
     tn_set_threads(threads);
     printf("ops, %d thread%s, median of %d:\n", threads, threads > 1 ? "s" : "", REPS);
     bench_op("conv2d (128,32,14,14) 32->32 3x3 pad 1", op_conv2d, 3,
-             (const size_t[][4]){{128, 32, 14, 14}, {32, 32, 3, 3}, {32}}, (const int[]){4, 4, 1});
+             (const size_t[][4]){{128, 32, 14, 14}, {32, 32, 3, 3}, {32}}, (const int[]){4, 4, 1}, &fwd, &all);
     bench_op("conv_transpose2d (128,32,14,14) 32->16 4x4 s2", op_convt, 3,
-             (const size_t[][4]){{128, 32, 14, 14}, {32, 16, 4, 4}, {16}}, (const int[]){4, 4, 1});
+             (const size_t[][4]){{128, 32, 14, 14}, {32, 16, 4, 4}, {16}}, (const int[]){4, 4, 1}, &fwd, &all);
+    /* the softmax family against the bandwidth of its passes over (5000,128):
+     * logsumexp reads x (forward), then reads x and writes dx; softmax reads
+     * x and writes y, the benchmark's sum reads y and its backward writes g,
+     * then softmax's reads y and g and writes dx */
+    double pass = pass_ms(5000 * 128);
     bench_op("logsumexp over (5000,128), last axis", op_lse, 1,
-             (const size_t[][4]){{5000, 128}}, (const int[]){2});
+             (const size_t[][4]){{5000, 128}}, (const int[]){2}, &fwd, &all);
+    printf("  %-44s forward %8.3f ms   forward+backward %8.3f ms   (x %.2f, x %.2f)\n",
+           "  its bandwidth floor (1 and 3 passes)", pass, 3 * pass, fwd / pass, all / (3 * pass));
     bench_op("softmax over (5000,128)", op_softmax, 1,
-             (const size_t[][4]){{5000, 128}}, (const int[]){2});
+             (const size_t[][4]){{5000, 128}}, (const int[]){2}, &fwd, &all);
+    printf("  %-44s forward %8.3f ms   forward+backward %8.3f ms   (x %.2f, x %.2f)\n",
+           "  its bandwidth floor (2 and 7 passes)", 2 * pass, 7 * pass, fwd / (2 * pass), all / (7 * pass));
 }
 
 /* ---- a training step against its physical floor ------------------------------
