@@ -31,7 +31,7 @@ print("| --- | --- | --- | --- | --- | --- | --- |")
 for th in (1, 2):
     ours = [read(f"{out}/ours_{th}_{r}") for r in range(1, rounds + 1)]
     torch = [read(f"{out}/torch_{th}_{r}") for r in range(1, rounds + 1)]
-    for op in ours[0]:
+    for op in (o for o in ours[0] if o in torch[0]):  # not our floors' lines
         of = statistics.median(o[op][0] for o in ours); ob = statistics.median(o[op][1] for o in ours)
         tf = statistics.median(t[op][0] for t in torch); tb = statistics.median(t[op][1] for t in torch)
         print(f"| {op} | {th} | {of:.2f} | {tf:.2f} | {ob:.2f} | {tb:.2f} | {ob / tb:.2f} |")
