@@ -342,6 +342,19 @@ void test_options_table(void)
     }
     char *help[] = {"p", "--x", "7", "-h"};
     CHECK(nn_options_parse(rows, 4, help, &err) == NN_OPTIONS_HELP && x == 0.25); /* nothing read */
+    /* the words that are not options, in order, up to the row's room */
+    const char *files[2];
+    int nf = 0, verbose = 0;
+    nn_option with_words[] = {NN_OPT_FLAG("verbose", &verbose, NULL), NN_OPT_WORDS("FILE", files, 2, &nf, "inputs"),
+                              NN_OPT_END};
+    char *two[] = {"p", "a.txt", "--verbose", "b.txt"}, *three[] = {"p", "a", "b", "c"};
+    CHECK(nn_options_parse(with_words, 4, two, &err) == 0 && nf == 2 && verbose);
+    CHECK(nf == 2 && !strcmp(files[0], "a.txt") && !strcmp(files[1], "b.txt"));
+    nf = 0;
+    CHECK(nn_options_parse(with_words, 4, three, &err) == NN_OPTIONS_USAGE);
+    CHECK_STR_HAS(err.msg, "\"c\": expected at most 2 FILE");
+    nn_options_usage("p [options] FILE ...", with_words, usage, sizeof usage);
+    CHECK_STR_HAS(usage, "  --verbose\n  FILE ...                      inputs\n");
     nn_option wrong[] = {{.name = "w", .type = 'q', .value = &x}, NN_OPT_END};
     char *w[] = {"p", "--w", "1"};
     CHECK(nn_options_parse(wrong, 3, w, &err) == NN_OPTIONS_USAGE);

@@ -71,6 +71,21 @@ then ok cvae_uses_labels; else fail cvae_uses_labels "true labels not better tha
 if grep -q "resumed from .*epoch 2" "$tmp/again.log" && ! grep -q "^epoch" "$tmp/again.log" &&
    [ "$(wc -l < "$tmp/cvae/metrics.jsonl")" -eq 2 ]; then ok cvae_resumes
 else fail cvae_resumes "$(head -3 "$tmp/again.log")"; fi
+# tape-plot: two runs' metrics overlaid, named in the legend; no files, an
+# unknown option and a missing file are errors that say so
+if "$build/tape-plot" --out "$tmp/two.svg" --title "two runs" "$tmp/cvae/metrics.jsonl" "$tmp/gumbel_vae/metrics.jsonl" \
+       > "$tmp/plot.log" 2>&1 && grep -q "2 runs" "$tmp/plot.log" && grep -q ">two runs</text>" "$tmp/two.svg"; then
+    ok tape_plot
+else fail tape_plot "$(tail -2 "$tmp/plot.log")"; fi
+"$build/tape-plot" > "$tmp/plot.log" 2>&1
+[ $? -eq 2 ] && grep -q "expected one or more metrics files" "$tmp/plot.log" && ok tape_plot_no_files ||
+    fail tape_plot_no_files "$(cat "$tmp/plot.log")"
+"$build/tape-plot" --colour red a.jsonl > "$tmp/plot.log" 2>&1
+[ $? -eq 2 ] && grep -q -- "--colour: unknown option" "$tmp/plot.log" && ok tape_plot_bad_option ||
+    fail tape_plot_bad_option "$(cat "$tmp/plot.log")"
+"$build/tape-plot" --out "$tmp/none.svg" /nonexistent/m.jsonl > "$tmp/plot.log" 2>&1
+[ $? -eq 1 ] && grep -q "/nonexistent/m.jsonl" "$tmp/plot.log" && ok tape_plot_missing_file ||
+    fail tape_plot_missing_file "$(cat "$tmp/plot.log")"
 # compare: three models (the conv VAE among them) for 200 steps each; the
 # report, the JSON and the pictures are written and well formed, with the
 # speeds timed in one sitting; a second run trains nothing

@@ -15,9 +15,25 @@
 static const nn_option *row_of(const nn_option *opts, const char *name, size_t len)
 {
     for (const nn_option *o = opts; o->name; o++)
-        if (o->type != '-' && strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+        if (o->type != '-' && o->type != 'w' && strlen(o->name) == len && strncmp(o->name, name, len) == 0)
             return o;
     return NULL;
+}
+
+/* A word that is not an option into the table's 'w' row: 0, or -1 with err
+ * when there is no such row or it is full. */
+static int add_word(const nn_option *opts, const char *a, nn_error *err)
+{
+    const nn_option *o = opts;
+    while (o->name && o->type != 'w')
+        o++;
+    if (!o->name)
+        return nn_fail(err, "\"%s\": expected an option like --name VALUE (see --help)", a);
+    int *n = o->given;
+    if (!n || *n < 0 || *n >= (int)o->hi)
+        return nn_fail(err, "\"%s\": expected at most %.0f %s", a, o->hi, o->name);
+    ((const char **)o->value)[(*n)++] = a;
+    return 0;
 }
 
 /* The index of v among "a|b|c", or -1. */
@@ -78,8 +94,11 @@ int nn_options_parse(const nn_option *opts, int argc, char **argv, nn_error *err
             return NN_OPTIONS_HELP;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0 || !a[2])
-            return nn_fail(err, "\"%s\": expected an option like --name VALUE (see --help)", a), NN_OPTIONS_USAGE;
+        if (strncmp(a, "--", 2) != 0 || !a[2]) {
+            if (add_word(opts, a, err))
+                return NN_OPTIONS_USAGE;
+            continue;
+        }
         a += 2;
         const char *eq = strchr(a, '='); /* --name=VALUE */
         size_t len = eq ? (size_t)(eq - a) : strlen(a);
@@ -113,6 +132,8 @@ static void shown(const nn_option *o, char *buf, size_t len)
     int k = o->type == 'c' ? *(int *)o->value : -1;
     const char *s = o->type == 's' ? *(const char **)o->value : NULL;
     char def[256] = "";
+    if (o->type == 'w')
+        arg = "...";
     if (o->type == 'i' && i >= o->lo && i <= o->hi)
         snprintf(def, sizeof def, " (%ld)", i);
     else if (o->type == 'r' && r >= o->lo && r <= o->hi)
@@ -157,7 +178,7 @@ size_t nn_options_usage(const char *head, const nn_option *opts, char *buf, size
             continue;
         }
         shown(o, arg, sizeof arg);
-        int w = snprintf(left, sizeof left, "  --%s%s", o->name, arg);
+        int w = snprintf(left, sizeof left, o->type == 'w' ? "  %s%s" : "  --%s%s", o->name, arg);
         put(buf, len, &u, left, 0);
         if (o->help) {
             snprintf(left, sizeof left, w + 2 > HELP_COLUMN ? "\n%*s" : "%*s",

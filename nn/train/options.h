@@ -21,6 +21,8 @@
  *   's' a non-empty text (const char **)
  *   'c' one of arg's "a|b|c" (int *: its index)
  *   'f' a flag without a value (int *: set to 1)
+ *   'w' the words that are not options, in order (const char *[hi]; their
+ *       count in *given): files a program takes, say
  *   '-' no option: a heading "NAME:" in the usage
  * arg: how the value is shown in the usage ("DIR", "LIST"; N, X, TEXT
  * when NULL); for 'c', the choices. help: the usage's text (may be NULL).
@@ -28,7 +30,7 @@
  * range (a choice's index, a non-NULL text, any 'u' unless `given` is
  * watched): so -1 for a whole number from 1 can mean "chosen later", and
  * the help says how. given (may be NULL) is set to 1 when the command line
- * gives the option. A table ends with a row whose name is NULL: {0}.
+ * gives the option (for 'w', the count). A table ends with a row whose name is NULL: {0}.
  *
  * The rows are written with the macros below, which check each value's
  * pointer type at compile time:
@@ -62,6 +64,9 @@ typedef struct {
 #define NN_OPT_CHOICE(n, p, choices, help_) \
     {.name = (n), .type = 'c', .value = NN_OPT_PTR_(int, p), .arg = (choices), .help = (help_)}
 #define NN_OPT_FLAG(n, p, help_) {.name = (n), .type = 'f', .value = NN_OPT_PTR_(int, p), .help = (help_)}
+#define NN_OPT_WORDS(n, array, max, count, help_) \
+    {.name = (n), .type = 'w', .value = NN_OPT_PTR_(const char *, array), .hi = (max), .given = (count), \
+     .help = (help_)}
 #define NN_OPT_HEADING(text) {.name = (text), .type = '-'}
 #define NN_OPT_END {.name = NULL}
 
@@ -69,8 +74,8 @@ enum { NN_OPTIONS_HELP = 1, NN_OPTIONS_USAGE = 2 };
 
 /* argv[1..argc-1] into the table's values: 0; NN_OPTIONS_HELP for --help
  * or -h (nothing else read); NN_OPTIONS_USAGE with err for an unknown
- * option, a missing or bad value, a word that is not an option, or a bad
- * row of the table. A later option overrides an earlier one. */
+ * option, a missing or bad value, a word that is not an option (without a
+ * 'w' row, or more words than it holds), or a bad row of the table. A later option overrides an earlier one. */
 TN_API int nn_options_parse(const nn_option *opts, int argc, char **argv, nn_error *err);
 
 /* "usage: HEAD\n" then a line per row ("  --name ARG (default)  help") into
