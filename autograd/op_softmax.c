@@ -58,18 +58,12 @@ static void softmax_forward(ad_var *v)
                 softmax_row(v->val.data + r * K, v->in[0]->val.data + r * K, K););
 }
 /* d += scale · y ⊙ (g - Σ_k g_k y_k) of one row (d = ... when fresh: d
- * holds no gradient yet), the sum over eight running sums in double */
+ * holds no gradient yet), the sum in double (tn_dot8d) */
 TN_CLONES static void jvp_row(tn_real *restrict d, const tn_real *restrict y, const tn_real *restrict g, size_t K,
                               tn_real scale, int fresh)
 {
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t k = 0;
-    for (; k + 8 <= K; k += 8)
-        for (int j = 0; j < 8; j++)
-            acc[j] += (double)(g[k + j] * y[k + j]);
-    for (; k < K; k++)
-        acc[k % 8] += (double)(g[k] * y[k]);
-    tn_real s = (tn_real)(((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])));
+    tn_real s = (tn_real)tn_dot8d(g, y, K);
+    size_t k;
     if (fresh)
         for (k = 0; k < K; k++)
             d[k] = scale * y[k] * (g[k] - s);

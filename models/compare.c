@@ -453,13 +453,18 @@ static int time_steps(const model_compare_options *o, const model_compare_varian
 
 /* ---- the report -------------------------------------------------------------------- */
 
+int model__cmp_open(nn_atomic *a, const model_compare_options *o, const char *file, nn_error *err)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s", o->out, file);
+    return nn_atomic_open(a, path, err);
+}
+
 static int write_table(const model_compare_options *o, const model_compare_variant *v, int n,
                        const model__cmp_run *r, int n_runs, size_t dim, const double *timed, nn_error *err)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/report.md", o->out);
     nn_atomic a;
-    if (nn_atomic_open(&a, path, err))
+    if (model__cmp_open(&a, o, "report.md", err))
         return -1;
     FILE *f = a.f;
     fprintf(f, "# Autoencoder variants compared\n\n%s; architecture %zu-%s-%ld, Adam %g, batch %ld, "
@@ -535,11 +540,11 @@ static int write_json(const model_compare_options *o, const model_compare_varian
         if (timed)
             cJSON_AddNumberToObject(mo, "sec_epoch_timed", timed[i]);
     }
-    char *text = cJSON_Print(root), path[4200];
-    snprintf(path, sizeof path, "%s/results.json", o->out);
+    char *text = cJSON_Print(root);
     nn_atomic a;
     int rc = !text ? nn_fail(err, "results.json: out of memory")
-                   : nn_atomic_open(&a, path, err) || nn_atomic_commit(&a, fputs(text, a.f) >= 0, err) ? -1 : 0;
+                   : model__cmp_open(&a, o, "results.json", err) || nn_atomic_commit(&a, fputs(text, a.f) >= 0, err)
+                   ? -1 : 0;
     free(text), cJSON_Delete(root);
     return rc;
 }

@@ -144,10 +144,8 @@ int model__cmp_html(const model_compare_options *o, const model_compare_variant 
                     const model__cmp_run *r, int n_runs, const double *timed, const char *const *rec_rows,
                     int n_rec, const char *const *smp_rows, int n_smp, nn_error *err)
 {
-    char path[4300];
-    snprintf(path, sizeof path, "%s/report.html", o->out);
     nn_atomic a;
-    if (nn_atomic_open(&a, path, err))
+    if (model__cmp_open(&a, o, "report.html", err))
         return -1;
     FILE *f = a.f;
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -164,6 +162,7 @@ int model__cmp_html(const model_compare_options *o, const model_compare_variant 
             o->epochs, o->batch, o->lr, o->seeds, o->seeds > 1 ? "s" : "", o->hidden, o->latent);
     html_table(f, v, n, r, n_runs, timed);
     /* the learning curves, inline */
+    char path[4300];
     snprintf(path, sizeof path, "%s/curves.svg", o->out);
     size_t len;
     char *svg = nn__read_file(path, &len), *start = svg ? strstr(svg, "<svg") : NULL;

@@ -12,7 +12,8 @@
  * within 4.1 and 5.1 ulp for x in [-87, 87] (every float there checked
  * against libm in double once; the tests sweep a grid); NaN for NaN.
  * tn_max8, tn_exp_le0, tn_sum_exp8: a row's maximum and its sum of
- * e^(x - max), for the softmax family. */
+ * e^(x - max), for the softmax family; tn_sum8, tn_sum8d, tn_dot8d: sums
+ * over eight lanes (TN_SUM8_BODY). */
 #ifndef TN_MATH_H
 #define TN_MATH_H
 
@@ -35,20 +36,27 @@
 #define TN_CLONES
 #endif
 
-/* Σ x[0..n) over eight running sums in a fixed order: the additions
- * vectorize (at any width: the order is written here, not chosen by the
- * compiler), and the result is the same on every thread count and CPU. */
-static inline tn_real tn_sum8(const tn_real *x, size_t n)
-{
-    tn_real acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++)
-            acc[j] += x[i + j];
-    for (; i < n; i++)
-        acc[i % 8] += x[i];
-    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
+/* The body of a function that returns Σ_{k < n} term (k the index, term
+ * an expression of it) over eight running sums of type T in a fixed order:
+ * the additions vectorize (at any width: the order is written here, not
+ * chosen by the compiler), and the result is the same on every thread
+ * count and CPU. The sums below are this with their own term. */
+#define TN_SUM8_BODY(T, n, k, term)                                                             \
+    T acc_[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                       \
+    size_t i_ = 0;                                                                              \
+    for (; i_ + 8 <= (n); i_ += 8)                                                              \
+        for (size_t j_ = 0; j_ < 8; j_++) {                                                     \
+            size_t k = i_ + j_;                                                                 \
+            acc_[j_] += (term);                                                                 \
+        }                                                                                       \
+    for (; i_ < (n); i_++) {                                                                    \
+        size_t k = i_;                                                                          \
+        acc_[i_ % 8] += (term);                                                                 \
+    }                                                                                           \
+    return ((acc_[0] + acc_[4]) + (acc_[1] + acc_[5])) + ((acc_[2] + acc_[6]) + (acc_[3] + acc_[7]))
+
+/* Σ x[0..n) in tn_real */
+static inline tn_real tn_sum8(const tn_real *x, size_t n) { TN_SUM8_BODY(tn_real, n, k, x[k]); }
 
 static inline float tn_exp_neg(float x)
 {
@@ -156,30 +164,19 @@ static inline tn_real tn_exp_le0(tn_real d)
 #endif
 }
 
-/* Σ x[0..n) over eight running sums in double, in a fixed order */
-static inline double tn_sum8d(const tn_real *x, size_t n)
+/* Σ x[0..n) in double */
+static inline double tn_sum8d(const tn_real *x, size_t n) { TN_SUM8_BODY(double, n, k, (double)x[k]); }
+
+/* Σ_k a[k]·b[k] in double (each product in tn_real) */
+static inline double tn_dot8d(const tn_real *a, const tn_real *b, size_t n)
 {
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++)
-            acc[j] += (double)x[i + j];
-    for (; i < n; i++)
-        acc[i % 8] += (double)x[i];
-    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    TN_SUM8_BODY(double, n, k, (double)(a[k] * b[k]));
 }
 
-/* Σ_k e^(x[k] - m) over eight running sums in double, e^ by tn_exp_le0 */
+/* Σ_k e^(x[k] - m) in double, e^ by tn_exp_le0 */
 static inline double tn_sum_exp8(const tn_real *x, tn_real m, size_t n)
 {
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++)
-            acc[j] += (double)tn_exp_le0(x[i + j] - m);
-    for (; i < n; i++)
-        acc[i % 8] += (double)tn_exp_le0(x[i] - m);
-    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    TN_SUM8_BODY(double, n, k, (double)tn_exp_le0(x[k] - m));
 }
 
 #endif

@@ -36,16 +36,27 @@ static int add_word(const nn_option *opts, const char *a, nn_error *err)
     return 0;
 }
 
+/* The k-th of "a|b|c" (its length in *len), or NULL. */
+static const char *choice_at(const char *choices, int k, size_t *len)
+{
+    const char *c = choices;
+    for (int j = 0; c && *c; j++) {
+        *len = strcspn(c, "|");
+        if (j == k)
+            return c;
+        c += *len + (c[*len] == '|');
+    }
+    return NULL;
+}
+
 /* The index of v among "a|b|c", or -1. */
 static int choice_of(const char *choices, const char *v)
 {
-    const char *c = choices;
-    for (int k = 0; c && *c; k++) {
-        size_t len = strcspn(c, "|");
+    size_t len;
+    const char *c;
+    for (int k = 0; (c = choice_at(choices, k, &len)); k++)
         if (strlen(v) == len && strncmp(c, v, len) == 0)
             return k;
-        c += len + (c[len] == '|');
-    }
     return -1;
 }
 
@@ -130,7 +141,8 @@ static void shown(const nn_option *o, char *buf, size_t len)
     long i = o->type == 'i' ? *(long *)o->value : 0;
     double r = o->type == 'r' ? *(double *)o->value : 0;
     int k = o->type == 'c' ? *(int *)o->value : -1;
-    const char *s = o->type == 's' ? *(const char **)o->value : NULL;
+    const char *s = o->type == 's' ? *(const char **)o->value : NULL, *c;
+    size_t clen;
     char def[256] = "";
     if (o->type == 'w')
         arg = "...";
@@ -142,23 +154,26 @@ static void shown(const nn_option *o, char *buf, size_t len)
         snprintf(def, sizeof def, " (%" PRIu64 ")", *(uint64_t *)o->value);
     else if (s)
         snprintf(def, sizeof def, " (%.200s)", s);
-    else if (k >= 0 && o->arg) {
-        const char *c = o->arg;
-        for (int j = 0; j < k && *c; j++)
-            c += strcspn(c, "|") + (c[strcspn(c, "|")] == '|');
-        if (*c)
-            snprintf(def, sizeof def, " (%.*s)", (int)strcspn(c, "|"), c);
-    }
+    else if (k >= 0 && (c = choice_at(o->arg, k, &clen)))
+        snprintf(def, sizeof def, " (%.*s)", (int)clen, c);
     snprintf(buf, len, "%s%s%s", o->type == 'f' ? "" : " ", o->type == 'f' ? "" : arg, def);
 }
 
-/* s into buf at *u, each of its line breaks followed by the help column's indent. */
+/* c at buf[*u] while it fits with the terminator; *u counts what was needed */
+static void put_char(char *buf, size_t len, size_t *u, char c)
+{
+    if (*u + 1 < len)
+        buf[*u] = c, buf[*u + 1] = '\0';
+    ++*u;
+}
+
+/* s into buf at *u, each of its line breaks followed by `indent` spaces */
 static void put(char *buf, size_t len, size_t *u, const char *s, int indent)
 {
     for (; *s; s++) {
-        int w = snprintf(*u < len ? buf + *u : NULL, *u < len ? len - *u : 0, *s == '\n' && indent ? "\n%*s" : "%c",
-                         *s == '\n' && indent ? indent : *s, "");
-        *u += w > 0 ? (size_t)w : 0;
+        put_char(buf, len, u, *s);
+        for (int i = 0; *s == '\n' && i < indent; i++)
+            put_char(buf, len, u, ' ');
     }
 }
 
