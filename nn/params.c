@@ -4,6 +4,7 @@
 #include "nn_internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,14 +71,25 @@ int nn_params_add(nn_params *p, const char *name, int ndim,
     return p->n++;
 }
 
+tn_real *nn__zeros(size_t n)
+{
+    size_t bytes = ((n ? n : 1) * sizeof(tn_real) + 63) / 64 * 64;
+    if (n > SIZE_MAX / sizeof(tn_real) - 64)
+        return NULL;
+    tn_real *z = aligned_alloc(64, bytes);
+    if (z)
+        memset(z, 0, bytes);
+    return z;
+}
+
 int nn_params_alloc(nn_params *p, nn_error *err)
 {
     if (p->values)
         return 0;
     if (p->size == 0)
         return nn_fail(err, "parameters: none declared");
-    p->values = calloc(p->size, sizeof(tn_real));
-    p->grads = calloc(p->size, sizeof(tn_real));
+    p->values = nn__zeros(p->size);
+    p->grads = nn__zeros(p->size);
     if (!p->values || !p->grads) {
         free(p->values), free(p->grads);
         p->values = p->grads = NULL;

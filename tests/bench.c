@@ -496,8 +496,9 @@ static nn_dataset *train_setup(int threads, const char **what)
 }
 
 /* One variant's training steps alone, no floor: what to run under `perf
- * record` (`bench train NAME THREADS EPOCHS`, epochs of 50 steps of 128). */
-static void bench_train(const char *name, int threads, int epochs)
+ * record` (`bench train NAME THREADS EPOCHS [BATCH]`, epochs of the 6400
+ * images, 50 steps of 128 by default). */
+static void bench_train(const char *name, int threads, int epochs, int batch)
 {
     nn_error err;
     const char *what;
@@ -516,11 +517,11 @@ static void bench_train(const char *name, int threads, int epochs)
     double ms[64];
     epochs = epochs < 1 ? 1 : epochs > 64 ? 64 : epochs;
     for (int e = 0; e < epochs; e++)
-        ms[e] = our_step(d, 128, mo, o) * 1e3;
+        ms[e] = our_step(d, batch, mo, o) * 1e3;
     double first = ms[0], last = ms[epochs - 1]; /* median sorts */
-    printf("%s, batch 128, %d thread%s (%s): %d epochs of 50 steps, median %.3f ms a step "
-           "(first %.3f, last %.3f)\n", name, threads, threads > 1 ? "s" : "", what, epochs,
-           median(ms, epochs), first, last);
+    printf("%s, batch %d, %d thread%s (%s): %d epochs of %zu steps, median %.3f ms a step "
+           "(first %.3f, last %.3f)\n", name, batch, threads, threads > 1 ? "s" : "", what, epochs,
+           (d->n + (size_t)batch - 1) / (size_t)batch, median(ms, epochs), first, last);
     nn_optim_free(o), model_free(mo), nn_dataset_free(d);
 }
 
@@ -734,9 +735,10 @@ int main(int argc, char **argv)
                        argc > 5 ? only : NULL);
         return 0;
     }
-    if (argc > 2 && strcmp(argv[1], "train") == 0) { /* bench train NAME [THREADS [EPOCHS]] */
-        pick_kernels(128);
-        bench_train(argv[2], argc > 3 ? atoi(argv[3]) : 1, argc > 4 ? atoi(argv[4]) : 10);
+    if (argc > 2 && strcmp(argv[1], "train") == 0) { /* bench train NAME [THREADS [EPOCHS [BATCH]]] */
+        int batch = argc > 5 && atoi(argv[5]) > 0 ? atoi(argv[5]) : 128;
+        pick_kernels(batch);
+        bench_train(argv[2], argc > 3 ? atoi(argv[3]) : 1, argc > 4 ? atoi(argv[4]) : 10, batch);
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "iwae") == 0) { /* bench iwae THREADS [IMAGES] */

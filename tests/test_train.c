@@ -5,6 +5,8 @@
  * step; and the pictures and the latent-model evaluation of train.h. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <float.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -540,6 +542,17 @@ void test_optim_nonfinite_flag(void)
         CHECK(nn_optim_nonfinite(o) == 1);
         CHECK(nn_params_values(p)[12345] != nn_params_values(p)[12345]);
         nn_params_grads(p)[12345] = 0;
+        if (k == 2) { /* a gradient whose square overflows: v is infinite, w stays finite */
+            tn_fill(nn_params_value(p, 0), 1);
+            nn_params_grads(p)[777] = (tn_real)(sqrt(sizeof(tn_real) == 4 ? FLT_MAX : DBL_MAX) * 1e3);
+            nn_optim_step(o, p);
+            CHECK(nn_optim_nonfinite(o) == 1);
+            CHECK(isfinite(nn_params_values(p)[777]) && isinf(nn_optim_slot(o, 1)[777]));
+            nn_params_grads(p)[777] = 0;
+        }
+        /* the blocks start on a cache line: Adam's vector loads straddled lines before */
+        CHECK((uintptr_t)nn_params_values(p) % 64 == 0 && (uintptr_t)nn_params_grads(p) % 64 == 0);
+        CHECK((uintptr_t)nn_optim_slot(o, 0) % 64 == 0);
         nn_optim_free(o);
     }
     nn_params_free(p);
