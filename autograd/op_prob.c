@@ -12,39 +12,84 @@
 #include "tn_math.h"
 #include "tn_parallel.h"
 
-/* e^x for x <= 0, log(1 + e) for e in [0, 1] and log p for p >= 1,
+/* e^x for x <= 0, e^x for any x, log(1 + e) for e in [0, 1] and log p for p >= 1,
  * vectorizable in float */
 #ifdef TN_REAL_DOUBLE
 #define EXP_NEG(x) exp(x)
+#define EXP_ANY(x) exp(x)
 #define log1p_small(e) log1p(e)
 #define log_ge1(p) log(p)
 #else
 #define EXP_NEG(x) tn_exp_neg(x)
+#define EXP_ANY(x) tn_exp_f(x)
 #define log1p_small(e) tn_log1p_01(e)
 #define log_ge1(p) tn_log_ge1(p)
 #endif
 
+/* Elements [lo, hi) of n, split over the threads when n is large: each
+ * thread's part one call of `call`, a TN_CLONES kernel (the body of an
+ * OpenMP loop cannot be one), so the part runs in the CPU's widest lanes */
+#define PARTS(n, lo, hi, call)                                              \
+    do {                                                                    \
+        size_t n__ = (n);                                                   \
+        if (n__ < TN_PAR_MIN) {                                             \
+            size_t lo = 0, hi = n__;                                        \
+            call;                                                           \
+        } else {                                                            \
+            _Pragma("omp parallel")                                         \
+            {                                                               \
+                size_t lo, hi;                                              \
+                tn_thread_part(n__, &lo, &hi);                              \
+                call;                                                       \
+            }                                                               \
+        }                                                                   \
+    } while (0)
+
 /* y = max(x,0) - x·t + log(1 + e^-|x|)  (x logits, t targets, broadcast);
- * e^-|x| is kept for backward */
+ * e^-|x| is kept in e for backward (e NULL: not kept) */
+TN_CLONES static void bce_run(const tn_real *restrict x, const tn_real *restrict t, tn_real *restrict e,
+                              tn_real *restrict y, size_t lo, size_t hi)
+{
+    if (e)
+        for (size_t i = lo; i < hi; i++) {
+            tn_real xi = x[i];
+            e[i] = EXP_NEG(-fabs(xi));
+            y[i] = (xi > 0 ? xi : 0) - xi * t[i] + log1p_small(e[i]);
+        }
+    else
+        for (size_t i = lo; i < hi; i++) {
+            tn_real xi = x[i], ei = EXP_NEG(-fabs(xi));
+            y[i] = (xi > 0 ? xi : 0) - xi * t[i] + log1p_small(ei);
+        }
+}
 static void bce_forward(ad_var *v)
 {
     const tn_real *x = ad__expanded(v, 0), *t = ad__expanded(v, 1);
-    tn_real *restrict y = v->val.data;
-    if (!ad_grad_enabled(v->tape) || !(v->in[0]->requires_grad || v->in[1]->requires_grad)) {
-        /* no backward (evaluation): nothing to keep */
-        if (x && t)
-            TN_FOR(i, v->val.size, tn_real xi = x[i]; tn_real ei = EXP_NEG(-fabs(xi));
-                   y[i] = (xi > 0 ? xi : 0) - xi * t[i] + log1p_small(ei););
-        return;
+    tn_real *y = v->val.data, *e = NULL;
+    if (ad_grad_enabled(v->tape) && (v->in[0]->requires_grad || v->in[1]->requires_grad)) {
+        v->saved = ad__scratch(v->tape, &v->val); /* backward's; evaluation keeps nothing */
+        if (!v->saved)
+            return;
+        e = v->saved->data;
     }
-    v->saved = ad__scratch(v->tape, &v->val);
-    if (!v->saved || !x || !t)
-        return;
-    tn_real *restrict e = v->saved->data;
-    TN_FOR(i, v->val.size, tn_real xi = x[i]; e[i] = EXP_NEG(-fabs(xi));
-           y[i] = (xi > 0 ? xi : 0) - xi * t[i] + log1p_small(e[i]););
+    if (x && t)
+        PARTS(v->val.size, lo, hi, bce_run(x, t, e, y, lo, hi));
 }
-/* dx = g·(σ(x) - t), dt = -g·x;  σ(x) = 1/(1+e) for x >= 0, e/(1+e) else */
+/* dx += g·(σ(x) - t), σ(x) = 1/(1+e) for x >= 0, e/(1+e) else; dt -= g·x */
+TN_CLONES static void bce_dx(const tn_real *restrict x, const tn_real *restrict t, const tn_real *restrict e,
+                             const tn_real *restrict g, tn_real *restrict d, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++) {
+        tn_real s = (x[i] >= 0 ? 1 : e[i]) / (1 + e[i]);
+        d[i] += g[i] * (s - t[i]);
+    }
+}
+TN_CLONES static void bce_dt(const tn_real *restrict x, const tn_real *restrict g, tn_real *restrict d, size_t lo,
+                             size_t hi)
+{
+    for (size_t i = lo; i < hi; i++)
+        d[i] -= g[i] * x[i];
+}
 static void bce_backward(ad_var *v)
 {
     const tn_real *x = ad__expanded(v, 0), *t = ad__expanded(v, 1);
@@ -52,15 +97,14 @@ static void bce_backward(ad_var *v)
         return;
     const tn_real *g = v->grad->data, *e = v->saved->data;
     tn_tensor *tmp;
-    tn_real *restrict d = ad__grad_full(v, 0, &tmp);
+    tn_real *d = ad__grad_full(v, 0, &tmp);
     if (d) {
-        TN_FOR(i, v->val.size, tn_real s = (x[i] >= 0 ? 1 : e[i]) / (1 + e[i]);
-               d[i] += g[i] * (s - t[i]););
+        PARTS(v->val.size, lo, hi, bce_dx(x, t, e, g, d, lo, hi));
         ad__grad_reduce(v, 0, tmp);
     }
     d = ad__grad_full(v, 1, &tmp);
     if (d) {
-        TN_FOR(i, v->val.size, d[i] -= g[i] * x[i];);
+        PARTS(v->val.size, lo, hi, bce_dt(x, g, d, lo, hi));
         ad__grad_reduce(v, 1, tmp);
     }
 }
@@ -287,6 +331,12 @@ static int runs_of(ad_var *v, runs *r)
  * once and filled out), in the arena and kept in v->saved for backward:
  * where the input repeats (μ, log σ² under k samples) each exponential is
  * taken once, not once per sample */
+/* e[i] = e^(a·x[i]): in the float build tn_exp_f, vectorized (3 ulp) */
+TN_CLONES static void exp_run(const tn_real *restrict x, tn_real a, tn_real *restrict e, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++)
+        e[i] = EXP_ANY(a * x[i]);
+}
 static const tn_real *exp_of(ad_var *v, int k, const runs *r, tn_real a)
 {
     tn_tensor *e = v->saved = ad__scratch(v->tape, &(tn_tensor){.ndim = 1, .shape = {r->p[k]}});
@@ -295,8 +345,7 @@ static const tn_real *exp_of(ad_var *v, int k, const runs *r, tn_real a)
     if (r->scalar[k])
         tn_fill(e, exp(a * r->x[k][0]));
     else
-        for (size_t j = 0; j < r->p[k]; j++)
-            e->data[j] = exp(a * r->x[k][j]);
+        PARTS(r->p[k], lo, hi, exp_run(r->x[k], a, e->data, lo, hi));
     return e->data;
 }
 
@@ -401,6 +450,71 @@ const ad_op_def ad__op_sample_normal_eps = {"sample_normal_eps", 3, ad__shape_br
  * inputs that repeat (the prior's scalar 0s, μ and log σ² under k samples)
  * are read in place (runs_of) and e^-lv taken once per element of lv */
 #define LOG_2PI 1.8378770664093454836
+
+/* Output elements [lo, hi) in pieces that stay within one run: at output
+ * index i, piece of len elements, input k's values from r->x[k] + i % p[k] */
+#define RUN_PIECES(r, lo, hi, i, len, ...)                                  \
+    for (size_t i = (lo), len; i < (hi); i += len) {                        \
+        len = (r)->m - i % (r)->m;                                          \
+        len = len < (hi) - i ? len : (hi) - i;                              \
+        __VA_ARGS__                                                         \
+    }
+
+TN_CLONES static void gauss_fwd_part(const runs *r, const tn_real *w, tn_real *out, size_t lo, size_t hi)
+{
+    RUN_PIECES(r, lo, hi, i, len, {
+        const tn_real *restrict x = r->x[0] + i % r->p[0], *restrict mu = r->x[1] + i % r->p[1];
+        const tn_real *restrict lv = r->x[2] + i % r->p[2], *restrict e = w + i % r->p[2];
+        tn_real *restrict y = out + i;
+        for (size_t j = 0; j < len; j++) {
+            tn_real d = x[j] - mu[j];
+            y[j] = (tn_real)-0.5 * ((tn_real)LOG_2PI + lv[j] + d * d * e[j]);
+        }
+    })
+}
+/* dx = -g (x - mu) e^-lv, dmu = -dx, dlv = g ((x - mu)² e^-lv - 1)/2, into
+ * input k's gradient d over output elements [lo, hi) */
+TN_CLONES static void gauss_back_part(const runs *r, const tn_real *w, const tn_real *g, int k, tn_real *d,
+                                      size_t lo, size_t hi)
+{
+    RUN_PIECES(r, lo, hi, i, len, {
+        const tn_real *restrict x = r->x[0] + i % r->p[0], *restrict mu = r->x[1] + i % r->p[1];
+        const tn_real *restrict e = w + i % r->p[2], *restrict gi = g + i;
+        tn_real *restrict dk = d + i % r->p[k];
+        if (k == 0)
+            for (size_t j = 0; j < len; j++)
+                dk[j] += -gi[j] * ((x[j] - mu[j]) * e[j]);
+        else if (k == 1)
+            for (size_t j = 0; j < len; j++)
+                dk[j] += gi[j] * ((x[j] - mu[j]) * e[j]);
+        else
+            for (size_t j = 0; j < len; j++)
+                dk[j] += gi[j] * (tn_real)0.5 * ((x[j] - mu[j]) * e[j] * (x[j] - mu[j]) - 1);
+    })
+}
+
+TN_CLONES static void gauss_back_all(const tn_real *restrict x, const tn_real *restrict mu,
+                                     const tn_real *restrict e, const tn_real *restrict g, tn_real *restrict dx,
+                                     tn_real *restrict dmu, tn_real *restrict dlv, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++) {
+        dx[i] += -g[i] * ((x[i] - mu[i]) * e[i]);
+        dmu[i] += g[i] * ((x[i] - mu[i]) * e[i]);
+        dlv[i] += g[i] * (tn_real)0.5 * ((x[i] - mu[i]) * e[i] * (x[i] - mu[i]) - 1);
+    }
+}
+/* the forward where log σ² does not repeat: e^-lv kept in e, in the same pass */
+TN_CLONES static void gauss_fwd_all(const tn_real *restrict x, const tn_real *restrict mu,
+                                    const tn_real *restrict lv, tn_real *restrict e, tn_real *restrict y,
+                                    size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++) {
+        tn_real d = x[i] - mu[i];
+        e[i] = EXP_ANY(-lv[i]);
+        y[i] = (tn_real)-0.5 * ((tn_real)LOG_2PI + lv[i] + d * d * e[i]);
+    }
+}
+
 static void gauss_forward(ad_var *v)
 {
     size_t n = v->val.size;
@@ -408,17 +522,16 @@ static void gauss_forward(ad_var *v)
     int in_place = runs_of(v, &r);
     if (in_place < 0)
         return;
+    if (in_place && r.p[0] == n && r.p[1] == n && r.p[2] == n) {
+        tn_tensor *e = v->saved = ad__scratch(v->tape, &v->val);
+        if (e)
+            PARTS(n, lo, hi, gauss_fwd_all(r.x[0], r.x[1], r.x[2], e->data, v->val.data, lo, hi));
+        return;
+    }
     if (in_place) {
         const tn_real *w = exp_of(v, 2, &r, -1);
-        for (size_t i0 = 0; w && i0 < n; i0 += r.m) {
-            const tn_real *restrict x = r.x[0] + i0 % r.p[0], *restrict mu = r.x[1] + i0 % r.p[1];
-            const tn_real *restrict lv = r.x[2] + i0 % r.p[2], *restrict e = w + i0 % r.p[2];
-            tn_real *restrict y = v->val.data + i0;
-            for (size_t j = 0; j < r.m; j++) {
-                tn_real d = x[j] - mu[j];
-                y[j] = (tn_real)-0.5 * ((tn_real)LOG_2PI + lv[j] + d * d * e[j]);
-            }
-        }
+        if (w)
+            PARTS(n, lo, hi, gauss_fwd_part(&r, w, v->val.data, lo, hi));
         return;
     }
     const tn_real *x = ad__expanded(v, 0), *mu = ad__expanded(v, 1);
@@ -442,23 +555,21 @@ static void gauss_backward(ad_var *v)
         return;
     if (in_place) {
         const tn_real *w = v->saved->data; /* e^-lv, forward's */
+        tn_tensor *gk[3] = {ad__grad_buf(v->in[0]), ad__grad_buf(v->in[1]), ad__grad_buf(v->in[2])};
+        int whole = 1; /* no input repeats, none is a scalar filled out */
+        for (int k = 0; k < 3; k++)
+            whole &= gk[k] && r.p[k] == n && !r.scalar[k];
+        if (whole) { /* the three gradients in one pass over x, mu, e, g */
+            PARTS(n, lo, hi, gauss_back_all(r.x[0], r.x[1], w, g, gk[0]->data, gk[1]->data, gk[2]->data, lo, hi));
+            return;
+        }
         for (int k = 0; k < 3; k++) { /* one input at a time, as the copies' path */
             tn_tensor *gk;
             tn_real *d = runs_grad(v, k, &r, &gk);
-            for (size_t i0 = 0; d && i0 < n; i0 += r.m) {
-                const tn_real *restrict x = r.x[0] + i0 % r.p[0], *restrict mu = r.x[1] + i0 % r.p[1];
-                const tn_real *restrict e = w + i0 % r.p[2], *restrict gi = g + i0;
-                tn_real *restrict dk = d + i0 % r.p[k];
-                if (k == 0)
-                    for (size_t j = 0; j < r.m; j++)
-                        dk[j] += -gi[j] * ((x[j] - mu[j]) * e[j]);
-                else if (k == 1)
-                    for (size_t j = 0; j < r.m; j++)
-                        dk[j] += gi[j] * ((x[j] - mu[j]) * e[j]);
-                else
-                    for (size_t j = 0; j < r.m; j++)
-                        dk[j] += gi[j] * (tn_real)0.5 * ((x[j] - mu[j]) * e[j] * (x[j] - mu[j]) - 1);
-            }
+            if (d && r.p[k] == n && !r.scalar[k]) /* each output its own gradient element: over the threads */
+                PARTS(n, lo, hi, gauss_back_part(&r, w, g, k, d, lo, hi));
+            else if (d) /* repeats add into one element: in order, on one thread */
+                gauss_back_part(&r, w, g, k, d, 0, n);
             scalar_done(&r, k, gk, d);
         }
         return;

@@ -5,6 +5,8 @@
  *
  * tn_exp_neg(x), x <= 0: e^x within 3 ulp; 0 below -87.3 (where e^x is
  * denormal in float; the trainer flushes those to zero anyway) and for NaN.
+ * tn_exp_f(x), any x: e^x within 3 ulp; 0 below -87.3, infinite above
+ * log(FLT_MAX), NaN for NaN.
  * tn_log1p_01(e), e in [0, 1]: log(1 + e) within 3 ulp.
  * tn_log_ge1(p), p >= 1 and finite: log p within 3 ulp (from 2^k·m).
  * tn_tanh_f(x): tanh x within 3 ulp; NaN for NaN.
@@ -76,6 +78,25 @@ static inline float tn_exp_neg(float x)
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return x <= -87.3f ? 0.0f : p * scale;
+}
+
+static inline float tn_exp_f(float x)
+{
+    /* as tn_exp_neg on x clamped to [-87.3, log FLT_MAX]: n up to 128,
+     * whose 2^n is not a float, so 2^min(n, 127) and a last doubling */
+    const float top = 88.7228317f; /* e^top <= FLT_MAX < e^nextafter(top) */
+    float c = !(x >= -87.3f) ? -87.3f : x > top ? top : x;
+    float n = (c * 1.44269504f + 12582912.0f) - 12582912.0f;
+    float r = c - n * 0.693145752f;
+    r = r - n * 1.42860677e-6f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666418e-2f +
+                                      r * (8.33336e-3f + r * 1.38944e-3f)))));
+    float h = n > 127.0f ? 127.0f : n;
+    uint32_t bits = (uint32_t)((int32_t)h + 127) << 23; /* h in [-126, 127] */
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    float y = p * scale * (n > 127.0f ? 2.0f : 1.0f);
+    return x != x ? x : x > top ? HUGE_VALF : x <= -87.3f ? 0.0f : y;
 }
 
 static inline float tn_log1p_01(float e)

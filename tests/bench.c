@@ -194,6 +194,9 @@ static ad_var *op_conv2d(ad_var *const *in) { return ad_conv2d(in[0], in[1], in[
 static ad_var *op_convt(ad_var *const *in) { return ad_conv_transpose2d(in[0], in[1], in[2], 2, 1, 0); }
 static ad_var *op_lse(ad_var *const *in) { return ad_logsumexp(in[0], -1, 0); }
 static ad_var *op_softmax(ad_var *const *in) { return ad_softmax(in[0]); }
+static ad_var *op_log_softmax(ad_var *const *in) { return ad_log_softmax(in[0]); }
+static ad_var *op_bernoulli(ad_var *const *in) { return ad_bernoulli_logp(in[0], in[1]); }
+static ad_var *op_gaussian(ad_var *const *in) { return ad_gaussian_logp(in[0], in[1], in[2]); }
 
 static void bench_op(const char *name, op_fn f, int n, const size_t (*shape)[4],
                      const int *ndim, double *fwd_ms, double *all_ms)
@@ -279,6 +282,23 @@ static void bench_ops(int threads)
              (const size_t[][4]){{5000, 128}}, (const int[]){2}, &fwd, &all);
     printf("  %-44s forward %8.3f ms   forward+backward %8.3f ms   (x %.2f, x %.2f)\n",
            "  its bandwidth floor (2 and 7 passes)", 2 * pass, 7 * pass, fwd / (2 * pass), all / (7 * pass));
+    bench_op("log_softmax over (5000,128)", op_log_softmax, 1,
+             (const size_t[][4]){{5000, 128}}, (const int[]){2}, &fwd, &all);
+    printf("  %-44s forward %8.3f ms   forward+backward %8.3f ms   (x %.2f, x %.2f)\n",
+           "  its bandwidth floor (2 and 7 passes)", 2 * pass, 7 * pass, fwd / (2 * pass), all / (7 * pass));
+    /* the densities of L_5000's decoder outputs for one image, element-wise:
+     * Bernoulli reads x and the logits and writes y; its backward reads
+     * the two and g and writes both gradients (with the sum's 2 passes: 10).
+     * Gaussian reads x, mu, lv, writes y; back: 4 read, 3 written (13) */
+    pass = pass_ms(5000 * 784);
+    bench_op("Bernoulli log density (5000,784)", op_bernoulli, 2,
+             (const size_t[][4]){{5000, 784}, {5000, 784}}, (const int[]){2, 2}, &fwd, &all);
+    printf("  %-44s forward %8.3f ms   forward+backward %8.3f ms   (x %.2f, x %.2f)\n",
+           "  its bandwidth floor (3 and 10 passes)", 3 * pass, 10 * pass, fwd / (3 * pass), all / (10 * pass));
+    bench_op("Gaussian log density (5000,784)", op_gaussian, 3,
+             (const size_t[][4]){{5000, 784}, {5000, 784}, {5000, 784}}, (const int[]){2, 2, 2}, &fwd, &all);
+    printf("  %-44s forward %8.3f ms   forward+backward %8.3f ms   (x %.2f, x %.2f)\n",
+           "  its bandwidth floor (4 and 13 passes)", 4 * pass, 13 * pass, fwd / (4 * pass), all / (13 * pass));
 }
 
 /* ---- a training step against its physical floor ------------------------------

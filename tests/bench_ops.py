@@ -1,7 +1,7 @@
 # bench_ops.py THREADS: PyTorch's side of `bench ops` (tests/bench.c): the
 # same ops on the same shapes, float32, forward and forward + backward of
 # sum(y), median ms of 15 after 2 warm-up rounds. Run by examples/bench_ops.sh.
-import statistics, sys, time
+import math, statistics, sys, time
 import torch
 import torch.nn.functional as F
 
@@ -34,3 +34,10 @@ bench("conv_transpose2d (128,32,14,14) 32->16 4x4 s2",
       lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1), (128, 32, 14, 14), (32, 16, 4, 4), (16,))
 bench("logsumexp over (5000,128), last axis", lambda x: torch.logsumexp(x, -1), (5000, 128))
 bench("softmax over (5000,128)", lambda x: torch.softmax(x, -1), (5000, 128))
+bench("log_softmax over (5000,128)", lambda x: torch.log_softmax(x, -1), (5000, 128))
+# the densities as a PyTorch VAE writes them, element-wise
+bench("Bernoulli log density (5000,784)",
+      lambda x, l: -F.binary_cross_entropy_with_logits(l, x, reduction="none"), (5000, 784), (5000, 784))
+LOG2PI = math.log(2 * math.pi)
+bench("Gaussian log density (5000,784)",
+      lambda x, mu, lv: -0.5 * (LOG2PI + lv + (x - mu) ** 2 * torch.exp(-lv)), (5000, 784), (5000, 784), (5000, 784))

@@ -456,6 +456,17 @@ void test_fast_exp_log(void)
     CHECK(tn_exp_neg(0) == 1 && tn_exp_neg(-90) == 0 && tn_log1p_01(0) == 0 && tn_log_ge1(1) == 0);
     CHECK(tn_exp_neg(NAN) == 0 && tn_exp_neg(-INFINITY) == 0 && tn_exp_neg(5) == 1); /* defined */
     printf("    worst: exp %.2f ulp, log1p %.2f ulp, log %.2f ulp\n", worst_e, worst_l, worst_g);
+    /* e^x over the whole float range (the Gaussian density's e^-log σ²),
+     * up to the last x whose e^x is finite */
+    double worst_f = 0;
+    for (float x = -87.0f; x <= 88.72f; x += 2.3e-4f)
+        worst_f = fmax(worst_f, ulps(tn_exp_f(x), exp((double)x)));
+    float top = 88.7228317f;
+    worst_f = fmax(worst_f, ulps(tn_exp_f(top), exp((double)top)));
+    printf("    worst: exp over [-87, 88.72] %.2f ulp\n", worst_f);
+    CHECK(worst_f <= 3 && isfinite(tn_exp_f(top)) && isinf(tn_exp_f(nextafterf(top, INFINITY))));
+    CHECK(tn_exp_f(0) == 1 && tn_exp_f(-90) == 0 && tn_exp_f(INFINITY) == INFINITY);
+    CHECK(tn_exp_f(-INFINITY) == 0 && isnan(tn_exp_f(NAN)) && tn_exp_f(1) == expf(1));
 }
 
 /* tn_sum_all in blocks over threads: the same bits on 1 and 2 threads, and
