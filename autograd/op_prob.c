@@ -45,23 +45,25 @@
         }                                                                   \
     } while (0)
 
-/* y = max(x,0) - x·t + log(1 + e^-|x|)  (x logits, t targets, broadcast);
- * e^-|x| is kept in e for backward (e NULL: not kept) */
-TN_CLONES static void bce_run(const tn_real *restrict x, const tn_real *restrict t, tn_real *restrict e,
-                              tn_real *restrict y, size_t lo, size_t hi)
+/* y = s·(max(x,0) - x·t + log(1 + e^-|x|))  (x logits, t targets,
+ * broadcast; s = 1, or -1 for the Bernoulli log density: attr.i[0], exact
+ * either way); e^-|x| is kept in e for backward (e NULL: not kept) */
+TN_CLONES static void bce_run(const tn_real *restrict x, const tn_real *restrict t, tn_real s,
+                              tn_real *restrict e, tn_real *restrict y, size_t lo, size_t hi)
 {
     if (e)
         for (size_t i = lo; i < hi; i++) {
             tn_real xi = x[i];
             e[i] = EXP_NEG(-fabs(xi));
-            y[i] = (xi > 0 ? xi : 0) - xi * t[i] + log1p_small(e[i]);
+            y[i] = s * ((xi > 0 ? xi : 0) - xi * t[i] + log1p_small(e[i]));
         }
     else
         for (size_t i = lo; i < hi; i++) {
             tn_real xi = x[i], ei = EXP_NEG(-fabs(xi));
-            y[i] = (xi > 0 ? xi : 0) - xi * t[i] + log1p_small(ei);
+            y[i] = s * ((xi > 0 ? xi : 0) - xi * t[i] + log1p_small(ei));
         }
 }
+static tn_real bce_sign(const ad_var *v) { return v->attr.i[0] ? -1 : 1; }
 static void bce_forward(ad_var *v)
 {
     const tn_real *x = ad__expanded(v, 0), *t = ad__expanded(v, 1);
@@ -73,22 +75,22 @@ static void bce_forward(ad_var *v)
         e = v->saved->data;
     }
     if (x && t)
-        PARTS(v->val.size, lo, hi, bce_run(x, t, e, y, lo, hi));
+        PARTS(v->val.size, lo, hi, bce_run(x, t, bce_sign(v), e, y, lo, hi));
 }
-/* dx += g·(σ(x) - t), σ(x) = 1/(1+e) for x >= 0, e/(1+e) else; dt -= g·x */
+/* dx += s·g·(σ(x) - t), σ(x) = 1/(1+e) for x >= 0, e/(1+e) else; dt -= s·g·x */
 TN_CLONES static void bce_dx(const tn_real *restrict x, const tn_real *restrict t, const tn_real *restrict e,
-                             const tn_real *restrict g, tn_real *restrict d, size_t lo, size_t hi)
+                             const tn_real *restrict g, tn_real sign, tn_real *restrict d, size_t lo, size_t hi)
 {
     for (size_t i = lo; i < hi; i++) {
         tn_real s = (x[i] >= 0 ? 1 : e[i]) / (1 + e[i]);
-        d[i] += g[i] * (s - t[i]);
+        d[i] += sign * g[i] * (s - t[i]);
     }
 }
-TN_CLONES static void bce_dt(const tn_real *restrict x, const tn_real *restrict g, tn_real *restrict d, size_t lo,
-                             size_t hi)
+TN_CLONES static void bce_dt(const tn_real *restrict x, const tn_real *restrict g, tn_real sign,
+                             tn_real *restrict d, size_t lo, size_t hi)
 {
     for (size_t i = lo; i < hi; i++)
-        d[i] -= g[i] * x[i];
+        d[i] -= sign * g[i] * x[i];
 }
 static void bce_backward(ad_var *v)
 {
@@ -99,12 +101,12 @@ static void bce_backward(ad_var *v)
     tn_tensor *tmp;
     tn_real *d = ad__grad_full(v, 0, &tmp);
     if (d) {
-        PARTS(v->val.size, lo, hi, bce_dx(x, t, e, g, d, lo, hi));
+        PARTS(v->val.size, lo, hi, bce_dx(x, t, e, g, bce_sign(v), d, lo, hi));
         ad__grad_reduce(v, 0, tmp);
     }
     d = ad__grad_full(v, 1, &tmp);
     if (d) {
-        PARTS(v->val.size, lo, hi, bce_dt(x, g, d, lo, hi));
+        PARTS(v->val.size, lo, hi, bce_dt(x, g, bce_sign(v), d, lo, hi));
         ad__grad_reduce(v, 1, tmp);
     }
 }
@@ -634,7 +636,8 @@ ad_var *ad_sample_normal(ad_var *mu, ad_var *logvar, tn_rng *rng)
 
 ad_var *ad_bernoulli_logp(ad_var *x, ad_var *logits)
 {
-    return ad_neg(ad_bce_logits(logits, x));
+    ad_attr at = {.i = {1}}; /* BCE negated in the op: one pass, not two ops */
+    return ad__record(AD_OP_BCE_LOGITS, logits, x, NULL, &at);
 }
 
 ad_var *ad_sample_normal_eps(ad_var *mu, ad_var *logvar, ad_var *eps)

@@ -733,6 +733,31 @@ static void density_run(int op, int threads, tn_real *out)
     tn_set_threads(was);
 }
 
+/* the Bernoulli log density is BCE negated inside the op: the same bits
+ * as -BCE composed, values and both gradients */
+static void bernoulli_as_neg_bce(int fused, tn_real *out)
+{
+    enum { S = 200, D = 300 };
+    tn_rng r;
+    tn_rng_seed(&r, 6, 1);
+    tn_tensor *x = tn_new(TN_DIMS(S, D)), *l = tn_new(TN_DIMS(S, D));
+    tn_tensor *dx = tn_new(TN_DIMS(S, D)), *dl = tn_new(TN_DIMS(S, D));
+    tn_rng_fill_uniform(&r, x, 0, 1), tn_rng_fill_uniform(&r, l, -8, 8);
+    tn_fill(dx, 0), tn_fill(dl, 0);
+    ad_tape *t = ad_tape_new(0);
+    ad_var *vx = ad_param(t, x, dx), *vl = ad_param(t, l, dl);
+    ad_var *y = fused ? ad_bernoulli_logp(vx, vl) : ad_neg(ad_bce_logits(vl, vx));
+    ad_var *g = ad_const_copy(t, 2, (size_t[]){S, D}, NULL);
+    for (size_t i = 0; i < (size_t)S * D; i++)
+        ad_value_mut(g)->data[i] = (tn_real)(0.5 + i % 3);
+    CHECK(ad_backward(t, ad_sum(ad_mul(y, g))) == 0);
+    memcpy(out, ad_value(y)->data, sizeof(tn_real) * S * D);
+    memcpy(out + S * D, dx->data, sizeof(tn_real) * S * D);
+    memcpy(out + 2 * S * D, dl->data, sizeof(tn_real) * S * D);
+    ad_tape_free(t);
+    tn_free(x), tn_free(l), tn_free(dx), tn_free(dl);
+}
+
 void test_density_parts(void)
 {
     size_t n = 4 * 200 * 300;
@@ -742,5 +767,8 @@ void test_density_parts(void)
         density_run(op, 2, two);
         CHECK(memcmp(one, two, n * sizeof *one) == 0);
     }
+    bernoulli_as_neg_bce(1, one);
+    bernoulli_as_neg_bce(0, two);
+    CHECK(memcmp(one, two, 3 * 200 * 300 * sizeof *one) == 0);
     free(one), free(two);
 }
