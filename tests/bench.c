@@ -433,6 +433,36 @@ static double adam_floor(size_t n)
     return best + keep;
 }
 
+/* The same pass with p, g, m and v coming from memory, as in a step whose
+ * products have pushed them out of cache: each line of a 64 MB buffer
+ * read and written between the passes (memset's streaming stores would
+ * leave the cache as it was), best of 20. What stands between the floor's Adam and a
+ * step's on a machine whose cache is not all its own. */
+static double adam_from_memory(size_t n)
+{
+    size_t big = (size_t)64 << 20;
+    char *flush = calloc(big, 1);
+    float *p = aligned_alloc(64, n * 4 + 64), *g = aligned_alloc(64, n * 4 + 64);
+    float *m = aligned_alloc(64, n * 4 + 64), *v = aligned_alloc(64, n * 4 + 64);
+    if (!flush || !p || !g || !m || !v) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        p[i] = 0.01f * (float)(i % 97), g[i] = 1e-3f * (float)(i % 13), m[i] = v[i] = 0;
+    double best = 1e9;
+    for (int rep = 0; rep < 20; rep++) {
+        for (size_t i = 0; i < big; i += 64) /* a line each, read and written: through the cache */
+            flush[i] = (char)(flush[i] + rep);
+        double t0 = now();
+        adam_pass(p, g, m, v, n, 1.1f, 1.2f);
+        best = fmin(best, now() - t0);
+    }
+    int keep = p[n / 2] > 1e30f || flush[big / 2] == 127;
+    free(flush), free(p), free(g), free(m), free(v);
+    return best + keep;
+}
+
 /* GEMM-only step (gemm_peak.c's products, each in its fastest layout) +
  * one Adam pass (adam_floor.c's, built with -fno-math-errno as this file
  * is). The products are the model's linear layers (its 2-D "weight"
@@ -570,6 +600,10 @@ static void bench_step(int threads, int batch, int rounds)
            "kernels, BLIS_ARCH_TYPE=%d, %s), ratio %.2f\n", batch, threads, threads > 1 ? "s" : "", what, rounds,
            f * 1e3, f * steps, which, u * 1e3, u * steps, tn_blas_config(), (int)bli_arch_query_id(), tn_blas_how(),
            u / f);
+    /* the floor's Adam runs from cache; a step's comes from memory */
+    double hot = adam_floor(nn_params_size(mo->params)), cold = adam_from_memory(nn_params_size(mo->params));
+    printf("Adam's pass in the floor (from cache) %.3f ms; from memory %.3f ms: the floor with it %.3f ms, "
+           "ratio %.2f\n", hot * 1e3, cold * 1e3, (f - hot + cold) * 1e3, u / (f - hot + cold));
     nn_optim_free(o), model_free(mo), nn_dataset_free(d);
 }
 
