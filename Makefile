@@ -9,7 +9,7 @@ PREFIX    ?= /usr/local
 CC        ?= cc
 BLIS_INC  ?= /usr/include/x86_64-linux-gnu/blis-openmp
 BLIS_LIB  ?= /usr/lib/x86_64-linux-gnu/blis-openmp
-DEB_PKGS  := gcc make pkg-config libblis-openmp-dev libsodium-dev zlib1g-dev \
+DEB_PKGS  := gcc make pkg-config libblis-openmp-dev libdnnl-dev libsodium-dev zlib1g-dev \
              libcjson-dev libpng-dev python3-numpy $(if $(filter fuzz,$(MAKECMDGOALS)),clang) \
              $(if $(filter test,$(MAKECMDGOALS)),chromium dataset-fashion-mnist)
 
@@ -17,7 +17,7 @@ WARN      := -std=c11 -Wall -Wextra -pedantic
 OPT       ?= -O3 -fno-math-errno -fno-trapping-math
 CFLAGS    ?= $(OPT) -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) -fopenmp -fPIC -fvisibility=hidden -Itensor -Iautograd -Inn -Inn/train -Imodels -isystem $(BLIS_INC)
-LDLIBS    := -L$(BLIS_LIB) -lblis -lsodium -lcjson -lpng -lz -lm -fopenmp
+LDLIBS    := -L$(BLIS_LIB) -lblis -ldnnl -lsodium -lcjson -lpng -lz -lm -fopenmp
 
 ifeq ($(SANITIZE),1)
 BUILD     := build/san
@@ -72,11 +72,11 @@ deps:
 
 # Every compile waits for `deps` (order-only: it never forces a rebuild), so
 # under any -j no compiler starts before apt has installed BLIS.
-$(BUILD)/float/%.o: %.c $(HEADERS) models/compare_internal.h tests/test.h autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h tensor/tn_ref.h models/compare_internal.h | deps
+$(BUILD)/float/%.o: %.c $(HEADERS) models/compare_internal.h tests/test.h autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h tensor/tn_ref.h tensor/tn_dnnl.h models/compare_internal.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h tensor/tn_ref.h models/compare_internal.h tests/test.h | deps
+$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h tensor/tn_ref.h tensor/tn_dnnl.h models/compare_internal.h tests/test.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DTN_REAL_DOUBLE -c $< -o $@
 
@@ -167,7 +167,7 @@ build/fuzz/%.o: %.c $(HEADERS) models/compare_internal.h autograd/ad_internal.h 
 	clang $(FUZZ_CFLAGS) -c $< -o $@
 build/fuzz/fuzz_%: tests/fuzz/fuzz.c $(FUZZ_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_$(shell echo $* | tr a-z A-Z) -o $@ $^ \
-	    -L$(BLIS_LIB) -lblis -lsodium -lcjson -lpng -lz -lm
+	    -L$(BLIS_LIB) -lblis -ldnnl -lsodium -lcjson -lpng -lz -lm
 fuzz: deps $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
 
@@ -188,7 +188,7 @@ bench: deps $(BUILD)/bench
 # pkg-config's Cflags point at include/.
 PC_COMMON = 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
             'Version: $(VERSION)' 'Requires.private: libsodium libcjson libpng zlib' \
-            'Libs.private: -L$(BLIS_LIB) -lblis -lm -fopenmp'
+            'Libs.private: -L$(BLIS_LIB) -lblis -ldnnl -lm -fopenmp'
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/include/$(NAME) $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/$(NAME)/

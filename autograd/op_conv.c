@@ -1,7 +1,9 @@
 /* op_conv.c: 2-D convolution and its transpose on NCHW tensors, with
  * PyTorch's weight layouts: conv2d W (F, C, kh, kw), conv_transpose2d
- * W (C, F, kh, kw). Both go through im2col (tn_im2col) and one BLIS GEMM
- * per pass over the whole batch; tn__conv2d_ref and tn__conv_transpose2d_ref
+ * W (C, F, kh, kw). conv2d goes through oneDNN in the float build
+ * (tensor/conv_dnnl.c); the transpose, and conv2d in the double build or
+ * where oneDNN cannot, through im2col (tn_im2col) and one BLIS GEMM per
+ * pass over the whole batch; tn__conv2d_ref and tn__conv_transpose2d_ref
  * are the naive loops they are tested against.
  *
  * Dimensions: N batch, C input channels, F output channels, H x W the input
@@ -13,6 +15,7 @@
 
 #include <string.h>
 
+#include "tn_dnnl.h"
 #include "tn_parallel.h"
 
 /* dst (C, N·S) = src (N, C, S) with the first two axes swapped; images
@@ -111,7 +114,16 @@ static const char *conv_shape(ad_var *v, int transpose)
 
 static const char *conv2d_shape(ad_var *v) { return conv_shape(v, 0); }
 
-/* cols = im2col(x) (C·K x N·So), kept for backward; Y = Wm·cols (F x N·So)
+/* room for oneDNN (tn_dnnl.h) in the tape's arena */
+static void *arena_bytes(void *tape, size_t bytes)
+{
+    tn_tensor *t = ad__scratch(tape, &(tn_tensor){.ndim = 1, .shape = {(bytes + sizeof(tn_real) - 1) / sizeof(tn_real)}});
+    return t ? t->data : NULL;
+}
+
+/* The float build: oneDNN's direct convolution (tensor/conv_dnnl.c), with
+ * nothing kept (v->saved NULL). Where it cannot, and in the double build:
+ * cols = im2col(x) (C·K x N·So), kept for backward; Y = Wm·cols (F x N·So)
  * with Wm = W as (F x C·K); y[n, f] = Y[f, n] + b[f] */
 static void conv2d_forward(ad_var *v)
 {
@@ -119,6 +131,9 @@ static void conv2d_forward(ad_var *v)
     size_t N = x->shape[0], F = W->shape[0], K = W->shape[2] * W->shape[3];
     size_t CK = W->shape[1] * K, So = v->val.shape[2] * v->val.shape[3];
     size_t s = (size_t)v->attr.i[0], p = (size_t)v->attr.i[1];
+    v->saved = NULL;
+    if (tn__dnnl_conv2d_forward(&v->val, x, W, b, s, p, arena_bytes, v->tape) == 0)
+        return;
     v->saved = scratch2(v->tape, CK, N * So);
     tn_tensor *Y = scratch2(v->tape, F, N * So);
     if (!v->saved || !Y)
@@ -134,7 +149,16 @@ static void conv2d_backward(ad_var *v)
     const tn_tensor *W = &v->in[1]->val;
     size_t N = v->val.shape[0], F = W->shape[0], K = W->shape[2] * W->shape[3];
     size_t CK = W->shape[1] * K, So = v->val.shape[2] * v->val.shape[3];
+    size_t s = (size_t)v->attr.i[0], p = (size_t)v->attr.i[1];
     tn_tensor *dx = ad__grad_buf(v->in[0]), *dW = ad__grad_buf(v->in[1]);
+    if (!v->saved) { /* forward went through oneDNN: so does backward, or the columns are made now */
+        if (tn__dnnl_conv2d_backward(dx, dW, ad__grad_buf(v->in[2]), v->grad, &v->in[0]->val, W, s, p,
+                                     arena_bytes, v->tape) == 0)
+            return;
+        if (!(v->saved = scratch2(v->tape, CK, N * So)))
+            return;
+        tn_im2col(v->saved, &v->in[0]->val, W->shape[2], W->shape[3], s, p);
+    }
     tn_tensor *G = scratch2(v->tape, F, N * So);
     if (!G)
         return;
@@ -149,8 +173,7 @@ static void conv2d_backward(ad_var *v)
             return;
         tn_tensor Wm = tn_wrap(W->data, 2, (const size_t[]){F, CK});
         tn_matmul(dcols, &Wm, 1, G, 0, 1, 0);
-        tn_col2im_acc(dx, dcols, W->shape[2], W->shape[3], (size_t)v->attr.i[0],
-                      (size_t)v->attr.i[1]);
+        tn_col2im_acc(dx, dcols, W->shape[2], W->shape[3], s, p);
     }
     bias_backward(v);
 }

@@ -83,7 +83,7 @@ tn_tensor *test_random(int ndim, const size_t *shape, double lo, double hi,
     X(rng_same_seed) X(rng_streams_differ) X(rng_normal_moments) X(rng_fill_u32_and_advance) X(rng_normals_float)             \
     X(rng_uniform_bernoulli) X(rng_below) X(rng_entropy_seed)                \
     X(op_table_complete) X(grad_all_ops) X(bce_rows_large) X(bce_rows_accuracy) X(grad_matmul_transposes)           \
-    X(grad_broadcast_shapes) X(grad_extreme_logits) X(conv_matches_reference) X(softmax_family_values) X(ties_split_gradient) X(elementwise_new_values) X(shape_ops_values) X(gumbel_softmax) X(dropout_and_samples) X(constants_contract) X(broadcast_in_place) X(linear_short_rows) X(conv_matches_pytorch) X(conv_layers) X(op_values) X(prob_op_values)                  \
+    X(grad_broadcast_shapes) X(grad_extreme_logits) X(conv_matches_reference) X(conv_dnnl) X(softmax_family_values) X(ties_split_gradient) X(elementwise_new_values) X(shape_ops_values) X(gumbel_softmax) X(dropout_and_samples) X(constants_contract) X(broadcast_in_place) X(linear_short_rows) X(conv_matches_pytorch) X(conv_layers) X(op_values) X(prob_op_values)                  \
     X(gradcheck_catches_wrong_gradient) X(tape_reuse_of_value)               \
     X(tape_accumulates_two_backwards) X(tape_fresh_and_adopted_gradients) X(tape_write_grads) X(tape_reset) X(tape_no_grad)          \
     X(tape_error_propagation) X(tape_shape_error_message)                    \

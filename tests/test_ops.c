@@ -3,13 +3,15 @@
  * extreme logits, Gumbel-softmax and dropout statistics, ties, and the
  * contracts of constants (copies, one-hot, writable values, a failed tape). */
 #include "nn.h"
+#include "tn_dnnl.h"
 #include "tn_ref.h"
 #include "test.h"
 
 #define SHAPE(...) (const size_t[]){__VA_ARGS__}
 
-/* conv2d / conv_transpose2d through the tape (im2col + GEMM) against the
- * direct loops, for strides, paddings, odd sizes and non-square kernels */
+/* conv2d / conv_transpose2d through the tape (oneDNN in the float build,
+ * im2col + GEMM) against the direct loops, for strides, paddings, odd
+ * sizes and non-square kernels */
 void test_conv_matches_reference(void)
 {
     static const struct {
@@ -463,4 +465,70 @@ void test_linear_short_rows(void)
     }
     ad_tape_free(t);
     tn_free(X), tn_free(W), tn_free(B), tn_free(R);
+}
+
+/* oneDNN's conv2d (tensor/conv_dnnl.c) called directly: the float build
+ * takes it (the double build has none: -1), its forward against the
+ * direct loops, its three gradients against the sums they are (added to
+ * what the buffers held), on a shape with a stride that leaves a row out */
+static void *test_alloc(void *ctx, size_t bytes)
+{
+    void **list = ctx; /* up to 64 blocks, freed by the caller */
+    for (int i = 0; i < 64; i++)
+        if (!list[i])
+            return list[i] = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    return NULL;
+}
+
+void test_conv_dnnl(void)
+{
+    enum { N = 3, C = 4, H = 9, Wd = 8, F = 5, K = 3, S = 2, P = 1 };
+    size_t ho = tn_conv_out(H, K, S, P), wo = tn_conv_out(Wd, K, S, P);
+    tn_tensor *x = test_random(4, SHAPE(N, C, H, Wd), -1, 1, 41), *W = test_random(4, SHAPE(F, C, K, K), -1, 1, 42);
+    tn_tensor *b = test_random(1, SHAPE(F), -1, 1, 43), *g = test_random(4, SHAPE(N, F, ho, wo), -1, 1, 44);
+    tn_tensor *y = tn_new(4, SHAPE(N, F, ho, wo)), *R = tn_new(4, SHAPE(N, F, ho, wo));
+    tn_tensor *dx = tn_new(4, x->shape), *dW = tn_new(4, W->shape), *db = tn_new(1, b->shape);
+    tn_fill(dx, 1), tn_fill(dW, 1), tn_fill(db, 1); /* gradients add to what is there */
+    void *blocks[64] = {NULL};
+    int fwd = tn__dnnl_conv2d_forward(y, x, W, b, S, P, test_alloc, blocks);
+    int bwd = tn__dnnl_conv2d_backward(dx, dW, db, g, x, W, S, P, test_alloc, blocks);
+#ifdef TN_REAL_DOUBLE
+    CHECK(fwd == -1 && bwd == -1);
+#else
+    CHECK(fwd == 0 && bwd == 0);
+    CHECK(tn__conv2d_ref(R, x, W, b, S, P) == TN_OK);
+    double worst = 0, wx = 0, ww = 0, wb = 0;
+    for (size_t i = 0; i < R->size; i++)
+        worst = fmax(worst, fabs(R->data[i] - y->data[i]));
+    double *ex = calloc(x->size, sizeof *ex), *ew = calloc(W->size, sizeof *ew), eb[F] = {0};
+    for (size_t n = 0; n < N; n++) /* y[n,f,i,j] = b[f] + Σ W[f,c,u,v] x[n,c,iS-P+u,jS-P+v] */
+        for (size_t f = 0; f < F; f++)
+            for (size_t i = 0; i < ho; i++)
+                for (size_t j = 0; j < wo; j++) {
+                    double gv = g->data[((n * F + f) * ho + i) * wo + j];
+                    eb[f] += gv;
+                    for (size_t c = 0; c < C; c++)
+                        for (size_t u = 0; u < K; u++)
+                            for (size_t v = 0; v < K; v++) {
+                                long r = (long)(i * S + u) - P, q = (long)(j * S + v) - P;
+                                if (r < 0 || q < 0 || r >= H || q >= Wd)
+                                    continue;
+                                size_t xi = ((n * C + c) * H + (size_t)r) * Wd + (size_t)q;
+                                size_t wi = ((f * C + c) * K + u) * K + v;
+                                ex[xi] += gv * W->data[wi], ew[wi] += gv * x->data[xi];
+                            }
+                }
+    for (size_t i = 0; i < x->size; i++)
+        wx = fmax(wx, fabs(dx->data[i] - 1 - ex[i]));
+    for (size_t i = 0; i < W->size; i++)
+        ww = fmax(ww, fabs(dW->data[i] - 1 - ew[i]));
+    for (size_t f = 0; f < F; f++)
+        wb = fmax(wb, fabs(db->data[f] - 1 - eb[f]));
+    printf("    oneDNN against the loops: y %.2g, dx %.2g, dW %.2g, db %.2g\n", worst, wx, ww, wb);
+    CHECK(worst < 1e-5 && wx < 1e-5 && ww < 1e-4 && wb < 1e-4);
+    free(ex), free(ew);
+#endif
+    for (int i = 0; i < 64; i++)
+        free(blocks[i]);
+    tn_free(x), tn_free(W), tn_free(b), tn_free(g), tn_free(y), tn_free(R), tn_free(dx), tn_free(dW), tn_free(db);
 }
