@@ -94,31 +94,57 @@ static void softmax_backward(ad_var *v)
 const ad_op_def ad__op_softmax = {"softmax", 1, last_axis_shape, softmax_forward, softmax_backward};
 
 /* y = x - logsumexp(x) along the last axis */
+/* out = log_softmax(x) and p = softmax(x) of one row, each e^(x - m) taken
+ * once, into p: out is log_softmax_row's to the bit (the same sum) */
+TN_CLONES static void log_softmax_p_row(tn_real *restrict out, tn_real *restrict p, const tn_real *restrict x,
+                                        size_t K)
+{
+    tn_real m = tn_max8(x, K);
+    for (size_t k = 0; k < K; k++)
+        p[k] = tn_exp_le0(x[k] - m);
+    double sum = tn_sum8d(p, K);
+    tn_real lse = m + (tn_real)log(sum), inv = (tn_real)(1 / sum);
+    for (size_t k = 0; k < K; k++) {
+        out[k] = x[k] - lse;
+        p[k] *= inv;
+    }
+}
+/* y = x - logsumexp(x); with a backward to come, softmax(x) is kept for it
+ * (v->saved), so that backward takes no e^ */
 static void log_softmax_forward(ad_var *v)
 {
     size_t rows, K;
     rows_of(&v->val, &rows, &K);
-    TN_FOR_WORK(r, rows, rows * K,
-                log_softmax_row(v->val.data + r * K, v->in[0]->val.data + r * K, K););
+    const tn_real *x = v->in[0]->val.data;
+    tn_real *y = v->val.data, *p = NULL;
+    if (ad_grad_enabled(v->tape) && v->in[0]->requires_grad) {
+        if (!(v->saved = ad__scratch(v->tape, &v->val)))
+            return;
+        p = v->saved->data;
+    }
+    if (p)
+        TN_FOR_WORK(r, rows, rows * K, log_softmax_p_row(y + r * K, p + r * K, x + r * K, K););
+    else
+        TN_FOR_WORK(r, rows, rows * K, log_softmax_row(y + r * K, x + r * K, K););
 }
-/* d += g - e^y Σ_k g_k of one row (y <= 0: a log-probability) */
-TN_CLONES static void log_softmax_row_backward(tn_real *restrict d, const tn_real *restrict y,
+/* d += g - p Σ_k g_k of one row, p = softmax(x) */
+TN_CLONES static void log_softmax_row_backward(tn_real *restrict d, const tn_real *restrict p,
                                                const tn_real *restrict g, size_t K)
 {
     tn_real s = (tn_real)tn_sum8d(g, K);
     for (size_t k = 0; k < K; k++)
-        d[k] += g[k] - tn_exp_le0(y[k]) * s;
+        d[k] += g[k] - p[k] * s;
 }
-/* dx = g - e^y Σ_k g_k */
+/* dx = g - softmax(x) Σ_k g_k */
 static void log_softmax_backward(ad_var *v)
 {
     tn_tensor *dx = ad__grad_buf(v->in[0]);
-    if (!dx)
+    if (!dx || !v->saved)
         return;
     size_t rows, K;
     rows_of(&v->val, &rows, &K);
     TN_FOR_WORK(r, rows, rows * K,
-                log_softmax_row_backward(dx->data + r * K, v->val.data + r * K, v->grad->data + r * K, K););
+                log_softmax_row_backward(dx->data + r * K, v->saved->data + r * K, v->grad->data + r * K, K););
 }
 const ad_op_def ad__op_log_softmax = {"log_softmax", 1, last_axis_shape, log_softmax_forward, log_softmax_backward};
 
