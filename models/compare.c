@@ -453,13 +453,6 @@ static int time_steps(const model_compare_options *o, const model_compare_varian
 
 /* ---- the report -------------------------------------------------------------------- */
 
-int model__cmp_open(nn_atomic *a, const model_compare_options *o, const char *file, nn_error *err)
-{
-    char path[4300];
-    snprintf(path, sizeof path, "%s/%s", o->out, file);
-    return nn_atomic_open(a, path, err);
-}
-
 static int write_table(const model_compare_options *o, const model_compare_variant *v, int n,
                        const model__cmp_run *r, int n_runs, size_t dim, const double *timed, nn_error *err)
 {

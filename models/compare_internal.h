@@ -40,7 +40,7 @@ void model__cmp_mean(const model__cmp_run *r, int n, int variant, int k, double 
 cJSON *model__cmp_json(const model__cmp_run *r, const char *identity);
 
 #include "compare.h"
-/* OUT/file opened through the atomic writer (nn_atomic_open): 0, or -1
+/* OUT/file opened through the atomic writer (nn_atomic_open; compare_runs.c): 0, or -1
  * with err. */
 int model__cmp_open(nn_atomic *a, const model_compare_options *o, const char *file, nn_error *err);
 /* OUT/report.html (compare_html.c): the page of the comparison, from the

@@ -1,5 +1,6 @@
 /* compare_runs.c: a run of model_compare as stored in runs/NAME-sSEED.json,
- * and the test of whether a stored run is the run asked for. */
+ * the test of whether a stored run is the run asked for, and the opening
+ * of OUT's files (the reports), which compare.c and compare_html.c share. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "compare_internal.h"
@@ -102,4 +103,11 @@ cJSON *model__cmp_json(const model__cmp_run *r, const char *identity)
         if (!isnan(r->v[k]))
             cJSON_AddNumberToObject(j, model__cmp_metrics[k].key, r->v[k]);
     return j;
+}
+
+int model__cmp_open(nn_atomic *a, const model_compare_options *o, const char *file, nn_error *err)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s", o->out, file);
+    return nn_atomic_open(a, path, err);
 }
