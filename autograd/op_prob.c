@@ -26,25 +26,6 @@
 #define log_ge1(p) tn_log_ge1(p)
 #endif
 
-/* Elements [lo, hi) of n, split over the threads when n is large: each
- * thread's part one call of `call`, a TN_CLONES kernel (the body of an
- * OpenMP loop cannot be one), so the part runs in the CPU's widest lanes */
-#define PARTS(n, lo, hi, call)                                              \
-    do {                                                                    \
-        size_t n__ = (n);                                                   \
-        if (n__ < TN_PAR_MIN) {                                             \
-            size_t lo = 0, hi = n__;                                        \
-            call;                                                           \
-        } else {                                                            \
-            _Pragma("omp parallel")                                         \
-            {                                                               \
-                size_t lo, hi;                                              \
-                tn_thread_part(n__, &lo, &hi);                              \
-                call;                                                       \
-            }                                                               \
-        }                                                                   \
-    } while (0)
-
 /* y = s·(max(x,0) - x·t + log(1 + e^-|x|))  (x logits, t targets,
  * broadcast; s = 1, or -1 for the Bernoulli log density: attr.i[0], exact
  * either way); e^-|x| is kept in e for backward (e NULL: not kept) */
@@ -75,7 +56,7 @@ static void bce_forward(ad_var *v)
         e = v->saved->data;
     }
     if (x && t)
-        PARTS(v->val.size, lo, hi, bce_run(x, t, bce_sign(v), e, y, lo, hi));
+        TN_PARTS(v->val.size, lo, hi, bce_run(x, t, bce_sign(v), e, y, lo, hi));
 }
 /* dx += s·g·(σ(x) - t), σ(x) = 1/(1+e) for x >= 0, e/(1+e) else; dt -= s·g·x */
 TN_CLONES static void bce_dx(const tn_real *restrict x, const tn_real *restrict t, const tn_real *restrict e,
@@ -101,12 +82,12 @@ static void bce_backward(ad_var *v)
     tn_tensor *tmp;
     tn_real *d = ad__grad_full(v, 0, &tmp);
     if (d) {
-        PARTS(v->val.size, lo, hi, bce_dx(x, t, e, g, bce_sign(v), d, lo, hi));
+        TN_PARTS(v->val.size, lo, hi, bce_dx(x, t, e, g, bce_sign(v), d, lo, hi));
         ad__grad_reduce(v, 0, tmp);
     }
     d = ad__grad_full(v, 1, &tmp);
     if (d) {
-        PARTS(v->val.size, lo, hi, bce_dt(x, g, bce_sign(v), d, lo, hi));
+        TN_PARTS(v->val.size, lo, hi, bce_dt(x, g, bce_sign(v), d, lo, hi));
         ad__grad_reduce(v, 1, tmp);
     }
 }
@@ -329,16 +310,17 @@ static int runs_of(ad_var *v, runs *r)
     return 1;
 }
 
-/* e^(a·x) over input k's values as runs_of reads them (a scalar's taken
- * once and filled out), in the arena and kept in v->saved for backward:
- * where the input repeats (μ, log σ² under k samples) each exponential is
- * taken once, not once per sample */
 /* e[i] = e^(a·x[i]): in the float build tn_exp_f, vectorized (3 ulp) */
 TN_CLONES static void exp_run(const tn_real *restrict x, tn_real a, tn_real *restrict e, size_t lo, size_t hi)
 {
     for (size_t i = lo; i < hi; i++)
         e[i] = EXP_ANY(a * x[i]);
 }
+
+/* e^(a·x) over input k's values as runs_of reads them (a scalar's taken
+ * once and filled out), in the arena and kept in v->saved for backward:
+ * where the input repeats (μ, log σ² under k samples) each exponential is
+ * taken once, not once per sample */
 static const tn_real *exp_of(ad_var *v, int k, const runs *r, tn_real a)
 {
     tn_tensor *e = v->saved = ad__scratch(v->tape, &(tn_tensor){.ndim = 1, .shape = {r->p[k]}});
@@ -347,7 +329,7 @@ static const tn_real *exp_of(ad_var *v, int k, const runs *r, tn_real a)
     if (r->scalar[k])
         tn_fill(e, exp(a * r->x[k][0]));
     else
-        PARTS(r->p[k], lo, hi, exp_run(r->x[k], a, e->data, lo, hi));
+        TN_PARTS(r->p[k], lo, hi, exp_run(r->x[k], a, e->data, lo, hi));
     return e->data;
 }
 
@@ -527,13 +509,13 @@ static void gauss_forward(ad_var *v)
     if (in_place && r.p[0] == n && r.p[1] == n && r.p[2] == n) {
         tn_tensor *e = v->saved = ad__scratch(v->tape, &v->val);
         if (e)
-            PARTS(n, lo, hi, gauss_fwd_all(r.x[0], r.x[1], r.x[2], e->data, v->val.data, lo, hi));
+            TN_PARTS(n, lo, hi, gauss_fwd_all(r.x[0], r.x[1], r.x[2], e->data, v->val.data, lo, hi));
         return;
     }
     if (in_place) {
         const tn_real *w = exp_of(v, 2, &r, -1);
         if (w)
-            PARTS(n, lo, hi, gauss_fwd_part(&r, w, v->val.data, lo, hi));
+            TN_PARTS(n, lo, hi, gauss_fwd_part(&r, w, v->val.data, lo, hi));
         return;
     }
     const tn_real *x = ad__expanded(v, 0), *mu = ad__expanded(v, 1);
@@ -557,19 +539,19 @@ static void gauss_backward(ad_var *v)
         return;
     if (in_place) {
         const tn_real *w = v->saved->data; /* e^-lv, forward's */
-        tn_tensor *gk[3] = {ad__grad_buf(v->in[0]), ad__grad_buf(v->in[1]), ad__grad_buf(v->in[2])};
+        tn_tensor *d3[3] = {ad__grad_buf(v->in[0]), ad__grad_buf(v->in[1]), ad__grad_buf(v->in[2])};
         int whole = 1; /* no input repeats, none is a scalar filled out */
         for (int k = 0; k < 3; k++)
-            whole &= gk[k] && r.p[k] == n && !r.scalar[k];
+            whole &= d3[k] && r.p[k] == n && !r.scalar[k];
         if (whole) { /* the three gradients in one pass over x, mu, e, g */
-            PARTS(n, lo, hi, gauss_back_all(r.x[0], r.x[1], w, g, gk[0]->data, gk[1]->data, gk[2]->data, lo, hi));
+            TN_PARTS(n, lo, hi, gauss_back_all(r.x[0], r.x[1], w, g, d3[0]->data, d3[1]->data, d3[2]->data, lo, hi));
             return;
         }
         for (int k = 0; k < 3; k++) { /* one input at a time, as the copies' path */
             tn_tensor *gk;
             tn_real *d = runs_grad(v, k, &r, &gk);
             if (d && r.p[k] == n && !r.scalar[k]) /* each output its own gradient element: over the threads */
-                PARTS(n, lo, hi, gauss_back_part(&r, w, g, k, d, lo, hi));
+                TN_PARTS(n, lo, hi, gauss_back_part(&r, w, g, k, d, lo, hi));
             else if (d) /* repeats add into one element: in order, on one thread */
                 gauss_back_part(&r, w, g, k, d, 0, n);
             scalar_done(&r, k, gk, d);

@@ -171,7 +171,7 @@ typedef uint64_t exp_field;
 typedef uint32_t exp_field;
 #define EXP_ONES UINT32_C(0x7f800000)
 #endif
-static inline exp_field exp_of(tn_real x)
+static inline exp_field exp_field_of(tn_real x)
 {
     exp_field b;
     memcpy(&b, &x, sizeof b);
@@ -196,7 +196,7 @@ TN_CLONES static int adam_chunk(tn_real *restrict w, const tn_real *restrict g, 
             tn_real d = g[i], mi = b1 * m[i] + (1 - b1) * d, vi = b2 * v[i] + (1 - b2) * d * d;
             tn_real wi = w[i] - step * mi / (sqrt(vi) * inv_sqrt_bc2 + eps);
             m[i] = mi, v[i] = vi, w[i] = wi;
-            e = exp_max(e, exp_max(exp_of(wi), exp_of(vi)));
+            e = exp_max(e, exp_max(exp_field_of(wi), exp_field_of(vi)));
         }
     else
         for (size_t i = lo; i < hi; i++) {
@@ -205,7 +205,7 @@ TN_CLONES static int adam_chunk(tn_real *restrict w, const tn_real *restrict g, 
             tn_real mi = b1 * m[i] + (1 - b1) * d, vi = b2 * v[i] + (1 - b2) * d * d;
             wi -= step * mi / (sqrt(vi) * inv_sqrt_bc2 + eps);
             m[i] = mi, v[i] = vi, w[i] = wi;
-            e = exp_max(e, exp_max(exp_of(wi), exp_of(vi)));
+            e = exp_max(e, exp_max(exp_field_of(wi), exp_field_of(vi)));
         }
     return e == EXP_ONES;
 }

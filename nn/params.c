@@ -73,9 +73,9 @@ int nn_params_add(nn_params *p, const char *name, int ndim,
 
 tn_real *nn__zeros(size_t n)
 {
-    size_t bytes = ((n ? n : 1) * sizeof(tn_real) + 63) / 64 * 64;
     if (n > SIZE_MAX / sizeof(tn_real) - 64)
         return NULL;
+    size_t bytes = ((n ? n : 1) * sizeof(tn_real) + 63) / 64 * 64;
     tn_real *z = aligned_alloc(64, bytes);
     if (z)
         memset(z, 0, bytes);

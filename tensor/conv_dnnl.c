@@ -23,6 +23,8 @@
 #include "tn_parallel.h"
 
 enum { R_X, R_W, R_Y, R_DY, R_DX, R_XW, R_DYW, R_DW, R_BDW, ROLES };
+/* the roles whose reorder goes from the primitive's layout to the user's */
+static int role_out(int r) { return r == R_Y || r == R_DX || r == R_DW; }
 
 typedef struct conv_entry {
     long key[9];
@@ -124,10 +126,8 @@ static conv_entry *entry_new(const long *k)
     /* in: the user's layout to the primitive's; out: back */
     const dnnl_memory_desc_t *user[ROLES] = {&e->x_md, &e->w_md, &e->y_md, &e->y_md, &e->x_md,
                                              &e->x_md, &e->y_md, &e->w_md, &e->w_md};
-    for (int r = 0; r < ROLES; r++) {
-        int out = r == R_Y || r == R_DX || r == R_DW;
-        e->reorder[r] = out ? make_reorder(e->md[r], user[r], &ok) : make_reorder(user[r], e->md[r], &ok);
-    }
+    for (int r = 0; r < ROLES; r++)
+        e->reorder[r] = role_out(r) ? make_reorder(e->md[r], user[r], &ok) : make_reorder(user[r], e->md[r], &ok);
     if (!ok) {
         entry_free(e);
         return NULL;
@@ -197,8 +197,7 @@ static int move(const conv_entry *e, int r, const dnnl_memory_desc_t *user, void
 {
     if (!e->reorder[r])
         return 0;
-    int out = r == R_Y || r == R_DX || r == R_DW;
-    const dnnl_memory_desc_t *mds[2] = {out ? e->md[r] : user, out ? user : e->md[r]};
+    const dnnl_memory_desc_t *mds[2] = {role_out(r) ? e->md[r] : user, role_out(r) ? user : e->md[r]};
     void *bufs[2] = {from, to};
     const_dnnl_primitive_desc_t pd;
     if (dnnl_primitive_get_primitive_desc(e->reorder[r], &pd) != dnnl_success)

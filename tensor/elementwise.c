@@ -187,17 +187,7 @@ tn_status tn_unary(tn_tensor *out, const tn_tensor *x, tn_unary_op op)
         return TN_ESHAPE;
     if ((unsigned)op > TN_TANH)
         return TN_EARG;
-    size_t n = x->size;
-    if (n < TN_PAR_MIN) {
-        unary_run(op, x->data, out->data, n);
-        return TN_OK;
-    }
-#pragma omp parallel
-    {
-        size_t lo, hi;
-        tn_thread_part(n, &lo, &hi);
-        unary_run(op, x->data + lo, out->data + lo, hi - lo);
-    }
+    TN_PARTS(x->size, lo, hi, unary_run(op, x->data + lo, out->data + lo, hi - lo));
     return TN_OK;
 }
 

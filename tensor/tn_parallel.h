@@ -38,4 +38,24 @@ static inline void tn_thread_part(size_t n, size_t *lo, size_t *hi)
     *hi = id + 1 == T ? n : n * (id + 1) / T / 16 * 16;
 }
 
+/* TN_PARTS: `call` over elements [lo, hi) of n, once when n is short,
+ * else once a thread on its part (tn_thread_part): for a TN_CLONES kernel
+ * (tn_math.h), which the body of an OpenMP loop cannot be, so each part
+ * runs in the CPU's widest lanes. lo and hi are names `call` uses. */
+#define TN_PARTS(n, lo, hi, call)                                           \
+    do {                                                                    \
+        size_t n__ = (n);                                                   \
+        if (n__ < TN_PAR_MIN) {                                             \
+            size_t lo = 0, hi = n__;                                        \
+            call;                                                           \
+        } else {                                                            \
+            _Pragma("omp parallel")                                         \
+            {                                                               \
+                size_t lo, hi;                                              \
+                tn_thread_part(n__, &lo, &hi);                              \
+                call;                                                       \
+            }                                                               \
+        }                                                                   \
+    } while (0)
+
 #endif

@@ -411,36 +411,16 @@ adam_pass(float *restrict p, const float *restrict g, float *restrict m, float *
     }
 }
 
-static double adam_floor(size_t n)
+/* Seconds of that pass over n parameters, the best of 200 from cache, or
+ * with from_memory, the best of 20 with p, g, m and v coming from memory,
+ * as in a step whose products have pushed them out of cache: each line of
+ * a 64 MB buffer read and written between the passes (memset's streaming
+ * stores would leave the cache as it was). The second is what stands
+ * between the floor's Adam and a step's on a machine whose cache is not
+ * all its own. */
+static double adam_time(size_t n, int from_memory)
 {
-    float *p = aligned_alloc(64, n * 4 + 64), *g = aligned_alloc(64, n * 4 + 64);
-    float *m = aligned_alloc(64, n * 4 + 64), *v = aligned_alloc(64, n * 4 + 64);
-    if (!p || !g || !m || !v) {
-        fprintf(stderr, "bench: out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++)
-        p[i] = 0.01f * (float)(i % 97), g[i] = 1e-3f * (float)(i % 13), m[i] = v[i] = 0;
-    double best = 1e9;
-    for (int rep = 0; rep < 200; rep++) {
-        float c1 = 1.0f / (1.0f - powf(0.9f, (float)rep + 1)), c2 = 1.0f / sqrtf(1.0f - powf(0.999f, (float)rep + 1));
-        double t0 = now();
-        adam_pass(p, g, m, v, n, c1, c2);
-        best = fmin(best, now() - t0);
-    }
-    int keep = p[n / 2] > 1e30f; /* the work kept */
-    free(p), free(g), free(m), free(v);
-    return best + keep;
-}
-
-/* The same pass with p, g, m and v coming from memory, as in a step whose
- * products have pushed them out of cache: each line of a 64 MB buffer
- * read and written between the passes (memset's streaming stores would
- * leave the cache as it was), best of 20. What stands between the floor's Adam and a
- * step's on a machine whose cache is not all its own. */
-static double adam_from_memory(size_t n)
-{
-    size_t big = (size_t)64 << 20;
+    size_t big = from_memory ? (size_t)64 << 20 : 64;
     char *flush = calloc(big, 1);
     float *p = aligned_alloc(64, n * 4 + 64), *g = aligned_alloc(64, n * 4 + 64);
     float *m = aligned_alloc(64, n * 4 + 64), *v = aligned_alloc(64, n * 4 + 64);
@@ -451,14 +431,15 @@ static double adam_from_memory(size_t n)
     for (size_t i = 0; i < n; i++)
         p[i] = 0.01f * (float)(i % 97), g[i] = 1e-3f * (float)(i % 13), m[i] = v[i] = 0;
     double best = 1e9;
-    for (int rep = 0; rep < 20; rep++) {
-        for (size_t i = 0; i < big; i += 64) /* a line each, read and written: through the cache */
+    for (int rep = 0; rep < (from_memory ? 20 : 200); rep++) {
+        float c1 = 1.0f / (1.0f - powf(0.9f, (float)rep + 1)), c2 = 1.0f / sqrtf(1.0f - powf(0.999f, (float)rep + 1));
+        for (size_t i = 0; from_memory && i < big; i += 64) /* a line each, read and written: through the cache */
             flush[i] = (char)(flush[i] + rep);
         double t0 = now();
-        adam_pass(p, g, m, v, n, 1.1f, 1.2f);
+        adam_pass(p, g, m, v, n, c1, c2);
         best = fmin(best, now() - t0);
     }
-    int keep = p[n / 2] > 1e30f || flush[big / 2] == 127;
+    int keep = p[n / 2] > 1e30f || flush[big / 2] == 127; /* the work kept */
     free(flush), free(p), free(g), free(m), free(v);
     return best + keep;
 }
@@ -486,7 +467,7 @@ static double floor_step(model *mo, int batch)
         step += product_floor(rows, out, in) + product_floor(out, in, rows) +
                 (first ? 0 : product_floor(rows, in, out));
     }
-    return step + adam_floor(nn_params_size(mo->params));
+    return step + adam_time(nn_params_size(mo->params), 0);
 }
 
 /* The floor of a step of the variant `name` at `batch` rows on `threads`
@@ -601,7 +582,7 @@ static void bench_step(int threads, int batch, int rounds)
            f * 1e3, f * steps, which, u * 1e3, u * steps, tn_blas_config(), (int)bli_arch_query_id(), tn_blas_how(),
            u / f);
     /* the floor's Adam runs from cache; a step's comes from memory */
-    double hot = adam_floor(nn_params_size(mo->params)), cold = adam_from_memory(nn_params_size(mo->params));
+    double hot = adam_time(nn_params_size(mo->params), 0), cold = adam_time(nn_params_size(mo->params), 1);
     printf("Adam's pass in the floor (from cache) %.3f ms; from memory %.3f ms: the floor with it %.3f ms, "
            "ratio %.2f\n", hot * 1e3, cold * 1e3, (f - hot + cold) * 1e3, u / (f - hot + cold));
     nn_optim_free(o), model_free(mo), nn_dataset_free(d);
