@@ -21,9 +21,9 @@ LDLIBS    := -L$(BLIS_LIB) -lblis -ldnnl -lsodium -lcjson -lpng -lz -lm -fopenmp
 
 ifeq ($(SANITIZE),1)
 BUILD     := build/san
-ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+ALL_CFLAGS += -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
               -DTN_POISON_ARENA
-LDLIBS    += -fsanitize=address,undefined
+LDLIBS    += -fsanitize=address,undefined,float-cast-overflow
 else
 BUILD     := build
 endif

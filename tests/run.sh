@@ -128,7 +128,7 @@ echo "== install and build against it with pkg-config"
 # tape-double; a float program linked with the double library (or the
 # reverse) must fail to link, not compute garbage
 stage=$(mktemp -d)
-san=$(case "$build" in *san*) echo -fsanitize=address,undefined;; esac)
+san=$(case "$build" in *san*) echo -fsanitize=address,undefined,float-cast-overflow;; esac)
 pc() { PKG_CONFIG_PATH="$stage/lib/pkgconfig" pkg-config "$@"; }
 if make -s install PREFIX="$stage" BUILD="$build" > "$stage.log" 2>&1; then
     installed=1
