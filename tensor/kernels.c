@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "tn.h"
+#include "tn_blas.h"
 
 #include <blis.h>
 #include <fcntl.h>
@@ -171,7 +172,7 @@ const char *tn_cpu_name(void)
  * each, so that every later run on this machine takes the same kernels
  * (the same sums, runs that repeat); TAPE_KERNELS_CACHE=0 measures every
  * time. The path of `file` there, its folders made (cache/ and tape/). */
-static int cache_path(char *path, size_t len, const char *file)
+int tn__cache_path(char *path, size_t len, const char *file)
 {
     const char *off = getenv("TAPE_KERNELS_CACHE"), *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
     if (off && !strcmp(off, "0"))
@@ -189,10 +190,22 @@ static int cache_path(char *path, size_t len, const char *file)
     return 0;
 }
 
+int tn__cache_lock(void)
+{
+    char path[4200];
+    int fd = -1;
+    if (tn__cache_path(path, sizeof path, "kernels.lock") == 0) {
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        if ((fd = open(path, O_RDWR | O_CREAT, 0644)) >= 0 && fcntl(fd, F_SETLKW, &fl) != 0)
+            close(fd), fd = -1;
+    }
+    return fd;
+}
+
 static int cache_get(const char *key, int *id)
 {
     char path[4096], line[1024];
-    FILE *f = cache_path(path, sizeof path, "kernels") ? NULL : fopen(path, "r");
+    FILE *f = tn__cache_path(path, sizeof path, "kernels") ? NULL : fopen(path, "r");
     size_t kl = strlen(key);
     int found = 0;
     while (f && fgets(line, sizeof line, f))
@@ -214,7 +227,7 @@ static int cache_get(const char *key, int *id)
 static void cache_put(const char *key, int id)
 {
     char path[4096], tmp[4200], line[1024];
-    if (cache_path(path, sizeof path, "kernels"))
+    if (tn__cache_path(path, sizeof path, "kernels"))
         return;
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
@@ -241,13 +254,7 @@ static void choose_by_measurement(size_t rows)
     enum { NC = sizeof ids / sizeof ids[0] };
     char key[600];
     snprintf(key, sizeof key, "%s|%zu", tn_cpu_name(), rows);
-    int best = -1, lock = -1;
-    char lpath[4200];
-    if (cache_path(lpath, sizeof lpath, "kernels.lock") == 0) { /* one process measures at a time (MPI ranks) */
-        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-        if ((lock = open(lpath, O_RDWR | O_CREAT, 0644)) >= 0 && fcntl(lock, F_SETLKW, &fl) != 0)
-            close(lock), lock = -1;
-    }
+    int best = -1, lock = tn__cache_lock(); /* one process measures at a time (MPI ranks) */
     if (cache_get(key, &best) == 0) { /* measured before, or by a process we waited for */
         if (lock >= 0)
             close(lock); /* closing releases the lock */

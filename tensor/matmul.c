@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "tn.h"
+#include "tn_blas.h"
 #include "tn_ref.h"
 
 #include <blis.h>
@@ -35,6 +36,39 @@ static tn_status gemm_dims(const tn_tensor *C, const tn_tensor *A, int ta,
     return TN_OK;
 }
 
+/* One product for BLIS, run either way (tn__gemm_run) */
+typedef struct {
+    trans_t ta, tb;
+    dim_t m, n, k;
+    tn_real alpha, beta;
+    const tn_real *A, *B;
+    inc_t rsa, rsb;
+    rntm_t *rntm; /* NULL: BLIS's global settings */
+} product;
+
+static void product_run(void *ctx, int packed, int one, tn_real *C)
+{
+    const product *p = ctx;
+    rntm_t r = BLIS_RNTM_INITIALIZER, *rntm = p->rntm;
+    if (packed || one) { /* the same settings, BLIS's small-matrix path off, or on one thread */
+        if (one)
+            bli_rntm_set_num_threads(1, &r);
+        else if (p->rntm)
+            r = *p->rntm;
+        else
+            bli_rntm_init_from_global(&r);
+        if (packed)
+            bli_rntm_disable_l3_sup(&r);
+        rntm = &r;
+    }
+    tn_real *a = (tn_real *)p->A, *b = (tn_real *)p->B, alpha = p->alpha, beta = p->beta; /* BLIS reads them */
+#ifdef TN_REAL_DOUBLE
+    bli_dgemm_ex(p->ta, p->tb, p->m, p->n, p->k, &alpha, a, p->rsa, 1, b, p->rsb, 1, &beta, C, p->n, 1, NULL, rntm);
+#else
+    bli_sgemm_ex(p->ta, p->tb, p->m, p->n, p->k, &alpha, a, p->rsa, 1, b, p->rsb, 1, &beta, C, p->n, 1, NULL, rntm);
+#endif
+}
+
 tn_status tn_matmul(tn_tensor *C, const tn_tensor *A, int trans_a,
                     const tn_tensor *B, int trans_b, tn_real alpha,
                     tn_real beta)
@@ -46,26 +80,21 @@ tn_status tn_matmul(tn_tensor *C, const tn_tensor *A, int trans_a,
     if (m == 0 || n == 0)
         return TN_OK;
     /* Strides describe A and B as stored; BLIS applies the transposes. */
-    inc_t rsa = (inc_t)A->shape[1], rsb = (inc_t)B->shape[1];
-    inc_t rsc = (inc_t)n;
-    trans_t bta = trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-    trans_t btb = trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    product p = {trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+                 (dim_t)m, (dim_t)n, (dim_t)k, alpha, beta, A->data, B->data, (inc_t)A->shape[1],
+                 (inc_t)B->shape[1], NULL};
     /* Called from inside a parallel region (each thread with work of its
      * own), the product runs on the calling thread alone. */
-    rntm_t one = BLIS_RNTM_INITIALIZER, *rntm = NULL;
+    rntm_t one = BLIS_RNTM_INITIALIZER;
 #ifdef _OPENMP
     if (omp_in_parallel()) {
         bli_rntm_set_num_threads(1, &one);
-        rntm = &one;
+        p.rntm = &one;
     }
 #endif
-#ifdef TN_REAL_DOUBLE
-    bli_dgemm_ex(bta, btb, (dim_t)m, (dim_t)n, (dim_t)k, &alpha, A->data, rsa, 1,
-                 B->data, rsb, 1, &beta, C->data, rsc, 1, NULL, rntm);
-#else
-    bli_sgemm_ex(bta, btb, (dim_t)m, (dim_t)n, (dim_t)k, &alpha, A->data, rsa, 1,
-                 B->data, rsb, 1, &beta, C->data, rsc, 1, NULL, rntm);
-#endif
+    /* the way measured fastest for this shape (tn_blas.h) */
+    tn__gemm_shape sh = {m, n, k, trans_a != 0, trans_b != 0, beta != 0};
+    product_run(&p, tn__gemm_packed(&sh, product_run, &p, C->data), 0, C->data);
     return TN_OK;
 }
 

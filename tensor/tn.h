@@ -298,6 +298,19 @@ TN_API const char *tn_blas_config(void);
  * "AVX-512 for products of 64 and more rows", or "measured, ms a step of
  * 128 rows: skx 0.41 zen3 0.44 ... generic 2.10"; for a program's log. */
 TN_API const char *tn_blas_how(void);
+/* BLIS runs a product by its small-matrix path (no packing; its choice
+ * when a dimension is under its thresholds) or by its packed one, and which
+ * is faster depends on the shape and the CPU. tn_matmul times both on one
+ * thread the first time it meets a shape of 4M multiply-adds or more, and
+ * runs the packed way where it is clearly faster (under 0.92 of the other);
+ * the choice holds for the process and, beside the kernels' choice, in
+ * $XDG_CACHE_HOME/tape/products (else ~/.cache/tape/products), a line a
+ * shape for this CPU, so that a rerun takes the same ways and sums the
+ * same. One choice a shape on any number of threads. TAPE_GEMM_PLAN=0 in
+ * the environment: BLIS's own way for every product, nothing timed.
+ * tn_blas_plans: how many shapes have a way so far and how many of them
+ * run packed. */
+TN_API void tn_blas_plans(int *shapes, int *packed);
 /* The CPU, to print beside a figure: "AMD EPYC (family 25, model 1)" (from
  * /proc/cpuinfo; "?" for what it does not say). */
 TN_API const char *tn_cpu_name(void);

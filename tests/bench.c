@@ -348,9 +348,9 @@ static nn_dataset *images_or_random(const char *file, size_t n, const char **wha
 }
 
 /* Seconds of one sgemm C (m x n) = op(A) op(B), inner size k, op a
- * transpose when ta / tb: the best of 3 rounds of at least 1 ms each
- * (after one to warm up). */
-static double gemm_time(int m, int n, int k, int ta, int tb)
+ * transpose when ta / tb, by BLIS's own path or (packed) its packed one:
+ * the best of 3 rounds of at least 1 ms each (after one to warm up). */
+static double gemm_time(int m, int n, int k, int ta, int tb, int packed)
 {
     float *A = malloc(sizeof(float) * (size_t)m * (size_t)k), *B = malloc(sizeof(float) * (size_t)k * (size_t)n);
     float *C = malloc(sizeof(float) * (size_t)m * (size_t)n);
@@ -364,13 +364,17 @@ static double gemm_time(int m, int n, int k, int ta, int tb)
         B[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     float one = 1, zero = 0;
     inc_t rsa = ta ? m : k, rsb = tb ? k : n;
+    rntm_t rntm; /* BLIS's threads; packed: its small-matrix path off */
+    bli_rntm_init_from_global(&rntm);
+    if (packed)
+        bli_rntm_disable_l3_sup(&rntm);
     double best = 1e9;
     for (int r = 0; r < 4; r++) {
         long reps = 0;
         double t0 = now(), t;
         do {
-            bli_sgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
-                      m, n, k, &one, A, rsa, 1, B, rsb, 1, &zero, C, n, 1);
+            bli_sgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+                         m, n, k, &one, A, rsa, 1, B, rsb, 1, &zero, C, n, 1, NULL, &rntm);
             reps++;
         } while ((t = now() - t0) < 1e-3);
         if (r && t / (double)reps < best)
@@ -383,14 +387,16 @@ static double gemm_time(int m, int n, int k, int ta, int tb)
 /* The floor of a product C (m x n) = A (m x k) B (k x n): the fastest of
  * the eight ways to store it for BLIS (A and B each as they are or
  * transposed, C or Cᵀ = BᵀAᵀ computed), as a model may store its weights
- * and activations either way. */
+ * and activations either way, each run by BLIS's own path and by its
+ * packed one (tn_matmul takes the faster of the two, tensor/tn_blas.h) */
 static double product_floor(int m, int n, int k)
 {
     double best = 1e9;
-    for (int swap = 0; swap < 2; swap++)
-        for (int ta = 0; ta < 2; ta++)
-            for (int tb = 0; tb < 2; tb++)
-                best = fmin(best, swap ? gemm_time(n, m, k, ta, tb) : gemm_time(m, n, k, ta, tb));
+    for (int packed = 0; packed < 2; packed++)
+        for (int swap = 0; swap < 2; swap++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int tb = 0; tb < 2; tb++)
+                    best = fmin(best, swap ? gemm_time(n, m, k, ta, tb, packed) : gemm_time(m, n, k, ta, tb, packed));
     return best;
 }
 

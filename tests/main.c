@@ -76,7 +76,7 @@ tn_tensor *test_random(int ndim, const size_t *shape, double lo, double hi,
 
 #define TESTS(X)                                                            \
     X(tensor_new_and_wrap) X(arena_reuse) X(shape_str)                       \
-    X(matmul_matches_reference) X(matmul_alpha_beta) X(matmul_bad_shapes)    \
+    X(matmul_matches_reference) X(matmul_plans) X(matmul_alpha_beta) X(matmul_bad_shapes)    \
     X(broadcast_values) X(broadcast_errors) X(sum_to_acc) X(unary_values)    \
     X(sigmoid_softplus_stable) X(affine_axpy) X(reductions)                  \
     X(reshape_transpose) X(slice_concat) X(threads_setting) X(blas_kernels) X(flush_denormals) X(load_others) X(fast_exp_log)                  \

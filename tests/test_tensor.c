@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "tn_blas.h"
 #include "tn_ref.h"
 #include "tn_math.h"
 
@@ -97,6 +98,86 @@ void test_matmul_matches_reference(void)
     tn_matmul(C, A, 1, B, 0, 1, 0); /* Aᵀ·B = [26 30; 38 44] */
     CHECK(C->data[0] == 26 && C->data[1] == 30 && C->data[2] == 38 && C->data[3] == 44);
     tn_free(A), tn_free(B), tn_free(C);
+}
+
+/* max |C - R| over m x n */
+static double worst_diff(const tn_tensor *C, const tn_tensor *R)
+{
+    double w = 0;
+    for (size_t i = 0; i < C->size; i++)
+        w = fmax(w, fabs(C->data[i] - R->data[i]));
+    return w;
+}
+
+/* tn_matmul's way a shape through BLIS (tensor/tn_blas.h): a shape the
+ * cache file says to run packed runs packed, and right; a shape met first
+ * is timed once, written to the file, and keeps its way (the same bits
+ * again); C added to comes through the timing intact; a small shape is
+ * not timed. In a cache folder of the test's own. */
+void test_matmul_plans(void)
+{
+    char dir[4096], path[4200], line[1024], *env[2] = {NULL, NULL};
+    const char *names[2] = {"XDG_CACHE_HOME", "TAPE_KERNELS_CACHE"};
+    for (int i = 0; i < 2; i++)
+        env[i] = getenv(names[i]) ? strdup(getenv(names[i])) : NULL;
+    setenv("XDG_CACHE_HOME", test_tmp_path("plans_cache", dir, sizeof dir), 1);
+    unsetenv("TAPE_KERNELS_CACHE");
+    int shapes0, packed0, shapes, packed;
+    tn_blas_plans(&shapes0, &packed0);
+    /* 203 x 211 x 201 (8.6M multiply-adds), ta 0, tb 1: packed, says the file */
+    const size_t m = 203, n = 211, k = 201;
+    CHECK(tn__cache_path(path, sizeof path, "products") == 0);
+    FILE *f = fopen(path, "a");
+    CHECK(f != NULL);
+    if (f) {
+        fprintf(f, "%s|%s|%s|%zu|%zu|%zu|0|1|0 1 9.0 1.0\n", tn_cpu_name(), tn_blas_config(), TN_REAL_NAME, m, n, k);
+        fclose(f);
+    }
+    double tol = sizeof(tn_real) == 8 ? 1e-11 : 1e-4;
+    tn_tensor *A = test_random(2, SHAPE(m, k), -1, 1, 1), *B = test_random(2, SHAPE(n, k), -1, 1, 2);
+    tn_tensor *C = tn_new(2, SHAPE(m, n)), *R = tn_new(2, SHAPE(m, n));
+    CHECK(tn_matmul(C, A, 0, B, 1, 1, 0) == TN_OK && tn__matmul_ref(R, A, 0, B, 1, 1, 0) == TN_OK);
+    CHECK(worst_diff(C, R) < tol);
+    tn_blas_plans(&shapes, &packed);
+    CHECK(shapes == shapes0 + 1 && packed == packed0 + 1);
+    tn_free(A), tn_free(B), tn_free(C), tn_free(R);
+    /* 197 x 223 x 199, ta 1, tb 0, C += A·B: timed, then on file */
+    const size_t m2 = 197, n2 = 223, k2 = 199;
+    A = test_random(2, SHAPE(k2, m2), -1, 1, 3), B = test_random(2, SHAPE(k2, n2), -1, 1, 4);
+    tn_tensor *C0 = test_random(2, SHAPE(m2, n2), -1, 1, 5);
+    C = tn_new(2, SHAPE(m2, n2)), R = tn_new(2, SHAPE(m2, n2));
+    tn_tensor *again = tn_new(2, SHAPE(m2, n2));
+    tn_copy(C, C0), tn_copy(R, C0), tn_copy(again, C0);
+    CHECK(tn_matmul(C, A, 1, B, 0, 1, 1) == TN_OK && tn__matmul_ref(R, A, 1, B, 0, 1, 1) == TN_OK);
+    CHECK(worst_diff(C, R) < tol);
+    CHECK(tn_matmul(again, A, 1, B, 0, 1, 1) == TN_OK);
+    CHECK(memcmp(again->data, C->data, C->size * sizeof *C->data) == 0);
+    tn_blas_plans(&shapes, &packed);
+    CHECK(shapes == shapes0 + 2);
+    char want[64];
+    snprintf(want, sizeof want, "|%s|%zu|%zu|%zu|1|0|1 ", TN_REAL_NAME, m2, n2, k2);
+    int found = 0;
+    f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        found += strstr(line, want) != NULL;
+    if (f)
+        fclose(f);
+    CHECK(found == 1);
+    tn_free(A), tn_free(B), tn_free(C), tn_free(R), tn_free(C0), tn_free(again);
+    /* 40 x 40 x 40: too small to time */
+    A = test_random(2, SHAPE(40, 40), -1, 1, 6), B = test_random(2, SHAPE(40, 40), -1, 1, 7);
+    C = tn_new(2, SHAPE(40, 40));
+    CHECK(tn_matmul(C, A, 0, B, 0, 1, 0) == TN_OK);
+    tn_blas_plans(&shapes, &packed);
+    CHECK(shapes == shapes0 + 2);
+    tn_free(A), tn_free(B), tn_free(C);
+    for (int i = 0; i < 2; i++) {
+        if (env[i])
+            setenv(names[i], env[i], 1);
+        else
+            unsetenv(names[i]);
+        free(env[i]);
+    }
 }
 
 void test_matmul_alpha_beta(void)

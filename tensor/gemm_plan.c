@@ -1,0 +1,178 @@
+/* gemm_plan.c: which way through BLIS each product shape takes, BLIS's own
+ * (its small-matrix path below its thresholds) or the packed one, measured
+ * once a shape and remembered (tn_blas.h). The choices live in a table for
+ * the process and in the cache file "products", a line a shape:
+ *   CPU (family F, model M)|config|float|m|n|k|ta|tb|acc packed ms_own ms_packed
+ * (double for the double build's products)
+ * read once, appended to under the cache's lock (temporary file, rename). */
+#define _POSIX_C_SOURCE 200809L
+
+#include "tn_blas.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { MAX_PLANS = 512, ROUNDS = 5 };
+
+typedef struct {
+    tn__gemm_shape s;
+    int packed;
+} plan;
+
+static plan plans[MAX_PLANS];
+static int nplans, file_read;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int same(const tn__gemm_shape *a, const tn__gemm_shape *b)
+{
+    return a->m == b->m && a->n == b->n && a->k == b->k && a->ta == b->ta && a->tb == b->tb &&
+           a->acc == b->acc;
+}
+
+static const plan *find(const tn__gemm_shape *s)
+{
+    for (int i = 0; i < nplans; i++)
+        if (same(&plans[i].s, s))
+            return &plans[i];
+    return NULL;
+}
+
+static void keep(const tn__gemm_shape *s, int packed)
+{
+    if (nplans < MAX_PLANS && !find(s))
+        plans[nplans++] = (plan){*s, packed};
+}
+
+/* "CPU|config|float|": the lines of this CPU, BLIS configuration and build */
+static void key_prefix(char *buf, size_t len)
+{
+    snprintf(buf, len, "%s|%s|%s|", tn_cpu_name(), tn_blas_config(), TN_REAL_NAME);
+}
+
+/* The file's lines for this CPU and configuration into the table. */
+static void read_file(void)
+{
+    char path[4096], line[1024], prefix[600];
+    FILE *f = tn__cache_path(path, sizeof path, "products") ? NULL : fopen(path, "r");
+    key_prefix(prefix, sizeof prefix);
+    size_t pl = strlen(prefix);
+    while (f && fgets(line, sizeof line, f)) {
+        tn__gemm_shape s;
+        int packed;
+        if (strncmp(line, prefix, pl) ||
+            sscanf(line + pl, "%zu|%zu|%zu|%d|%d|%d %d", &s.m, &s.n, &s.k, &s.ta, &s.tb, &s.acc, &packed) != 7 ||
+            (packed != 0 && packed != 1))
+            continue; /* another CPU's, or not a line of ours */
+        keep(&s, packed);
+    }
+    if (f)
+        fclose(f);
+}
+
+/* The file with one line more, through a temporary file and a rename. */
+static void append_file(const tn__gemm_shape *s, int packed, double own, double pk)
+{
+    char path[4096], tmp[4200], line[1024], prefix[600];
+    if (tn__cache_path(path, sizeof path, "products"))
+        return;
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
+    while (out && in && fgets(line, sizeof line, in))
+        fputs(line, out);
+    if (in)
+        fclose(in);
+    key_prefix(prefix, sizeof prefix);
+    if (out && fprintf(out, "%s%zu|%zu|%zu|%d|%d|%d %d %.4f %.4f\n", prefix, s->m, s->n, s->k, s->ta, s->tb,
+                       s->acc, packed, own * 1e3, pk * 1e3) > 0 && fclose(out) == 0)
+        rename(tmp, path);
+    else if (out)
+        fclose(out), remove(tmp);
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Each way on one thread, in turn (own, packed, own, ...), ROUNDS rounds
+ * after one to warm up, a round running the product until 1 ms has passed
+ * (once at least): the best round's time a product, on a scratch C holding
+ * C0's values (the product may add to them). 1 when packed is clearly
+ * faster; -1 when there is no memory for the scratch. */
+static int measure(const tn__gemm_shape *s, tn__gemm_run run, void *ctx, const tn_real *C0, double *own,
+                   double *pk)
+{
+    size_t n = s->m * s->n;
+    tn_real *C = malloc(n * sizeof *C);
+    if (!C)
+        return -1;
+    double best[2] = {1e30, 1e30};
+    for (int r = 0; r <= ROUNDS; r++)
+        for (int way = 0; way < 2; way++) {
+            long reps = 0;
+            double t0 = now(), t;
+            do {
+                if (s->acc)
+                    memcpy(C, C0, n * sizeof *C);
+                run(ctx, way, 1, C);
+                reps++;
+            } while ((t = now() - t0) < 1e-3);
+            if (r > 0 && t / (double)reps < best[way])
+                best[way] = t / (double)reps;
+        }
+    free(C);
+    *own = best[0], *pk = best[1];
+    return best[1] < 0.92 * best[0];
+}
+
+int tn__gemm_packed(const tn__gemm_shape *s, tn__gemm_run run, void *ctx, const tn_real *C0)
+{
+    static int off = -1;
+    if (off < 0) {
+        const char *e = getenv("TAPE_GEMM_PLAN");
+        off = e && !strcmp(e, "0");
+    }
+    if (off || (double)s->m * (double)s->n * (double)s->k < (double)TN__GEMM_PLAN_MIN)
+        return 0;
+    pthread_mutex_lock(&lock);
+    if (!file_read)
+        read_file(), file_read = 1;
+    const plan *p = find(s);
+    int packed = p ? p->packed : 0;
+    if (!p && nplans < MAX_PLANS) {
+        /* under the cache's lock, a shape another process measured
+         * meanwhile is read, not measured again: every rank takes the same */
+        int fd = tn__cache_lock();
+        read_file();
+        if ((p = find(s)))
+            packed = p->packed;
+        else {
+            double own, pk;
+            packed = measure(s, run, ctx, C0, &own, &pk);
+            if (packed >= 0) {
+                keep(s, packed);
+                append_file(s, packed, own, pk);
+            } else
+                packed = 0;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    pthread_mutex_unlock(&lock);
+    return packed;
+}
+
+void tn_blas_plans(int *shapes, int *packed)
+{
+    pthread_mutex_lock(&lock);
+    *shapes = nplans, *packed = 0;
+    for (int i = 0; i < nplans; i++)
+        *packed += plans[i].packed;
+    pthread_mutex_unlock(&lock);
+}
