@@ -13,8 +13,11 @@
 
 static int refuse(nn_scalars *s, const char *name)
 {
-    if (!s->refused[0])
-        snprintf(s->refused, sizeof s->refused, "%s", name);
+    if (!s->refused[0]) { /* the name cut to fit: the message says names are under 32 characters */
+        size_t n = strlen(name) < sizeof s->refused ? strlen(name) : sizeof s->refused - 1;
+        memcpy(s->refused, name, n);
+        s->refused[n] = '\0';
+    }
     return -1;
 }
 
