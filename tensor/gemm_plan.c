@@ -88,7 +88,7 @@ static void append_file(const tn__gemm_shape *s, int packed, double own, double 
     key_prefix(prefix, sizeof prefix);
     if (out && fprintf(out, "%s%zu|%zu|%zu|%d|%d|%d %d %.4f %.4f\n", prefix, s->m, s->n, s->k, s->ta, s->tb,
                        s->acc, packed, own * 1e3, pk * 1e3) > 0 && fclose(out) == 0)
-        rename(tmp, path);
+        tn__cache_replace(tmp, path);
     else if (out)
         fclose(out), remove(tmp);
 }

@@ -190,6 +190,16 @@ int tn__cache_path(char *path, size_t len, const char *file)
     return 0;
 }
 
+int tn__cache_replace(const char *tmp, const char *path)
+{
+    struct stat st;
+    if ((lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) || rename(tmp, path) != 0) {
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
 int tn__cache_lock(void)
 {
     char path[4200];
@@ -237,7 +247,7 @@ static void cache_put(const char *key, int id)
         fclose(in);
     if (out && fprintf(out, "%s %d%s\n", key, id, strchr(how, ':') ? strchr(how, ':') + 1 : "") > 0 &&
         fclose(out) == 0)
-        rename(tmp, path);
+        tn__cache_replace(tmp, path);
     else if (out)
         fclose(out), remove(tmp);
 }
