@@ -73,24 +73,14 @@ static void read_file(void)
         fclose(f);
 }
 
-/* The file with one line more, through a temporary file and a rename. */
+/* The file with this shape's line more (tn__cache_append) */
 static void append_file(const tn__gemm_shape *s, int packed, double own, double pk)
 {
-    char path[4096], tmp[4200], line[1024], prefix[600];
-    if (tn__cache_path(path, sizeof path, "products"))
-        return;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
-    while (out && in && fgets(line, sizeof line, in))
-        fputs(line, out);
-    if (in)
-        fclose(in);
+    char line[1024], prefix[600];
     key_prefix(prefix, sizeof prefix);
-    if (out && fprintf(out, "%s%zu|%zu|%zu|%d|%d|%d %d %.4f %.4f\n", prefix, s->m, s->n, s->k, s->ta, s->tb,
-                       s->acc, packed, own * 1e3, pk * 1e3) > 0 && fclose(out) == 0)
-        tn__cache_replace(tmp, path);
-    else if (out)
-        fclose(out), remove(tmp);
+    snprintf(line, sizeof line, "%s%zu|%zu|%zu|%d|%d|%d %d %.4f %.4f\n", prefix, s->m, s->n, s->k, s->ta, s->tb,
+             s->acc, packed, own * 1e3, pk * 1e3);
+    tn__cache_append("products", line);
 }
 
 static double now(void)

@@ -190,14 +190,25 @@ int tn__cache_path(char *path, size_t len, const char *file)
     return 0;
 }
 
-int tn__cache_replace(const char *tmp, const char *path)
+/* A copy of the old lines and the new one in a temporary file, renamed
+ * over the file unless that is there and not a regular file (a link, a
+ * device: left as it is) */
+void tn__cache_append(const char *file, const char *text)
 {
+    char path[4096], tmp[4200], line[1024];
+    if (tn__cache_path(path, sizeof path, file))
+        return;
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
+    while (out && in && fgets(line, sizeof line, in))
+        fputs(line, out);
+    if (in)
+        fclose(in);
     struct stat st;
-    if ((lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) || rename(tmp, path) != 0) {
+    int ok = out && fputs(text, out) >= 0;
+    ok = out && fclose(out) == 0 && ok;
+    if (out && (!ok || (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) || rename(tmp, path) != 0))
         remove(tmp);
-        return -1;
-    }
-    return 0;
 }
 
 int tn__cache_lock(void)
@@ -233,23 +244,12 @@ static int cache_get(const char *key, int *id)
     return found ? 0 : -1;
 }
 
-/* Appended through a temporary file and a rename, beside the old lines. */
+/* The kernels' line for `key`, beside the old lines */
 static void cache_put(const char *key, int id)
 {
-    char path[4096], tmp[4200], line[1024];
-    if (tn__cache_path(path, sizeof path, "kernels"))
-        return;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
-    while (out && in && fgets(line, sizeof line, in))
-        fputs(line, out);
-    if (in)
-        fclose(in);
-    if (out && fprintf(out, "%s %d%s\n", key, id, strchr(how, ':') ? strchr(how, ':') + 1 : "") > 0 &&
-        fclose(out) == 0)
-        tn__cache_replace(tmp, path);
-    else if (out)
-        fclose(out), remove(tmp);
+    char line[1200]; /* a key of 600 at most, how of 512 */
+    snprintf(line, sizeof line, "%s %d%s\n", key, id, strchr(how, ':') ? strchr(how, ':') + 1 : "");
+    tn__cache_append("kernels", line);
 }
 
 /* The fastest of BLIS's x86-64 configurations that this CPU runs, for

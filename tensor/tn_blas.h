@@ -49,8 +49,9 @@ int tn__gemm_packed(const tn__gemm_shape *s, tn__gemm_run run, void *ctx, const 
  * process measures at a time (MPI ranks). */
 int tn__cache_path(char *path, size_t len, const char *file);
 int tn__cache_lock(void);
-/* tmp renamed over path, unless path is there and not a regular file (a
- * link, a device: left as it is, tmp removed); 0 or -1 */
-int tn__cache_replace(const char *tmp, const char *path);
+/* `text` (whole lines) appended to the cache file `file` through a
+ * temporary file and a rename, which is not done over a path there that is
+ * not a regular file (a link, a device: left as it is) */
+void tn__cache_append(const char *file, const char *text);
 
 #endif
