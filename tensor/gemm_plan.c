@@ -20,7 +20,7 @@ enum { MAX_PLANS = 512, ROUNDS = 5 };
 
 typedef struct {
     tn__gemm_shape s;
-    int packed;
+    int packed, used; /* used: a product of this process took it */
 } plan;
 
 static plan plans[MAX_PLANS];
@@ -33,7 +33,7 @@ static int same(const tn__gemm_shape *a, const tn__gemm_shape *b)
            a->acc == b->acc;
 }
 
-static const plan *find(const tn__gemm_shape *s)
+static plan *find(const tn__gemm_shape *s)
 {
     for (int i = 0; i < nplans; i++)
         if (same(&plans[i].s, s))
@@ -44,7 +44,7 @@ static const plan *find(const tn__gemm_shape *s)
 static void keep(const tn__gemm_shape *s, int packed)
 {
     if (nplans < MAX_PLANS && !find(s))
-        plans[nplans++] = (plan){*s, packed};
+        plans[nplans++] = (plan){*s, packed, 0};
 }
 
 /* "CPU|config|float|": the lines of this CPU, BLIS configuration and build */
@@ -133,7 +133,7 @@ int tn__gemm_packed(const tn__gemm_shape *s, tn__gemm_run run, void *ctx, const 
     pthread_mutex_lock(&lock);
     if (!file_read)
         read_file(), file_read = 1;
-    const plan *p = find(s);
+    plan *p = find(s);
     int packed = p ? p->packed : 0;
     if (!p && nplans < MAX_PLANS) {
         /* under the cache's lock, a shape another process measured
@@ -150,10 +150,13 @@ int tn__gemm_packed(const tn__gemm_shape *s, tn__gemm_run run, void *ctx, const 
                 append_file(s, packed, own, pk);
             } else
                 packed = 0;
+            p = find(s);
         }
         if (fd >= 0)
             close(fd);
     }
+    if (p)
+        p->used = 1;
     pthread_mutex_unlock(&lock);
     return packed;
 }
@@ -161,8 +164,9 @@ int tn__gemm_packed(const tn__gemm_shape *s, tn__gemm_run run, void *ctx, const 
 void tn_blas_plans(int *shapes, int *packed)
 {
     pthread_mutex_lock(&lock);
-    *shapes = nplans, *packed = 0;
+    *shapes = *packed = 0;
     for (int i = 0; i < nplans; i++)
-        *packed += plans[i].packed;
+        if (plans[i].used)
+            (*shapes)++, *packed += plans[i].packed;
     pthread_mutex_unlock(&lock);
 }

@@ -308,8 +308,8 @@ TN_API const char *tn_blas_how(void);
  * shape for this CPU, so that a rerun takes the same ways and sums the
  * same. One choice a shape on any number of threads. TAPE_GEMM_PLAN=0 in
  * the environment: BLIS's own way for every product, nothing timed.
- * tn_blas_plans: how many shapes have a way so far and how many of them
- * run packed. */
+ * tn_blas_plans: how many shapes this process's products have taken a way
+ * for so far (timed now or read from the file) and how many run packed. */
 TN_API void tn_blas_plans(int *shapes, int *packed);
 /* The CPU, to print beside a figure: "AMD EPYC (family 25, model 1)" (from
  * /proc/cpuinfo; "?" for what it does not say). */

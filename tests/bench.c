@@ -591,6 +591,10 @@ static void bench_step(int threads, int batch, int rounds)
     double hot = adam_time(nn_params_size(mo->params), 0), cold = adam_time(nn_params_size(mo->params), 1);
     printf("Adam's pass in the floor (from cache) %.3f ms; from memory %.3f ms: the floor with it %.3f ms, "
            "ratio %.2f\n", hot * 1e3, cold * 1e3, (f - hot + cold) * 1e3, u / (f - hot + cold));
+    int shapes, packed;
+    tn_blas_plans(&shapes, &packed);
+    printf("BLIS's ways (tn_blas_plans): the faster of two, timed now or in an earlier run, for %d product "
+           "shape%s: %d packed\n", shapes, shapes == 1 ? "" : "s", packed);
     nn_optim_free(o), model_free(mo), nn_dataset_free(d);
 }
 

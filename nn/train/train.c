@@ -536,8 +536,9 @@ static int end_epoch(run *R, int epoch)
     int shapes, packed;
     tn_blas_plans(&shapes, &packed);
     if (epoch == R->start + 1 && shapes) /* once: the ways the first epoch's products took */
-        nn_logf(R->log, c->log_ctx, NN_LOG_INFO, "BLIS: %d product shape%s timed both ways, %d run packed "
-                "(TAPE_GEMM_PLAN=0: BLIS's own way for all)", shapes, shapes > 1 ? "s" : "", packed);
+        nn_logf(R->log, c->log_ctx, NN_LOG_INFO, "BLIS: the faster of its two ways, timed, for %d product "
+                "shape%s: %d packed (TAPE_GEMM_PLAN=0: BLIS's own way for all)", shapes, shapes > 1 ? "s" : "",
+                packed);
     char *line = metrics_line(R, epoch, 1), *untimed = metrics_line(R, epoch, 0);
     int rc = save(R, epoch, line, untimed);
     free(line), free(untimed);
