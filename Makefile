@@ -72,11 +72,11 @@ deps:
 
 # Every compile waits for `deps` (order-only: it never forces a rebuild), so
 # under any -j no compiler starts before apt has installed BLIS.
-$(BUILD)/float/%.o: %.c $(HEADERS) models/compare_internal.h tests/test.h autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h tensor/tn_ref.h tensor/tn_dnnl.h models/compare_internal.h | deps
+$(BUILD)/float/%.o: %.c $(HEADERS) models/compare_internal.h tests/test.h autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h tensor/tn_ref.h tensor/tn_dnnl.h tensor/tn_blas.h models/compare_internal.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h tensor/tn_ref.h tensor/tn_dnnl.h models/compare_internal.h tests/test.h | deps
+$(BUILD)/double/%.o: %.c $(HEADERS) autograd/ad_internal.h nn/nn_internal.h nn/train/train_internal.h models/model_internal.h tensor/tn_parallel.h tensor/tn_math.h tensor/tn_ref.h tensor/tn_dnnl.h tensor/tn_blas.h models/compare_internal.h tests/test.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DTN_REAL_DOUBLE -c $< -o $@
 
