@@ -4,7 +4,8 @@
  * the process and in the cache file "products", a line a shape:
  *   CPU (family F, model M)|config|float|m|n|k|ta|tb|acc packed ms_own ms_packed
  * (double for the double build's products)
- * read once, appended to under the cache's lock (temporary file, rename). */
+ * read for each shape the process meets first, appended to under the
+ * cache's lock (temporary file, rename). */
 #define _POSIX_C_SOURCE 200809L
 
 #include "tn_blas.h"
@@ -20,11 +21,11 @@ enum { MAX_PLANS = 512, ROUNDS = 5 };
 
 typedef struct {
     tn__gemm_shape s;
-    int packed, used; /* used: a product of this process took it */
+    int packed;
 } plan;
 
-static plan plans[MAX_PLANS];
-static int nplans, file_read;
+static plan plans[MAX_PLANS]; /* the shapes this process's products took */
+static int nplans, env_read, off; /* off: TAPE_GEMM_PLAN=0 */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int same(const tn__gemm_shape *a, const tn__gemm_shape *b)
@@ -33,18 +34,12 @@ static int same(const tn__gemm_shape *a, const tn__gemm_shape *b)
            a->acc == b->acc;
 }
 
-static plan *find(const tn__gemm_shape *s)
+static const plan *find(const tn__gemm_shape *s)
 {
     for (int i = 0; i < nplans; i++)
         if (same(&plans[i].s, s))
             return &plans[i];
     return NULL;
-}
-
-static void keep(const tn__gemm_shape *s, int packed)
-{
-    if (nplans < MAX_PLANS && !find(s))
-        plans[nplans++] = (plan){*s, packed, 0};
 }
 
 /* "CPU|config|float|": the lines of this CPU, BLIS configuration and build */
@@ -53,24 +48,26 @@ static void key_prefix(char *buf, size_t len)
     snprintf(buf, len, "%s|%s|%s|", tn_cpu_name(), tn_blas_config(), TN_REAL_NAME);
 }
 
-/* The file's lines for this CPU and configuration into the table. */
-static void read_file(void)
+/* The file's way for shape s (its first line for it): 0 or 1, or -1 when
+ * it has none */
+static int file_way(const tn__gemm_shape *s)
 {
     char path[4096], line[1024], prefix[600];
     FILE *f = tn__cache_path(path, sizeof path, "products") ? NULL : fopen(path, "r");
     key_prefix(prefix, sizeof prefix);
     size_t pl = strlen(prefix);
-    while (f && fgets(line, sizeof line, f)) {
-        tn__gemm_shape s;
+    int way = -1;
+    while (way < 0 && f && fgets(line, sizeof line, f)) {
+        tn__gemm_shape t;
         int packed;
-        if (strncmp(line, prefix, pl) ||
-            sscanf(line + pl, "%zu|%zu|%zu|%d|%d|%d %d", &s.m, &s.n, &s.k, &s.ta, &s.tb, &s.acc, &packed) != 7 ||
-            (packed != 0 && packed != 1))
-            continue; /* another CPU's, or not a line of ours */
-        keep(&s, packed);
+        if (!strncmp(line, prefix, pl) &&
+            sscanf(line + pl, "%zu|%zu|%zu|%d|%d|%d %d", &t.m, &t.n, &t.k, &t.ta, &t.tb, &t.acc, &packed) == 7 &&
+            (packed == 0 || packed == 1) && same(&t, s))
+            way = packed; /* another CPU's lines, or not ours, are passed over */
     }
     if (f)
         fclose(f);
+    return way;
 }
 
 /* The file with this shape's line more (tn__cache_append) */
@@ -123,40 +120,32 @@ static int measure(const tn__gemm_shape *s, tn__gemm_run run, void *ctx, const t
 
 int tn__gemm_packed(const tn__gemm_shape *s, tn__gemm_run run, void *ctx, const tn_real *C0)
 {
-    static int off = -1;
-    if (off < 0) {
-        const char *e = getenv("TAPE_GEMM_PLAN");
-        off = e && !strcmp(e, "0");
-    }
-    if (off || (double)s->m * (double)s->n * (double)s->k < (double)TN__GEMM_PLAN_MIN)
+    if ((double)s->m * (double)s->n * (double)s->k < (double)TN__GEMM_PLAN_MIN)
         return 0;
     pthread_mutex_lock(&lock);
-    if (!file_read)
-        read_file(), file_read = 1;
-    plan *p = find(s);
+    if (!env_read) {
+        const char *e = getenv("TAPE_GEMM_PLAN");
+        off = e && !strcmp(e, "0"), env_read = 1;
+    }
+    const plan *p = off ? NULL : find(s);
     int packed = p ? p->packed : 0;
-    if (!p && nplans < MAX_PLANS) {
-        /* under the cache's lock, a shape another process measured
-         * meanwhile is read, not measured again: every rank takes the same */
+    if (!off && !p) {
+        /* under the cache's lock: a shape another process measured, even
+         * meanwhile, is read, not measured again (every rank takes the
+         * same way); else timed now and written */
         int fd = tn__cache_lock();
-        read_file();
-        if ((p = find(s)))
-            packed = p->packed;
-        else {
+        if ((packed = file_way(s)) < 0) {
             double own, pk;
-            packed = measure(s, run, ctx, C0, &own, &pk);
-            if (packed >= 0) {
-                keep(s, packed);
+            if ((packed = measure(s, run, ctx, C0, &own, &pk)) >= 0)
                 append_file(s, packed, own, pk);
-            } else
-                packed = 0;
-            p = find(s);
+            else
+                packed = 0; /* no memory to time it: BLIS's way, not remembered */
         }
         if (fd >= 0)
             close(fd);
+        if (nplans < MAX_PLANS) /* beyond, the file is read each time: the same way still */
+            plans[nplans++] = (plan){*s, packed};
     }
-    if (p)
-        p->used = 1;
     pthread_mutex_unlock(&lock);
     return packed;
 }
@@ -164,9 +153,8 @@ int tn__gemm_packed(const tn__gemm_shape *s, tn__gemm_run run, void *ctx, const 
 void tn_blas_plans(int *shapes, int *packed)
 {
     pthread_mutex_lock(&lock);
-    *shapes = *packed = 0;
+    *shapes = nplans, *packed = 0;
     for (int i = 0; i < nplans; i++)
-        if (plans[i].used)
-            (*shapes)++, *packed += plans[i].packed;
+        *packed += plans[i].packed;
     pthread_mutex_unlock(&lock);
 }
