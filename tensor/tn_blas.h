@@ -1,15 +1,6 @@
-/* tn_blas.h: how a product's way through BLIS is chosen and remembered;
- * internal (tn__: not exported from the shared library).
- *
- * BLIS runs a product one of two ways: its small-matrix path ("sup": no
- * packing; BLIS takes it whenever a dimension is under its thresholds) or
- * its packed path. Which is faster depends on the shape and the CPU: on an
- * AMD EPYC (zen3 kernels, 1 thread), a step's 128 x 784 x 400 products are
- * 12-20% faster packed, its 16-row ones 1.3-1.6 times slower packed. So
- * tn_matmul measures the two on the first product of each large enough
- * shape and keeps the faster for the process and, as the kernels' choice
- * is, in a file per CPU: a rerun takes the same way, so the same sums
- * (tn.h, tn_blas_plans, says it for users). */
+/* tn_blas.h: how a product's way through BLIS is chosen and remembered
+ * (what and why: tn.h, at tn_blas_plans); internal (tn__: not exported
+ * from the shared library). */
 #ifndef TN_BLAS_H
 #define TN_BLAS_H
 

@@ -73,6 +73,15 @@ void test_shape_str(void)
     CHECK(strcmp(tn_shape_str(&s, buf, sizeof buf), "scalar") == 0);
 }
 
+/* max |C - R| over m x n */
+static double worst_diff(const tn_tensor *C, const tn_tensor *R)
+{
+    double w = 0;
+    for (size_t i = 0; i < C->size; i++)
+        w = fmax(w, fabs(C->data[i] - R->data[i]));
+    return w;
+}
+
 /* Every combination of transposes, odd sizes, BLIS against the loops. */
 void test_matmul_matches_reference(void)
 {
@@ -84,10 +93,7 @@ void test_matmul_matches_reference(void)
             tn_tensor *C = tn_new(2, SHAPE(m, n)), *R = tn_new(2, SHAPE(m, n));
             CHECK(tn_matmul(C, A, ta, B, tb, 1, 0) == TN_OK);
             CHECK(tn__matmul_ref(R, A, ta, B, tb, 1, 0) == TN_OK);
-            double worst = 0;
-            for (size_t i = 0; i < m * n; i++)
-                worst = fmax(worst, fabs(C->data[i] - R->data[i]));
-            CHECK(worst < (sizeof(tn_real) == 8 ? 1e-12 : 1e-5));
+            CHECK(worst_diff(C, R) < (sizeof(tn_real) == 8 ? 1e-12 : 1e-5));
             tn_free(A), tn_free(B), tn_free(C), tn_free(R);
         }
     /* hand-computed: [1 2; 3 4]·[5 6; 7 8] = [19 22; 43 50] */
@@ -99,15 +105,6 @@ void test_matmul_matches_reference(void)
     tn_matmul(C, A, 1, B, 0, 1, 0); /* Aᵀ·B = [26 30; 38 44] */
     CHECK(C->data[0] == 26 && C->data[1] == 30 && C->data[2] == 38 && C->data[3] == 44);
     tn_free(A), tn_free(B), tn_free(C);
-}
-
-/* max |C - R| over m x n */
-static double worst_diff(const tn_tensor *C, const tn_tensor *R)
-{
-    double w = 0;
-    for (size_t i = 0; i < C->size; i++)
-        w = fmax(w, fabs(C->data[i] - R->data[i]));
-    return w;
 }
 
 /* tn_matmul's way a shape through BLIS (tensor/tn_blas.h): a shape the

@@ -533,9 +533,10 @@ static int end_epoch(run *R, int epoch)
         snprintf(cm, sizeof cm, " (all-reduce %.1f s, %d ranks)", R->r.comm_seconds, R->sh.P);
     nn_logf(R->log, c->log_ctx, NN_LOG_INFO, "epoch %d/%d  train %s%s%s  %.1f s%s", epoch, c->epochs, tr,
             R->test ? "  test " : "", te, R->r.seconds, cm);
-    int shapes, packed;
-    tn_blas_plans(&shapes, &packed);
-    if (epoch == R->start + 1 && shapes) /* once: the ways the first epoch's products took */
+    int shapes = 0, packed = 0;
+    if (epoch == R->start + 1) /* once: the ways the first epoch's products took */
+        tn_blas_plans(&shapes, &packed);
+    if (shapes)
         nn_logf(R->log, c->log_ctx, NN_LOG_INFO, "BLIS: the faster of its two ways, timed, for %d product "
                 "shape%s: %d packed (TAPE_GEMM_PLAN=0: BLIS's own way for all)", shapes, shapes > 1 ? "s" : "",
                 packed);
