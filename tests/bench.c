@@ -579,12 +579,18 @@ static void bench_train(const char *name, int threads, int epochs, int batch)
     }
     double ms[64];
     epochs = epochs < 1 ? 1 : epochs > 64 ? 64 : epochs;
+    step_times.on = 1, step_times.n = 0;
     for (int e = 0; e < epochs; e++)
         ms[e] = our_step(d, batch, mo, o) * 1e3;
+    step_times.on = 0;
     double first = ms[0], last = ms[epochs - 1]; /* median sorts */
+    int n = step_times.n;
+    qsort(step_times.t, (size_t)n, sizeof step_times.t[0], cmp);
     printf("%s, batch %d, %d thread%s (%s): %d epochs of %zu steps, median %.3f ms a step "
-           "(first %.3f, last %.3f)\n", name, batch, threads, threads > 1 ? "s" : "", what, epochs,
-           (d->n + (size_t)batch - 1) / (size_t)batch, median(ms, epochs), first, last);
+           "(first %.3f, last %.3f); step by step, 10th percentile %.3f ms, median %.3f\n", name, batch,
+           threads, threads > 1 ? "s" : "", what, epochs, (d->n + (size_t)batch - 1) / (size_t)batch,
+           median(ms, epochs), first, last, n ? step_times.t[n / 10] * 1e3 : NAN,
+           n ? step_times.t[n / 2] * 1e3 : NAN);
     nn_optim_free(o), model_free(mo), nn_dataset_free(d);
 }
 
