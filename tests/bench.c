@@ -520,7 +520,8 @@ static double floor_fastest(const char *name, int threads, int batch, char *whic
 
 /* Each step's time, read between one call of the loss and the next (a
  * whole step: forward, backward, the optimizer, the next batch's rows), for
- * bench step's distribution of them: collected while on */
+ * bench step's and bench train's distribution of them: collected while
+ * on, the first 8192 */
 static struct {
     int on, n;
     double last, t[8192];
