@@ -55,7 +55,7 @@ static void product_run(void *ctx, int packed, int one, tn_real *C)
             bli_rntm_set_num_threads(1, &r);
         else if (p->rntm)
             r = *p->rntm;
-        else
+        else /* BLIS 0.9's copy has the small-matrix path off already: only the packed way comes here */
             bli_rntm_init_from_global(&r);
         if (packed)
             bli_rntm_disable_l3_sup(&r);

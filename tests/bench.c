@@ -536,6 +536,16 @@ static ad_var *timed_loss(void *model, ad_tape *t, const nn_batch *b, nn_step *s
     return model_train_loss(model, t, b, s);
 }
 
+/* The collected steps sorted: how many, and the fastest, 10th percentile
+ * and median in seconds (NaN when there are none) */
+static int step_spread(double *fastest, double *p10, double *med)
+{
+    int n = step_times.n;
+    qsort(step_times.t, (size_t)n, sizeof step_times.t[0], cmp);
+    *fastest = n ? step_times.t[0] : NAN, *p10 = n ? step_times.t[n / 10] : NAN, *med = n ? step_times.t[n / 2] : NAN;
+    return n;
+}
+
 static double our_step(const nn_dataset *d, int batch, model *mo, nn_optim *o)
 {
     nn_train_config c = nn_train_defaults();
@@ -585,13 +595,12 @@ static void bench_train(const char *name, int threads, int epochs, int batch)
         ms[e] = our_step(d, batch, mo, o) * 1e3;
     step_times.on = 0;
     double first = ms[0], last = ms[epochs - 1]; /* median sorts */
-    int n = step_times.n;
-    qsort(step_times.t, (size_t)n, sizeof step_times.t[0], cmp);
+    double fastest, p10, med;
+    step_spread(&fastest, &p10, &med);
     printf("%s, batch %d, %d thread%s (%s): %d epochs of %zu steps, median %.3f ms a step "
            "(first %.3f, last %.3f); step by step, 10th percentile %.3f ms, median %.3f\n", name, batch,
            threads, threads > 1 ? "s" : "", what, epochs, (d->n + (size_t)batch - 1) / (size_t)batch,
-           median(ms, epochs), first, last, n ? step_times.t[n / 10] * 1e3 : NAN,
-           n ? step_times.t[n / 2] * 1e3 : NAN);
+           median(ms, epochs), first, last, p10 * 1e3, med * 1e3);
     nn_optim_free(o), model_free(mo), nn_dataset_free(d);
 }
 
@@ -631,14 +640,12 @@ static void bench_step(int threads, int batch, int rounds)
      * stretches of seconds run slower; the floor, the best of its rounds,
      * is measured in their quiet moments, and the 10th percentile shows
      * ours in them (docs/results.md) */
-    if (step_times.n > 0) {
-        int n = step_times.n;
-        qsort(step_times.t, (size_t)n, sizeof step_times.t[0], cmp);
-        double p10 = step_times.t[n / 10];
+    double fastest, p10, med;
+    int n = step_spread(&fastest, &p10, &med);
+    if (n > 0)
         printf("ours step by step (%d steps of those rounds, each from one call of the loss to the next): fastest "
                "%.3f ms, 10th percentile %.3f, median %.3f; the 10th percentile / floor %.2f\n",
-               n, step_times.t[0] * 1e3, p10 * 1e3, step_times.t[n / 2] * 1e3, p10 / f);
-    }
+               n, fastest * 1e3, p10 * 1e3, med * 1e3, p10 / f);
     int shapes, packed;
     tn_blas_plans(&shapes, &packed);
     printf("BLIS's ways (tn_blas_plans): the faster of two, timed now or in an earlier run, for %d product "
