@@ -5,7 +5,8 @@
  * backward of conv2d, conv_transpose2d, logsumexp and softmax at realistic
  * sizes (`bench ops THREADS` alone, for examples/bench_ops.sh); (5) a
  * training step against its physical floor (`bench step THREADS BATCH
- * [ROUNDS]`), every variant of `compare` against its own (`bench variants
+ * [ROUNDS]`; the floor's products timed alone, and run as steps in blocks
+ * between blocks of ours), every variant of `compare` against its own (`bench variants
  * THREADS BATCH [ROUNDS [NAMES]]`; one alone for a profiler, `bench train
  * NAME [THREADS [EPOCHS]]`), and L_5000 against its GEMM floor (`bench iwae
  * THREADS [IMAGES]`); (6) bulk random draws (`bench rng`).
@@ -392,20 +393,36 @@ static double gemm_time(int m, int n, int k, int ta, int tb, int packed)
     return best;
 }
 
+/* A product in one of its layouts, for the floor: C (m x n) = op(A) op(B),
+ * by BLIS's own path or (packed) its packed one */
+typedef struct {
+    int m, n, k, ta, tb, packed;
+} layout;
+
 /* The floor of a product C (m x n) = A (m x k) B (k x n): the fastest of
  * the eight ways to store it for BLIS (A and B each as they are or
  * transposed, C or Cᵀ = BᵀAᵀ computed), as a model may store its weights
  * and activations either way, each run by BLIS's own path and by its
- * packed one (tn_matmul takes the faster of the two, tensor/tn_blas.h) */
-static double product_floor(int m, int n, int k)
+ * packed one (tn_matmul takes the faster of the two, tensor/tn_blas.h).
+ * *best_way (when not NULL): that way. */
+static double product_floor_way(int m, int n, int k, layout *best_way)
 {
     double best = 1e9;
     for (int packed = 0; packed < 2; packed++)
         for (int swap = 0; swap < 2; swap++)
             for (int ta = 0; ta < 2; ta++)
-                for (int tb = 0; tb < 2; tb++)
-                    best = fmin(best, swap ? gemm_time(n, m, k, ta, tb, packed) : gemm_time(m, n, k, ta, tb, packed));
+                for (int tb = 0; tb < 2; tb++) {
+                    double t = swap ? gemm_time(n, m, k, ta, tb, packed) : gemm_time(m, n, k, ta, tb, packed);
+                    if (t < best && best_way)
+                        *best_way = swap ? (layout){n, m, k, ta, tb, packed} : (layout){m, n, k, ta, tb, packed};
+                    best = fmin(best, t);
+                }
     return best;
+}
+
+static double product_floor(int m, int n, int k)
+{
+    return product_floor_way(m, n, k, NULL);
 }
 
 /* One fused Adam pass over n parameters (read p, g, m, v; write p, m, v),
@@ -458,30 +475,118 @@ static double adam_time(size_t n, int from_memory)
     return best + keep;
 }
 
-/* GEMM-only step (gemm_peak.c's products, each in its fastest layout) +
- * one Adam pass (adam_floor.c's, built with -fno-math-errno as this file
- * is). The products are the model's linear layers (its 2-D "weight"
- * parameters, out x in): forward, weight gradient and (but for the first
- * layer, whose input is the data) input gradient, the decoder's at batch x
- * samples rows (L samples, or k for the IWAE). For the reference VAE these
- * are gemm_peak.c's 784-400-(2x20)-400-784. */
-static double floor_step(model *mo, int batch)
+/* The products of a step of model mo at `batch` rows, into dims (m, n, k
+ * of C (m x n) = A (m x k) B (k x n)), at most max: the model's linear
+ * layers (its 2-D "weight" parameters, out x in): forward, weight gradient
+ * and (but for the first layer, whose input is the data) input gradient,
+ * the decoder's at batch x samples rows (L samples, or k for the IWAE).
+ * For the reference VAE these are gemm_peak.c's 784-400-(2x20)-400-784. */
+static int step_products(model *mo, int batch, int (*dims)[3], int max)
 {
-    double step = 0;
+    int n = 0;
     int samples = mo->c.iw_k > 1 ? mo->c.iw_k : mo->c.samples > 1 ? mo->c.samples : 1;
     for (int i = 0; i < nn_params_count(mo->params); i++) {
         const char *name = nn_params_name(mo->params, i);
         const tn_tensor *w = nn_params_value(mo->params, i);
         size_t len = strlen(name);
-        if (w->ndim != 2 || len < 7 || strcmp(name + len - 7, ".weight") != 0)
+        if (w->ndim != 2 || len < 7 || strcmp(name + len - 7, ".weight") != 0 || n + 3 > max)
             continue;
         int out = (int)w->shape[0], in = (int)w->shape[1];
         int rows = batch * (strncmp(name, "decoder", 7) == 0 ? samples : 1);
         int first = strcmp(name, "encoder.0.weight") == 0;
-        step += product_floor(rows, out, in) + product_floor(out, in, rows) +
-                (first ? 0 : product_floor(rows, in, out));
+        dims[n][0] = rows, dims[n][1] = out, dims[n++][2] = in;
+        dims[n][0] = out, dims[n][1] = in, dims[n++][2] = rows;
+        if (!first)
+            dims[n][0] = rows, dims[n][1] = in, dims[n++][2] = out;
     }
+    return n;
+}
+
+/* GEMM-only step (gemm_peak.c's products, each in its fastest layout) +
+ * one Adam pass (adam_floor.c's, built with -fno-math-errno as this file
+ * is). */
+static double floor_step(model *mo, int batch)
+{
+    int dims[64][3], n = step_products(mo, batch, dims, 64);
+    double step = 0;
+    for (int i = 0; i < n; i++)
+        step += product_floor(dims[i][0], dims[i][1], dims[i][2]);
     return step + adam_time(nn_params_size(mo->params), 0);
+}
+
+/* The floor run as steps, beside ours (`bench step`'s blocks): the step's
+ * products one after another, each in its fastest layout (the fastest
+ * found in this process, with its BLIS configuration), then the Adam pass
+ * over buffers of the model's size. All the products share one A, one B
+ * and one C, the largest's size, which a real step's distinct weights and
+ * activations cannot: what they read is as near as it can be, and the
+ * floor stays a lower bound. Run in blocks between blocks of our steps
+ * (timed_loss), so that the two are measured in the same stretches of the
+ * machine's load. */
+static struct {
+    int n;
+    layout way[64];
+    float *A, *B, *C;
+    size_t params;
+    float *p, *g, *m, *v;
+} fs; /* the floor run as steps */
+
+static float *random_floats(size_t n)
+{
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    if (!x) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    return x;
+}
+
+static void floor_steps_new(model *mo, int batch)
+{
+    int dims[64][3];
+    size_t a = 0, b = 0, c = 0;
+    fs.n = step_products(mo, batch, dims, 64);
+    for (int i = 0; i < fs.n; i++) {
+        layout *w = &fs.way[i];
+        product_floor_way(dims[i][0], dims[i][1], dims[i][2], w);
+        size_t wa = (size_t)w->m * (size_t)w->k, wb = (size_t)w->k * (size_t)w->n, wc = (size_t)w->m * (size_t)w->n;
+        a = wa > a ? wa : a, b = wb > b ? wb : b, c = wc > c ? wc : c;
+    }
+    fs.A = random_floats(a), fs.B = random_floats(b), fs.C = random_floats(c);
+    fs.params = nn_params_size(mo->params);
+    fs.p = random_floats(fs.params), fs.g = random_floats(fs.params);
+    fs.m = calloc(fs.params + 1, sizeof(float)), fs.v = calloc(fs.params + 1, sizeof(float));
+    if (!fs.m || !fs.v) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+}
+
+static void floor_steps_free(void)
+{
+    free(fs.A), free(fs.B), free(fs.C);
+    free(fs.p), free(fs.g), free(fs.m), free(fs.v);
+    memset(&fs, 0, sizeof fs);
+}
+
+static void floor_step_run(void)
+{
+    float one = 1, zero = 0;
+    for (int i = 0; i < fs.n; i++) {
+        const layout *w = &fs.way[i];
+        rntm_t rntm, *rp = NULL; /* as gemm_time runs it */
+        if (w->packed) {
+            bli_rntm_init_from_global(&rntm);
+            bli_rntm_disable_l3_sup(&rntm);
+            rp = &rntm;
+        }
+        bli_sgemm_ex(w->ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, w->tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, w->m,
+                     w->n, w->k, &one, fs.A, w->ta ? w->m : w->k, 1, fs.B, w->tb ? w->k : w->n, 1, &zero,
+                     fs.C, w->n, 1, NULL, rp);
+    }
+    adam_pass(fs.p, fs.g, fs.m, fs.v, fs.params, 1.0f, 1.0f);
 }
 
 /* The floor of a step of the variant `name` at `batch` rows on `threads`
@@ -521,17 +626,31 @@ static double floor_fastest(const char *name, int threads, int batch, char *whic
 /* Each step's time, read between one call of the loss and the next (a
  * whole step: forward, backward, the optimizer, the next batch's rows), for
  * bench step's and bench train's distribution of them: collected while
- * on, the first 8192 */
+ * on, the first 8192. With blocks on (bench step), after every BLOCK of
+ * our steps BLOCK of the floor's run (floor_step_run), timed one by one in f
+ * (nf of them); the first of each block, ours and the floor's, is left
+ * out: its data comes from where the other's block left it. */
+enum { BLOCK = 10 };
 static struct {
-    int on, n;
-    double last, t[8192];
+    int on, n, nf, blocks, since;
+    double last, t[8192], f[8192];
 } step_times;
 
 static ad_var *timed_loss(void *model, ad_tape *t, const nn_batch *b, nn_step *s)
 {
     double at = tn_seconds();
-    if (step_times.last > 0 && step_times.n < (int)(sizeof step_times.t / sizeof step_times.t[0]))
+    if (step_times.last > 0 && step_times.n < (int)(sizeof step_times.t / sizeof step_times.t[0]) &&
+        !(step_times.blocks && step_times.since == 0))
         step_times.t[step_times.n++] = at - step_times.last;
+    if (step_times.blocks && ++step_times.since == BLOCK) {
+        for (int i = 0; i < BLOCK; i++) {
+            double t0 = tn_seconds();
+            floor_step_run();
+            if (i > 0 && step_times.nf < (int)(sizeof step_times.f / sizeof step_times.f[0]))
+                step_times.f[step_times.nf++] = tn_seconds() - t0;
+        }
+        step_times.since = 0, at = tn_seconds();
+    }
     step_times.last = at;
     return model_train_loss(model, t, b, s);
 }
@@ -544,6 +663,18 @@ static int step_spread(double *fastest, double *p10, double *med)
     qsort(step_times.t, (size_t)n, sizeof step_times.t[0], cmp);
     *fastest = n ? step_times.t[0] : NAN, *p10 = n ? step_times.t[n / 10] : NAN, *med = n ? step_times.t[n / 2] : NAN;
     return n;
+}
+
+/* The blocks' steps (step_times.blocks), the floor's and ours: the
+ * medians and 10th percentiles in seconds (NaN when there are none).
+ * Before step_spread, which sorts ours. */
+static void block_spread(double *floor_med, double *ours_med, double *floor_p10, double *ours_p10)
+{
+    static double f[8192], t[8192];
+    int n = step_times.n, nf = step_times.nf;
+    memcpy(f, step_times.f, (size_t)nf * sizeof *f), memcpy(t, step_times.t, (size_t)n * sizeof *t);
+    *floor_med = nf ? median(f, nf) : NAN, *ours_med = n ? median(t, n) : NAN; /* median sorts */
+    *floor_p10 = nf ? f[nf / 10] : NAN, *ours_p10 = n ? t[n / 10] : NAN;
 }
 
 static double our_step(const nn_dataset *d, int batch, model *mo, nn_optim *o)
@@ -646,6 +777,22 @@ static void bench_step(int threads, int batch, int rounds)
         printf("ours step by step (%d steps of those rounds, each from one call of the loss to the next): fastest "
                "%.3f ms, 10th percentile %.3f, median %.3f; the 10th percentile / floor %.2f\n",
                n, fastest * 1e3, p10 * 1e3, med * 1e3, p10 / f);
+    /* The floor run as steps, in blocks between blocks of ours, on 3 more
+     * epochs: both medians come from the same stretches of the machine's
+     * load, while the floor above is the best of its rounds and ours their
+     * mean */
+    floor_steps_new(mo, batch);
+    step_times.on = 1, step_times.blocks = 1, step_times.n = step_times.nf = step_times.since = 0;
+    for (int k = 0; k < 3; k++)
+        our_step(d, batch, mo, o);
+    step_times.on = 0, step_times.blocks = 0;
+    double bf, bu, bf10, bu10;
+    block_spread(&bf, &bu, &bf10, &bu10);
+    printf("the floor run as steps, %d at a time between %d of ours (%d and %d timed; its products in their "
+           "fastest layouts with BLIS's %s kernels, then the Adam pass): medians floor %.3f ms, ours %.3f ms, "
+           "ratio %.2f; 10th percentiles %.3f and %.3f, ratio %.2f\n", BLOCK, BLOCK, step_times.nf, step_times.n,
+           tn_blas_config(), bf * 1e3, bu * 1e3, bu / bf, bf10 * 1e3, bu10 * 1e3, bu10 / bf10);
+    floor_steps_free();
     int shapes, packed;
     tn_blas_plans(&shapes, &packed);
     printf("BLIS's ways (tn_blas_plans): the faster of two, timed now or in an earlier run, for %d product "
