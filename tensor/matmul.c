@@ -46,13 +46,13 @@ typedef struct {
     rntm_t *rntm; /* NULL: BLIS's global settings */
 } product;
 
-static void product_run(void *ctx, int packed, int one, tn_real *C)
+static void product_run(void *ctx, int packed, int threads, tn_real *C)
 {
     const product *p = ctx;
     rntm_t r = BLIS_RNTM_INITIALIZER, *rntm = p->rntm;
-    if (packed || one) { /* the same settings, BLIS's small-matrix path off, or on one thread */
-        if (one)
-            bli_rntm_set_num_threads(1, &r);
+    if (packed || threads) { /* the same settings, BLIS's small-matrix path off, or on `threads` threads */
+        if (threads)
+            bli_rntm_set_num_threads((dim_t)threads, &r);
         else if (p->rntm)
             r = *p->rntm;
         else /* BLIS 0.9's copy has the small-matrix path off already: only the packed way comes here */

@@ -300,9 +300,10 @@ TN_API const char *tn_blas_config(void);
 TN_API const char *tn_blas_how(void);
 /* BLIS runs a product by its small-matrix path (no packing; its choice
  * when a dimension is under its thresholds) or by its packed one, and which
- * is faster depends on the shape and the CPU. tn_matmul times both on one
- * thread the first time it meets a shape of 4M multiply-adds or more, and
- * runs the packed way where it is clearly faster (under 0.92 of the other);
+ * is faster depends on the shape, the CPU and the threads. tn_matmul times
+ * both on one thread and on all the CPUs the first time it meets a shape
+ * of 4M multiply-adds or more, and runs the packed way where it is clearly
+ * faster (its time over the other's, averaged over the two, under 0.95);
  * the choice holds for the process and, beside the kernels' choice, in
  * $XDG_CACHE_HOME/tape/products (else ~/.cache/tape/products), a line a
  * shape for this CPU, so that a rerun takes the same ways and sums the

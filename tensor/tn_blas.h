@@ -19,17 +19,19 @@ typedef struct {
 } tn__gemm_shape;
 
 /* Runs the product into C (m x n, stored by rows) the packed way (packed 1)
- * or BLIS's own way (0), on the caller's threads or (one 1) on one; ctx is
- * the caller's. */
-typedef void (*tn__gemm_run)(void *ctx, int packed, int one, tn_real *C);
+ * or BLIS's own way (0), on the caller's threads (threads 0) or on
+ * `threads`; ctx is the caller's. */
+typedef void (*tn__gemm_run)(void *ctx, int packed, int threads, tn_real *C);
 
 /* 1 when the product of shape s runs packed, 0 when BLIS's own way. The
  * first time a shape of at least TN__GEMM_PLAN_MIN multiply-adds is met,
- * both ways are timed on one thread (the same measure from inside a
- * parallel region and out), each on a scratch copy of C (C0: C's values,
- * read when s->acc), and the packed way is kept only when it is clearly
- * faster (under 0.92 of the other). Smaller shapes, and TAPE_GEMM_PLAN=0
- * in the environment, run BLIS's own way. Thread-safe. */
+ * both ways are timed on one thread and on all the CPUs the process may
+ * run on (omp_get_num_procs; from inside a parallel region, where the
+ * product runs on its thread alone, on one only), each on a scratch copy
+ * of C (C0: C's values, read when s->acc), and the packed way is kept only
+ * when it is clearly faster: its time over the other's, averaged over the
+ * two thread counts, under 0.95. Smaller shapes, and TAPE_GEMM_PLAN=0 in
+ * the environment, run BLIS's own way. Thread-safe. */
 #define TN__GEMM_PLAN_MIN ((size_t)1 << 22)
 int tn__gemm_packed(const tn__gemm_shape *s, tn__gemm_run run, void *ctx, const tn_real *C0);
 

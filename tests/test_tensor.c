@@ -128,7 +128,8 @@ void test_matmul_plans(void)
     FILE *f = fopen(path, "a");
     CHECK(f != NULL);
     if (f) {
-        fprintf(f, "%s|%s|%s|%zu|%zu|%zu|0|1|0 1 9.0 1.0\n", tn_cpu_name(), tn_blas_config(), TN_REAL_NAME, m, n, k);
+        fprintf(f, "%s|%s|%s|%zu|%zu|%zu|0|1|0 1 9.0 1.0 2 5.0 0.5\n", tn_cpu_name(), tn_blas_config(), TN_REAL_NAME, m,
+                n, k);
         fclose(f);
     }
     double tol = sizeof(tn_real) == 8 ? 1e-11 : 1e-4;
@@ -139,8 +140,15 @@ void test_matmul_plans(void)
     tn_blas_plans(&shapes, &packed);
     CHECK(shapes == shapes0 + 1 && packed == packed0 + 1);
     tn_free(A), tn_free(B), tn_free(C), tn_free(R);
-    /* 197 x 223 x 199, ta 1, tb 0, C += A·B: timed, then on file */
+    /* 197 x 223 x 199, ta 1, tb 0, C += A·B: timed, then on file; a line
+     * of the older form for it (one thread's times only) passed over */
     const size_t m2 = 197, n2 = 223, k2 = 199;
+    f = fopen(path, "a");
+    CHECK(f != NULL);
+    if (f) {
+        fprintf(f, "%s|%s|%s|%zu|%zu|%zu|1|0|1 1 9.0 1.0\n", tn_cpu_name(), tn_blas_config(), TN_REAL_NAME, m2, n2, k2);
+        fclose(f);
+    }
     A = test_random(2, SHAPE(k2, m2), -1, 1, 3), B = test_random(2, SHAPE(k2, n2), -1, 1, 4);
     tn_tensor *C0 = test_random(2, SHAPE(m2, n2), -1, 1, 5);
     C = tn_new(2, SHAPE(m2, n2)), R = tn_new(2, SHAPE(m2, n2));
@@ -154,13 +162,20 @@ void test_matmul_plans(void)
     CHECK(shapes == shapes0 + 2);
     char want[64];
     snprintf(want, sizeof want, "|%s|%zu|%zu|%zu|1|0|1 ", TN_REAL_NAME, m2, n2, k2);
-    int found = 0;
+    int found = 0, timed = 0;
     f = fopen(path, "r");
-    while (f && fgets(line, sizeof line, f))
-        found += strstr(line, want) != NULL;
+    while (f && fgets(line, sizeof line, f)) {
+        const char *at = strstr(line, want);
+        int packed2, threads;
+        double t[4];
+        found += at != NULL;
+        /* the new line: the way, the times on one thread, the thread count and the times on it */
+        timed += at && sscanf(at + strlen(want), "%d %lf %lf %d %lf %lf", &packed2, &t[0], &t[1], &threads, &t[2],
+                              &t[3]) == 6 && threads >= 1 && t[0] > 0 && t[3] > 0;
+    }
     if (f)
         fclose(f);
-    CHECK(found == 1);
+    CHECK(found == 2 && timed == 1);
     tn_free(A), tn_free(B), tn_free(C), tn_free(R), tn_free(C0), tn_free(again);
     /* the file a link: a new shape is timed and kept, the link left as it is */
     char target[4300];
