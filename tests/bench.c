@@ -348,42 +348,53 @@ static nn_dataset *images_or_random(const char *file, size_t n, const char **wha
     return d;
 }
 
-/* Seconds of one sgemm C (m x n) = op(A) op(B), inner size k, op a
- * transpose when ta / tb, by BLIS's own path or (packed) its packed one:
- * the best of 3 rounds of at least 1 ms each (after one to warm up). */
-static double gemm_time(int m, int n, int k, int ta, int tb, int packed)
+/* A product in one of its layouts, for the floor: C (m x n) = op(A) op(B),
+ * inner size k, op a transpose when ta / tb, by BLIS's own path or
+ * (packed) its packed one */
+typedef struct {
+    int m, n, k, ta, tb, packed;
+} layout;
+
+/* The product w on A, B and C (as w stores them). BLIS's own way: no
+ * rntm_t (NULL), as tn_matmul runs it. Packed: one from BLIS's global
+ * settings (its threads), its small-matrix path off. Not a copy of the
+ * global settings for BLIS's own way: in BLIS 0.9 bli_rntm_init_from_global
+ * leaves the small-matrix path off, and such a copy runs packed too (the
+ * floor took only the packed way until 2026-12-07) */
+static void layout_run(const layout *w, float *A, float *B, float *C)
 {
-    float *A = malloc(sizeof(float) * (size_t)m * (size_t)k), *B = malloc(sizeof(float) * (size_t)k * (size_t)n);
-    float *C = malloc(sizeof(float) * (size_t)m * (size_t)n);
-    if (!A || !B || !C) {
-        fprintf(stderr, "bench: out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < (size_t)m * (size_t)k; i++)
-        A[i] = (float)rand() / (float)RAND_MAX - 0.5f;
-    for (size_t i = 0; i < (size_t)k * (size_t)n; i++)
-        B[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     float one = 1, zero = 0;
-    inc_t rsa = ta ? m : k, rsb = tb ? k : n;
-    /* BLIS's own way: no rntm_t (NULL), as tn_matmul runs it. Packed: one
-     * from BLIS's global settings (its threads), its small-matrix path
-     * off. Not a copy of the global settings for BLIS's own way: in BLIS
-     * 0.9 bli_rntm_init_from_global leaves the small-matrix path off, and
-     * such a copy runs packed too (the floor took only the packed way
-     * until 2026-12-07) */
     rntm_t rntm, *rp = NULL;
-    if (packed) {
+    if (w->packed) {
         bli_rntm_init_from_global(&rntm);
         bli_rntm_disable_l3_sup(&rntm);
         rp = &rntm;
     }
+    bli_sgemm_ex(w->ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, w->tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, w->m, w->n,
+                 w->k, &one, A, w->ta ? w->m : w->k, 1, B, w->tb ? w->k : w->n, 1, &zero, C, w->n, 1, NULL, rp);
+}
+
+/* Seconds of the product w on buffers of its own: the best of 3 rounds of
+ * at least 1 ms each (after one to warm up). */
+static double gemm_time(const layout *w)
+{
+    size_t na = (size_t)w->m * (size_t)w->k, nb = (size_t)w->k * (size_t)w->n;
+    float *A = malloc(sizeof(float) * na), *B = malloc(sizeof(float) * nb);
+    float *C = malloc(sizeof(float) * (size_t)w->m * (size_t)w->n);
+    if (!A || !B || !C) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < na; i++)
+        A[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    for (size_t i = 0; i < nb; i++)
+        B[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     double best = 1e9;
     for (int r = 0; r < 4; r++) {
         long reps = 0;
         double t0 = now(), t;
         do {
-            bli_sgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
-                         m, n, k, &one, A, rsa, 1, B, rsb, 1, &zero, C, n, 1, NULL, rp);
+            layout_run(w, A, B, C);
             reps++;
         } while ((t = now() - t0) < 1e-3);
         if (r && t / (double)reps < best)
@@ -392,12 +403,6 @@ static double gemm_time(int m, int n, int k, int ta, int tb, int packed)
     free(A), free(B), free(C);
     return best;
 }
-
-/* A product in one of its layouts, for the floor: C (m x n) = op(A) op(B),
- * by BLIS's own path or (packed) its packed one */
-typedef struct {
-    int m, n, k, ta, tb, packed;
-} layout;
 
 /* The floor of a product C (m x n) = A (m x k) B (k x n): the fastest of
  * the eight ways to store it for BLIS (A and B each as they are or
@@ -412,9 +417,10 @@ static double product_floor_way(int m, int n, int k, layout *best_way)
         for (int swap = 0; swap < 2; swap++)
             for (int ta = 0; ta < 2; ta++)
                 for (int tb = 0; tb < 2; tb++) {
-                    double t = swap ? gemm_time(n, m, k, ta, tb, packed) : gemm_time(m, n, k, ta, tb, packed);
+                    layout w = swap ? (layout){n, m, k, ta, tb, packed} : (layout){m, n, k, ta, tb, packed};
+                    double t = gemm_time(&w);
                     if (t < best && best_way)
-                        *best_way = swap ? (layout){n, m, k, ta, tb, packed} : (layout){m, n, k, ta, tb, packed};
+                        *best_way = w;
                     best = fmin(best, t);
                 }
     return best;
@@ -573,19 +579,8 @@ static void floor_steps_free(void)
 
 static void floor_step_run(void)
 {
-    float one = 1, zero = 0;
-    for (int i = 0; i < fs.n; i++) {
-        const layout *w = &fs.way[i];
-        rntm_t rntm, *rp = NULL; /* as gemm_time runs it */
-        if (w->packed) {
-            bli_rntm_init_from_global(&rntm);
-            bli_rntm_disable_l3_sup(&rntm);
-            rp = &rntm;
-        }
-        bli_sgemm_ex(w->ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, w->tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, w->m,
-                     w->n, w->k, &one, fs.A, w->ta ? w->m : w->k, 1, fs.B, w->tb ? w->k : w->n, 1, &zero,
-                     fs.C, w->n, 1, NULL, rp);
-    }
+    for (int i = 0; i < fs.n; i++)
+        layout_run(&fs.way[i], fs.A, fs.B, fs.C);
     adam_pass(fs.p, fs.g, fs.m, fs.v, fs.params, 1.0f, 1.0f);
 }
 
@@ -655,26 +650,14 @@ static ad_var *timed_loss(void *model, ad_tape *t, const nn_batch *b, nn_step *s
     return model_train_loss(model, t, b, s);
 }
 
-/* The collected steps sorted: how many, and the fastest, 10th percentile
- * and median in seconds (NaN when there are none) */
-static int step_spread(double *fastest, double *p10, double *med)
+/* Times v[0..n) sorted into a copy: the fastest, 10th percentile and
+ * median in seconds (NaN when there are none) */
+static void spread(const double *v, int n, double *fastest, double *p10, double *med)
 {
-    int n = step_times.n;
-    qsort(step_times.t, (size_t)n, sizeof step_times.t[0], cmp);
-    *fastest = n ? step_times.t[0] : NAN, *p10 = n ? step_times.t[n / 10] : NAN, *med = n ? step_times.t[n / 2] : NAN;
-    return n;
-}
-
-/* The blocks' steps (step_times.blocks), the floor's and ours: the
- * medians and 10th percentiles in seconds (NaN when there are none).
- * Before step_spread, which sorts ours. */
-static void block_spread(double *floor_med, double *ours_med, double *floor_p10, double *ours_p10)
-{
-    static double f[8192], t[8192];
-    int n = step_times.n, nf = step_times.nf;
-    memcpy(f, step_times.f, (size_t)nf * sizeof *f), memcpy(t, step_times.t, (size_t)n * sizeof *t);
-    *floor_med = nf ? median(f, nf) : NAN, *ours_med = n ? median(t, n) : NAN; /* median sorts */
-    *floor_p10 = nf ? f[nf / 10] : NAN, *ours_p10 = n ? t[n / 10] : NAN;
+    static double s[8192];
+    memcpy(s, v, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp);
+    *fastest = n ? s[0] : NAN, *p10 = n ? s[n / 10] : NAN, *med = n ? s[n / 2] : NAN;
 }
 
 static double our_step(const nn_dataset *d, int batch, model *mo, nn_optim *o)
@@ -727,7 +710,7 @@ static void bench_train(const char *name, int threads, int epochs, int batch)
     step_times.on = 0;
     double first = ms[0], last = ms[epochs - 1]; /* median sorts */
     double fastest, p10, med;
-    step_spread(&fastest, &p10, &med);
+    spread(step_times.t, step_times.n, &fastest, &p10, &med);
     printf("%s, batch %d, %d thread%s (%s): %d epochs of %zu steps, median %.3f ms a step "
            "(first %.3f, last %.3f); step by step, 10th percentile %.3f ms, median %.3f\n", name, batch,
            threads, threads > 1 ? "s" : "", what, epochs, (d->n + (size_t)batch - 1) / (size_t)batch,
@@ -772,7 +755,8 @@ static void bench_step(int threads, int batch, int rounds)
      * is measured in their quiet moments, and the 10th percentile shows
      * ours in them (docs/results.md) */
     double fastest, p10, med;
-    int n = step_spread(&fastest, &p10, &med);
+    int n = step_times.n;
+    spread(step_times.t, n, &fastest, &p10, &med);
     if (n > 0)
         printf("ours step by step (%d steps of those rounds, each from one call of the loss to the next): fastest "
                "%.3f ms, 10th percentile %.3f, median %.3f; the 10th percentile / floor %.2f\n",
@@ -786,8 +770,9 @@ static void bench_step(int threads, int batch, int rounds)
     for (int k = 0; k < 3; k++)
         our_step(d, batch, mo, o);
     step_times.on = 0, step_times.blocks = 0;
-    double bf, bu, bf10, bu10;
-    block_spread(&bf, &bu, &bf10, &bu10);
+    double bf, bu, bf10, bu10, bf0;
+    spread(step_times.f, step_times.nf, &bf0, &bf10, &bf);
+    spread(step_times.t, step_times.n, &fastest, &bu10, &bu);
     printf("the floor run as steps, %d at a time between %d of ours (%d and %d timed; its products in their "
            "fastest layouts with BLIS's %s kernels, then the Adam pass): medians floor %.3f ms, ours %.3f ms, "
            "ratio %.2f; 10th percentiles %.3f and %.3f, ratio %.2f\n", BLOCK, BLOCK, step_times.nf, step_times.n,
