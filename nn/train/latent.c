@@ -281,9 +281,9 @@ double nn_latent_iwae(const nn_latent *m, const nn_dataset *d, int k,
     d = &pt.view; /* this rank's rows */
     /* Blocks of B examples, each block on one thread with its own generator
      * (stream = the block's number), so the bound does not depend on the
-     * thread count; chunk samples of each example per pass: 1024 rows, so
-     * that a pass's decoder output stays in the core's L2 cache for the
-     * likelihood to read (4096 rows were slower). A thread's products
+     * thread count; chunk samples of each example per pass: 1024 rows
+     * (4096 were slower; from 256 to 2048 the decoder's product and the
+     * likelihood took the same time a row, docs/results.md). A thread's products
      * run on that thread alone (tn_matmul inside a parallel region): one
      * block per thread left the second thread waiting less than one product
      * split over both. */
