@@ -374,21 +374,25 @@ static void layout_run(const layout *w, float *A, float *B, float *C)
                  w->k, &one, A, w->ta ? w->m : w->k, 1, B, w->tb ? w->k : w->n, 1, &zero, C, w->n, 1, NULL, rp);
 }
 
+/* n floats in [-0.5, 0.5) (rand()), or exit on no memory */
+static float *random_floats(size_t n)
+{
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    if (!x) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    return x;
+}
+
 /* Seconds of the product w on buffers of its own: the best of 3 rounds of
  * at least 1 ms each (after one to warm up). */
 static double gemm_time(const layout *w)
 {
-    size_t na = (size_t)w->m * (size_t)w->k, nb = (size_t)w->k * (size_t)w->n;
-    float *A = malloc(sizeof(float) * na), *B = malloc(sizeof(float) * nb);
-    float *C = malloc(sizeof(float) * (size_t)w->m * (size_t)w->n);
-    if (!A || !B || !C) {
-        fprintf(stderr, "bench: out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < na; i++)
-        A[i] = (float)rand() / (float)RAND_MAX - 0.5f;
-    for (size_t i = 0; i < nb; i++)
-        B[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    float *A = random_floats((size_t)w->m * (size_t)w->k), *B = random_floats((size_t)w->k * (size_t)w->n);
+    float *C = random_floats((size_t)w->m * (size_t)w->n);
     double best = 1e9;
     for (int r = 0; r < 4; r++) {
         long reps = 0;
@@ -536,18 +540,6 @@ static struct {
     size_t params;
     float *p, *g, *m, *v;
 } fs; /* the floor run as steps */
-
-static float *random_floats(size_t n)
-{
-    float *x = malloc((n ? n : 1) * sizeof *x);
-    if (!x) {
-        fprintf(stderr, "bench: out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)rand() / (float)RAND_MAX - 0.5f;
-    return x;
-}
 
 static void floor_steps_new(model *mo, int batch)
 {
