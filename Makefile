@@ -173,7 +173,7 @@ fuzz: deps $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 
 # ---- benchmark -----------------------------------------------------------
 $(BUILD)/bench: tests/bench.c $(BUILD)/lib$(NAME).a | deps
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(if $(filter x86_64,$(shell uname -m)),-lmvec)
 # `make bench`: the core's costs and the ops, then one table of the
 # training step against its floor and PyTorch (tests/bench_table.sh), then
 # compare's variants and L_5000 against their floors.

@@ -3,7 +3,9 @@
  * at 128x784x400, interleaved so that both see the same machine state;
  * (3) loading MNIST and saving / loading a checkpoint; (4) forward and
  * backward of conv2d, conv_transpose2d, logsumexp and softmax at realistic
- * sizes (`bench ops THREADS` alone, for examples/bench_ops.sh); (5) a
+ * sizes, beside their floors of passes at the copy bandwidth and e^ alone
+ * (ours and glibc's vector expf) (`bench ops THREADS` alone, for
+ * examples/bench_ops.sh); (5) a
  * training step against its physical floor (`bench step THREADS BATCH
  * [ROUNDS]`; the floor's products timed alone, and run as steps in blocks
  * between blocks of ours), every variant of `compare` against its own (`bench variants
@@ -29,6 +31,11 @@
 #include "ad.h"
 #include "model.h"
 #include "tn.h"
+#include "tn_math.h"
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+__m256 _ZGVdN8v_expf(__m256 x); /* glibc's libmvec: expf on 8 floats, AVX2 */
+#endif
 
 /* --kernels: auto, avx512 or blis (tn_blas_kernels) */
 static const char *kernels = "auto";
@@ -261,6 +268,53 @@ static double pass_ms(size_t n)
     return best * 1e3 / 2 + keep;
 }
 
+/* e^ alone, ms over the n values of x (<= 0) into y: the library's
+ * (tn_math.h, the softmax family's and BCE's; the same bits on every CPU)
+ * and glibc's vector expf (libmvec, AVX2 with FMA; -1 where the CPU or the
+ * compiler has none), the best of 30 */
+TN_CLONES static void exp_ours(float *restrict y, const float *restrict x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = tn_exp_neg(x[i]);
+}
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2,fma"))) static void exp_glibc(float *y, const float *x, size_t n)
+{
+    size_t body = n / 8 * 8;
+    for (size_t i = 0; i < body; i += 8)
+        _mm256_storeu_ps(y + i, _ZGVdN8v_expf(_mm256_loadu_ps(x + i)));
+    float last[8] = {0};
+    memcpy(last, x + body, (n - body) * sizeof *x); /* the last n mod 8 values, padded */
+    _mm256_storeu_ps(last, _ZGVdN8v_expf(_mm256_loadu_ps(last)));
+    memcpy(y + body, last, (n - body) * sizeof *y);
+}
+#endif
+static float *random_floats(size_t n);
+static void exp_ms(size_t n, double *ours, double *glibc)
+{
+    float *x = random_floats(n), *y = random_floats(n);
+    for (size_t i = 0; i < n; i++)
+        x[i] = -8 * fabsf(x[i]);
+    *ours = *glibc = 1e9;
+    int has = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    for (int r = 0; r < 30; r++) {
+        double t0 = now();
+        exp_ours(y, x, n);
+        *ours = fmin(*ours, now() - t0);
+#if defined(__x86_64__) && defined(__GNUC__)
+        t0 = now();
+        if (has)
+            exp_glibc(y, x, n);
+        *glibc = fmin(*glibc, now() - t0);
+#endif
+    }
+    *ours *= 1e3, *glibc = has ? *glibc * 1e3 : -1;
+    free(x), free(y);
+}
+
 static void bench_ops(int threads)
 {
     double fwd, all;
@@ -274,7 +328,11 @@ static void bench_ops(int threads)
      * logsumexp reads x (forward), then reads x and writes dx; softmax reads
      * x and writes y, the benchmark's sum reads y and its backward writes g,
      * then softmax's reads y and g and writes dx */
-    double pass = pass_ms(5000 * 128);
+    double pass = pass_ms(5000 * 128), e_ours, e_glibc;
+    /* what one e^ an element costs beside that floor, on one thread */
+    exp_ms(5000 * 128, &e_ours, &e_glibc);
+    printf("  %-44s ours %.3f ms, glibc's vector expf %.3f ms (one thread; %.1f and %.1f times a pass)\n",
+           "e^ alone over (5000,128), no op around it", e_ours, e_glibc, e_ours / pass, e_glibc / pass);
     bench_op("logsumexp over (5000,128), last axis", op_lse, 1,
              (const size_t[][4]){{5000, 128}}, (const int[]){2}, &fwd, &all);
     printf("  %-44s forward %8.3f ms   forward+backward %8.3f ms   (x %.2f, x %.2f)\n",
