@@ -925,7 +925,40 @@ static void bench_variants(int threads, int batch, int rounds, const char *only)
  * L_5000 of the reference VAE: per sample, the decoder's two products
  * (z 20 -> 400 -> 784); the floor is BLIS sgemm alone on them, per sample
  * the faster of 1024 rows (what a pass of nn_latent_iwae uses) and 4096. Ours: nn_latent_iwae on the
- * first `images` MNIST test images (random binary ones without them). */
+ * first `images` MNIST test images (random binary ones without them).
+ * Then, as bench step does for steps, the floor run as passes: on one
+ * thread, each of our passes timed from one call of the likelihood to the
+ * next (a whole pass: the posterior, the draws, the decoder, the density),
+ * and after every BLOCK of them BLOCK passes of the floor (its two
+ * products on 1024 rows, in their fastest layouts), timed one by one; per
+ * sample, so that the last, shorter pass of an image counts alike. */
+static struct {
+    int on, n, nf, since;
+    double last, rows, t[4096], f[4096];
+    ad_var *(*log_lik)(void *, ad_tape *, const nn_batch *, ad_var *);
+    layout way[2];
+    float *A, *B, *C;
+} passes;
+
+static ad_var *timed_log_lik(void *model, ad_tape *t, const nn_batch *b, ad_var *z)
+{
+    double at = now();
+    if (passes.last > 0 && passes.since > 0 && passes.n < (int)(sizeof passes.t / sizeof passes.t[0]))
+        passes.t[passes.n++] = (at - passes.last) / passes.rows;
+    if (++passes.since == BLOCK) {
+        for (int i = 0; i < BLOCK; i++) {
+            double t0 = now();
+            layout_run(&passes.way[0], passes.A, passes.B, passes.C);
+            layout_run(&passes.way[1], passes.A, passes.B, passes.C);
+            if (i > 0 && passes.nf < (int)(sizeof passes.f / sizeof passes.f[0]))
+                passes.f[passes.nf++] = (now() - t0) / 1024;
+        }
+        passes.since = 0, at = now();
+    }
+    passes.last = at, passes.rows = (double)ad_value(z)->size / (double)ad_value(z)->shape[ad_value(z)->ndim - 1];
+    return passes.log_lik(model, t, b, z);
+}
+
 static void bench_iwae(int threads, int images)
 {
     tn_set_threads(threads);
@@ -963,6 +996,30 @@ static void bench_iwae(int threads, int images)
            "(BLIS's %s kernels)\n",
            images, threads, threads > 1 ? "s" : "", what, f, u, u / f, f * 10000 / images, u * 10000 / images,
            tn_blas_config());
+    if (threads == 1) { /* the passes one by one (on more threads, they run at once) */
+        product_floor_way(1024, 400, 20, &passes.way[0]);
+        product_floor_way(1024, 784, 400, &passes.way[1]);
+        size_t a = 0, b = 0, c = 0; /* the buffers, the larger product's in its way */
+        for (int i = 0; i < 2; i++) {
+            const layout *w = &passes.way[i];
+            size_t wa = (size_t)w->m * (size_t)w->k, wb = (size_t)w->k * (size_t)w->n, wc = (size_t)w->m * (size_t)w->n;
+            a = wa > a ? wa : a, b = wb > b ? wb : b, c = wc > c ? wc : c;
+        }
+        passes.A = random_floats(a), passes.B = random_floats(b), passes.C = random_floats(c);
+        passes.log_lik = l.log_lik, l.log_lik = timed_log_lik;
+        double v = nn_latent_iwae(&l, d, 5000, &r, &err);
+        if (isnan(v)) {
+            fprintf(stderr, "bench: %s\n", err.msg);
+            exit(1);
+        }
+        double ff, fu, f10, u10, fast;
+        spread(passes.f, passes.nf, &fast, &f10, &ff);
+        spread(passes.t, passes.n, &fast, &u10, &fu);
+        printf("the floor run as passes of 1024 rows, %d at a time between %d of ours (%d and %d timed), µs a "
+               "sample: medians floor %.2f, ours %.2f, ratio %.2f; 10th percentiles %.2f and %.2f, ratio %.2f\n",
+               BLOCK, BLOCK, passes.nf, passes.n, ff * 1e6, fu * 1e6, fu / ff, f10 * 1e6, u10 * 1e6, u10 / f10);
+        free(passes.A), free(passes.B), free(passes.C);
+    }
     model_free(mo), nn_dataset_free(d);
 }
 
