@@ -11,7 +11,8 @@
  * between blocks of ours), every variant of `compare` against its own (`bench variants
  * THREADS BATCH [ROUNDS [NAMES]]`; one alone for a profiler, `bench train
  * NAME [THREADS [EPOCHS]]`), and L_5000 against its GEMM floor, timed alone
- * and (on one thread) run as passes beside ours (`bench iwae THREADS [IMAGES]`); (6) bulk random draws (`bench rng`).
+ * and (on one thread) run as passes beside ours (`bench iwae THREADS
+ * [IMAGES]`); (6) bulk random draws (`bench rng`).
  * `bench --kernels auto|measure|avx512|blis ...` first chooses BLIS's kernels as the
  * programs do (tn_blas_kernels); ours runs them, and a step's floor takes
  * the fastest of BLIS's configurations, each product in its fastest
