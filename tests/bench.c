@@ -681,35 +681,48 @@ static double floor_fastest(const char *name, int threads, int batch, char *whic
     return best;
 }
 
+/* Ours timed call by call and, with blocks on, the floor run in blocks
+ * between blocks of ours (bench step's steps, bench iwae's passes): each
+ * call's time to the next over its `per` (rows, or 1) in t, the first
+ * TIMES; after every BLOCK of ours, BLOCK runs of the floor, each timed
+ * over floor_per, in f (nf of them). The first of each block, ours and the
+ * floor's, is left out: its data comes from where the other's block left
+ * it. */
+enum { BLOCK = 10, TIMES = 8192 };
+typedef struct {
+    int n, nf, blocks, since;
+    double last, per, t[TIMES], f[TIMES];
+} interleaved;
+
+/* A call of ours now, `per` its rows (or 1) */
+static void interleaved_tick(interleaved *v, void (*floor_run)(void), double floor_per, double per)
+{
+    double at = now();
+    if (v->last > 0 && v->n < TIMES && !(v->blocks && v->since == 0))
+        v->t[v->n++] = (at - v->last) / v->per;
+    if (v->blocks && ++v->since == BLOCK) {
+        for (int i = 0; i < BLOCK; i++) {
+            double t0 = now();
+            floor_run();
+            if (i > 0 && v->nf < TIMES)
+                v->f[v->nf++] = (now() - t0) / floor_per;
+        }
+        v->since = 0, at = now();
+    }
+    v->last = at, v->per = per;
+}
+
 /* Each step's time, read between one call of the loss and the next (a
  * whole step: forward, backward, the optimizer, the next batch's rows), for
  * bench step's and bench train's distribution of them: collected while
- * on, the first 8192. With blocks on (bench step), after every BLOCK of
- * our steps BLOCK of the floor's run (floor_step_run), timed one by one in f
- * (nf of them); the first of each block, ours and the floor's, is left
- * out: its data comes from where the other's block left it. */
-enum { BLOCK = 10 };
-static struct {
-    int on, n, nf, blocks, since;
-    double last, t[8192], f[8192];
-} step_times;
+ * step_timing is on; with blocks on (bench step), the floor run as steps
+ * (floor_step_run) between them. */
+static interleaved step_times;
+static int step_timing;
 
 static ad_var *timed_loss(void *model, ad_tape *t, const nn_batch *b, nn_step *s)
 {
-    double at = tn_seconds();
-    if (step_times.last > 0 && step_times.n < (int)(sizeof step_times.t / sizeof step_times.t[0]) &&
-        !(step_times.blocks && step_times.since == 0))
-        step_times.t[step_times.n++] = at - step_times.last;
-    if (step_times.blocks && ++step_times.since == BLOCK) {
-        for (int i = 0; i < BLOCK; i++) {
-            double t0 = tn_seconds();
-            floor_step_run();
-            if (i > 0 && step_times.nf < (int)(sizeof step_times.f / sizeof step_times.f[0]))
-                step_times.f[step_times.nf++] = tn_seconds() - t0;
-        }
-        step_times.since = 0, at = tn_seconds();
-    }
-    step_times.last = at;
+    interleaved_tick(&step_times, floor_step_run, 1, 1);
     return model_train_loss(model, t, b, s);
 }
 
@@ -717,7 +730,7 @@ static ad_var *timed_loss(void *model, ad_tape *t, const nn_batch *b, nn_step *s
  * median in seconds (NaN when there are none) */
 static void spread(const double *v, int n, double *fastest, double *p10, double *med)
 {
-    static double s[8192];
+    static double s[TIMES];
     memcpy(s, v, (size_t)n * sizeof *s);
     qsort(s, (size_t)n, sizeof *s, cmp);
     *fastest = n ? s[0] : NAN, *p10 = n ? s[n / 10] : NAN, *med = n ? s[n / 2] : NAN;
@@ -730,7 +743,7 @@ static double our_step(const nn_dataset *d, int batch, model *mo, nn_optim *o)
     nn_train_result r;
     nn_error err;
     step_times.last = 0; /* the first step of a run has no step before it */
-    if (nn_train(mo->params, o, step_times.on ? timed_loss : model_train_loss, mo, d, NULL, &c, &r, &err)) {
+    if (nn_train(mo->params, o, step_timing ? timed_loss : model_train_loss, mo, d, NULL, &c, &r, &err)) {
         fprintf(stderr, "bench: %s\n", err.msg);
         exit(1);
     }
@@ -767,10 +780,10 @@ static void bench_train(const char *name, int threads, int epochs, int batch)
     }
     double ms[64];
     epochs = epochs < 1 ? 1 : epochs > 64 ? 64 : epochs;
-    step_times.on = 1, step_times.n = 0;
+    step_timing = 1, step_times.n = 0;
     for (int e = 0; e < epochs; e++)
         ms[e] = our_step(d, batch, mo, o) * 1e3;
-    step_times.on = 0;
+    step_timing = 0;
     double first = ms[0], last = ms[epochs - 1]; /* median sorts */
     double fastest, p10, med;
     spread(step_times.t, step_times.n, &fastest, &p10, &med);
@@ -795,12 +808,12 @@ static void bench_step(int threads, int batch, int rounds)
     double fl[16], us[16];
     char which[64];
     our_step(d, batch, mo, o); /* warm up */
-    step_times.on = 1, step_times.n = 0;
+    step_timing = 1, step_times.n = 0;
     for (int k = 0; k < rounds; k++) {
         fl[k] = floor_fastest("vae", threads, batch, which, sizeof which);
         us[k] = our_step(d, batch, mo, o);
     }
-    step_times.on = 0;
+    step_timing = 0;
     double f = median(fl, rounds), u = median(us, rounds);
     int steps = (60000 + batch - 1) / batch;
     printf("step of the 784-400-20 VAE, batch %d, %d thread%s (%s; medians of %d alternate rounds): floor "
@@ -829,10 +842,10 @@ static void bench_step(int threads, int batch, int rounds)
      * load, while the floor above is the best of its rounds and ours their
      * mean */
     floor_steps_new(mo, batch);
-    step_times.on = 1, step_times.blocks = 1, step_times.n = step_times.nf = step_times.since = 0;
+    step_timing = 1, step_times.blocks = 1, step_times.n = step_times.nf = step_times.since = 0;
     for (int k = 0; k < 3; k++)
         our_step(d, batch, mo, o);
-    step_times.on = 0, step_times.blocks = 0;
+    step_timing = 0, step_times.blocks = 0;
     double bf, bu, bf10, bu10, bf0;
     spread(step_times.f, step_times.nf, &bf0, &bf10, &bf);
     spread(step_times.t, step_times.n, &fastest, &bu10, &bu);
@@ -947,29 +960,22 @@ static void bench_variants(int threads, int batch, int rounds, const char *only)
  * sample, so that the last, shorter pass of an image counts alike. */
 enum { PASS_ROWS = 1024 }; /* the floor's pass */
 static struct {
-    int n, nf, since;
-    double last, rows, t[4096], f[4096];
+    interleaved v;
     ad_var *(*log_lik)(void *, ad_tape *, const nn_batch *, ad_var *);
     layout way[2];
     float *A, *B, *C;
 } passes;
 
+static void pass_floor_run(void)
+{
+    layout_run(&passes.way[0], passes.A, passes.B, passes.C);
+    layout_run(&passes.way[1], passes.A, passes.B, passes.C);
+}
+
 static ad_var *timed_log_lik(void *model, ad_tape *t, const nn_batch *b, ad_var *z)
 {
-    double at = now();
-    if (passes.last > 0 && passes.since > 0 && passes.n < (int)(sizeof passes.t / sizeof passes.t[0]))
-        passes.t[passes.n++] = (at - passes.last) / passes.rows;
-    if (++passes.since == BLOCK) {
-        for (int i = 0; i < BLOCK; i++) {
-            double t0 = now();
-            layout_run(&passes.way[0], passes.A, passes.B, passes.C);
-            layout_run(&passes.way[1], passes.A, passes.B, passes.C);
-            if (i > 0 && passes.nf < (int)(sizeof passes.f / sizeof passes.f[0]))
-                passes.f[passes.nf++] = (now() - t0) / PASS_ROWS;
-        }
-        passes.since = 0, at = now();
-    }
-    passes.last = at, passes.rows = (double)ad_value(z)->size / (double)ad_value(z)->shape[ad_value(z)->ndim - 1];
+    const tn_tensor *zv = ad_value(z); /* (rows x latent) or (samples x rows x latent) */
+    interleaved_tick(&passes.v, pass_floor_run, PASS_ROWS, (double)zv->size / (double)zv->shape[zv->ndim - 1]);
     return passes.log_lik(model, t, b, z);
 }
 
@@ -1014,18 +1020,18 @@ static void bench_iwae(int threads, int images)
         product_floor_way(PASS_ROWS, 400, 20, &passes.way[0]);
         product_floor_way(PASS_ROWS, 784, 400, &passes.way[1]);
         layout_buffers(passes.way, 2, &passes.A, &passes.B, &passes.C);
-        passes.log_lik = l.log_lik, l.log_lik = timed_log_lik;
+        passes.v.blocks = 1, passes.log_lik = l.log_lik, l.log_lik = timed_log_lik;
         double v = nn_latent_iwae(&l, d, 5000, &r, &err);
         if (isnan(v)) {
             fprintf(stderr, "bench: %s\n", err.msg);
             exit(1);
         }
         double ff, fu, f10, u10, fast;
-        spread(passes.f, passes.nf, &fast, &f10, &ff);
-        spread(passes.t, passes.n, &fast, &u10, &fu);
+        spread(passes.v.f, passes.v.nf, &fast, &f10, &ff);
+        spread(passes.v.t, passes.v.n, &fast, &u10, &fu);
         printf("the floor run as passes of 1024 rows, %d at a time between %d of ours (%d and %d timed), µs a "
                "sample: medians floor %.2f, ours %.2f, ratio %.2f; 10th percentiles %.2f and %.2f, ratio %.2f\n",
-               BLOCK, BLOCK, passes.nf, passes.n, ff * 1e6, fu * 1e6, fu / ff, f10 * 1e6, u10 * 1e6, u10 / f10);
+               BLOCK, BLOCK, passes.v.nf, passes.v.n, ff * 1e6, fu * 1e6, fu / ff, f10 * 1e6, u10 * 1e6, u10 / f10);
         free(passes.A), free(passes.B), free(passes.C);
     }
     model_free(mo), nn_dataset_free(d);
